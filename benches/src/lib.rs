@@ -1,0 +1,1 @@
+//! ptm's benchmarks: criterion benches and experiment binaries.

@@ -1,0 +1,63 @@
+//! The one error type of the crate.
+//!
+//! Every fallible function in `ptm` returns [`Result<T>`](crate::Result), whose
+//! error is [`Error`]. Each variant names what failed, so that a message printed
+//! at the top of a program is enough to find the cause.
+
+use std::io;
+
+use crate::pool::JobError;
+
+/// Everything that can go wrong in `ptm`.
+///
+/// The enum is `#[non_exhaustive]`: later versions add variants (the process
+/// and IPC modules do), so a `match` on it needs a wildcard arm.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An argument was out of range, for example a pool of zero workers.
+    /// The message names the argument and the value.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+
+    /// The operating system refused to start a thread.
+    #[error("failed to spawn thread `{name}`: {source}")]
+    ThreadSpawn {
+        /// The name the thread would have had.
+        name: String,
+        /// What the OS said.
+        #[source]
+        source: io::Error,
+    },
+
+    /// A bounded queue was full and the caller asked not to block
+    /// ([`ThreadPool::try_execute`](crate::ThreadPool::try_execute)).
+    #[error("the queue is full")]
+    QueueFull,
+
+    /// The call would wait for itself: for example
+    /// [`ThreadPool::wait_idle`](crate::ThreadPool::wait_idle) called from a
+    /// job running on that same pool.
+    #[error("the call would deadlock: it would wait for the thread that makes it")]
+    WouldDeadlock,
+
+    /// The queue no longer has a consumer, so the task cannot be accepted.
+    ///
+    /// `ptm`'s own types never hand out a way to reach this state through
+    /// their public API; it exists so that a broken invariant is an error
+    /// rather than a panic.
+    #[error("the queue is closed: its worker threads have exited")]
+    Closed,
+
+    /// A job submitted with [`ThreadPool::spawn`](crate::ThreadPool::spawn)
+    /// panicked or was cancelled (lets `?` turn a [`JobError`] into an `Error`).
+    #[error(transparent)]
+    Job(#[from] JobError),
+
+    /// An I/O error that does not belong to a more specific variant.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+/// `Result<T, ptm::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

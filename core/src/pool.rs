@@ -1,0 +1,640 @@
+//! A fixed-size thread pool: [`ThreadPool`], built by [`PoolBuilder`].
+//!
+//! ```
+//! use ptm::ThreadPool;
+//!
+//! # fn main() -> ptm::Result<()> {
+//! let pool = ThreadPool::new(4)?;
+//! let handle = pool.spawn(|| 6 * 7)?;
+//! assert_eq!(handle.join()?, 42);
+//! let stats = pool.shutdown();
+//! assert_eq!(stats.completed, 1);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Design
+//!
+//! The workers pull jobs from one multi-producer multi-consumer queue
+//! (`crossbeam-channel`), not from a `Mutex<Receiver>`: a worker blocked on an
+//! empty queue holds no lock, and a sender wakes a parked worker only when one
+//! is parked. The seed's pool and the Rust Book's first draft lock a mutex
+//! around `recv()`, so every dequeue serialises on that lock.
+//!
+//! Each worker owns a cache-padded [`Slot`] of counters that only it writes
+//! (`started`, `completed`, `panicked`, `cancelled`), so finishing a job costs
+//! no read-modify-write on a line other threads write. Submitters count jobs
+//! in one `submitted` counter. [`ThreadPool::stats`] and
+//! [`ThreadPool::wait_idle`] sum the slots.
+//!
+//! # Invariants and orderings
+//!
+//! * `submitted` is incremented *before* a job enters the queue and
+//!   decremented only if the queue refused it. Each slot's finish counters
+//!   are bumped with `Release` stores after the job ran, and a job was
+//!   received (`Acquire`, inside the channel) after its increment. So a reader
+//!   that loads the finish counters (`Acquire`) and *then* `submitted` sees
+//!   every job it counted as finished also counted as submitted: the pool was
+//!   idle at the moment the two sums are equal. Reading in the other order
+//!   would not be sound.
+//! * `wait_idle` must not miss the wake-up of the last job. Worker and waiter
+//!   run a Dekker handshake: the worker stores its finish count, issues
+//!   `fence(SeqCst)`, then loads `waiters`; the waiter increments `waiters`
+//!   (under `idle_lock`), issues `fence(SeqCst)`, then checks the counters.
+//!   The two fences are ordered, so either the worker sees the waiter and
+//!   notifies (taking `idle_lock`, so the waiter is already inside
+//!   `Condvar::wait`), or the waiter sees the finished job. Workers touch the
+//!   lock only while somebody waits.
+//! * `idle_lock` guards no data: it orders "check the counters, then sleep"
+//!   against "notify", and is never held while a job runs.
+//!
+//! Jobs run under `catch_unwind`; a panic is counted and, for
+//! [`ThreadPool::spawn`], reported to the [`JobHandle`]. It never kills a
+//! worker. `tests/loom.rs` model-checks shutdown, `shutdown_now` and
+//! `wait_idle` with these orderings.
+
+use std::any::Any;
+use std::cell::Cell;
+use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
+
+use crossbeam_utils::CachePadded;
+
+use crate::error::{Error, Result};
+use crate::sync::channel::{self, Receiver, SendError, Sender, TrySendError};
+use crate::sync::{
+    fence, lock, thread, thread_local, Arc, AtomicBool, AtomicUsize, Condvar, Mutex,
+};
+
+/// A job as the workers see it: it records its own outcome in the slot of the
+/// worker that runs it, so that a result is counted before it is published.
+type Job = Box<dyn FnOnce(&Slot) + Send + 'static>;
+
+thread_local! {
+    /// The address of the `Shared` of the pool whose worker this thread is
+    /// (0 elsewhere): how `wait_idle` recognises a call from its own worker.
+    static CURRENT_POOL: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Why a job started with [`ThreadPool::spawn`] produced no value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JobError {
+    /// The job panicked; this is the panic's message.
+    #[error("job panicked: {0}")]
+    Panicked(String),
+    /// The job was dropped before it ran, by [`ThreadPool::shutdown_now`].
+    #[error("job was cancelled before it ran")]
+    Cancelled,
+}
+
+/// A snapshot of a pool's counters, from [`ThreadPool::stats`],
+/// [`ThreadPool::shutdown`] or [`ThreadPool::shutdown_now`].
+///
+/// The fields are read one after another while the pool runs, so a snapshot
+/// taken under load is approximate; after shutdown it is exact.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct PoolStats {
+    /// Worker threads of the pool.
+    pub workers: usize,
+    /// Jobs accepted but not yet started. In the stats that
+    /// [`ThreadPool::shutdown_now`] returns: the jobs it cancelled.
+    pub queued: usize,
+    /// Jobs running now.
+    pub active: usize,
+    /// Jobs that returned normally.
+    pub completed: usize,
+    /// Jobs that panicked.
+    pub panicked: usize,
+}
+
+/// Configures and starts a [`ThreadPool`]; from [`ThreadPool::builder`].
+///
+/// ```
+/// # fn main() -> ptm::Result<()> {
+/// let pool = ptm::ThreadPool::builder()
+///     .workers(2)
+///     .queue_capacity(64)
+///     .thread_name("indexer")
+///     .stack_size(256 * 1024)
+///     .build()?;
+/// pool.execute(|| assert!(std::thread::current().name().unwrap().starts_with("indexer-")))?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct PoolBuilder {
+    workers: Option<usize>,
+    queue_capacity: Option<usize>,
+    thread_name: String,
+    stack_size: Option<usize>,
+}
+
+impl Default for PoolBuilder {
+    fn default() -> Self {
+        PoolBuilder {
+            workers: None,
+            queue_capacity: None,
+            thread_name: "ptm-worker".to_owned(),
+            stack_size: None,
+        }
+    }
+}
+
+impl PoolBuilder {
+    /// Sets the number of worker threads (default: the machine's available
+    /// parallelism). Zero is rejected by [`build`](Self::build).
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = Some(workers);
+        self
+    }
+
+    /// Bounds the job queue to `capacity` jobs waiting to start (default:
+    /// unbounded). When it is full, [`ThreadPool::execute`] and
+    /// [`ThreadPool::spawn`] block and [`ThreadPool::try_execute`] fails with
+    /// [`Error::QueueFull`]. A capacity of 0 makes the queue a rendezvous: a
+    /// job is accepted only when a worker is free to take it.
+    pub fn queue_capacity(mut self, capacity: usize) -> Self {
+        self.queue_capacity = Some(capacity);
+        self
+    }
+
+    /// Names the worker threads `<prefix>-<index>`, index from 0
+    /// (default prefix: `ptm-worker`).
+    pub fn thread_name(mut self, prefix: impl Into<String>) -> Self {
+        self.thread_name = prefix.into();
+        self
+    }
+
+    /// Sets each worker's stack size in bytes (default: std's, 2 MiB unless
+    /// `RUST_MIN_STACK` says otherwise).
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Starts the worker threads.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for zero workers or a thread name with a NUL
+    /// byte; [`Error::ThreadSpawn`] if the OS refuses a thread, in which case
+    /// the threads already started are stopped and joined before returning.
+    pub fn build(self) -> Result<ThreadPool> {
+        let workers = match self.workers {
+            Some(0) => {
+                return Err(Error::InvalidArgument(
+                    "a thread pool needs at least one worker, got workers = 0".into(),
+                ))
+            }
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        if self.thread_name.contains('\0') {
+            return Err(Error::InvalidArgument(format!(
+                "thread name prefix {:?} contains a NUL byte",
+                self.thread_name
+            )));
+        }
+        let (sender, receiver) = match self.queue_capacity {
+            Some(capacity) => channel::bounded(capacity),
+            None => channel::unbounded(),
+        };
+        let shared = Arc::new(Shared {
+            slots: (0..workers)
+                .map(|_| CachePadded::new(Slot::default()))
+                .collect(),
+            submitted: CachePadded::new(AtomicUsize::new(0)),
+            waiters: AtomicUsize::new(0),
+            cancel: AtomicBool::new(false),
+            idle_lock: Mutex::new(()),
+            idle_cv: Condvar::new(),
+        });
+        let mut pool = ThreadPool {
+            sender: Some(sender),
+            receiver: receiver.clone(),
+            threads: Vec::with_capacity(workers),
+            shared,
+        };
+        for index in 0..workers {
+            let name = format!("{}-{index}", self.thread_name);
+            let mut builder = thread::Builder::new().name(name.clone());
+            if let Some(bytes) = self.stack_size {
+                builder = builder.stack_size(bytes);
+            }
+            let shared = Arc::clone(&pool.shared);
+            let receiver = receiver.clone();
+            match builder.spawn(move || worker_loop(&shared, index, &receiver)) {
+                Ok(handle) => pool.threads.push(handle),
+                // Dropping `pool` stops and joins the workers started so far.
+                Err(source) => return Err(Error::ThreadSpawn { name, source }),
+            }
+        }
+        Ok(pool)
+    }
+}
+
+/// A fixed set of worker threads running submitted jobs in FIFO order.
+///
+/// `ThreadPool` is `Send + Sync`: share it by reference (for example with
+/// [`std::thread::scope`]) or in an [`Arc`](std::sync::Arc). Dropping it is
+/// [`shutdown`](Self::shutdown): every accepted job runs, every worker is
+/// joined.
+///
+/// See the [module documentation](self) for the design and its invariants.
+pub struct ThreadPool {
+    /// `None` once shut down (only inside `finish`, which `Drop` may call
+    /// after `shutdown` already did).
+    sender: Option<Sender<Job>>,
+    /// Kept so that `shutdown_now` can drain the queue itself, at once.
+    receiver: Receiver<Job>,
+    threads: Vec<thread::JoinHandle<()>>,
+    shared: Arc<Shared>,
+}
+
+/// State shared by the pool handle and its workers.
+struct Shared {
+    slots: Box<[CachePadded<Slot>]>,
+    /// Jobs accepted or being offered to the queue (see module docs).
+    submitted: CachePadded<AtomicUsize>,
+    /// `wait_idle` calls currently waiting; read by workers after each job.
+    waiters: AtomicUsize,
+    /// Set by `shutdown_now`: workers drop the jobs they dequeue after it.
+    cancel: AtomicBool,
+    idle_lock: Mutex<()>,
+    idle_cv: Condvar,
+}
+
+/// One worker's counters. Only that worker writes them (load, add, `Release`
+/// store), except that `stats` and `wait_idle` read them.
+#[derive(Default)]
+struct Slot {
+    started: AtomicUsize,
+    completed: AtomicUsize,
+    panicked: AtomicUsize,
+    cancelled: AtomicUsize,
+}
+
+/// Adds one to a counter that only the calling thread writes.
+fn bump(counter: &AtomicUsize) {
+    counter.store(counter.load(Relaxed) + 1, Release);
+}
+
+impl Slot {
+    /// Runs `f`, catching a panic, and counts the outcome before returning it.
+    fn run<T>(&self, f: impl FnOnce() -> T) -> std::result::Result<T, JobError> {
+        match panic::catch_unwind(AssertUnwindSafe(f)) {
+            Ok(value) => {
+                bump(&self.completed);
+                Ok(value)
+            }
+            Err(payload) => {
+                bump(&self.panicked);
+                Err(JobError::Panicked(panic_message(payload)))
+            }
+        }
+    }
+
+    fn finished(&self) -> usize {
+        self.completed.load(Acquire) + self.panicked.load(Acquire)
+    }
+}
+
+/// Turns a panic payload into its message, and drops the payload without
+/// letting a panicking `Drop` of the payload escape.
+pub(crate) fn panic_message(payload: Box<dyn Any + Send>) -> String {
+    let message = if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "Box<dyn Any> (a panic payload that is not a string)".to_owned()
+    };
+    drop_quietly(payload);
+    message
+}
+
+/// Drops `value`, swallowing a panic from its `Drop`: a worker must survive
+/// whatever a job captured.
+pub(crate) fn drop_quietly<T>(value: T) {
+    // The payload of a panic raised by a `Drop` is itself dropped here; a
+    // payload whose own `Drop` panics aborts, as it does everywhere in Rust.
+    let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(value)));
+}
+
+impl Shared {
+    fn id(self: &Arc<Self>) -> usize {
+        Arc::as_ptr(self) as usize
+    }
+
+    /// True if every job counted in `submitted` has finished. Reads the
+    /// finish counters first, then `submitted` (see the module docs).
+    fn is_idle(&self) -> bool {
+        let finished: usize = self.slots.iter().map(|slot| slot.finished()).sum();
+        finished == self.submitted.load(Acquire)
+    }
+
+    /// Called by a worker after a job, and by a submitter whose job the queue
+    /// refused: wakes `wait_idle` callers if there are any and the pool is idle.
+    fn after_job(&self) {
+        // Dekker handshake with `wait_idle`: the counter store before this
+        // fence and the `waiters` increment before the waiter's fence cannot
+        // both be missed.
+        fence(SeqCst);
+        if self.waiters.load(Relaxed) != 0 && self.is_idle() {
+            let _guard = lock(&self.idle_lock);
+            self.idle_cv.notify_all();
+        }
+    }
+}
+
+/// The body of each worker thread: run jobs until the queue is closed and empty.
+fn worker_loop(shared: &Arc<Shared>, index: usize, receiver: &Receiver<Job>) {
+    CURRENT_POOL.with(|pool| pool.set(shared.id()));
+    let slot = &shared.slots[index];
+    while let Ok(job) = receiver.recv() {
+        if shared.cancel.load(Relaxed) {
+            bump(&slot.cancelled);
+            drop_quietly(job);
+            continue;
+        }
+        bump(&slot.started);
+        // `Slot::run` inside the job catches the job's own panic. This outer
+        // guard catches what runs after it: dropping a result nobody awaits.
+        let _ = panic::catch_unwind(AssertUnwindSafe(|| job(slot)));
+        shared.after_job();
+    }
+}
+
+/// How `submit` hands a job to the queue.
+#[derive(Clone, Copy)]
+enum Mode {
+    Block,
+    Try,
+}
+
+impl ThreadPool {
+    /// Starts a pool of `workers` threads with an unbounded queue.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if `workers` is 0, [`Error::ThreadSpawn`] if
+    /// the OS refuses a thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = ptm::ThreadPool::new(2)?;
+    /// for i in 0..10 {
+    ///     pool.execute(move || println!("job {i}"))?;
+    /// }
+    /// pool.wait_idle()?;
+    /// assert_eq!(pool.stats().completed, 10);
+    /// # Ok::<(), ptm::Error>(())
+    /// ```
+    pub fn new(workers: usize) -> Result<ThreadPool> {
+        PoolBuilder::default().workers(workers).build()
+    }
+
+    /// Returns a [`PoolBuilder`] to set the queue bound, thread names and
+    /// stack size.
+    pub fn builder() -> PoolBuilder {
+        PoolBuilder::default()
+    }
+
+    /// Queues `f` to run on a worker. With a bounded queue that is full, waits
+    /// for room (back pressure).
+    ///
+    /// A panic in `f` is caught and counted in [`PoolStats::panicked`]; the
+    /// worker goes on. Use [`spawn`](Self::spawn) to get the value or the
+    /// panic message back.
+    ///
+    /// A job that calls `execute` on its own full, bounded pool waits for a
+    /// worker, possibly itself: use [`try_execute`](Self::try_execute) there.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`] if the workers are gone, which the public API cannot
+    /// bring about.
+    pub fn execute<F>(&self, f: F) -> Result<()>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.submit(Box::new(move |slot: &Slot| drop(slot.run(f))), Mode::Block)
+    }
+
+    /// Like [`execute`](Self::execute), but never blocks.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::QueueFull`] if the bounded queue has no room; `f` is dropped.
+    pub fn try_execute<F>(&self, f: F) -> Result<()>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.submit(Box::new(move |slot: &Slot| drop(slot.run(f))), Mode::Try)
+    }
+
+    /// Queues `f` and returns a [`JobHandle`] that yields its value, its panic
+    /// message, or the news that it was cancelled. Blocks like
+    /// [`execute`](Self::execute) when a bounded queue is full.
+    ///
+    /// Dropping the handle does not cancel the job; its value is dropped on
+    /// the worker.
+    ///
+    /// # Errors
+    ///
+    /// As for [`execute`](Self::execute).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ptm::pool::JobError;
+    ///
+    /// let pool = ptm::ThreadPool::new(2)?;
+    /// let ok = pool.spawn(|| "done")?;
+    /// let bad = pool.spawn(|| -> u32 { panic!("boom") })?;
+    /// assert_eq!(ok.join(), Ok("done"));
+    /// assert_eq!(bad.join(), Err(JobError::Panicked("boom".into())));
+    /// # Ok::<(), ptm::Error>(())
+    /// ```
+    pub fn spawn<T, F>(&self, f: F) -> Result<JobHandle<T>>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let (tx, rx) = channel::bounded(1);
+        // The slot counts the outcome inside `run`, before `send` publishes
+        // it: a `join` that returns has been counted in `stats`.
+        let job = move |slot: &Slot| drop(tx.send(slot.run(f)));
+        self.submit(Box::new(job), Mode::Block)?;
+        Ok(JobHandle { receiver: rx })
+    }
+
+    fn submit(&self, job: Job, mode: Mode) -> Result<()> {
+        let Some(sender) = &self.sender else {
+            return Err(Error::Closed);
+        };
+        let shared = &*self.shared;
+        // Counted before it can be dequeued, so `finished <= submitted`.
+        shared.submitted.fetch_add(1, Relaxed);
+        let (refused, error) = match mode {
+            Mode::Block => match sender.send(job) {
+                Ok(()) => return Ok(()),
+                Err(SendError(job)) => (job, Error::Closed),
+            },
+            Mode::Try => match sender.try_send(job) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Full(job)) => (job, Error::QueueFull),
+                Err(TrySendError::Disconnected(job)) => (job, Error::Closed),
+            },
+        };
+        shared.submitted.fetch_sub(1, Relaxed);
+        // The withdrawal may be what makes the pool idle.
+        shared.after_job();
+        drop(refused);
+        Err(error)
+    }
+
+    /// Blocks until every job submitted so far has finished (run, or
+    /// panicked). Jobs submitted meanwhile by other threads are waited for
+    /// too, so under a steady stream of submissions it returns at the first
+    /// moment the pool is idle.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WouldDeadlock`] when called from a job of this pool, which
+    /// would wait for itself.
+    pub fn wait_idle(&self) -> Result<()> {
+        let shared = &self.shared;
+        if CURRENT_POOL.with(Cell::get) == shared.id() {
+            return Err(Error::WouldDeadlock);
+        }
+        if shared.is_idle() {
+            return Ok(());
+        }
+        let mut guard = lock(&shared.idle_lock);
+        shared.waiters.fetch_add(1, Relaxed);
+        // Pairs with the fence in `Shared::after_job` (module docs).
+        fence(SeqCst);
+        while !shared.is_idle() {
+            guard = shared
+                .idle_cv
+                .wait(guard)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+        shared.waiters.fetch_sub(1, Relaxed);
+        Ok(())
+    }
+
+    /// Returns the pool's counters; see [`PoolStats`].
+    pub fn stats(&self) -> PoolStats {
+        let mut stats = PoolStats {
+            workers: self.shared.slots.len(),
+            queued: self.receiver.len(),
+            ..PoolStats::default()
+        };
+        for slot in self.shared.slots.iter() {
+            // Finish counters first: `started` is then at least as new.
+            let completed = slot.completed.load(Acquire);
+            let panicked = slot.panicked.load(Acquire);
+            let started = slot.started.load(Acquire);
+            stats.completed += completed;
+            stats.panicked += panicked;
+            stats.active += started.saturating_sub(completed + panicked);
+        }
+        stats
+    }
+
+    /// Stops accepting work, runs every queued job, joins every worker and
+    /// returns the final counters.
+    pub fn shutdown(mut self) -> PoolStats {
+        self.finish(false)
+    }
+
+    /// Stops accepting work, drops every job that has not started (their
+    /// [`JobHandle`]s report [`JobError::Cancelled`]), waits for the running
+    /// ones, joins every worker and returns the final counters, with the
+    /// number of cancelled jobs in [`PoolStats::queued`].
+    pub fn shutdown_now(mut self) -> PoolStats {
+        self.finish(true)
+    }
+
+    fn finish(&mut self, cancel: bool) -> PoolStats {
+        let mut cancelled = 0;
+        if cancel {
+            self.shared.cancel.store(true, Relaxed);
+            // Drain here rather than leave it to busy workers, so a queued job
+            // is dropped now (its captures released) and not after a long job.
+            while let Ok(job) = self.receiver.try_recv() {
+                cancelled += 1;
+                drop_quietly(job);
+            }
+        }
+        // Closing the queue: workers finish what is queued, then see `Err`.
+        drop(self.sender.take());
+        let me = std::thread::current().id();
+        for handle in self.threads.drain(..) {
+            // Dropped from one of its own jobs, the pool cannot join the
+            // worker running that job; that worker exits once the job returns.
+            if handle.thread().id() != me {
+                // A worker only panics if ptm has a bug; do not panic in drop.
+                let _ = handle.join();
+            }
+        }
+        let mut stats = self.stats();
+        stats.queued = cancelled
+            + self
+                .shared
+                .slots
+                .iter()
+                .map(|slot| slot.cancelled.load(Acquire))
+                .sum::<usize>();
+        stats
+    }
+}
+
+impl Drop for ThreadPool {
+    /// Same as [`shutdown`](ThreadPool::shutdown): every accepted job runs and
+    /// every worker is joined before `drop` returns (unless the pool is
+    /// dropped from one of its own jobs: that worker cannot join itself and
+    /// exits as soon as the job returns and the queue is empty).
+    fn drop(&mut self) {
+        if self.sender.is_some() {
+            self.finish(false);
+        }
+    }
+}
+
+impl fmt::Debug for ThreadPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadPool")
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The result of a job started with [`ThreadPool::spawn`].
+pub struct JobHandle<T> {
+    receiver: Receiver<std::result::Result<T, JobError>>,
+}
+
+impl<T> JobHandle<T> {
+    /// Waits for the job and returns its value.
+    ///
+    /// # Errors
+    ///
+    /// [`JobError::Panicked`] with the panic message if the job panicked;
+    /// [`JobError::Cancelled`] if it was dropped unrun by
+    /// [`ThreadPool::shutdown_now`].
+    pub fn join(self) -> std::result::Result<T, JobError> {
+        // The job drops its sender unsent only when it is cancelled.
+        self.receiver.recv().unwrap_or(Err(JobError::Cancelled))
+    }
+}
+
+impl<T> fmt::Debug for JobHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JobHandle").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,194 @@
+//! The synchronisation primitives the crate is built on, switched by `cfg(loom)`.
+//!
+//! In a normal build these are `std`'s types and `crossbeam-channel`'s queue.
+//! Under `RUSTFLAGS="--cfg loom"` they are [loom]'s, so that `tests/loom.rs`
+//! can explore every interleaving of the pool's and the worker's shutdown and
+//! `wait_idle` paths. loom cannot see inside `crossbeam-channel`, so the loom
+//! build swaps in [`channel`], a small `Mutex<VecDeque>` + `Condvar` queue with
+//! the same API and the same disconnection semantics.
+//!
+//! [loom]: https://docs.rs/loom
+
+#[cfg(loom)]
+pub(crate) use loom::{
+    sync::{
+        atomic::{fence, AtomicBool, AtomicUsize},
+        Arc, Condvar, Mutex, MutexGuard,
+    },
+    thread, thread_local,
+};
+#[cfg(not(loom))]
+pub(crate) use std::{
+    sync::{
+        atomic::{fence, AtomicBool, AtomicUsize},
+        Arc, Condvar, Mutex, MutexGuard,
+    },
+    thread, thread_local,
+};
+
+/// Locks `mutex`, ignoring poison.
+///
+/// The crate's mutexes guard no user data and are never held while user code
+/// runs, so a poisoned lock still protects a consistent state.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The MPMC queue: `crossbeam-channel` normally, a loom-visible twin under loom.
+#[cfg(not(loom))]
+pub(crate) mod channel {
+    pub(crate) use crossbeam_channel::{
+        bounded, unbounded, Receiver, SendError, Sender, TrySendError,
+    };
+}
+
+/// A `Mutex<VecDeque>` + `Condvar` channel with the subset of
+/// `crossbeam-channel`'s API the crate uses, for loom models only.
+#[cfg(loom)]
+pub(crate) mod channel {
+    pub(crate) use crossbeam_channel::{RecvError, SendError, TryRecvError, TrySendError};
+    use loom::sync::{Arc, Condvar, Mutex};
+    use std::collections::VecDeque;
+
+    struct State<T> {
+        queue: VecDeque<T>,
+        senders: usize,
+        receivers: usize,
+    }
+
+    struct Chan<T> {
+        state: Mutex<State<T>>,
+        cap: Option<usize>,
+        not_empty: Condvar,
+        not_full: Condvar,
+    }
+
+    impl<T> Chan<T> {
+        fn has_room(&self, state: &State<T>) -> bool {
+            self.cap.is_none_or(|cap| state.queue.len() < cap.max(1))
+        }
+    }
+
+    pub(crate) struct Sender<T>(Arc<Chan<T>>);
+    pub(crate) struct Receiver<T>(Arc<Chan<T>>);
+
+    fn new<T>(cap: Option<usize>) -> (Sender<T>, Receiver<T>) {
+        let chan = Arc::new(Chan {
+            state: Mutex::new(State {
+                queue: VecDeque::new(),
+                senders: 1,
+                receivers: 1,
+            }),
+            cap,
+            not_empty: Condvar::new(),
+            not_full: Condvar::new(),
+        });
+        (Sender(chan.clone()), Receiver(chan))
+    }
+
+    pub(crate) fn bounded<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
+        new(Some(cap))
+    }
+
+    pub(crate) fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
+        new(None)
+    }
+
+    impl<T> Sender<T> {
+        pub(crate) fn send(&self, value: T) -> Result<(), SendError<T>> {
+            let mut state = self.0.state.lock().unwrap();
+            loop {
+                if state.receivers == 0 {
+                    return Err(SendError(value));
+                }
+                if self.0.has_room(&state) {
+                    state.queue.push_back(value);
+                    self.0.not_empty.notify_one();
+                    return Ok(());
+                }
+                state = self.0.not_full.wait(state).unwrap();
+            }
+        }
+
+        pub(crate) fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+            let mut state = self.0.state.lock().unwrap();
+            if state.receivers == 0 {
+                return Err(TrySendError::Disconnected(value));
+            }
+            if !self.0.has_room(&state) {
+                return Err(TrySendError::Full(value));
+            }
+            state.queue.push_back(value);
+            self.0.not_empty.notify_one();
+            Ok(())
+        }
+    }
+
+    impl<T> Clone for Sender<T> {
+        fn clone(&self) -> Self {
+            self.0.state.lock().unwrap().senders += 1;
+            Sender(self.0.clone())
+        }
+    }
+
+    impl<T> Drop for Sender<T> {
+        fn drop(&mut self) {
+            let mut state = self.0.state.lock().unwrap();
+            state.senders -= 1;
+            if state.senders == 0 {
+                self.0.not_empty.notify_all();
+            }
+        }
+    }
+
+    impl<T> Receiver<T> {
+        pub(crate) fn recv(&self) -> Result<T, RecvError> {
+            let mut state = self.0.state.lock().unwrap();
+            loop {
+                if let Some(value) = state.queue.pop_front() {
+                    self.0.not_full.notify_one();
+                    return Ok(value);
+                }
+                if state.senders == 0 {
+                    return Err(RecvError);
+                }
+                state = self.0.not_empty.wait(state).unwrap();
+            }
+        }
+
+        pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
+            let mut state = self.0.state.lock().unwrap();
+            match state.queue.pop_front() {
+                Some(value) => {
+                    self.0.not_full.notify_one();
+                    Ok(value)
+                }
+                None if state.senders == 0 => Err(TryRecvError::Disconnected),
+                None => Err(TryRecvError::Empty),
+            }
+        }
+
+        pub(crate) fn len(&self) -> usize {
+            self.0.state.lock().unwrap().queue.len()
+        }
+    }
+
+    impl<T> Clone for Receiver<T> {
+        fn clone(&self) -> Self {
+            self.0.state.lock().unwrap().receivers += 1;
+            Receiver(self.0.clone())
+        }
+    }
+
+    impl<T> Drop for Receiver<T> {
+        fn drop(&mut self) {
+            let mut state = self.0.state.lock().unwrap();
+            state.receivers -= 1;
+            if state.receivers == 0 {
+                self.0.not_full.notify_all();
+            }
+        }
+    }
+}

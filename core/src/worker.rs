@@ -1,0 +1,178 @@
+//! One background thread with its own task queue: [`WorkerThread`].
+//!
+//! The seed's "Worker Thread Pattern" loops forever on a `Condvar`, so its
+//! thread never ends and the program can only quit by exiting the process;
+//! it also takes a handler that can neither keep state (`Fn`) nor survive a
+//! panic. Here the queue is a `crossbeam-channel`: closing it (in
+//! [`WorkerThread::stop`] or `Drop`) lets the thread drain what is queued and
+//! return, and the owner joins it.
+//!
+//! ```
+//! use ptm::WorkerThread;
+//!
+//! # fn main() -> ptm::Result<()> {
+//! let (tx, rx) = std::sync::mpsc::channel();
+//! let mut total = 0;
+//! let worker = WorkerThread::new(move |n: u64| {
+//!     total += n;
+//!     tx.send(total).expect("the receiver outlives the worker");
+//! })?;
+//! for n in 1..=4 {
+//!     worker.submit(n)?;
+//! }
+//! let stats = worker.stop(); // drains the queue, then joins the thread
+//! assert_eq!(stats.processed, 4);
+//! assert_eq!(rx.iter().last(), Some(10));
+//! # Ok(())
+//! # }
+//! ```
+
+use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
+
+use crate::error::{Error, Result};
+use crate::pool::drop_quietly;
+use crate::sync::channel::{self, Sender};
+use crate::sync::thread;
+
+/// The name of a [`WorkerThread`]'s thread.
+const THREAD_NAME: &str = "ptm-worker-thread";
+
+/// What a [`WorkerThread`] did, returned by [`WorkerThread::stop`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct WorkerStats {
+    /// Tasks whose handler returned normally.
+    pub processed: usize,
+    /// Tasks whose handler panicked (the thread went on with the next task).
+    pub panicked: usize,
+}
+
+/// A thread that runs `handler` on each submitted task, in order.
+///
+/// `WorkerThread<T>` is `Send + Sync` for `T: Send`, so several threads can
+/// submit through one shared reference. Dropping it is
+/// [`stop`](Self::stop): queued tasks are processed, then the thread is joined.
+pub struct WorkerThread<T> {
+    /// `None` only inside `finish`, which `Drop` may call after `stop` did.
+    sender: Option<Sender<T>>,
+    thread: Option<thread::JoinHandle<WorkerStats>>,
+}
+
+impl<T: Send + 'static> WorkerThread<T> {
+    /// Starts a worker with an unbounded queue.
+    ///
+    /// A panic in `handler` is caught and counted in
+    /// [`WorkerStats::panicked`]; the handler is then called again for the
+    /// next task, so it must leave its state usable when it panics.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ThreadSpawn`] if the OS refuses the thread.
+    pub fn new<F>(handler: F) -> Result<WorkerThread<T>>
+    where
+        F: FnMut(T) + Send + 'static,
+    {
+        let (sender, receiver) = channel::unbounded();
+        Self::start(sender, receiver, handler)
+    }
+
+    /// Starts a worker whose queue holds at most `capacity` tasks:
+    /// [`submit`](Self::submit) blocks while it is full. A capacity of 0 makes
+    /// every `submit` wait until the worker takes the task.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ThreadSpawn`] if the OS refuses the thread.
+    pub fn with_capacity<F>(capacity: usize, handler: F) -> Result<WorkerThread<T>>
+    where
+        F: FnMut(T) + Send + 'static,
+    {
+        let (sender, receiver) = channel::bounded(capacity);
+        Self::start(sender, receiver, handler)
+    }
+
+    fn start<F>(
+        sender: Sender<T>,
+        receiver: channel::Receiver<T>,
+        mut handler: F,
+    ) -> Result<WorkerThread<T>>
+    where
+        F: FnMut(T) + Send + 'static,
+    {
+        let body = move || {
+            let mut stats = WorkerStats::default();
+            // Ends when every sender is gone and the queue is empty.
+            while let Ok(task) = receiver.recv() {
+                match panic::catch_unwind(AssertUnwindSafe(|| handler(task))) {
+                    Ok(()) => stats.processed += 1,
+                    Err(payload) => {
+                        stats.panicked += 1;
+                        drop_quietly(payload);
+                    }
+                }
+            }
+            stats
+        };
+        let thread = thread::Builder::new()
+            .name(THREAD_NAME.to_owned())
+            .spawn(body)
+            .map_err(|source| Error::ThreadSpawn {
+                name: THREAD_NAME.to_owned(),
+                source,
+            })?;
+        Ok(WorkerThread {
+            sender: Some(sender),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl<T> WorkerThread<T> {
+    /// Queues `task` for the handler; blocks while a bounded queue is full.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`] if the worker thread is gone, which the public API
+    /// cannot bring about (a panicking handler is caught).
+    pub fn submit(&self, task: T) -> Result<()> {
+        let sender = self.sender.as_ref().ok_or(Error::Closed)?;
+        sender.send(task).map_err(|_| Error::Closed)
+    }
+
+    /// Closes the queue, lets the thread process every queued task, joins it
+    /// and returns what it did.
+    pub fn stop(mut self) -> WorkerStats {
+        self.finish()
+    }
+
+    fn finish(&mut self) -> WorkerStats {
+        drop(self.sender.take());
+        match self.thread.take() {
+            // Stopped from inside its own handler (the handler owns the
+            // worker): it cannot join itself; it ends when the handler returns.
+            Some(handle) if handle.thread().id() != std::thread::current().id() => {
+                // The thread catches every handler panic, so `join` fails only
+                // if ptm itself has a bug; report empty stats rather than panic.
+                handle.join().unwrap_or_default()
+            }
+            _ => WorkerStats::default(),
+        }
+    }
+}
+
+impl<T> Drop for WorkerThread<T> {
+    /// Same as [`stop`](WorkerThread::stop), without the stats.
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            self.finish();
+        }
+    }
+}
+
+impl<T> fmt::Debug for WorkerThread<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkerThread")
+            .field("running", &self.thread.is_some())
+            .finish_non_exhaustive()
+    }
+}

@@ -74,7 +74,9 @@ type Job = Box<dyn FnOnce(&Slot) + Send + 'static>;
 thread_local! {
     /// The address of the `Shared` of the pool whose worker this thread is
     /// (0 elsewhere): how `wait_idle` recognises a call from its own worker.
-    static CURRENT_POOL: Cell<usize> = const { Cell::new(0) };
+    // Not `const { .. }`: loom's `thread_local!` does not accept it.
+    #[allow(clippy::missing_const_for_thread_local)]
+    static CURRENT_POOL: Cell<usize> = Cell::new(0);
 }
 
 /// Why a job started with [`ThreadPool::spawn`] produced no value.
@@ -323,8 +325,10 @@ pub(crate) fn drop_quietly<T>(value: T) {
 }
 
 impl Shared {
-    fn id(self: &Arc<Self>) -> usize {
-        Arc::as_ptr(self) as usize
+    /// An identity for `CURRENT_POOL`: the address of this `Shared`, which
+    /// lives in an `Arc` and so does not move while any worker runs.
+    fn id(&self) -> usize {
+        std::ptr::from_ref(self) as usize
     }
 
     /// True if every job counted in `submitted` has finished. Reads the
@@ -349,7 +353,7 @@ impl Shared {
 }
 
 /// The body of each worker thread: run jobs until the queue is closed and empty.
-fn worker_loop(shared: &Arc<Shared>, index: usize, receiver: &Receiver<Job>) {
+fn worker_loop(shared: &Shared, index: usize, receiver: &Receiver<Job>) {
     CURRENT_POOL.with(|pool| pool.set(shared.id()));
     let slot = &shared.slots[index];
     while let Ok(job) = receiver.recv() {
@@ -573,7 +577,7 @@ impl ThreadPool {
         }
         // Closing the queue: workers finish what is queued, then see `Err`.
         drop(self.sender.take());
-        let me = std::thread::current().id();
+        let me = thread::current().id();
         for handle in self.threads.drain(..) {
             // Dropped from one of its own jobs, the pool cannot join the
             // worker running that job; that worker exits once the job returns.

@@ -150,7 +150,7 @@ impl<T> WorkerThread<T> {
         match self.thread.take() {
             // Stopped from inside its own handler (the handler owns the
             // worker): it cannot join itself; it ends when the handler returns.
-            Some(handle) if handle.thread().id() != std::thread::current().id() => {
+            Some(handle) if handle.thread().id() != thread::current().id() => {
                 // The thread catches every handler panic, so `join` fails only
                 // if ptm itself has a bug; report empty stats rather than panic.
                 handle.join().unwrap_or_default()

@@ -1,0 +1,198 @@
+//! loom models of the pool's and the worker's shutdown and `wait_idle` paths.
+//!
+//! Run with:
+//!
+//! ```text
+//! RUSTFLAGS="--cfg loom" cargo test -p ptm-core --release --test loom
+//! ```
+//!
+//! Under `cfg(loom)` the crate's `sync` module swaps std's primitives and the
+//! crossbeam queue for loom's, so loom explores every interleaving of the
+//! workers, the submitters and the waiter (up to its preemption bound), with
+//! the memory orderings the code really uses. A lost wake-up shows up as a
+//! loom deadlock, a missing happens-before as a failed assertion.
+#![cfg(loom)]
+
+use loom::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use loom::sync::Arc;
+use loom::thread;
+use ptm::pool::JobError;
+use ptm::{Error, ThreadPool, WorkerThread};
+
+/// Every loom model runs with the same bound, small enough for CI.
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(3);
+    }
+    builder.check(f);
+}
+
+fn counting_job(counter: &Arc<AtomicUsize>) -> impl FnOnce() + Send + 'static {
+    let counter = Arc::clone(counter);
+    // Relaxed on purpose: the pool's own orderings must make it visible.
+    move || {
+        counter.fetch_add(1, Relaxed);
+    }
+}
+
+/// `shutdown` runs every queued job and joins both workers.
+#[test]
+fn shutdown_runs_every_queued_job() {
+    model(|| {
+        let ran = Arc::new(AtomicUsize::new(0));
+        let pool = ThreadPool::new(2).expect("pool");
+        pool.execute(counting_job(&ran)).expect("execute");
+        pool.execute(counting_job(&ran)).expect("execute");
+        let stats = pool.shutdown();
+        assert_eq!(ran.load(Relaxed), 2);
+        assert_eq!((stats.completed, stats.queued, stats.active), (2, 0, 0));
+    });
+}
+
+/// Dropping the pool is `shutdown`: no accepted job is lost.
+#[test]
+fn drop_runs_every_queued_job() {
+    model(|| {
+        let ran = Arc::new(AtomicUsize::new(0));
+        let pool = ThreadPool::new(1).expect("pool");
+        pool.execute(counting_job(&ran)).expect("execute");
+        pool.execute(counting_job(&ran)).expect("execute");
+        drop(pool);
+        assert_eq!(ran.load(Relaxed), 2);
+    });
+}
+
+/// `wait_idle` returns only after the job's effects are visible, and never
+/// sleeps through the last job's wake-up.
+#[test]
+fn wait_idle_sees_every_job() {
+    model(|| {
+        let ran = Arc::new(AtomicUsize::new(0));
+        let pool = ThreadPool::new(2).expect("pool");
+        pool.execute(counting_job(&ran)).expect("execute");
+        pool.execute(counting_job(&ran)).expect("execute");
+        pool.wait_idle().expect("wait_idle");
+        assert_eq!(ran.load(Relaxed), 2);
+        assert_eq!(pool.stats().completed, 2);
+        drop(pool);
+    });
+}
+
+/// A submission from another thread racing `wait_idle`: if it was accepted
+/// before `wait_idle` began (observed through `accepted`), it has run.
+#[test]
+fn wait_idle_with_concurrent_submitter() {
+    model(|| {
+        let ran = Arc::new(AtomicUsize::new(0));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let pool = Arc::new(ThreadPool::new(1).expect("pool"));
+        let submitter = {
+            let (pool, ran, accepted) = (pool.clone(), ran.clone(), accepted.clone());
+            thread::spawn(move || {
+                pool.execute(counting_job(&ran)).expect("execute");
+                accepted.store(1, loom::sync::atomic::Ordering::Release);
+            })
+        };
+        let before = accepted.load(loom::sync::atomic::Ordering::Acquire);
+        pool.wait_idle().expect("wait_idle");
+        assert!(ran.load(Relaxed) >= before);
+        submitter.join().expect("submitter");
+    });
+}
+
+/// A job refused by `try_execute` is withdrawn from the count, and a waiter
+/// that saw it counted is woken: no deadlock, whichever order things happen.
+#[test]
+fn refused_job_does_not_strand_wait_idle() {
+    model(|| {
+        let ran = Arc::new(AtomicUsize::new(0));
+        let pool = Arc::new(
+            ThreadPool::builder()
+                .workers(1)
+                .queue_capacity(1)
+                .build()
+                .expect("pool"),
+        );
+        let submitter = {
+            let (pool, ran) = (pool.clone(), ran.clone());
+            thread::spawn(move || {
+                let mut accepted = 0;
+                for _ in 0..2 {
+                    match pool.try_execute(counting_job(&ran)) {
+                        Ok(()) => accepted += 1,
+                        Err(Error::QueueFull) => {}
+                        Err(e) => panic!("unexpected error {e}"),
+                    }
+                }
+                accepted
+            })
+        };
+        pool.wait_idle().expect("wait_idle");
+        let accepted = submitter.join().expect("submitter");
+        pool.wait_idle().expect("wait_idle");
+        assert_eq!(ran.load(Relaxed), accepted);
+    });
+}
+
+/// `shutdown_now`: each job either ran (its handle has the value) or was
+/// cancelled (its handle says so), and the counts agree.
+#[test]
+fn shutdown_now_runs_or_cancels_each_job() {
+    model(|| {
+        let pool = ThreadPool::new(1).expect("pool");
+        let first = pool.spawn(|| 1).expect("spawn");
+        let second = pool.spawn(|| 2).expect("spawn");
+        let stats = pool.shutdown_now();
+        let results = [first.join(), second.join()];
+        let ran = results.iter().filter(|r| r.is_ok()).count();
+        let cancelled = results
+            .iter()
+            .filter(|r| **r == Err(JobError::Cancelled))
+            .count();
+        assert_eq!(ran + cancelled, 2);
+        assert_eq!(stats.completed, ran);
+        assert_eq!(stats.queued, cancelled);
+    });
+}
+
+/// `WorkerThread::stop` drains the queue and joins the thread.
+#[test]
+fn worker_stop_drains_the_queue() {
+    model(|| {
+        let seen = Arc::new(AtomicUsize::new(0));
+        let worker = {
+            let seen = seen.clone();
+            WorkerThread::new(move |n: usize| {
+                seen.fetch_add(n, Relaxed);
+            })
+            .expect("worker")
+        };
+        worker.submit(1).expect("submit");
+        worker.submit(2).expect("submit");
+        let stats = worker.stop();
+        assert_eq!(stats.processed, 2);
+        assert_eq!(seen.load(Relaxed), 3);
+    });
+}
+
+/// The idle check must read the finish counters before `submitted`. Read the
+/// other way, a job submitted by another thread after the check began and
+/// finished by the second worker can stand in for the caller's own unfinished
+/// job, and `wait_idle` returns early.
+#[test]
+fn wait_idle_is_not_fooled_by_a_later_job() {
+    model(|| {
+        let mine = Arc::new(AtomicUsize::new(0));
+        let theirs = Arc::new(AtomicUsize::new(0));
+        let pool = Arc::new(ThreadPool::new(2).expect("pool"));
+        pool.execute(counting_job(&mine)).expect("execute");
+        let submitter = {
+            let (pool, theirs) = (pool.clone(), theirs.clone());
+            thread::spawn(move || pool.execute(counting_job(&theirs)).expect("execute"))
+        };
+        pool.wait_idle().expect("wait_idle");
+        assert_eq!(mine.load(Relaxed), 1, "wait_idle returned before my job ran");
+        submitter.join().expect("submitter");
+    });
+}

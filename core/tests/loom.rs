@@ -192,7 +192,11 @@ fn wait_idle_is_not_fooled_by_a_later_job() {
             thread::spawn(move || pool.execute(counting_job(&theirs)).expect("execute"))
         };
         pool.wait_idle().expect("wait_idle");
-        assert_eq!(mine.load(Relaxed), 1, "wait_idle returned before my job ran");
+        assert_eq!(
+            mine.load(Relaxed),
+            1,
+            "wait_idle returned before my job ran"
+        );
         submitter.join().expect("submitter");
     });
 }

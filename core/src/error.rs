@@ -43,9 +43,11 @@ pub enum Error {
 
     /// The queue no longer has a consumer, so the task cannot be accepted.
     ///
-    /// `ptm`'s own types never hand out a way to reach this state through
-    /// their public API; it exists so that a broken invariant is an error
-    /// rather than a panic.
+    /// [`ThreadPool`](crate::ThreadPool) and
+    /// [`WorkerThread`](crate::WorkerThread) never return it through `&self`
+    /// (their queues stay open until they are consumed, and their threads
+    /// cannot die); it exists so that a broken invariant is an error rather
+    /// than a panic.
     #[error("the queue is closed: its worker threads have exited")]
     Closed,
 

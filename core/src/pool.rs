@@ -21,22 +21,28 @@
 //! is parked. The seed's pool and the Rust Book's first draft lock a mutex
 //! around `recv()`, so every dequeue serialises on that lock.
 //!
-//! Each worker owns a cache-padded [`Slot`] of counters that only it writes
-//! (`started`, `completed`, `panicked`, `cancelled`), so finishing a job costs
-//! no read-modify-write on a line other threads write. Submitters count jobs
-//! in one `submitted` counter. [`ThreadPool::stats`] and
+//! Each worker owns a cache-padded `Slot` of counters that only it writes
+//! (`started`, `completed`, `panicked`, `retired`, `cancelled`), so finishing
+//! a job costs no read-modify-write on a line other threads write. Submitters
+//! count jobs in one `submitted` counter. [`ThreadPool::stats`] and
 //! [`ThreadPool::wait_idle`] sum the slots.
+//!
+//! A job is *completed* or *panicked* as soon as its closure returns, before
+//! a [`JobHandle`] can see its value (so a `join` that returned has been
+//! counted), and *retired* once the worker is entirely done with it, the
+//! value sent or dropped. `wait_idle` waits for retirement.
 //!
 //! # Invariants and orderings
 //!
 //! * `submitted` is incremented *before* a job enters the queue and
-//!   decremented only if the queue refused it. Each slot's finish counters
-//!   are bumped with `Release` stores after the job ran, and a job was
-//!   received (`Acquire`, inside the channel) after its increment. So a reader
-//!   that loads the finish counters (`Acquire`) and *then* `submitted` sees
-//!   every job it counted as finished also counted as submitted: the pool was
-//!   idle at the moment the two sums are equal. Reading in the other order
-//!   would not be sound.
+//!   decremented only if the queue refused it. Each slot's `retired` counter
+//!   is bumped with a `Release` store after the job, and a job was received
+//!   (`Acquire`, inside the channel) after its increment. So a reader that
+//!   loads the `retired` counters (`Acquire`) and *then* `submitted` (which
+//!   may be `Relaxed`: the happens-before comes through `retired`) sees every
+//!   job it counted as retired also counted as submitted: the pool was idle
+//!   at the moment the two sums are equal. Reading in the other order would
+//!   not be sound (`tests/loom.rs` has the model that shows it).
 //! * `wait_idle` must not miss the wake-up of the last job. Worker and waiter
 //!   run a Dekker handshake: the worker stores its finish count, issues
 //!   `fence(SeqCst)`, then loads `waiters`; the waiter increments `waiters`
@@ -47,11 +53,19 @@
 //!   lock only while somebody waits.
 //! * `idle_lock` guards no data: it orders "check the counters, then sleep"
 //!   against "notify", and is never held while a job runs.
+//! * `cancel` is `Relaxed`: a worker that dequeued a job just as
+//!   `shutdown_now` set it may still run that job, which is then counted as
+//!   run, not cancelled; the counts stay exact either way.
+//! * Counters wrap on overflow (`wrapping_add`), so sums and equality stay
+//!   right on 32-bit targets after 2^32 jobs.
 //!
 //! Jobs run under `catch_unwind`; a panic is counted and, for
 //! [`ThreadPool::spawn`], reported to the [`JobHandle`]. It never kills a
-//! worker. `tests/loom.rs` model-checks shutdown, `shutdown_now` and
-//! `wait_idle` with these orderings.
+//! worker; if a bug in ptm ever let a panic escape the worker loop, the
+//! process aborts with a message rather than leave a pool that silently
+//! stopped serving. `tests/loom.rs` model-checks shutdown, `shutdown_now` and
+//! `wait_idle` with these orderings (over a loom twin of the queue, see the
+//! `sync` module).
 
 use std::any::Any;
 use std::cell::Cell;
@@ -72,11 +86,12 @@ use crate::sync::{
 type Job = Box<dyn FnOnce(&Slot) + Send + 'static>;
 
 thread_local! {
-    /// The address of the `Shared` of the pool whose worker this thread is
-    /// (0 elsewhere): how `wait_idle` recognises a call from its own worker.
+    /// `(address of the pool's Shared, worker index)` on a worker thread,
+    /// `(0, 0)` elsewhere: how `wait_idle` and shutdown recognise a call from
+    /// one of the pool's own jobs.
     // Not `const { .. }`: loom's `thread_local!` does not accept it.
     #[allow(clippy::missing_const_for_thread_local)]
-    static CURRENT_POOL: Cell<usize> = Cell::new(0);
+    static CURRENT_WORKER: Cell<(usize, usize)> = Cell::new((0, 0));
 }
 
 /// Why a job started with [`ThreadPool::spawn`] produced no value.
@@ -110,6 +125,26 @@ pub struct PoolStats {
     pub panicked: usize,
 }
 
+/// The most worker threads a pool may have. Far beyond what a machine runs
+/// well; it exists so that an absurd count is an error, not an abort.
+pub const MAX_WORKERS: usize = 1 << 16;
+
+/// The largest bounded queue: a bounded queue allocates all its slots when
+/// the pool is built (about 24 bytes each), so a huge bound is an error rather
+/// than a huge allocation. Leave the queue unbounded to have no limit.
+pub const MAX_QUEUE_CAPACITY: usize = 1 << 24;
+
+/// Checks a bounded queue's capacity against [`MAX_QUEUE_CAPACITY`].
+pub(crate) fn check_capacity(what: &str, capacity: usize) -> Result<()> {
+    if capacity > MAX_QUEUE_CAPACITY {
+        return Err(Error::InvalidArgument(format!(
+            "{what} = {capacity} exceeds the maximum of {MAX_QUEUE_CAPACITY} \
+             (a bounded queue allocates its slots up front; use an unbounded one)"
+        )));
+    }
+    Ok(())
+}
+
 /// Configures and starts a [`ThreadPool`]; from [`ThreadPool::builder`].
 ///
 /// ```
@@ -125,6 +160,7 @@ pub struct PoolStats {
 /// # }
 /// ```
 #[derive(Debug, Clone)]
+#[must_use = "a PoolBuilder does nothing until `build` is called"]
 pub struct PoolBuilder {
     workers: Option<usize>,
     queue_capacity: Option<usize>,
@@ -179,9 +215,11 @@ impl PoolBuilder {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidArgument`] for zero workers or a thread name with a NUL
-    /// byte; [`Error::ThreadSpawn`] if the OS refuses a thread, in which case
-    /// the threads already started are stopped and joined before returning.
+    /// [`Error::InvalidArgument`] for zero workers or more than
+    /// [`MAX_WORKERS`], a queue capacity above [`MAX_QUEUE_CAPACITY`], or a
+    /// thread name with a NUL byte; [`Error::ThreadSpawn`] if the OS refuses
+    /// a thread, in which case the threads already started are stopped and
+    /// joined before returning.
     pub fn build(self) -> Result<ThreadPool> {
         let workers = match self.workers {
             Some(0) => {
@@ -189,9 +227,17 @@ impl PoolBuilder {
                     "a thread pool needs at least one worker, got workers = 0".into(),
                 ))
             }
+            Some(n) if n > MAX_WORKERS => {
+                return Err(Error::InvalidArgument(format!(
+                    "workers = {n} exceeds the maximum of {MAX_WORKERS}"
+                )))
+            }
             Some(n) => n,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
+        if let Some(capacity) = self.queue_capacity {
+            check_capacity("queue_capacity", capacity)?;
+        }
         if self.thread_name.contains('\0') {
             return Err(Error::InvalidArgument(format!(
                 "thread name prefix {:?} contains a NUL byte",
@@ -239,7 +285,7 @@ impl PoolBuilder {
 /// A fixed set of worker threads running submitted jobs in FIFO order.
 ///
 /// `ThreadPool` is `Send + Sync`: share it by reference (for example with
-/// [`std::thread::scope`]) or in an [`Arc`](std::sync::Arc). Dropping it is
+/// [`std::thread::scope`]) or in an [`Arc`]. Dropping it is
 /// [`shutdown`](Self::shutdown): every accepted job runs, every worker is
 /// joined.
 ///
@@ -268,18 +314,22 @@ struct Shared {
 }
 
 /// One worker's counters. Only that worker writes them (load, add, `Release`
-/// store), except that `stats` and `wait_idle` read them.
+/// store); `stats` and `wait_idle` read them. (A pool dropped from one of its
+/// own jobs runs the leftover jobs on that job's thread, which is the same
+/// worker, so the single-writer rule holds there too.)
 #[derive(Default)]
 struct Slot {
     started: AtomicUsize,
     completed: AtomicUsize,
     panicked: AtomicUsize,
+    /// Jobs the worker is entirely done with (see the module docs).
+    retired: AtomicUsize,
     cancelled: AtomicUsize,
 }
 
 /// Adds one to a counter that only the calling thread writes.
 fn bump(counter: &AtomicUsize) {
-    counter.store(counter.load(Relaxed) + 1, Release);
+    counter.store(counter.load(Relaxed).wrapping_add(1), Release);
 }
 
 impl Slot {
@@ -297,8 +347,17 @@ impl Slot {
         }
     }
 
-    fn finished(&self) -> usize {
-        self.completed.load(Acquire) + self.panicked.load(Acquire)
+    /// Runs one dequeued job on this slot's worker: counts it, runs it,
+    /// retires it, and wakes `wait_idle` callers if the pool became idle.
+    fn run_job(&self, shared: &Shared, job: Job) {
+        bump(&self.started);
+        // `Slot::run` inside the job catches the job's own panic. This outer
+        // guard catches what runs after it: dropping a result nobody awaits.
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| job(self))) {
+            forget_payload(payload);
+        }
+        bump(&self.retired);
+        shared.after_job();
     }
 }
 
@@ -319,9 +378,34 @@ pub(crate) fn panic_message(payload: Box<dyn Any + Send>) -> String {
 /// Drops `value`, swallowing a panic from its `Drop`: a worker must survive
 /// whatever a job captured.
 pub(crate) fn drop_quietly<T>(value: T) {
-    // The payload of a panic raised by a `Drop` is itself dropped here; a
-    // payload whose own `Drop` panics aborts, as it does everywhere in Rust.
-    let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(value)));
+    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || drop(value))) {
+        forget_payload(payload);
+    }
+}
+
+/// Disposes of the payload of a panic that was caught while cleaning up.
+/// Dropping it could panic in turn (a payload's `Drop` may panic, again and
+/// again), so it is leaked: a few bytes, on a path that only hostile code takes.
+pub(crate) fn forget_payload(payload: Box<dyn Any + Send>) {
+    std::mem::forget(payload);
+}
+
+/// Aborts the process if dropped during a panic. A worker holds one: its loop
+/// catches every panic of user code, so unwinding out of it means a bug in
+/// ptm, and a pool whose worker silently died would hang `wait_idle` and lose
+/// every job it queued.
+pub(crate) struct AbortOnUnwind(pub(crate) &'static str);
+
+impl Drop for AbortOnUnwind {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "ptm: a panic escaped {}; this is a bug in ptm. Aborting.",
+                self.0
+            );
+            std::process::abort();
+        }
+    }
 }
 
 impl Shared {
@@ -331,11 +415,15 @@ impl Shared {
         std::ptr::from_ref(self) as usize
     }
 
-    /// True if every job counted in `submitted` has finished. Reads the
-    /// finish counters first, then `submitted` (see the module docs).
+    /// True if every job counted in `submitted` has retired. Reads the
+    /// `retired` counters first, then `submitted` (see the module docs).
     fn is_idle(&self) -> bool {
-        let finished: usize = self.slots.iter().map(|slot| slot.finished()).sum();
-        finished == self.submitted.load(Acquire)
+        let retired = self
+            .slots
+            .iter()
+            .map(|slot| slot.retired.load(Acquire))
+            .fold(0, usize::wrapping_add);
+        retired == self.submitted.load(Relaxed)
     }
 
     /// Called by a worker after a job, and by a submitter whose job the queue
@@ -354,20 +442,23 @@ impl Shared {
 
 /// The body of each worker thread: run jobs until the queue is closed and empty.
 fn worker_loop(shared: &Shared, index: usize, receiver: &Receiver<Job>) {
-    CURRENT_POOL.with(|pool| pool.set(shared.id()));
+    let _guard = AbortOnUnwind("a ptm::ThreadPool worker");
+    CURRENT_WORKER.with(|current| current.set((shared.id(), index)));
     let slot = &shared.slots[index];
     while let Ok(job) = receiver.recv() {
         if shared.cancel.load(Relaxed) {
             bump(&slot.cancelled);
             drop_quietly(job);
-            continue;
+        } else {
+            slot.run_job(shared, job);
         }
-        bump(&slot.started);
-        // `Slot::run` inside the job catches the job's own panic. This outer
-        // guard catches what runs after it: dropping a result nobody awaits.
-        let _ = panic::catch_unwind(AssertUnwindSafe(|| job(slot)));
-        shared.after_job();
     }
+}
+
+/// The index of the calling thread if it is a worker of the pool `shared`.
+fn current_worker(shared: &Shared) -> Option<usize> {
+    let (pool, index) = CURRENT_WORKER.with(Cell::get);
+    (pool == shared.id()).then_some(index)
 }
 
 /// How `submit` hands a job to the queue.
@@ -418,8 +509,9 @@ impl ThreadPool {
     ///
     /// # Errors
     ///
-    /// [`Error::Closed`] if the workers are gone, which the public API cannot
-    /// bring about.
+    /// None in practice: the signature leaves room for [`Error::Closed`],
+    /// which a pool reachable through `&self` never returns (its queue stays
+    /// open until `shutdown`, and its workers cannot die).
     pub fn execute<F>(&self, f: F) -> Result<()>
     where
         F: FnOnce() + Send + 'static,
@@ -431,7 +523,8 @@ impl ThreadPool {
     ///
     /// # Errors
     ///
-    /// [`Error::QueueFull`] if the bounded queue has no room; `f` is dropped.
+    /// [`Error::QueueFull`] if the bounded queue has no room; `f` is dropped
+    /// on the calling thread.
     pub fn try_execute<F>(&self, f: F) -> Result<()>
     where
         F: FnOnce() + Send + 'static,
@@ -443,8 +536,9 @@ impl ThreadPool {
     /// message, or the news that it was cancelled. Blocks like
     /// [`execute`](Self::execute) when a bounded queue is full.
     ///
-    /// Dropping the handle does not cancel the job; its value is dropped on
-    /// the worker.
+    /// Dropping the handle does not cancel the job; its value is then dropped
+    /// on the worker. Joining, from a job, a handle of the same pool waits for
+    /// a worker: if every worker does that, they wait for ever.
     ///
     /// # Errors
     ///
@@ -500,10 +594,14 @@ impl ThreadPool {
         Err(error)
     }
 
-    /// Blocks until every job submitted so far has finished (run, or
-    /// panicked). Jobs submitted meanwhile by other threads are waited for
-    /// too, so under a steady stream of submissions it returns at the first
-    /// moment the pool is idle.
+    /// Blocks until every job submitted so far has finished (run or
+    /// panicked, its value delivered or dropped).
+    ///
+    /// It waits for the pool to be *idle*: jobs that other threads submit
+    /// while it waits are waited for too. If other threads keep the pool busy
+    /// without a pause, it keeps waiting; stop them first. It cannot see jobs
+    /// that a job starts on other threads, nor detect a job that waits for the
+    /// caller: either can make it wait forever.
     ///
     /// # Errors
     ///
@@ -511,7 +609,7 @@ impl ThreadPool {
     /// would wait for itself.
     pub fn wait_idle(&self) -> Result<()> {
         let shared = &self.shared;
-        if CURRENT_POOL.with(Cell::get) == shared.id() {
+        if current_worker(shared).is_some() {
             return Err(Error::WouldDeadlock);
         }
         if shared.is_idle() {
@@ -539,19 +637,25 @@ impl ThreadPool {
             ..PoolStats::default()
         };
         for slot in self.shared.slots.iter() {
-            // Finish counters first: `started` is then at least as new.
+            // Finish counters first: `started` is then at least as new, so the
+            // difference cannot be negative.
             let completed = slot.completed.load(Acquire);
             let panicked = slot.panicked.load(Acquire);
             let started = slot.started.load(Acquire);
-            stats.completed += completed;
-            stats.panicked += panicked;
-            stats.active += started.saturating_sub(completed + panicked);
+            stats.completed = stats.completed.wrapping_add(completed);
+            stats.panicked = stats.panicked.wrapping_add(panicked);
+            let active = started.wrapping_sub(completed.wrapping_add(panicked));
+            stats.active = stats.active.wrapping_add(active);
         }
         stats
     }
 
     /// Stops accepting work, runs every queued job, joins every worker and
     /// returns the final counters.
+    ///
+    /// Called from one of the pool's own jobs (the job owns the pool), it
+    /// joins every other worker, runs what is still queued on the calling
+    /// thread, and returns; that one worker thread exits when the job returns.
     pub fn shutdown(mut self) -> PoolStats {
         self.finish(false)
     }
@@ -559,7 +663,8 @@ impl ThreadPool {
     /// Stops accepting work, drops every job that has not started (their
     /// [`JobHandle`]s report [`JobError::Cancelled`]), waits for the running
     /// ones, joins every worker and returns the final counters, with the
-    /// number of cancelled jobs in [`PoolStats::queued`].
+    /// number of cancelled jobs in [`PoolStats::queued`]. From one of the
+    /// pool's own jobs, it behaves as [`shutdown`](Self::shutdown) does there.
     pub fn shutdown_now(mut self) -> PoolStats {
         self.finish(true)
     }
@@ -579,30 +684,45 @@ impl ThreadPool {
         drop(self.sender.take());
         let me = thread::current().id();
         for handle in self.threads.drain(..) {
-            // Dropped from one of its own jobs, the pool cannot join the
+            // Called from one of the pool's own jobs, the pool cannot join the
             // worker running that job; that worker exits once the job returns.
             if handle.thread().id() != me {
-                // A worker only panics if ptm has a bug; do not panic in drop.
-                let _ = handle.join();
+                // Workers never unwind (`AbortOnUnwind`), so this cannot fail.
+                if let Err(payload) = handle.join() {
+                    forget_payload(payload);
+                }
+            }
+        }
+        if let Some(index) = current_worker(&self.shared) {
+            // The other workers have exited; whatever is still queued would
+            // wait for the job that called us to return. Run it here instead,
+            // so the stats we return are final.
+            let slot = &self.shared.slots[index];
+            while let Ok(job) = self.receiver.try_recv() {
+                if cancel {
+                    cancelled += 1;
+                    drop_quietly(job);
+                } else {
+                    slot.run_job(&self.shared, job);
+                }
             }
         }
         let mut stats = self.stats();
-        stats.queued = cancelled
-            + self
-                .shared
-                .slots
-                .iter()
-                .map(|slot| slot.cancelled.load(Acquire))
-                .sum::<usize>();
+        stats.queued = self
+            .shared
+            .slots
+            .iter()
+            .map(|slot| slot.cancelled.load(Acquire))
+            .fold(cancelled, usize::wrapping_add);
         stats
     }
 }
 
 impl Drop for ThreadPool {
     /// Same as [`shutdown`](ThreadPool::shutdown): every accepted job runs and
-    /// every worker is joined before `drop` returns (unless the pool is
-    /// dropped from one of its own jobs: that worker cannot join itself and
-    /// exits as soon as the job returns and the queue is empty).
+    /// every worker is joined before `drop` returns (dropped from one of its
+    /// own jobs, the worker running that job cannot join itself: it exits
+    /// when the job returns, and the leftover jobs run before `drop` returns).
     fn drop(&mut self) {
         if self.sender.is_some() {
             self.finish(false);
@@ -619,6 +739,7 @@ impl fmt::Debug for ThreadPool {
 }
 
 /// The result of a job started with [`ThreadPool::spawn`].
+#[must_use = "dropping a JobHandle discards the job's value and any panic it reports"]
 pub struct JobHandle<T> {
     receiver: Receiver<std::result::Result<T, JobError>>,
 }

@@ -2,10 +2,18 @@
 //!
 //! In a normal build these are `std`'s types and `crossbeam-channel`'s queue.
 //! Under `RUSTFLAGS="--cfg loom"` they are [loom]'s, so that `tests/loom.rs`
-//! can explore every interleaving of the pool's and the worker's shutdown and
+//! can explore the interleavings of the pool's and the worker's shutdown and
 //! `wait_idle` paths. loom cannot see inside `crossbeam-channel`, so the loom
 //! build swaps in [`channel`], a small `Mutex<VecDeque>` + `Condvar` queue with
 //! the same API and the same disconnection semantics.
+//!
+//! What the models therefore check is ptm's own protocol (its counters,
+//! fences, locks and shutdown order) over a queue that is more strongly
+//! ordered than crossbeam's (one lock orders every operation), and without a
+//! rendezvous queue: `bounded(0)` is modelled as `bounded(1)`. loom also
+//! models `fence(SeqCst)` more strongly than the C++ memory model requires.
+//! The proofs sketched in the `pool` module docs do not lean on the queue
+//! beyond its send-to-receive happens-before.
 //!
 //! [loom]: https://docs.rs/loom
 

@@ -31,7 +31,7 @@ use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 
 use crate::error::{Error, Result};
-use crate::pool::drop_quietly;
+use crate::pool::{check_capacity, drop_quietly, forget_payload, AbortOnUnwind};
 use crate::sync::channel::{self, Sender};
 use crate::sync::thread;
 
@@ -82,11 +82,15 @@ impl<T: Send + 'static> WorkerThread<T> {
     ///
     /// # Errors
     ///
-    /// [`Error::ThreadSpawn`] if the OS refuses the thread.
+    /// [`Error::InvalidArgument`] if `capacity` exceeds
+    /// [`MAX_QUEUE_CAPACITY`](crate::pool::MAX_QUEUE_CAPACITY) (the queue
+    /// allocates its slots up front); [`Error::ThreadSpawn`] if the OS
+    /// refuses the thread.
     pub fn with_capacity<F>(capacity: usize, handler: F) -> Result<WorkerThread<T>>
     where
         F: FnMut(T) + Send + 'static,
     {
+        check_capacity("capacity", capacity)?;
         let (sender, receiver) = channel::bounded(capacity);
         Self::start(sender, receiver, handler)
     }
@@ -100,17 +104,21 @@ impl<T: Send + 'static> WorkerThread<T> {
         F: FnMut(T) + Send + 'static,
     {
         let body = move || {
+            let _guard = AbortOnUnwind("a ptm::WorkerThread");
             let mut stats = WorkerStats::default();
             // Ends when every sender is gone and the queue is empty.
             while let Ok(task) = receiver.recv() {
                 match panic::catch_unwind(AssertUnwindSafe(|| handler(task))) {
-                    Ok(()) => stats.processed += 1,
+                    Ok(()) => stats.processed = stats.processed.wrapping_add(1),
                     Err(payload) => {
-                        stats.panicked += 1;
+                        stats.panicked = stats.panicked.wrapping_add(1);
                         drop_quietly(payload);
                     }
                 }
             }
+            // Dropped here, not as the closure ends, so that a panicking
+            // `Drop` of the handler's state cannot take the stats with it.
+            drop_quietly(handler);
             stats
         };
         let thread = thread::Builder::new()
@@ -128,12 +136,14 @@ impl<T: Send + 'static> WorkerThread<T> {
 }
 
 impl<T> WorkerThread<T> {
-    /// Queues `task` for the handler; blocks while a bounded queue is full.
+    /// Queues `task` for the handler; blocks while a bounded queue is full
+    /// (from inside the handler, on a full queue, that waits for ever).
     ///
     /// # Errors
     ///
-    /// [`Error::Closed`] if the worker thread is gone, which the public API
-    /// cannot bring about (a panicking handler is caught).
+    /// None in practice: the signature leaves room for [`Error::Closed`],
+    /// which a worker reachable through `&self` never returns (the thread
+    /// catches handler panics and cannot die).
     pub fn submit(&self, task: T) -> Result<()> {
         let sender = self.sender.as_ref().ok_or(Error::Closed)?;
         sender.send(task).map_err(|_| Error::Closed)
@@ -141,6 +151,10 @@ impl<T> WorkerThread<T> {
 
     /// Closes the queue, lets the thread process every queued task, joins it
     /// and returns what it did.
+    ///
+    /// Called from inside the handler (the handler owns the worker), the
+    /// thread cannot join itself: `stop` returns at once with empty stats, and
+    /// the thread processes what is queued and exits when the handler returns.
     pub fn stop(mut self) -> WorkerStats {
         self.finish()
     }
@@ -151,9 +165,11 @@ impl<T> WorkerThread<T> {
             // Stopped from inside its own handler (the handler owns the
             // worker): it cannot join itself; it ends when the handler returns.
             Some(handle) if handle.thread().id() != thread::current().id() => {
-                // The thread catches every handler panic, so `join` fails only
-                // if ptm itself has a bug; report empty stats rather than panic.
-                handle.join().unwrap_or_default()
+                // The thread never unwinds (`AbortOnUnwind`), so this is `Ok`.
+                handle.join().unwrap_or_else(|payload| {
+                    forget_payload(payload);
+                    WorkerStats::default()
+                })
             }
             _ => WorkerStats::default(),
         }

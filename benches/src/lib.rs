@@ -1,1 +1,34 @@
 //! ptm's benchmarks: criterion benches and experiment binaries.
+//!
+//! The question they answer: how many no-op jobs per second a pool runs when
+//! one thread submits them all and then waits until every one has finished,
+//! for ptm's [`ThreadPool`](ptm::ThreadPool) and the designs it is measured
+//! against (issue 2, "Performance").
+//!
+//! # Layout
+//!
+//! - [`book_pool`]: the Rust Book's chapter 20 `ThreadPool`
+//!   (`Arc<Mutex<mpsc::Receiver<Job>>>`), copied faithfully.
+//! - [`latch`]: [`CountLatch`](latch::CountLatch), the "last job signals the
+//!   waiter" helper that pools without a `wait_idle` are measured with.
+//! - [`queue_pool`]: [`QueuePool`](queue_pool::QueuePool), N threads on one
+//!   crossbeam queue and nothing else: the "queue alone" baseline.
+//! - [`designs`]: every design behind one [`Design`](designs::Design) enum and
+//!   one [`Bench`](designs::Bench) type that builds a pool once and times
+//!   "submit N jobs, wait for all of them", shared by the binary and the
+//!   criterion bench.
+//! - `src/bin/pool_dispatch.rs`: the experiment binary, every design
+//!   interleaved round by round, a median/min/max table and optional CSV.
+//! - `benches/pool.rs`: the same designs under criterion, at 2 workers.
+//!
+//! ```text
+//! cargo run --release -p ptm-benches --bin pool_dispatch -- --workers 2,4,8
+//! cargo bench -p ptm-benches --bench pool
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod book_pool;
+pub mod designs;
+pub mod latch;
+pub mod queue_pool;

@@ -5,6 +5,7 @@
 //! at the top of a program is enough to find the cause.
 
 use std::io;
+use std::process::{ExitStatus, Output};
 
 use crate::pool::JobError;
 
@@ -56,9 +57,84 @@ pub enum Error {
     #[error(transparent)]
     Job(#[from] JobError),
 
+    /// A program could not be started. `source.kind()` tells
+    /// [`NotFound`](io::ErrorKind::NotFound) from
+    /// [`PermissionDenied`](io::ErrorKind::PermissionDenied) and the rest.
+    #[error("failed to start `{program}`: {source}")]
+    Spawn {
+        /// The program as given to the call that failed.
+        program: String,
+        /// What the OS said.
+        #[source]
+        source: io::Error,
+    },
+
+    /// A program ran and exited unsuccessfully (non-zero, or killed by a signal).
+    #[error(
+        "`{}` {status}{}",
+        command_line(program, args),
+        stderr_suffix(stderr_tail)
+    )]
+    Exit {
+        /// The program that failed.
+        program: String,
+        /// Its arguments.
+        args: Vec<String>,
+        /// How it ended.
+        status: ExitStatus,
+        /// The last lines of what it wrote to stderr (lossy UTF-8, at most a
+        /// few KiB), often the reason it failed.
+        stderr_tail: String,
+    },
+
+    /// A program did not finish before its deadline and was killed.
+    #[error(
+        "`{program}` timed out and was killed ({} bytes of stdout, {} of stderr read before)",
+        output.stdout.len(),
+        output.stderr.len()
+    )]
+    Timeout {
+        /// The program that timed out.
+        program: String,
+        /// Its exit status after the kill, and what it wrote before the
+        /// deadline.
+        output: Output,
+    },
+
+    /// A stage of a [`Pipeline`](crate::ipc::Pipeline) failed: the first
+    /// failing stage, by index from 0, as with the shell's `pipefail`.
+    #[error("pipeline stage {stage} (`{program}`) failed: {source}")]
+    Pipeline {
+        /// The stage's index, from 0.
+        stage: usize,
+        /// The stage's program.
+        program: String,
+        /// Why it failed: [`Error::Spawn`], [`Error::Exit`], ...
+        #[source]
+        source: Box<Error>,
+    },
+
     /// An I/O error that does not belong to a more specific variant.
     #[error(transparent)]
     Io(#[from] io::Error),
+}
+
+/// `program arg1 arg2`, for messages.
+fn command_line(program: &str, args: &[String]) -> String {
+    std::iter::once(program)
+        .chain(args.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `: <tail>` when there is a stderr tail, nothing otherwise.
+fn stderr_suffix(tail: &str) -> String {
+    let tail = tail.trim_end();
+    if tail.is_empty() {
+        String::new()
+    } else {
+        format!(": {tail}")
+    }
 }
 
 /// `Result<T, ptm::Error>`.

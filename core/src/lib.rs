@@ -41,7 +41,9 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 pub mod error;
+pub mod ipc;
 pub mod pool;
+pub mod process;
 mod sync;
 pub mod worker;
 

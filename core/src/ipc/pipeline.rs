@@ -1,0 +1,303 @@
+//! [`Pipeline`]: `a | b | c` without a shell, with `pipefail`.
+
+use std::fmt;
+use std::process::{Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use super::group::Group;
+use super::pump::{enlarge_pipe, Capture, Pump};
+use super::{drive, stderr_tail};
+use crate::error::{Error, Result};
+
+/// How much of each stage's stderr a pipeline keeps: the tail of a failing
+/// stage's stderr goes into its [`Error::Exit`].
+const STDERR_KEEP: usize = 64 * 1024;
+
+/// One `program args...` of a pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stage {
+    program: String,
+    args: Vec<String>,
+}
+
+/// A shell-style pipeline, `a | b | c`, run without a shell: each stage's
+/// stdout feeds the next stage's stdin, the first stage reads
+/// [`input`](Pipeline::input), the last stage's stdout is returned.
+///
+/// Built by value, run by reference (so it can run again):
+///
+/// ```
+/// use ptm::ipc::Pipeline;
+///
+/// # fn main() -> ptm::Result<()> {
+/// let out = Pipeline::new()
+///     .stage("tr", &["a-z", "A-Z"])
+///     .stage("sort", &[])
+///     .input("pear\napple\n")
+///     .run()?;
+/// assert_eq!(out.stdout, b"APPLE\nPEAR\n");
+/// assert_eq!(out.statuses.len(), 2);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Behaviour
+///
+/// - All stages run in one new process group (the first stage leads it, the
+///   others join it), so a timeout's `SIGKILL` reaches their children too.
+/// - The parent keeps none of the pipes between stages: stage `i`'s stdout
+///   goes straight into stage `i + 1`'s `Command` and is closed in the
+///   parent as soon as that stage is spawned. Otherwise a stage would never
+///   see end of file on its stdin. Those pipes are enlarged to 1 MiB
+///   (`F_SETPIPE_SZ`, best effort) for throughput.
+/// - Without [`input`](Pipeline::input), the first stage's stdin is
+///   `/dev/null`.
+/// - Each stage's stderr is captured; the tail of a failing stage's stderr
+///   is in its error, and on success stderr is discarded.
+/// - Every stage is waited for, on every path: a pipeline returns only once
+///   every stage has been reaped.
+#[derive(Clone, Default, PartialEq, Eq)]
+#[must_use = "a Pipeline does nothing until `run` is called"]
+pub struct Pipeline {
+    stages: Vec<Stage>,
+    input: Vec<u8>,
+    timeout: Option<Duration>,
+}
+
+impl fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The input may be gigabytes: show its size, not its bytes.
+        f.debug_struct("Pipeline")
+            .field("stages", &self.stages)
+            .field("input_len", &self.input.len())
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// What a successful [`Pipeline::run`] produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineOutput {
+    /// Everything the last stage wrote to its stdout.
+    pub stdout: Vec<u8>,
+    /// How each stage ended, one per stage, in order (all successes, since
+    /// a failing stage makes [`Pipeline::run`] an error).
+    pub statuses: Vec<ExitStatus>,
+}
+
+impl Pipeline {
+    /// An empty pipeline; add stages with [`stage`](Pipeline::stage).
+    ///
+    /// ```
+    /// let out = ptm::ipc::Pipeline::new().stage("echo", &["hi"]).run()?;
+    /// assert_eq!(out.stdout, b"hi\n");
+    /// # Ok::<(), ptm::Error>(())
+    /// ```
+    pub fn new() -> Self {
+        Pipeline::default()
+    }
+
+    /// Appends a stage: `program` (looked up in `PATH` like
+    /// [`Command::new`]) with `args`.
+    ///
+    /// ```
+    /// let out = ptm::ipc::Pipeline::new()
+    ///     .stage("echo", &["b a"])
+    ///     .stage("tr", &[" ", "\n"])
+    ///     .stage("sort", &[])
+    ///     .run()?;
+    /// assert_eq!(out.stdout, b"a\nb\n");
+    /// # Ok::<(), ptm::Error>(())
+    /// ```
+    pub fn stage(mut self, program: &str, args: &[&str]) -> Self {
+        self.stages.push(Stage {
+            program: program.to_owned(),
+            args: args.iter().map(|&arg| arg.to_owned()).collect(),
+        });
+        self
+    }
+
+    /// Sets the bytes the first stage reads on its stdin (default: none,
+    /// stdin is `/dev/null`). A stage that stops reading early is not an
+    /// error: the rest of the input is dropped.
+    ///
+    /// ```
+    /// let out = ptm::ipc::Pipeline::new().stage("wc", &["-c"]).input("12345").run()?;
+    /// assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "5");
+    /// # Ok::<(), ptm::Error>(())
+    /// ```
+    pub fn input(mut self, bytes: impl Into<Vec<u8>>) -> Self {
+        self.input = bytes.into();
+        self
+    }
+
+    /// Limits how long [`run`](Pipeline::run) may take, from its start.
+    /// At the deadline every stage (and everything else in the pipeline's
+    /// process group) is killed and reaped, and `run` returns
+    /// [`Error::Timeout`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let result = ptm::ipc::Pipeline::new()
+    ///     .stage("sleep", &["10"])
+    ///     .stage("cat", &[])
+    ///     .timeout(Duration::from_millis(100))
+    ///     .run();
+    /// assert!(matches!(result, Err(ptm::Error::Timeout { .. })));
+    /// ```
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.timeout = Some(d);
+        self
+    }
+
+    /// Runs the pipeline to the end: spawns every stage, writes the input
+    /// while reading the last stage's stdout and every stage's stderr
+    /// (see the [module docs](super) for how this never deadlocks), then
+    /// reaps every stage.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::InvalidArgument`] for a pipeline without stages.
+    /// - [`Error::Pipeline`] `{ stage, program, source }` for the first
+    ///   stage, by index from 0, that failed (`pipefail`), with `source`:
+    ///   - [`Error::Spawn`] if it could not start (`NotFound`,
+    ///     `PermissionDenied`, ... in `source.kind()`); the stages already
+    ///     running are killed and reaped first;
+    ///   - [`Error::Exit`] if it exited unsuccessfully, with the tail of its
+    ///     stderr. As with the shell's `pipefail`, a producer killed by
+    ///     `SIGPIPE` because a later stage stopped reading (`yes | head -1`)
+    ///     counts as failed.
+    /// - [`Error::Timeout`] if the [`timeout`](Pipeline::timeout) passed:
+    ///   `program` is the pipeline (`a | b | c`), `output.stdout` what the last
+    ///   stage wrote before it, `output.stderr` the stages' stderr tails one
+    ///   after another, `output.status` the last stage's status after the
+    ///   kill.
+    /// - [`Error::Io`] if the operating system failed a pipe or `poll`
+    ///   operation; every stage is killed and reaped first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ptm::{ipc::Pipeline, Error};
+    ///
+    /// // `false | true` fails at stage 0, as with `set -o pipefail`.
+    /// match Pipeline::new().stage("false", &[]).stage("true", &[]).run() {
+    ///     Err(Error::Pipeline { stage, program, .. }) => {
+    ///         assert_eq!((stage, program.as_str()), (0, "false"))
+    ///     }
+    ///     other => panic!("expected a stage-0 failure, got {other:?}"),
+    /// }
+    /// ```
+    pub fn run(&self) -> Result<PipelineOutput> {
+        if self.stages.is_empty() {
+            return Err(Error::InvalidArgument(
+                "a pipeline needs at least one stage".to_owned(),
+            ));
+        }
+        let deadline = self
+            .timeout
+            .and_then(|timeout| Instant::now().checked_add(timeout));
+        let last = self.stages.len() - 1;
+
+        // Dropped on any early return: kills and reaps what was spawned.
+        let mut group = Group::new();
+        let mut stdin = None;
+        let mut stdout = None;
+        let mut errs = Vec::with_capacity(self.stages.len());
+        for (index, stage) in self.stages.iter().enumerate() {
+            let mut cmd = Command::new(&stage.program);
+            cmd.args(&stage.args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            match stdout.take() {
+                // The previous stage's stdout: moved into this Command, so
+                // the parent's copy closes when `cmd` is dropped below.
+                Some(pipe) => cmd.stdin(Stdio::from(pipe)),
+                None if self.input.is_empty() => cmd.stdin(Stdio::null()),
+                None => cmd.stdin(Stdio::piped()),
+            };
+            #[cfg(unix)]
+            {
+                use std::os::unix::process::CommandExt;
+                let leader = group.id().and_then(|pid| i32::try_from(pid).ok());
+                cmd.process_group(leader.unwrap_or(0));
+            }
+            let spawned = cmd.spawn();
+            drop(cmd);
+            let mut child = match spawned {
+                Ok(child) => child,
+                Err(source) => {
+                    // The spawn error is the one to report; a failure to
+                    // reap is retried when `group` drops.
+                    let _ = group.kill_and_reap();
+                    return Err(Error::Pipeline {
+                        stage: index,
+                        program: stage.program.clone(),
+                        source: Box::new(Error::Spawn {
+                            program: stage.program.clone(),
+                            source,
+                        }),
+                    });
+                }
+            };
+            if index == 0 {
+                stdin = child.stdin.take();
+            }
+            stdout = child.stdout.take();
+            if index < last {
+                if let Some(pipe) = &stdout {
+                    enlarge_pipe(pipe);
+                }
+            }
+            errs.push((child.stderr.take(), Capture::tail(STDERR_KEEP)));
+            group.push(child);
+        }
+
+        let pump = Pump::new(&self.input, stdin, stdout, errs)?;
+        let outcome = drive(&mut group, pump, deadline)?;
+        if outcome.timed_out {
+            let status = outcome.statuses[last];
+            return Err(Error::Timeout {
+                program: self.command_line(),
+                output: Output {
+                    status,
+                    stdout: outcome.stdout,
+                    stderr: outcome.stderrs.concat(),
+                },
+            });
+        }
+        let failed = outcome.statuses.iter().position(|status| !status.success());
+        if let Some(index) = failed {
+            let stage = &self.stages[index];
+            return Err(Error::Pipeline {
+                stage: index,
+                program: stage.program.clone(),
+                source: Box::new(Error::Exit {
+                    program: stage.program.clone(),
+                    args: stage.args.clone(),
+                    status: outcome.statuses[index],
+                    stderr_tail: stderr_tail(&outcome.stderrs[index]),
+                }),
+            });
+        }
+        Ok(PipelineOutput {
+            stdout: outcome.stdout,
+            statuses: outcome.statuses,
+        })
+    }
+
+    /// `a x | b | c y`, for messages.
+    fn command_line(&self) -> String {
+        self.stages
+            .iter()
+            .map(|stage| {
+                std::iter::once(stage.program.as_str())
+                    .chain(stage.args.iter().map(String::as_str))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect::<Vec<_>>()
+            .join(" | ")
+    }
+}

@@ -15,16 +15,14 @@ use std::io;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use ptm::ipc::{communicate, Pipeline, PipelineOutput};
 use ptm::Error;
 
-/// How long a step may take before the test calls it a hang. Generous: it
-/// bounds a hang, it is not a performance claim.
-const LIMIT: Duration = Duration::from_secs(30);
+mod common;
+use common::{within, LIMIT};
 
 /// How long a call that hit its timeout may take in all: far below the
 /// children's own sleeps (10 s, 100 s, 1000 s), so passing it proves they
@@ -32,31 +30,6 @@ const LIMIT: Duration = Duration::from_secs(30);
 const HANG_BOUND: Duration = Duration::from_secs(5);
 
 const MIB: usize = 1 << 20;
-
-/// Runs `f` on a helper thread and returns its value, failing the test if it
-/// takes longer than [`LIMIT`] and re-raising its panic if it panics.
-fn within<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let helper = thread::Builder::new()
-        .name(format!("test: {what}"))
-        .spawn(move || {
-            let _ = tx.send(f());
-        })
-        .expect("the OS starts the test's helper thread");
-    match rx.recv_timeout(LIMIT) {
-        Ok(value) => {
-            helper.join().expect("the helper thread sent its value");
-            value
-        }
-        Err(RecvTimeoutError::Disconnected) => match helper.join() {
-            Err(payload) => std::panic::resume_unwind(payload),
-            Ok(()) => unreachable!("the helper thread returned without sending"),
-        },
-        Err(RecvTimeoutError::Timeout) => {
-            panic!("{what}: not done after {LIMIT:?}: it hangs (deadlock or missed end of file)")
-        }
-    }
-}
 
 /// `len` pseudo-random bytes (xorshift64*): every byte position matters, so a
 /// lost, duplicated or reordered chunk shows.

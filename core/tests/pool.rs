@@ -21,9 +21,8 @@ use std::time::Duration;
 use ptm::pool::{JobError, JobHandle, PoolBuilder, PoolStats, ThreadPool};
 use ptm::Error;
 
-/// How long a step may take before the test calls it a deadlock. Generous:
-/// it bounds a hang, it is not a performance claim.
-const LIMIT: Duration = Duration::from_secs(30);
+mod common;
+use common::{within, LIMIT};
 
 /// Every panic these tests provoke on purpose carries this text, so that
 /// [`quiet_expected_panics`] can keep them out of the output.
@@ -52,32 +51,6 @@ fn quiet_expected_panics() {
             }
         }));
     });
-}
-
-/// Runs `f` on a helper thread and returns its value, failing the test if it
-/// takes longer than [`LIMIT`] (a deadlock in the pool) and re-raising its
-/// panic if it panics.
-fn within<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let helper = thread::Builder::new()
-        .name(format!("test: {what}"))
-        .spawn(move || {
-            let _ = tx.send(f());
-        })
-        .expect("the OS starts the test's helper thread");
-    match rx.recv_timeout(LIMIT) {
-        Ok(value) => {
-            helper.join().expect("the helper thread sent its value");
-            value
-        }
-        Err(RecvTimeoutError::Disconnected) => match helper.join() {
-            Err(payload) => panic::resume_unwind(payload),
-            Ok(()) => unreachable!("the helper thread returned without sending"),
-        },
-        Err(RecvTimeoutError::Timeout) => {
-            panic!("{what}: not done after {LIMIT:?}, the pool deadlocked")
-        }
-    }
 }
 
 /// Submits a job that occupies one worker until the returned sender is

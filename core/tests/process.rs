@@ -31,7 +31,6 @@ use std::os::unix::process::ExitStatusExt;
 use std::panic;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -41,9 +40,8 @@ use nix::unistd::{getpgid, Pid};
 use ptm::process::{ExitReport, ProcessInfo, ProcessManager};
 use ptm::Error;
 
-/// How long a step may take before the test calls it a hang. Generous: it
-/// bounds a deadlock, it is not a performance claim.
-const LIMIT: Duration = Duration::from_secs(30);
+mod common;
+use common::{within, LIMIT};
 
 /// Set in the environment of a re-run of this binary: the name of the test
 /// that the re-run is to act out (see [`run_self`]).
@@ -57,29 +55,6 @@ const SIGTERM: i32 = Signal::SIGTERM as i32;
 const SIGKILL: i32 = Signal::SIGKILL as i32;
 
 // ---------------------------------------------------------------- helpers
-
-/// Runs `f` on a helper thread and returns its value, failing the test if it
-/// takes longer than [`LIMIT`] and re-raising its panic if it panics.
-fn within<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let helper = thread::Builder::new()
-        .name(format!("test: {what}"))
-        .spawn(move || {
-            let _ = tx.send(f());
-        })
-        .expect("the OS starts the test's helper thread");
-    match rx.recv_timeout(LIMIT) {
-        Ok(value) => {
-            helper.join().expect("the helper thread sent its value");
-            value
-        }
-        Err(RecvTimeoutError::Disconnected) => match helper.join() {
-            Err(payload) => panic::resume_unwind(payload),
-            Ok(()) => unreachable!("the helper thread returned without sending"),
-        },
-        Err(RecvTimeoutError::Timeout) => panic!("{what}: not done after {LIMIT:?}"),
-    }
-}
 
 /// The fields of `/proc/<pid>/stat` the tests use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

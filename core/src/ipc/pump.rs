@@ -324,14 +324,7 @@ impl<'a> Pump<'a> {
                 self.stdin = None;
                 Ok(())
             }
-            Err(error)
-                if matches!(
-                    error.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                ) =>
-            {
-                Ok(())
-            }
+            Err(error) if is_transient(&error) => Ok(()),
             Err(error) => Err(error),
         }
     }
@@ -347,6 +340,16 @@ impl<'a> Pump<'a> {
     }
 }
 
+/// True for the errors a non-blocking pipe reports when it is merely not
+/// ready (`EAGAIN`) or a signal interrupted the call (`EINTR`): try again at
+/// the next wake-up.
+fn is_transient(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}
+
 /// One `read` from a readable pipe into `capture`; closes the pipe at end of
 /// file. One read per wake-up, so that a child streaming stdout cannot starve
 /// the stdin writer or the stderr readers.
@@ -360,14 +363,7 @@ fn read_once<R: AsFd>(pipe: &mut Option<R>, capture: &mut Capture) -> io::Result
             Ok(())
         }
         Ok(_) => Ok(()),
-        Err(error)
-            if matches!(
-                error.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-            ) =>
-        {
-            Ok(())
-        }
+        Err(error) if is_transient(&error) => Ok(()),
         Err(error) => Err(error),
     }
 }

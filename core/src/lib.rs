@@ -1,8 +1,10 @@
 //! ptm: process and thread management done right.
 //!
 //! A thread pool and a worker thread that shut down cleanly, lose no work and
-//! survive panicking jobs; the crate behind the `examples-*` topic crates of
-//! the ptm workspace, which teach processes, threads, channels and pools.
+//! survive panicking jobs; child processes that are always reaped; pipes and
+//! pipelines that cannot deadlock. The crate behind the `examples-*` topic
+//! crates of the ptm workspace, which teach processes, threads, channels and
+//! pools.
 //!
 //! ```
 //! use ptm::{ThreadPool, WorkerThread};
@@ -35,6 +37,12 @@
 //!   [`JobHandle`](pool::JobHandle), [`JobError`](pool::JobError),
 //!   [`PoolStats`](pool::PoolStats).
 //! - [`worker`]: [`WorkerThread`] and [`WorkerStats`](worker::WorkerStats).
+//! - [`process`]: [`ProcessManager`](process::ProcessManager) (children in
+//!   their own process groups, terminated and reaped: no orphan, no zombie),
+//!   [`ExitReport`](process::ExitReport), [`ProcessInfo`](process::ProcessInfo).
+//! - [`ipc`]: [`communicate`](ipc::communicate) (stdin written while stdout
+//!   and stderr are read: no deadlock, optional timeout) and
+//!   [`Pipeline`](ipc::Pipeline) (`a | b | c` with pipefail).
 //! - `sync` (private): std or [loom](https://docs.rs/loom) primitives, chosen
 //!   by `cfg(loom)` so that `tests/loom.rs` can model-check the shutdown paths.
 

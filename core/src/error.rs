@@ -82,22 +82,23 @@ pub enum Error {
         args: Vec<String>,
         /// How it ended.
         status: ExitStatus,
-        /// The last lines of what it wrote to stderr (lossy UTF-8, at most a
-        /// few KiB), often the reason it failed.
+        /// The end of what it wrote to stderr (lossy UTF-8, at most 4 KiB,
+        /// from a line start where a whole line fits), often the reason it
+        /// failed.
         stderr_tail: String,
     },
 
     /// A program did not finish before its deadline and was killed.
     #[error(
-        "`{program}` timed out and was killed ({} bytes of stdout, {} of stderr read before)",
+        "`{program}` did not finish before its deadline ({} bytes of stdout, {} of stderr read)",
         output.stdout.len(),
         output.stderr.len()
     )]
     Timeout {
         /// The program that timed out.
         program: String,
-        /// Its exit status after the kill, and what it wrote before the
-        /// deadline.
+        /// Its exit status (after the kill, or its own exit if it had ended
+        /// but still held a pipe), and what it wrote before the deadline.
         output: Output,
     },
 

@@ -115,6 +115,13 @@ pub(crate) const STDERR_TAIL_BYTES: usize = 4096;
 /// [`terminate_all`](Self::terminate_all) with a grace of 100 ms: SIGTERM,
 /// then SIGKILL, then reap.
 ///
+/// Two consequences of the process groups, worth knowing: a terminal's
+/// Ctrl-C (SIGINT to the foreground group) does not reach the children, and
+/// if the manager's process is killed without running `Drop`, they keep
+/// running, re-parented to init; and a child that reads the terminal from
+/// its background group is stopped by SIGTTIN, so `wait_all` would wait for
+/// ever: give such a child another stdin (`Stdio::null()`).
+///
 /// A child that has been reaped is no longer tracked: a background process
 /// it left behind (`sh -c 'sleep 1000 &'` after `sh` exited and was waited
 /// for) is not signalled by later calls.
@@ -260,7 +267,10 @@ impl ProcessManager {
     /// stderr, both read concurrently (a child that writes megabytes to
     /// both cannot deadlock), and its status. Stdin is `/dev/null`. The
     /// child stays in the caller's process group, so a Ctrl-C at the
-    /// terminal reaches it as it reaches the caller.
+    /// terminal reaches it as it reaches the caller. There is no timeout: it
+    /// returns when stdout and stderr reach end of file, so a background
+    /// grandchild holding them makes it wait; use
+    /// [`communicate`](crate::ipc::communicate) with a timeout for that.
     ///
     /// # Errors
     ///
@@ -511,16 +521,27 @@ fn io_context(error: io::Error, doing: &str) -> Error {
     Error::Io(io::Error::new(error.kind(), format!("{doing}: {error}")))
 }
 
-/// The last [`STDERR_TAIL_BYTES`] of `stderr` as lossy UTF-8, starting at a
-/// character boundary when the cut falls inside a UTF-8 sequence.
+/// The last [`STDERR_TAIL_BYTES`] of `stderr` as lossy UTF-8, for
+/// [`Error::Exit`]. When the cut falls inside the output, the tail starts at
+/// the first line start after it if a whole line follows, else at the first
+/// character boundary: never empty when `stderr` is not (a single long line
+/// ending in a newline keeps its end), never starting inside a character.
 pub(crate) fn stderr_tail(stderr: &[u8]) -> String {
     let mut start = stderr.len().saturating_sub(STDERR_TAIL_BYTES);
     if start > 0 {
-        // Skip at most the 3 continuation bytes a UTF-8 character can have.
-        for _ in 0..3 {
-            match stderr.get(start) {
-                Some(byte) if byte & 0xC0 == 0x80 => start += 1,
-                _ => break,
+        let tail = &stderr[start..];
+        // A line start, if some of the tail is left after it, ignoring the
+        // output's own final newline.
+        let body = tail.strip_suffix(b"\n").unwrap_or(tail);
+        if let Some(newline) = body.iter().position(|&byte| byte == b'\n') {
+            start += newline + 1;
+        } else {
+            // Skip at most the 3 continuation bytes a UTF-8 character can have.
+            for _ in 0..3 {
+                match stderr.get(start) {
+                    Some(byte) if byte & 0xC0 == 0x80 => start += 1,
+                    _ => break,
+                }
             }
         }
     }
@@ -812,5 +833,27 @@ mod tests {
         assert!(!tail.contains('\u{FFFD}'), "cut inside a character");
         assert!(tail.len() <= STDERR_TAIL_BYTES);
         assert!(tail.len() >= STDERR_TAIL_BYTES - 3);
+    }
+
+    /// Found in review: one long line ending in a newline gave an empty tail
+    /// (the cut went to just after that final newline).
+    #[test]
+    fn stderr_tail_of_one_long_line_keeps_its_end() {
+        let mut text = "error: ".to_owned();
+        text.push_str(&"x".repeat(10_000));
+        text.push_str(" the end\n");
+        let tail = stderr_tail(text.as_bytes());
+        assert!(tail.ends_with(" the end\n"), "{tail:?}");
+        assert!(tail.len() >= STDERR_TAIL_BYTES - 3);
+    }
+
+    #[test]
+    fn stderr_tail_starts_at_a_line_when_a_whole_line_follows() {
+        let stderr: String = (0..2000).map(|n| format!("line {n}\n")).collect();
+        let tail = stderr_tail(stderr.as_bytes());
+        assert!(tail.len() <= STDERR_TAIL_BYTES);
+        assert!(tail.starts_with("line "), "{tail:?}");
+        assert!(tail.ends_with("line 1999\n"));
+        assert!(stderr.ends_with(&tail));
     }
 }

@@ -411,15 +411,43 @@ fn long_stderr_of_a_failing_stage_is_cut_to_its_tail() {
     }
 }
 
+/// The pids of every process, zombies included, whose `comm` (the file name
+/// it was started from, as `/proc/<pid>/stat` shows it) is `name`. Unlike the
+/// command line, which a zombie no longer has, `comm` outlives the exit.
+fn processes_named(name: &str) -> Vec<u32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let want = format!("({name})");
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|stat| stat.split_whitespace().nth(1) == Some(want.as_str()))
+        })
+        .collect()
+}
+
+/// Stage 0 runs `sleep` under a name of its own (a symlink), so that a zombie
+/// it left, which has no command line any more, is still found by name.
 #[test]
 fn missing_middle_stage_kills_and_reaps_the_others() {
-    let tag = format!("1000.{}", unique());
+    let name = format!("ptmz{}", unique());
+    // `comm` keeps 15 bytes: a longer name would never match.
+    assert!(name.len() <= 15, "{name} is too long for comm");
+    let dir = std::env::temp_dir().join(format!("ptm-test-{name}"));
+    fs::create_dir_all(&dir).expect("a temporary directory");
+    let link = dir.join(&name);
+    let _ = fs::remove_file(&link);
+    std::os::unix::fs::symlink("/bin/sleep", &link).expect("a symlink to sleep");
+    let program = link.to_str().expect("a UTF-8 temporary path").to_owned();
+    let tag = "1000".to_owned();
     let start = Instant::now();
     let result = within("sleep | missing | cat", {
-        let tag = tag.clone();
+        let (program, tag) = (program.clone(), tag.clone());
         move || {
             Pipeline::new()
-                .stage("sleep", &[&tag])
+                .stage(&program, &[&tag])
                 .stage("no-such-program-xyz", &[])
                 .stage("cat", &[])
                 .run()
@@ -444,8 +472,9 @@ fn missing_middle_stage_kills_and_reaps_the_others() {
     }
     assert!(elapsed < HANG_BOUND, "took {elapsed:?}");
     // Reaped, not merely killed: not even a zombie may be left.
-    let left = processes_running(&["sleep", &tag]);
-    assert!(left.is_empty(), "`sleep {tag}` left behind: {left:?}");
+    let left = processes_named(&name);
+    let _ = fs::remove_dir_all(&dir);
+    assert!(left.is_empty(), "`{name}` (sleep) left behind: {left:?}");
 }
 
 #[test]

@@ -71,12 +71,21 @@ impl Group {
     /// when the children are normally already exiting.
     pub(super) fn wait(&mut self, deadline: Option<Instant>) -> io::Result<bool> {
         let Some(deadline) = deadline else {
+            // Every child is waited for even if one wait fails (ECHILD:
+            // something else reaped it), so that one failure cannot leave
+            // the others, the leader last, as zombies. The first error wins.
+            let mut first_error = None;
             for (child, status) in self.children.iter_mut().rev() {
                 if status.is_none() {
-                    *status = Some(child.wait()?);
+                    match child.wait() {
+                        Ok(exit) => *status = Some(exit),
+                        Err(error) => {
+                            first_error.get_or_insert(error);
+                        }
+                    }
                 }
             }
-            return Ok(true);
+            return first_error.map_or(Ok(true), Err);
         };
         let mut pause = Duration::from_micros(50);
         loop {

@@ -54,11 +54,12 @@
 //! 1 MiB pipes): the loop does one copy in and one copy out while `cat` does
 //! the same on the other core.
 //!
-//! The module has two `unsafe` blocks, both plain system calls through
-//! `libc` (re-exported by `nix`): `poll` (`nix`'s safe wrapper is behind a
-//! feature this crate does not enable), and `read` into the spare capacity
-//! of the output `Vec`, which saves zeroing every byte before the kernel
-//! overwrites it.
+//! The module has three `unsafe` operations, in `pump.rs`: the `poll` system
+//! call through `libc` (re-exported by `nix`; `nix`'s safe wrapper borrows
+//! each descriptor, which the pump's reusable `pollfd` array does not fit
+//! yet), and `read` into the spare capacity of the output `Vec` followed by
+//! the `set_len` that claims the bytes read, which saves zeroing every byte
+//! before the kernel overwrites it. Each has its SAFETY argument beside it.
 //!
 //! The module is for Unix (`poll`, process groups, `SIGKILL`); the pipe
 //! enlargement is Linux-only and skipped elsewhere.
@@ -84,7 +85,9 @@
 //!
 //! The children of a call are owned by a guard that, if dropped with a child
 //! not yet reaped (an early return on an error), kills the group and reaps
-//! each child. No path leaves a zombie or an orphan of ours. The group is
+//! each child. No path leaves a zombie, nor an orphan in the call's process
+//! group (a process that moved itself to another group or session, with
+//! `setsid` for example, is beyond the group kill). The group is
 //! signalled only while its leader is unreaped, so its id cannot have been
 //! reused by an unrelated group, and the leader is reaped last, so a
 //! deadline that passes while a later stage still runs kills the whole
@@ -124,9 +127,6 @@ pub use pipeline::{Pipeline, PipelineOutput};
 /// processes left in the pipes, waiting for end of file.
 const KILL_GRACE: Duration = Duration::from_secs(1);
 
-/// The most of a failing stage's stderr an [`Error::Exit`] carries.
-const STDERR_TAIL: usize = 4 * 1024;
-
 /// Runs `cmd` to the end: writes `input` to its stdin while reading its
 /// stdout and stderr, then waits for it, like [`Command::output`] with an
 /// input and a deadline.
@@ -140,8 +140,14 @@ const STDERR_TAIL: usize = 4 * 1024;
 /// status is in the returned [`Output`], for the caller to judge. A child
 /// that exits, or closes its stdin, before reading all of `input` is not an
 /// error either. Without a timeout the call returns once stdout and stderr
-/// reach end of file, so it waits for every process that holds them,
-/// grandchildren included (see the [module docs](self)).
+/// reach end of file and all of `input` has been written or refused, so it
+/// waits for every process that holds those pipes, grandchildren included
+/// (see the [module docs](self)).
+///
+/// Broken pipes are reported as `EPIPE` only because Rust programs ignore
+/// `SIGPIPE`; a host that restores its default action (a C or Python
+/// program embedding this code) would be killed by it when the child closes
+/// its stdin early.
 ///
 /// # Errors
 ///
@@ -253,37 +259,4 @@ fn drive(group: &mut Group, mut pump: Pump<'_>, deadline: Option<Instant>) -> Re
         statuses,
         timed_out: !finished,
     })
-}
-
-/// The last [`STDERR_TAIL`] bytes of `stderr`, from a line start when the
-/// cut falls inside a line, as lossy UTF-8.
-fn stderr_tail(stderr: &[u8]) -> String {
-    let mut tail = &stderr[stderr.len().saturating_sub(STDERR_TAIL)..];
-    if tail.len() < stderr.len() {
-        if let Some(newline) = tail.iter().position(|&byte| byte == b'\n') {
-            tail = &tail[newline + 1..];
-        }
-    }
-    String::from_utf8_lossy(tail).into_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn short_stderr_is_kept_whole() {
-        assert_eq!(stderr_tail(b"one\ntwo\n"), "one\ntwo\n");
-        assert_eq!(stderr_tail(b""), "");
-    }
-
-    #[test]
-    fn long_stderr_is_cut_at_a_line_start() {
-        let stderr: String = (0..2000).map(|n| format!("line {n}\n")).collect();
-        let tail = stderr_tail(stderr.as_bytes());
-        assert!(tail.len() <= STDERR_TAIL);
-        assert!(tail.starts_with("line "), "{tail:?}");
-        assert!(tail.ends_with("line 1999\n"));
-        assert!(stderr.ends_with(&tail));
-    }
 }

@@ -4,10 +4,11 @@ use std::fmt;
 use std::process::{Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use super::drive;
 use super::group::Group;
 use super::pump::{enlarge_pipe, Capture, Pump};
-use super::{drive, stderr_tail};
 use crate::error::{Error, Result};
+use crate::process::stderr_tail;
 
 /// How much of each stage's stderr a pipeline keeps: the tail of a failing
 /// stage's stderr goes into its [`Error::Exit`].

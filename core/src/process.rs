@@ -384,9 +384,10 @@ impl ProcessManager {
 
     /// Ends every child: SIGTERM (then SIGCONT, so that a stopped child can
     /// act on it) to each child's process group; SIGKILL to each group once
-    /// every child has exited or `grace` has passed, whichever comes first,
-    /// which also ends what the children left running in their groups; then
-    /// reaps and reports every child, in the order they were started.
+    /// every process in those groups has exited (on Linux, grandchildren
+    /// included, read from `/proc`; elsewhere, the children) or `grace` has
+    /// passed, whichever comes first; then reaps and reports every child, in
+    /// the order they were started.
     ///
     /// A child that could not be signalled (`EPERM`, if it changed its
     /// credentials) and has not exited is reported with the error and
@@ -428,7 +429,11 @@ impl ProcessManager {
                     *exited = sys::has_exited(&mut managed.child).unwrap_or(true);
                 }
             }
-            if exited.iter().all(|&exited| exited) {
+            // The children's groups outlive the children while grandchildren
+            // run in them: those get the grace too (the zombie leaders, held
+            // unreaped, keep the group ids from being reused meanwhile).
+            if exited.iter().all(|&exited| exited) && !sys::groups_have_live_members(&self.children)
+            {
                 break;
             }
             match deadline {
@@ -746,6 +751,32 @@ mod sys {
         send(child, Signal::SIGCONT, false)
     }
 
+    /// True if a process other than a zombie is in the process group of one
+    /// of `children` (each leads its own group). Linux reads `/proc`; where
+    /// there is no `/proc`, `false`: only the children themselves are
+    /// waited for.
+    pub(super) fn groups_have_live_members(children: &[super::Managed]) -> bool {
+        let groups: Vec<u32> = children.iter().map(|managed| managed.child.id()).collect();
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return false;
+        };
+        entries
+            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
+            .any(|stat| {
+                // `pid (comm) state ppid pgrp ...`; comm may hold spaces and
+                // parentheses, so split after its last `)`.
+                let mut fields = stat
+                    .rsplit_once(')')
+                    .map_or("", |(_, rest)| rest)
+                    .split_whitespace();
+                let state = fields.next();
+                let group = fields.nth(1).and_then(|group| group.parse::<u32>().ok());
+                state.is_some_and(|state| state != "Z" && state != "X")
+                    && group.is_some_and(|group| groups.contains(&group))
+            })
+    }
+
     /// SIGKILL to the child's group.
     pub(super) fn kill(child: &mut Child, exited: bool) -> io::Result<()> {
         send(child, Signal::SIGKILL, exited)
@@ -797,6 +828,10 @@ mod sys {
 
     pub(super) fn terminate(child: &mut Child) -> io::Result<()> {
         child.kill()
+    }
+
+    pub(super) fn groups_have_live_members(_children: &[super::Managed]) -> bool {
+        false
     }
 
     pub(super) fn kill(child: &mut Child, exited: bool) -> io::Result<()> {

@@ -840,3 +840,44 @@ fn process_info_abort_ends_by_sigabrt() {
         "{output:?}"
     );
 }
+
+/// Found in review: `terminate_all` sent SIGKILL as soon as the *children*
+/// had exited, so a grandchild that was cleaning up after SIGTERM in the
+/// child's group was killed mid-way, well inside the grace. Here the
+/// grandchild's TERM trap takes 0.3 s to write a file; with a 5 s grace it
+/// must get to finish. (The sleeps are inside the child's script: they are
+/// the work being given time, not synchronisation of the test.)
+#[test]
+fn terminate_all_gives_grandchildren_the_grace_too() {
+    let dir = std::env::temp_dir().join(format!("ptm-grace-{}", std::process::id()));
+    fs::create_dir_all(&dir).expect("a temporary directory");
+    let done = dir.join("done");
+    let _ = fs::remove_file(&done);
+    let script = format!(
+        "(trap 'sleep 0.3; echo done > {}; exit 0' TERM; echo ready; \
+          while :; do sleep 0.05; done) & wait",
+        done.display()
+    );
+    let reports = within("terminate_all with a cleaning grandchild", move || {
+        // The subshell says `ready` on a pipe of ours once its trap is set,
+        // so that the SIGTERM cannot come first.
+        let (reader, writer) = io::pipe().expect("a pipe");
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", &script]).stdout(writer);
+        let mut manager = ProcessManager::new();
+        manager.spawn_command(cmd).expect("sh starts");
+        let mut line = String::new();
+        BufReader::new(reader)
+            .read_line(&mut line)
+            .expect("the subshell says it is ready");
+        assert_eq!(line, "ready\n");
+        manager.terminate_all(Duration::from_secs(5))
+    });
+    assert_eq!(reports.len(), 1);
+    let written = fs::read_to_string(&done).unwrap_or_default();
+    let _ = fs::remove_dir_all(&dir);
+    assert_eq!(
+        written, "done\n",
+        "the grandchild was killed before its TERM trap finished"
+    );
+}

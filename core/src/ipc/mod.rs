@@ -108,6 +108,13 @@
 //! figures, run `cargo run --release -p ptm-benches --bin pipe_throughput`,
 //! which compares [`communicate`] through `cat` with the plain std approach
 //! and with a raw pipe between two threads.
+//!
+//! Enlarged pipes count against the user's pipe budget
+//! (`/proc/sys/fs/pipe-user-pages-soft`, 64 MiB by default; root is
+//! exempt): an unprivileged user running dozens of pipelines at once can
+//! push the kernel to give that user's *new* pipes a single page until
+//! they finish. Every pipeline stage's pipe is enlarged today; enlarging
+//! inter-stage pipes only for large inputs is a known improvement.
 
 mod group;
 mod pipeline;

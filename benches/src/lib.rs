@@ -19,6 +19,11 @@
 //!   criterion bench.
 //! - `src/bin/pool_dispatch.rs`: the experiment binary, every design
 //!   interleaved round by round, a median/min/max table and optional CSV.
+//! - `src/bin/spawn_cost.rs`: spawn + wait of `/bin/true` through
+//!   `ptm::process::ProcessManager` vs `Command::status` (with and without a
+//!   process group) vs `sh -c true`.
+//! - `src/bin/pipe_throughput.rs`: `ptm::ipc::communicate` through `cat` vs
+//!   the plain std approach vs a raw pipe between two threads.
 //! - `benches/pool.rs`: the same designs under criterion, at 2 workers.
 //!
 //! ```text

@@ -17,6 +17,8 @@
 //!   one [`Bench`](designs::Bench) type that builds a pool once and times
 //!   "submit N jobs, wait for all of them", shared by the binary and the
 //!   criterion bench.
+//! - [`stats`]: [`Summary`](stats::Summary) (median, min, max) for the
+//!   experiment binaries' tables.
 //! - `src/bin/pool_dispatch.rs`: the experiment binary, every design
 //!   interleaved round by round, a median/min/max table and optional CSV.
 //! - `src/bin/spawn_cost.rs`: spawn + wait of `/bin/true` through
@@ -37,3 +39,4 @@ pub mod book_pool;
 pub mod designs;
 pub mod latch;
 pub mod queue_pool;
+pub mod stats;

@@ -70,6 +70,7 @@ use std::time::Instant;
 
 use anyhow::{bail, ensure, Context};
 use clap::Parser;
+use ptm_benches::stats::{summarize, Summary};
 
 /// Compare ways of sending bytes through `cat` and back, and a raw pipe.
 #[derive(Debug, Parser)]
@@ -433,31 +434,6 @@ fn checksum(bytes: &[u8]) -> u64 {
         hash = (hash ^ lane).wrapping_mul(k).rotate_left(27);
     }
     hash
-}
-
-/// Median, min and max of one variant's GB/s.
-struct Summary {
-    median: f64,
-    min: f64,
-    max: f64,
-}
-
-fn summarize(mut values: Vec<f64>) -> Option<Summary> {
-    if values.is_empty() {
-        return None;
-    }
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    let median = if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    };
-    Some(Summary {
-        median,
-        min: values[0],
-        max: values[n - 1],
-    })
 }
 
 fn main() -> anyhow::Result<()> {

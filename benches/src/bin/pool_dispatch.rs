@@ -37,6 +37,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::Parser;
 use ptm_benches::designs::{Bench, Design, LatchJobs};
+use ptm_benches::stats::summarize;
 
 /// Compare pool designs on "submit N no-op jobs, wait for all".
 #[derive(Debug, Parser)]
@@ -88,31 +89,6 @@ impl Sample {
     fn jobs_per_sec(&self) -> f64 {
         self.jobs as f64 / self.seconds
     }
-}
-
-/// Median, min and max of a design's jobs/s at one worker count.
-struct Summary {
-    median: f64,
-    min: f64,
-    max: f64,
-}
-
-fn summarize(mut values: Vec<f64>) -> Option<Summary> {
-    if values.is_empty() {
-        return None;
-    }
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    let median = if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    };
-    Some(Summary {
-        median,
-        min: values[0],
-        max: values[n - 1],
-    })
 }
 
 /// 7_345_678.0 as "7.35M".

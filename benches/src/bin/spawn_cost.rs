@@ -49,6 +49,7 @@ use std::time::Instant;
 use anyhow::{bail, ensure, Context};
 use clap::Parser;
 use ptm::process::ProcessManager;
+use ptm_benches::stats::{summarize, Summary};
 
 /// Compare ways of running a short program to its end.
 #[derive(Debug, Parser)]
@@ -166,31 +167,6 @@ impl fmt::Display for Variant {
 fn check(program: &str, status: ExitStatus) -> anyhow::Result<()> {
     ensure!(status.success(), "{program} failed: {status}");
     Ok(())
-}
-
-/// Median, min and max of one variant's microseconds per spawn.
-struct Summary {
-    median: f64,
-    min: f64,
-    max: f64,
-}
-
-fn summarize(mut values: Vec<f64>) -> Option<Summary> {
-    if values.is_empty() {
-        return None;
-    }
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    let median = if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    };
-    Some(Summary {
-        median,
-        min: values[0],
-        max: values[n - 1],
-    })
 }
 
 fn main() -> anyhow::Result<()> {

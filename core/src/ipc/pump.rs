@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::libc;
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 
 /// The size the parent asks for the pipes that carry bulk data
 /// (`F_SETPIPE_SZ`, Linux): 1 MiB, the default `/proc/sys/fs/pipe-max-size`.
@@ -175,6 +176,8 @@ enum Slot {
 pub(super) struct Pump<'a> {
     input: &'a [u8],
     written: usize,
+    /// A write into stdin failed with `EPIPE` (and so raised SIGPIPE).
+    broken_pipe: bool,
     /// `None` once the input is written, refused (`EPIPE`) or abandoned.
     stdin: Option<ChildStdin>,
     /// `None` once at end of file.
@@ -214,6 +217,7 @@ impl<'a> Pump<'a> {
         Ok(Pump {
             input,
             written: 0,
+            broken_pipe: false,
             stdin,
             stdout,
             stdout_enlarged: false,
@@ -226,7 +230,22 @@ impl<'a> Pump<'a> {
 
     /// Moves bytes until every pipe is closed (`Ok(true)`) or `deadline`
     /// passes (`Ok(false)`). Without a deadline it waits as long as it takes.
+    ///
+    /// While it may write the child's stdin, SIGPIPE is blocked in this
+    /// thread (see [`SigpipeBlock`]): a child that closes its stdin early
+    /// shows as `EPIPE`, never as a signal that kills the caller.
     pub(super) fn run(&mut self, deadline: Option<Instant>) -> io::Result<bool> {
+        if self.stdin.is_none() {
+            return self.run_loop(deadline);
+        }
+        let block = SigpipeBlock::new()?;
+        let result = self.run_loop(deadline);
+        block.finish(self.broken_pipe);
+        result
+    }
+
+    /// The loop behind [`run`](Pump::run).
+    fn run_loop(&mut self, deadline: Option<Instant>) -> io::Result<bool> {
         loop {
             self.fds.clear();
             self.slots.clear();
@@ -319,9 +338,10 @@ impl<'a> Pump<'a> {
                 Ok(())
             }
             // Every reader closed the pipe: the child did not want more input.
-            // (Rust ignores SIGPIPE, so this is an error rather than a death.)
+            // (SIGPIPE is blocked meanwhile, so this is an error, not a death.)
             Err(error) if error.kind() == io::ErrorKind::BrokenPipe => {
                 self.stdin = None;
+                self.broken_pipe = true;
                 Ok(())
             }
             Err(error) if is_transient(&error) => Ok(()),
@@ -337,6 +357,72 @@ impl<'a> Pump<'a> {
             .map(|(_, capture)| capture.into_vec())
             .collect();
         (self.out.into_vec(), errs)
+    }
+}
+
+/// SIGPIPE blocked in the calling thread, from [`new`](SigpipeBlock::new)
+/// until the value is dropped, when the thread's previous mask comes back.
+///
+/// A `write` into a pipe whose readers are all gone raises SIGPIPE in the
+/// writing thread, and its default action kills the process. Rust programs
+/// ignore SIGPIPE from `main`'s start, but a host that does not (a C or
+/// Python program calling this library, a Rust binary built to restore the
+/// default) would die when a child exits without reading its input, which
+/// `communicate` promises is not even an error. Blocked, the signal stays
+/// pending on this thread instead; [`finish`](SigpipeBlock::finish) takes
+/// it back before the mask is restored.
+struct SigpipeBlock {
+    /// The thread's signal mask before.
+    old: SigSet,
+    /// SIGPIPE was already pending (someone else's): leave it alone.
+    was_pending: bool,
+}
+
+impl SigpipeBlock {
+    fn new() -> io::Result<Self> {
+        let old = sigpipe()
+            .thread_swap_mask(SigmaskHow::SIG_BLOCK)
+            .map_err(io::Error::from)?;
+        Ok(SigpipeBlock {
+            old,
+            was_pending: sigpipe_pending(),
+        })
+    }
+
+    /// Consumes the SIGPIPE that a write into a broken pipe raised, if
+    /// `broken_pipe` says there was one, then restores the mask.
+    fn finish(self, broken_pipe: bool) {
+        if broken_pipe && !self.was_pending && sigpipe_pending() {
+            // Pending, so `sigwait` returns at once. A thread-directed
+            // signal (as this one is) can be taken by no other thread.
+            let _ = sigpipe().wait();
+        }
+    }
+}
+
+impl Drop for SigpipeBlock {
+    fn drop(&mut self) {
+        // Fails only for an invalid `how`, which `thread_set_mask` is not.
+        let _ = self.old.thread_set_mask();
+    }
+}
+
+/// The set holding SIGPIPE alone.
+fn sigpipe() -> SigSet {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGPIPE);
+    set
+}
+
+/// True if SIGPIPE is pending for this thread or the process.
+fn sigpipe_pending() -> bool {
+    let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: `sigpending` fills the `sigset_t` it is given, which lives on
+    // this stack frame; it is read by `sigismember` only after `sigpending`
+    // succeeded, so only once initialised.
+    unsafe {
+        libc::sigpending(set.as_mut_ptr()) == 0
+            && libc::sigismember(set.as_ptr(), libc::SIGPIPE) == 1
     }
 }
 

@@ -130,3 +130,128 @@ fn a_blocked_sigpipe_stays_blocked_and_nothing_is_left_pending() {
         .expect("SIGPIPE is unblocked");
     println!("{DONE}");
 }
+
+/// Set in the environment of the setuid sleeper, a re-run of a copy of
+/// this binary, in [`a_child_that_refuses_sigkill_cannot_hang_a_timeout`].
+const SLEEPER: &str = "PTM_SIGNALS_TEST_SLEEPER";
+
+/// Set for the unprivileged re-run: the setuid copy of this binary.
+const SETUID_COPY: &str = "PTM_SIGNALS_TEST_SETUID_COPY";
+
+/// A child that changed its credentials cannot be killed by its parent
+/// (`kill` fails with `EPERM`). At a timeout, `communicate` must then
+/// neither wait for it without bound nor pretend it was reaped: it returns
+/// an error naming the child within about a second, and leaves the child to
+/// a background reaper, which reaps it once it ends: no zombie.
+///
+/// Needs root to stage it: a setuid-root copy of this binary, run by an
+/// unprivileged re-run (user `nobody`), which makes itself root for good
+/// (`setresuid(0, 0, 0)`) and sleeps. Without root the test says so and
+/// passes without checking anything; CI runs as root.
+#[test]
+fn a_child_that_refuses_sigkill_cannot_hang_a_timeout() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    use std::time::{Duration, Instant};
+
+    let name = "a_child_that_refuses_sigkill_cannot_hang_a_timeout";
+    let children_of_this_process = || -> Vec<String> {
+        let tasks = std::fs::read_dir("/proc/self/task").expect("/proc/self/task");
+        tasks
+            .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("children")).ok())
+            .flat_map(|list| {
+                list.split_whitespace()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    if env::var_os(SLEEPER).is_some() {
+        // The sleeper: root for good, so its parent can no longer signal
+        // it. It writes a dot every 20 ms until the pipe is closed (then
+        // the write fails: Rust ignores SIGPIPE), so it outlives the
+        // timeout and ends soon after `communicate` gave up on it.
+        use std::io::Write;
+        // SAFETY: a plain system call with integer arguments.
+        assert_eq!(
+            unsafe { nix::libc::setresuid(0, 0, 0) },
+            0,
+            "setresuid(0, 0, 0)"
+        );
+        let start = Instant::now();
+        let mut stdout = std::io::stdout().lock();
+        while stdout.write_all(b".").and_then(|()| stdout.flush()).is_ok()
+            && start.elapsed() < Duration::from_secs(60)
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        return;
+    }
+    if let Some(copy) = env::var_os(SETUID_COPY) {
+        // The unprivileged re-run: `communicate` with a 200 ms timeout.
+        let mut cmd = Command::new(copy);
+        cmd.args(["--exact", name, "--nocapture", "--test-threads=1"])
+            .env_remove(SETUID_COPY)
+            .env(SLEEPER, "1");
+        let start = Instant::now();
+        let result = communicate(cmd, b"", Some(Duration::from_millis(200)));
+        let took = start.elapsed();
+        match result {
+            Err(ptm::Error::Io(error)) => {
+                assert_eq!(error.kind(), std::io::ErrorKind::PermissionDenied);
+                let message = error.to_string();
+                assert!(
+                    message.contains("could not kill") && message.contains("(pid "),
+                    "{message}"
+                );
+                println!("error: {message}");
+            }
+            other => panic!("expected an error naming the unkillable child, got {other:?}"),
+        }
+        assert!(took < Duration::from_secs(10), "communicate took {took:?}");
+        // Once it ends, the background reaper reaps it: no zombie child.
+        let start = Instant::now();
+        while !children_of_this_process().is_empty() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "not reaped: {:?}",
+                children_of_this_process()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        println!("{DONE}");
+        return;
+    }
+    // SAFETY: `geteuid` has no preconditions and cannot fail.
+    if unsafe { nix::libc::geteuid() } != 0 {
+        println!("skipped: staging a child that refuses SIGKILL needs root (setuid copy)");
+        return;
+    }
+    let dir = env::temp_dir().join(format!("ptm-setuid-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))
+        .expect("the directory is readable by nobody");
+    let copy = dir.join("sleeper");
+    std::fs::copy(env::current_exe().expect("this binary's path"), &copy)
+        .expect("a copy of this binary");
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o4755))
+        .expect("the copy is setuid root");
+    let output = Command::new(env::current_exe().expect("this binary's path"))
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(SETUID_COPY, &copy)
+        .uid(65534)
+        .gid(65534)
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the unprivileged re-run starts");
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    println!("unprivileged re-run:\n{stdout}");
+    assert!(
+        output.status.success() && stdout.contains(DONE),
+        "unprivileged re-run ended with {}\nstdout:\n{stdout}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

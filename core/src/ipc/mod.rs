@@ -165,6 +165,12 @@ const KILL_GRACE: Duration = Duration::from_secs(1);
 ///   holds its status and everything it wrote before the kill.
 /// - [`Error::Io`] if the operating system fails a pipe or `poll` operation;
 ///   the child is killed and reaped first.
+/// - [`Error::Io`] of kind `PermissionDenied`, instead of `Timeout`, if at
+///   the timeout the child could not be killed (`EPERM`: it changed its
+///   credentials, as `sudo` does) and did not exit within a second: the
+///   message names it and its pid; it is left running and reaped by a
+///   background thread when it exits, so the call neither hangs nor leaves
+///   a zombie.
 ///
 /// # Examples
 ///
@@ -216,7 +222,7 @@ pub fn communicate(mut cmd: Command, input: &[u8], timeout: Option<Duration>) ->
     let (stdin, stdout, stderr) = (child.stdin.take(), child.stdout.take(), child.stderr.take());
     // Dropped on any early return: kills and reaps the child.
     let mut group = Group::new();
-    group.push(child);
+    group.push(child, &program);
     let pump = Pump::new(input, stdin, stdout, vec![(stderr, Capture::all())])?;
     let mut outcome = drive(&mut group, pump, deadline)?;
     let output = Output {
@@ -250,8 +256,7 @@ struct Outcome {
 fn drive(group: &mut Group, mut pump: Pump<'_>, deadline: Option<Instant>) -> Result<Outcome> {
     let finished = pump.run(deadline)? && group.wait(deadline)?;
     if !finished {
-        group.kill();
-        group.wait(None)?;
+        group.kill_and_reap()?;
         pump.drain(KILL_GRACE)?;
     }
     let statuses = group

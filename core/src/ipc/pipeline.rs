@@ -176,6 +176,9 @@ impl Pipeline {
     ///   kill.
     /// - [`Error::Io`] if the operating system failed a pipe or `poll`
     ///   operation; every stage is killed and reaped first.
+    /// - [`Error::Io`] of kind `PermissionDenied`, instead of `Timeout`, if
+    ///   at the timeout a stage could not be killed (`EPERM`) and did not
+    ///   exit within a second; as for [`communicate`](super::communicate).
     ///
     /// # Examples
     ///
@@ -252,7 +255,7 @@ impl Pipeline {
                 }
             }
             errs.push((child.stderr.take(), Capture::tail(STDERR_KEEP)));
-            group.push(child);
+            group.push(child, &stage.program);
         }
 
         let pump = Pump::new(&self.input, stdin, stdout, errs)?;

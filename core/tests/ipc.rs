@@ -717,3 +717,119 @@ fn seed_pipe_processes_waits_for_the_producer() {
         "the producer's failure is seen: {result:?}"
     );
 }
+
+/// The shell snippet that prints the descriptors open in the shell that runs
+/// it, as numbers separated by spaces. The glob's own directory handle is
+/// closed again by the time `[ -e ]` looks, so it drops out.
+const LIST_FDS: &str =
+    r#"for f in /proc/$$/fd/*; do [ -e "$f" ] && printf '%s ' "${f##*/}"; done; echo"#;
+
+/// The descriptors a child of this process inherits whatever ptm does: 0, 1
+/// and 2, plus any this process holds without close-on-exec (a test runner
+/// may pass some down; std, and so ptm, opens everything close-on-exec).
+fn inheritable_fds() -> Vec<u32> {
+    let mut fds: Vec<u32> = vec![0, 1, 2];
+    for entry in fs::read_dir("/proc/self/fd").expect("/proc/self/fd") {
+        let Ok(fd) = entry
+            .expect("an fd entry")
+            .file_name()
+            .to_string_lossy()
+            .parse::<i32>()
+        else {
+            continue;
+        };
+        // SAFETY: F_GETFD only reads the descriptor's flags; a descriptor
+        // closed meanwhile (the listing's own) makes it fail with EBADF.
+        let flags = unsafe { nix::libc::fcntl(fd, nix::libc::F_GETFD) };
+        if fd > 2 && flags >= 0 && flags & nix::libc::FD_CLOEXEC == 0 {
+            fds.push(u32::try_from(fd).expect("a descriptor number"));
+        }
+    }
+    fds.sort_unstable();
+    fds
+}
+
+/// Parses lines of [`LIST_FDS`] output into sorted descriptor sets.
+fn parse_fd_lines(stdout: &[u8]) -> Vec<Vec<u32>> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|line| {
+            let mut fds: Vec<u32> = line
+                .split_whitespace()
+                .map(|fd| fd.parse().expect("a descriptor number"))
+                .collect();
+            fds.sort_unstable();
+            fds
+        })
+        .collect()
+}
+
+/// No descriptor leaks into children: a child of `communicate`, every stage
+/// of a three-stage pipeline (the middle one sees two other stages' pipes
+/// come and go) and a child of `ProcessManager::output` hold exactly 0, 1
+/// and 2 (and what this process would pass to any child). The listing is
+/// checked first on a shell that opens descriptor 5, so that it can fail.
+#[test]
+fn no_descriptor_leaks_into_children() {
+    let expected = inheritable_fds();
+    let mut with_five = expected.clone();
+    with_five.push(5);
+    with_five.sort_unstable();
+    let probe = within("the probe", || {
+        ptm::process::ProcessManager::output(
+            "sh",
+            &["-c", &format!("exec 5</dev/null; {LIST_FDS}")],
+        )
+    })
+    .expect("sh runs");
+    assert_eq!(
+        parse_fd_lines(&probe.stdout),
+        vec![with_five],
+        "the listing sees fd 5"
+    );
+
+    let out = within("communicate", || {
+        communicate(
+            sh(&format!("cat >/dev/null; {LIST_FDS}")),
+            &vec![b'x'; 300_000],
+            None,
+        )
+    })
+    .expect("sh runs");
+    assert_eq!(
+        parse_fd_lines(&out.stdout),
+        vec![expected.clone()],
+        "communicate's child"
+    );
+
+    let stage = format!("cat; {LIST_FDS}");
+    let out = within("a three-stage pipeline", move || {
+        Pipeline::new()
+            .stage("sh", &["-c", &stage])
+            .stage("sh", &["-c", &stage])
+            .stage("sh", &["-c", &stage])
+            .input(vec![b'y'; 300_000])
+            .run()
+    })
+    .expect("the pipeline runs");
+    let (data, lists) = out.stdout.split_at(300_000);
+    assert!(
+        data.iter().all(|&byte| byte == b'y'),
+        "the input came through"
+    );
+    assert_eq!(
+        parse_fd_lines(lists),
+        vec![expected.clone(); 3],
+        "the stages"
+    );
+
+    let out = within("ProcessManager::output", || {
+        ptm::process::ProcessManager::output("sh", &["-c", LIST_FDS])
+    })
+    .expect("sh runs");
+    assert_eq!(
+        parse_fd_lines(&out.stdout),
+        vec![expected],
+        "output's child"
+    );
+}

@@ -26,6 +26,9 @@
 //!   process group) vs `sh -c true`.
 //! - `src/bin/pipe_throughput.rs`: `ptm::ipc::communicate` through `cat` vs
 //!   the plain std approach vs a raw pipe between two threads.
+//! - [`units`]: [`parse_size`] ("1GiB") for the binaries' flags.
+//! - `src/bin/first_touch.rs`: what making fresh memory present costs here
+//!   (4 KiB faults, `MADV_POPULATE_WRITE`, transparent huge pages).
 //! - `benches/pool.rs`: the same designs under criterion, at 2 workers.
 //!
 //! ```text
@@ -40,3 +43,6 @@ pub mod designs;
 pub mod latch;
 pub mod queue_pool;
 pub mod stats;
+pub mod units;
+
+pub use units::parse_size;

@@ -70,6 +70,7 @@ use std::time::Instant;
 
 use anyhow::{bail, ensure, Context};
 use clap::Parser;
+use ptm_benches::parse_size;
 use ptm_benches::stats::{summarize, Summary};
 
 /// Compare ways of sending bytes through `cat` and back, and a raw pipe.
@@ -105,32 +106,6 @@ struct Args {
     /// Also write one CSV line per (variant, round) to this file.
     #[arg(long, value_name = "PATH")]
     csv: Option<PathBuf>,
-}
-
-/// "1GiB" as 1 << 30: a number of bytes with an optional binary unit.
-fn parse_size(text: &str) -> Result<usize, String> {
-    let text = text.trim();
-    let end = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(end);
-    let number: usize = number
-        .parse()
-        .map_err(|_| format!("{text:?}: expected a size such as 1GiB or 65536"))?;
-    let unit: usize = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kib" => 1 << 10,
-        "m" | "mib" => 1 << 20,
-        "g" | "gib" => 1 << 30,
-        other => {
-            return Err(format!(
-                "unknown unit {other:?}: use K, M, G, KiB, MiB or GiB"
-            ))
-        }
-    };
-    number
-        .checked_mul(unit)
-        .ok_or_else(|| format!("{text:?} is too large"))
 }
 
 /// One way of moving the bytes. (Variant docs are plain text: clap shows

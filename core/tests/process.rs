@@ -713,7 +713,8 @@ fn open_fds() -> usize {
 }
 
 /// 2,000 spawns and waits from 4 threads, each with its own manager, leave
-/// the process's descriptor count unchanged. Runs in a re-run of this
+/// the process's descriptor count unchanged: plain spawns, spawns with
+/// every stream piped, and `output` (which pipes stdout and stderr). Runs in a re-run of this
 /// binary, where no other test opens descriptors meanwhile.
 #[test]
 fn spawning_2000_children_from_4_threads_leaks_no_fd() {
@@ -725,9 +726,21 @@ fn spawning_2000_children_from_4_threads_leaks_no_fd() {
                 scope.spawn(|| {
                     let mut manager = ProcessManager::new();
                     for round in 0..10 {
-                        for _ in 0..50 {
+                        // Spawns without pipes, with all three piped (the
+                        // parent's ends must close when the child is
+                        // reaped), and through `output`.
+                        for _ in 0..40 {
                             manager.spawn("true", &[]).expect("true starts");
                         }
+                        for _ in 0..9 {
+                            let mut cmd = Command::new("true");
+                            cmd.stdin(Stdio::piped())
+                                .stdout(Stdio::piped())
+                                .stderr(Stdio::piped());
+                            manager.spawn_command(cmd).expect("true starts");
+                        }
+                        let out = ProcessManager::output("true", &[]).expect("true runs");
+                        assert!(out.status.success(), "round {round}");
                         for report in manager.wait_all() {
                             assert_eq!(code_of(&report), Some(0), "round {round}");
                         }

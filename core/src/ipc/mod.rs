@@ -21,6 +21,11 @@
 //! # }
 //! ```
 //!
+//! Beyond pipes (Linux): [`MessageSocket`], whole messages over a Unix
+//! domain socket pair, in both directions on one descriptor; and
+//! [`SharedMemory`], a sealed memfd that two processes map at once, for
+//! data too large to copy through the kernel.
+//!
 //! # The seed's deadlock, and how this avoids it
 //!
 //! The seed's `communicate_with_process` (section "Process Communication")
@@ -119,6 +124,10 @@
 mod group;
 mod pipeline;
 mod pump;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod shm;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod socket;
 
 use std::io;
 use std::process::{Command, ExitStatus, Output, Stdio};
@@ -129,6 +138,10 @@ use group::Group;
 use pump::{Capture, Pump};
 
 pub use pipeline::{Pipeline, PipelineOutput};
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub use shm::SharedMemory;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub use socket::{MessageSocket, DEFAULT_MAX_MESSAGE};
 
 /// How long, after a timeout's kill, the loop goes on reading what the killed
 /// processes left in the pipes, waiting for end of file.

@@ -115,6 +115,17 @@ pub enum Error {
         source: Box<Error>,
     },
 
+    /// Setting up an isolated environment ([`ptm::isolate`](crate::isolate))
+    /// failed at `step`, before the program could start.
+    #[error("container setup failed at {step}: {source}")]
+    Isolation {
+        /// What was being done: "creating namespaces", "mounting /proc", ...
+        step: String,
+        /// What the OS said; `PermissionDenied` when privilege is missing.
+        #[source]
+        source: io::Error,
+    },
+
     /// An I/O error that does not belong to a more specific variant.
     #[error(transparent)]
     Io(#[from] io::Error),

@@ -42,7 +42,12 @@
 //!   [`ExitReport`](process::ExitReport), [`ProcessInfo`](process::ProcessInfo).
 //! - [`ipc`]: [`communicate`](ipc::communicate) (stdin written while stdout
 //!   and stderr are read: no deadlock, optional timeout) and
-//!   [`Pipeline`](ipc::Pipeline) (`a | b | c` with pipefail).
+//!   [`Pipeline`](ipc::Pipeline) (`a | b | c` with pipefail); on Linux,
+//!   [`MessageSocket`](ipc::MessageSocket) (length-prefixed messages over a
+//!   Unix socket pair) and [`SharedMemory`](ipc::SharedMemory) (a sealed
+//!   memfd mapped by two processes).
+//! - `isolate` (Linux): `Container`, a command in new PID, UTS, mount and
+//!   IPC namespaces with its own init as pid 1.
 //! - `sync` (private): std or [loom](https://docs.rs/loom) primitives, chosen
 //!   by `cfg(loom)` so that `tests/loom.rs` can model-check the shutdown paths.
 
@@ -50,6 +55,8 @@
 
 pub mod error;
 pub mod ipc;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub mod isolate;
 pub mod pool;
 pub mod process;
 mod sync;

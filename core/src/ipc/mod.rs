@@ -285,3 +285,19 @@ fn drive(group: &mut Group, mut pump: Pump<'_>, deadline: Option<Instant>) -> Re
         timed_out: !finished,
     })
 }
+
+/// Reads `stdout` and `stderr` (the parent's ends of two pipes) to their
+/// ends at once, so that neither can fill and stall the writer: for
+/// children not started through `std::process` (`ptm::isolate`).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn read_both(
+    stdout: std::os::fd::OwnedFd,
+    stderr: std::os::fd::OwnedFd,
+) -> io::Result<(Vec<u8>, Vec<u8>)> {
+    use std::process::{ChildStderr, ChildStdout};
+    let errs = vec![(Some(ChildStderr::from(stderr)), Capture::all())];
+    let mut pump = Pump::new(b"", None, Some(ChildStdout::from(stdout)), errs)?;
+    pump.run(None)?;
+    let (stdout, mut stderrs) = pump.finish();
+    Ok((stdout, stderrs.pop().unwrap_or_default()))
+}

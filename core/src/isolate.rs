@@ -1,0 +1,495 @@
+//! A command in a container made of Linux namespaces: its own process ids,
+//! hostname, mounts and System V IPC, with a fresh `/proc` (Linux only;
+//! needs `CAP_SYS_ADMIN`, in practice root).
+//!
+//! ```no_run
+//! use ptm::isolate::Container;
+//!
+//! # fn main() -> ptm::Result<()> {
+//! let out = Container::new("sh", &["-c", "echo $PPID; hostname"])
+//!     .hostname("box")
+//!     .output()?;
+//! // The shell's parent is the container's init, pid 1; the hostname is the
+//! // container's own.
+//! assert_eq!(out.stdout, b"1\nbox\n");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # How
+//!
+//! [`Container::output`] calls `clone(2)` with `CLONE_NEWPID | CLONE_NEWUTS
+//! | CLONE_NEWNS | CLONE_NEWIPC`: the new process is pid 1 of a new PID
+//! namespace, ptm's minimal *init*. The init makes every mount private
+//! (`MS_REC | MS_PRIVATE` on `/`, so nothing it mounts shows on the host),
+//! sets the hostname, mounts a fresh `proc` on `/proc` (so `/proc` lists
+//! the container's processes only), then forks the command (pid 2), which
+//! execs the program with stdin from `/dev/null` and stdout and stderr on
+//! pipes to the caller.
+//!
+//! Pid 1 has a duty no other process has: every orphan in the namespace is
+//! re-parented to it, and only it can reap them. So the init waits for *any*
+//! child (`waitpid(-1)`) until the command exits, reaping orphans as they
+//! end: a command that leaves exited grandchildren behind leaves no zombie.
+//! When the command exits, the init reports its wait status through a pipe
+//! and exits; the kernel then kills whatever else still runs in the
+//! namespace, so nothing outlives the container (as with `docker run
+//! --init`).
+//!
+//! Between `clone` and `exec` the child processes run a copy of a possibly
+//! multi-threaded caller, so they only make async-signal-safe system calls
+//! on data prepared before `clone` (no allocation, no lock, no `println!`);
+//! a failing step is reported through a close-on-exec pipe as a step code
+//! and an `errno`, which the caller turns into an [`Error`].
+
+use std::ffi::{c_char, CString};
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::process::ExitStatusExt;
+use std::process::{ExitStatus, Output};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::libc;
+use nix::sched::{clone, CloneFlags};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::{pipe2, Pid};
+
+use crate::error::{Error, Result};
+use crate::ipc;
+
+/// The hostname a [`Container`] gets unless told otherwise.
+pub const DEFAULT_HOSTNAME: &str = "ptm-container";
+
+/// Stack for the init between `clone` and its own `fork`: a few system
+/// calls deep, far below this.
+const INIT_STACK: usize = 256 * 1024;
+
+/// Steps the child processes report failing at (the step, then `errno`).
+const STEP_PRIVATE: i32 = 1;
+const STEP_HOSTNAME: i32 = 2;
+const STEP_PROC: i32 = 3;
+const STEP_FORK: i32 = 4;
+const STEP_STDIO: i32 = 5;
+const STEP_EXEC: i32 = 6;
+
+/// A program to run in new PID, UTS, mount and IPC namespaces.
+#[derive(Debug, Clone)]
+pub struct Container {
+    program: String,
+    args: Vec<String>,
+    hostname: String,
+}
+
+impl Container {
+    /// `program` with `args`, looked up in `PATH` as `execvp` does, with the
+    /// hostname [`DEFAULT_HOSTNAME`].
+    pub fn new(program: &str, args: &[&str]) -> Container {
+        Container {
+            program: program.to_owned(),
+            args: args.iter().map(|&arg| arg.to_owned()).collect(),
+            hostname: DEFAULT_HOSTNAME.to_owned(),
+        }
+    }
+
+    /// The hostname inside the container (the host's does not change).
+    #[must_use]
+    pub fn hostname(mut self, name: &str) -> Container {
+        name.clone_into(&mut self.hostname);
+        self
+    }
+
+    /// Runs the program in a new container and waits for it: its exit
+    /// status and everything it wrote to stdout and stderr (read at once,
+    /// so neither pipe can fill and stall it). The status is the command's
+    /// own wait status, passed on by the init.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::InvalidArgument`] if the program, an argument or the
+    ///   hostname contains a NUL byte, or the hostname is longer than 64
+    ///   bytes.
+    /// - [`Error::Isolation`] if the namespaces cannot be made (without
+    ///   `CAP_SYS_ADMIN`: kind `PermissionDenied`, and the message says
+    ///   what is missing) or a setup step fails (mounts, hostname).
+    /// - [`Error::Spawn`] if the program cannot be executed (`NotFound`,
+    ///   `PermissionDenied`, ... in `source.kind()`).
+    /// - [`Error::Io`] if reading the pipes or waiting fails; the container
+    ///   is killed and reaped first.
+    pub fn output(&self) -> Result<Output> {
+        let prepared = Prepared::new(self)?;
+        let pipes = Pipes::new()?;
+        let mut stack = vec![0u8; INIT_STACK];
+        let fds = pipes.child_fds();
+        let flags = CloneFlags::CLONE_NEWPID
+            | CloneFlags::CLONE_NEWUTS
+            | CloneFlags::CLONE_NEWNS
+            | CloneFlags::CLONE_NEWIPC;
+        // SAFETY: the callback runs in a new process that is a copy of this
+        // one (no CLONE_VM), on its copy of `stack`, until it exits; it only
+        // makes async-signal-safe system calls on `prepared` and `fds`,
+        // which were made before the clone (see `init`). The parent does
+        // not touch `stack` while the child could run on it: the child has
+        // its own copy.
+        let cloned = unsafe {
+            clone(
+                Box::new(|| init(&prepared, fds)),
+                &mut stack,
+                flags,
+                Some(libc::SIGCHLD),
+            )
+        };
+        let pid = match cloned {
+            Ok(pid) => pid,
+            Err(Errno::EPERM) => {
+                return Err(Error::Isolation {
+                    step: "creating PID, UTS, mount and IPC namespaces".to_owned(),
+                    source: io::Error::new(
+                        io::ErrorKind::PermissionDenied,
+                        "clone(CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWNS | CLONE_NEWIPC) \
+                         needs CAP_SYS_ADMIN: run as root",
+                    ),
+                })
+            }
+            Err(errno) => {
+                return Err(Error::Isolation {
+                    step: "creating PID, UTS, mount and IPC namespaces".to_owned(),
+                    source: io::Error::from(errno),
+                })
+            }
+        };
+        let mut init = Init { pid, reaped: false };
+        let Pipes {
+            stdout: Pipe(stdout, stdout_w),
+            stderr: Pipe(stderr, stderr_w),
+            report: Pipe(report, report_w),
+            status: Pipe(status, status_w),
+        } = pipes;
+        // The write ends now belong to the children: closing ours is what
+        // lets each read below reach its end.
+        drop((stdout_w, stderr_w, report_w, status_w));
+
+        let mut failure = Vec::new();
+        File::from(report).read_to_end(&mut failure)?;
+        if let Some((step, errno)) = decode(&failure) {
+            init.reap()?;
+            return Err(self.failure(step, errno));
+        }
+        let (out, err) = ipc::read_both(stdout, stderr)?;
+        let init_status = init.reap()?;
+        let mut raw = Vec::new();
+        File::from(status).read_to_end(&mut raw)?;
+        let status = match <[u8; 4]>::try_from(raw.as_slice()) {
+            Ok(bytes) => ExitStatus::from_raw(i32::from_le_bytes(bytes)),
+            // The init died before it could report (killed from outside).
+            Err(_) => init_status,
+        };
+        Ok(Output {
+            status,
+            stdout: out,
+            stderr: err,
+        })
+    }
+
+    /// The error for a step a child reported failing at.
+    fn failure(&self, step: i32, errno: i32) -> Error {
+        let source = io::Error::from_raw_os_error(errno);
+        let step = match step {
+            STEP_EXEC => {
+                return Error::Spawn {
+                    program: self.program.clone(),
+                    source,
+                }
+            }
+            STEP_PRIVATE => "making mounts private (mount --make-rprivate /)",
+            STEP_HOSTNAME => "setting the hostname",
+            STEP_PROC => "mounting a fresh /proc",
+            STEP_FORK => "forking the command inside the container",
+            STEP_STDIO => "redirecting the command's stdin, stdout and stderr",
+            _ => "an unknown step",
+        };
+        Error::Isolation {
+            step: step.to_owned(),
+            source,
+        }
+    }
+}
+
+/// Everything the children use, made before `clone` so that they need not
+/// allocate.
+struct Prepared {
+    program: CString,
+    /// Keeps the strings `argv` points into alive.
+    _args: Vec<CString>,
+    /// `program, args..., NULL`, as `execvp` wants it.
+    argv: Vec<*const c_char>,
+    hostname: CString,
+    root: CString,
+    proc_type: CString,
+    proc_dir: CString,
+    dev_null: CString,
+}
+
+impl Prepared {
+    fn new(container: &Container) -> Result<Prepared> {
+        let c_string = |text: &str, what: &str| {
+            CString::new(text)
+                .map_err(|_| Error::InvalidArgument(format!("{what} {text:?} contains a NUL byte")))
+        };
+        if container.hostname.len() > 64 {
+            return Err(Error::InvalidArgument(format!(
+                "hostname {:?} is longer than 64 bytes",
+                container.hostname
+            )));
+        }
+        let program = c_string(&container.program, "program")?;
+        let mut args = vec![program.clone()];
+        for arg in &container.args {
+            args.push(c_string(arg, "argument")?);
+        }
+        let mut argv: Vec<*const c_char> = args.iter().map(|arg| arg.as_ptr()).collect();
+        argv.push(std::ptr::null());
+        Ok(Prepared {
+            program,
+            _args: args,
+            argv,
+            hostname: c_string(&container.hostname, "hostname")?,
+            root: c_string("/", "path")?,
+            proc_type: c_string("proc", "file system")?,
+            proc_dir: c_string("/proc", "path")?,
+            dev_null: c_string("/dev/null", "path")?,
+        })
+    }
+}
+
+/// A pipe: (the parent's read end, the children's write end).
+struct Pipe(OwnedFd, OwnedFd);
+
+impl Pipe {
+    fn new() -> io::Result<Pipe> {
+        let (read, write) = pipe2(OFlag::O_CLOEXEC)?;
+        Ok(Pipe(read, write))
+    }
+}
+
+/// The four pipes between the caller and the container.
+struct Pipes {
+    /// The command's stdout.
+    stdout: Pipe,
+    /// The command's stderr.
+    stderr: Pipe,
+    /// A failed step, from the init or the command before `exec`.
+    report: Pipe,
+    /// The command's wait status, from the init.
+    status: Pipe,
+}
+
+/// The write ends, as the children see them.
+#[derive(Clone, Copy)]
+struct ChildFds {
+    stdout: RawFd,
+    stderr: RawFd,
+    report: RawFd,
+    status: RawFd,
+}
+
+impl Pipes {
+    fn new() -> io::Result<Pipes> {
+        Ok(Pipes {
+            stdout: Pipe::new()?,
+            stderr: Pipe::new()?,
+            report: Pipe::new()?,
+            status: Pipe::new()?,
+        })
+    }
+
+    fn child_fds(&self) -> ChildFds {
+        ChildFds {
+            stdout: self.stdout.1.as_raw_fd(),
+            stderr: self.stderr.1.as_raw_fd(),
+            report: self.report.1.as_raw_fd(),
+            status: self.status.1.as_raw_fd(),
+        }
+    }
+}
+
+/// The container's init (pid 1), running in the cloned process.
+///
+/// Async-signal-safe system calls only, on data prepared before the clone:
+/// this is a copy of a process whose other threads may have held locks
+/// (the allocator's, stdout's) at the moment of the clone.
+fn init(prepared: &Prepared, fds: ChildFds) -> isize {
+    // SAFETY: every call below is a raw system call wrapper from libc, given
+    // pointers to NUL-terminated strings and arrays made before the clone
+    // (alive in this process's copy of the caller's memory) or to locals.
+    unsafe {
+        if libc::mount(
+            std::ptr::null(),
+            prepared.root.as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        ) != 0
+        {
+            report(fds.report, STEP_PRIVATE);
+        }
+        let hostname = prepared.hostname.as_bytes();
+        if libc::sethostname(hostname.as_ptr().cast(), hostname.len()) != 0 {
+            report(fds.report, STEP_HOSTNAME);
+        }
+        if libc::mount(
+            prepared.proc_type.as_ptr(),
+            prepared.proc_dir.as_ptr(),
+            prepared.proc_type.as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            std::ptr::null(),
+        ) != 0
+        {
+            report(fds.report, STEP_PROC);
+        }
+        let command = libc::fork();
+        if command < 0 {
+            report(fds.report, STEP_FORK);
+        }
+        if command == 0 {
+            exec_command(prepared, fds);
+        }
+        libc::close(fds.stdout);
+        libc::close(fds.stderr);
+        libc::close(fds.report);
+        // Reap every child, orphans included, until the command has exited.
+        let mut command_status = None;
+        loop {
+            let mut status: libc::c_int = 0;
+            let reaped = libc::waitpid(-1, &mut status, 0);
+            if reaped == command {
+                command_status = Some(status);
+                break;
+            }
+            if reaped < 0 && Errno::last_raw() != libc::EINTR {
+                break;
+            }
+        }
+        // Orphans that have already exited, then out: the kernel kills
+        // and reaps whatever is left in the namespace once pid 1 is gone.
+        while libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) > 0 {}
+        match command_status {
+            Some(status) => {
+                let bytes = status.to_le_bytes();
+                libc::write(fds.status, bytes.as_ptr().cast(), bytes.len());
+                libc::_exit(0)
+            }
+            // Cannot happen (the command is our child until reaped); the
+            // caller then reports the init's own status, 127.
+            None => libc::_exit(127),
+        }
+    }
+}
+
+/// The command (pid 2): stdio in place, signals as a fresh process has
+/// them (the caller may ignore SIGPIPE, as Rust programs do, or block
+/// signals; `exec` would keep both), then `execvp`.
+///
+/// # Safety
+///
+/// Only in the forked child; see [`init`].
+unsafe fn exec_command(prepared: &Prepared, fds: ChildFds) -> ! {
+    // SAFETY: as in `init`.
+    unsafe {
+        let null = libc::open(prepared.dev_null.as_ptr(), libc::O_RDONLY);
+        if null < 0
+            || libc::dup2(null, 0) < 0
+            || libc::dup2(fds.stdout, 1) < 0
+            || libc::dup2(fds.stderr, 2) < 0
+        {
+            report(fds.report, STEP_STDIO);
+        }
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+        libc::execvp(prepared.program.as_ptr(), prepared.argv.as_ptr());
+        report(fds.report, STEP_EXEC)
+    }
+}
+
+/// Writes `step` and the current `errno` to the report pipe and exits 127.
+fn report(fd: RawFd, step: i32) -> ! {
+    let errno = Errno::last_raw();
+    let mut message = [0u8; 8];
+    message[..4].copy_from_slice(&step.to_le_bytes());
+    message[4..].copy_from_slice(&errno.to_le_bytes());
+    // SAFETY: `write` from a local buffer and `_exit`: both async-signal-safe.
+    unsafe {
+        libc::write(fd, message.as_ptr().cast(), message.len());
+        libc::_exit(127)
+    }
+}
+
+/// A report from the children: `(step, errno)`, if there is one.
+fn decode(report: &[u8]) -> Option<(i32, i32)> {
+    let step = i32::from_le_bytes(report.get(..4)?.try_into().ok()?);
+    let errno = i32::from_le_bytes(report.get(4..8)?.try_into().ok()?);
+    Some((step, errno))
+}
+
+/// The container's init, killed and reaped on drop unless reaped already:
+/// killing pid 1 of a PID namespace kills everything in it.
+struct Init {
+    pid: Pid,
+    reaped: bool,
+}
+
+impl Init {
+    /// Waits for the init and returns its wait status.
+    fn reap(&mut self) -> io::Result<ExitStatus> {
+        let mut status: libc::c_int = 0;
+        loop {
+            // SAFETY: waits for our own child, writing only to `status`.
+            let reaped = unsafe { libc::waitpid(self.pid.as_raw(), &mut status, 0) };
+            if reaped == self.pid.as_raw() {
+                self.reaped = true;
+                return Ok(ExitStatus::from_raw(status));
+            }
+            let error = io::Error::last_os_error();
+            if error.kind() != io::ErrorKind::Interrupted {
+                return Err(error);
+            }
+        }
+    }
+}
+
+impl Drop for Init {
+    fn drop(&mut self) {
+        if !self.reaped {
+            let _ = kill(self.pid, Signal::SIGKILL);
+            let _ = self.reap();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_decode() {
+        let mut report = Vec::new();
+        report.extend_from_slice(&STEP_PROC.to_le_bytes());
+        report.extend_from_slice(&libc::EPERM.to_le_bytes());
+        assert_eq!(decode(&report), Some((STEP_PROC, libc::EPERM)));
+        assert_eq!(decode(&report[..7]), None);
+        assert_eq!(decode(&[]), None);
+    }
+
+    #[test]
+    fn bad_arguments_are_refused_before_anything_runs() {
+        let nul = Container::new("sh\0", &[]).output();
+        assert!(matches!(nul, Err(Error::InvalidArgument(_))), "{nul:?}");
+        let long = Container::new("true", &[])
+            .hostname(&"h".repeat(65))
+            .output();
+        assert!(matches!(long, Err(Error::InvalidArgument(_))), "{long:?}");
+    }
+}

@@ -1,0 +1,209 @@
+//! Public behaviour of `ptm::isolate::Container`: pid 1, its own hostname,
+//! a `/proc` with only its own processes, orphans reaped, and a clear error
+//! without privilege.
+//!
+//! Creating namespaces needs `CAP_SYS_ADMIN`. CI runs as root; run without
+//! it, each test prints why it checks nothing and passes, except
+//! [`without_privilege_the_error_says_what_is_missing`], which is the
+//! unprivileged case itself (staged as user `nobody` when run as root).
+
+use std::env;
+use std::process::{Command, Stdio};
+
+use ptm::isolate::{Container, DEFAULT_HOSTNAME};
+use ptm::Error;
+
+mod common;
+use common::within;
+
+const ROLE: &str = "PTM_ISOLATE_TEST_ROLE";
+const DONE: &str = "ptm-isolate-test-child-done";
+
+/// True if this process may create namespaces; otherwise says so.
+fn privileged(test: &str) -> bool {
+    // SAFETY: `geteuid` has no preconditions and cannot fail.
+    let root = unsafe { nix::libc::geteuid() } == 0;
+    if !root {
+        println!("{test}: skipped, creating namespaces needs root (CAP_SYS_ADMIN)");
+    }
+    root
+}
+
+/// Runs `script` with `sh -c` in a container; its stdout as text.
+fn run_in_container(script: &str, hostname: &str) -> String {
+    let script = script.to_owned();
+    let hostname = hostname.to_owned();
+    let out = within("a container", move || {
+        Container::new("sh", &["-c", &script])
+            .hostname(&hostname)
+            .output()
+    })
+    .expect("the container runs");
+    assert!(
+        out.status.success(),
+        "sh in the container: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+/// The command's parent is pid 1 (the container's init) and the command
+/// itself is pid 2: a new PID namespace, whatever pids the host uses.
+#[test]
+fn the_command_runs_under_pid_1() {
+    if !privileged("the_command_runs_under_pid_1") {
+        return;
+    }
+    let out = run_in_container("echo \"$$ $PPID\"", DEFAULT_HOSTNAME);
+    assert_eq!(out, "2 1\n");
+}
+
+/// The container has its own hostname, and the host's does not change.
+#[test]
+fn the_hostname_is_the_containers_own() {
+    if !privileged("the_hostname_is_the_containers_own") {
+        return;
+    }
+    let host_before =
+        std::fs::read_to_string("/proc/sys/kernel/hostname").expect("the host's hostname");
+    let out = run_in_container("hostname", "ptm-test-box");
+    assert_eq!(out, "ptm-test-box\n");
+    let host_after =
+        std::fs::read_to_string("/proc/sys/kernel/hostname").expect("the host's hostname");
+    assert_eq!(host_before, host_after, "the host's hostname changed");
+    assert_ne!(host_after.trim(), "ptm-test-box");
+}
+
+/// A fresh `/proc`: it lists the container's processes only (pid 1, the
+/// shell, and the shell's own children), not the host's, and the host's
+/// `/proc` is untouched (still lists this test process).
+#[test]
+fn proc_lists_only_the_containers_processes() {
+    if !privileged("proc_lists_only_the_containers_processes") {
+        return;
+    }
+    let out = run_in_container(
+        "for p in /proc/[0-9]*; do echo \"${p#/proc/}\"; done",
+        DEFAULT_HOSTNAME,
+    );
+    let pids: Vec<u32> = out
+        .lines()
+        .map(|line| line.parse().expect("a pid"))
+        .collect();
+    assert!(pids.contains(&1) && pids.contains(&2), "{pids:?}");
+    assert!(
+        pids.iter().all(|&pid| pid <= 4),
+        "host processes visible: {pids:?}"
+    );
+    let ours = format!("/proc/{}", std::process::id());
+    assert!(
+        std::path::Path::new(&ours).exists(),
+        "the host's /proc changed"
+    );
+}
+
+/// An orphan inside the container (a background child of a shell that has
+/// exited) is re-parented to pid 1, and the init reaps it when it exits:
+/// the command waits until the orphan's entry is gone from `/proc`, which
+/// a zombie would keep forever.
+#[test]
+fn orphans_are_reaped_by_the_init() {
+    if !privileged("orphans_are_reaped_by_the_init") {
+        return;
+    }
+    let script = r#"
+        orphan=$(sh -c 'true & echo $!')
+        i=0
+        while [ -e "/proc/$orphan" ] && [ $i -lt 500 ]; do
+            i=$((i + 1)); sleep 0.01
+        done
+        if [ -e "/proc/$orphan" ]; then
+            echo "orphan $orphan left: $(grep State /proc/$orphan/status)"
+        else
+            echo reaped
+        fi
+    "#;
+    let out = run_in_container(script, DEFAULT_HOSTNAME);
+    assert_eq!(out, "reaped\n");
+}
+
+/// The command's exit status is passed through exactly: an exit code, and
+/// a death by signal.
+#[test]
+fn the_commands_status_is_passed_through() {
+    if !privileged("the_commands_status_is_passed_through") {
+        return;
+    }
+    use std::os::unix::process::ExitStatusExt;
+    let out = within("exit 3", || {
+        Container::new("sh", &["-c", "echo partial; exit 3"]).output()
+    })
+    .expect("the container runs");
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(out.stdout, b"partial\n");
+    let out = within("kill -KILL $$", || {
+        Container::new("sh", &["-c", "echo err >&2; kill -KILL $$"]).output()
+    })
+    .expect("the container runs");
+    assert_eq!(out.status.signal(), Some(9));
+    assert_eq!(out.stderr, b"err\n");
+}
+
+/// A program that does not exist is `Error::Spawn` naming it, `NotFound`.
+#[test]
+fn a_missing_program_is_a_spawn_error() {
+    if !privileged("a_missing_program_is_a_spawn_error") {
+        return;
+    }
+    match within("a missing program", || {
+        Container::new("no-such-program-xyz", &[]).output()
+    }) {
+        Err(Error::Spawn { program, source }) => {
+            assert_eq!(program, "no-such-program-xyz");
+            assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+        }
+        other => panic!("expected Error::Spawn, got {other:?}"),
+    }
+}
+
+/// Without `CAP_SYS_ADMIN` the error is `Error::Isolation`, kind
+/// `PermissionDenied`, and says what is missing. As root, staged in a
+/// re-run of this binary as user `nobody`.
+#[test]
+fn without_privilege_the_error_says_what_is_missing() {
+    let name = "without_privilege_the_error_says_what_is_missing";
+    // SAFETY: `geteuid` has no preconditions and cannot fail.
+    let root = unsafe { nix::libc::geteuid() } == 0;
+    if root && env::var_os(ROLE).is_none() {
+        let output = Command::new(env::current_exe().expect("this binary"))
+            .args(["--exact", name, "--nocapture", "--test-threads=1"])
+            .env(ROLE, "unprivileged")
+            .uid(65534)
+            .gid(65534)
+            .current_dir("/")
+            .stdin(Stdio::null())
+            .output()
+            .expect("the unprivileged re-run starts");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && stdout.contains(DONE),
+            "re-run as nobody: {}\n{stdout}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        return;
+    }
+    match Container::new("true", &[]).output() {
+        Err(Error::Isolation { step, source }) => {
+            assert_eq!(source.kind(), std::io::ErrorKind::PermissionDenied);
+            let message = Error::Isolation { step, source }.to_string();
+            assert!(message.contains("CAP_SYS_ADMIN"), "{message}");
+            println!("{message}");
+        }
+        other => panic!("expected Error::Isolation, got {other:?}"),
+    }
+    println!("{DONE}");
+}
+
+use std::os::unix::process::CommandExt as _;

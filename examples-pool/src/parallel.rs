@@ -1,0 +1,117 @@
+//! `parallel`: the same CPU-bound work (counting the primes below `--n` by
+//! trial division) three ways: rayon's `par_iter`, ptm's `ThreadPool` fed one
+//! job per chunk of the range, and a plain iterator on one thread. The counts
+//! must agree; each time is the median of `--reps` runs after a warm-up.
+//!
+//! Answers "Functional Programming Style: The `map` Function" (point 4:
+//! iterators "unlock parallelism") and "Effect Of Spawning Thread" (CPU-bound
+//! threads do not scale past the cores) in `processes-threads-and-containers.md`,
+//! and the "Performance" claim of "Thread Pool" in
+//! `process-and-thread-management.md`. The seeds only assert these; here
+//! `(0..n).filter(prime)` goes parallel as `(0..n).into_par_iter().filter(prime)`
+//! and the speed-up is measured: the cores bound it (about 2x on 2 cores).
+//!
+//! Run it: `cargo run -p examples-pool -- parallel [--n 100000] [--reps 3]`
+//! (a debug build's times only compare the three ways; add `--release`).
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use ptm::pool::JobError;
+use ptm::ThreadPool;
+use rayon::prelude::*;
+
+/// Flags of the `parallel` demo.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Count the primes below this number.
+    #[arg(long, default_value_t = 100_000)]
+    pub n: u64,
+    /// Runs of each way; the median time is printed.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub reps: u32,
+}
+
+/// True if `k` is prime (trial division: deliberately CPU-bound). Takes `&u64`
+/// so that it can be passed to `filter` as it is.
+pub fn prime(&k: &u64) -> bool {
+    k >= 2 && (2..).take_while(|&d| d <= k / d).all(|d| k % d != 0)
+}
+
+/// One way's prime count and median time.
+#[derive(Debug)]
+pub struct Outcome {
+    pub name: &'static str,
+    pub primes: usize,
+    pub median: Duration,
+}
+
+/// Counts the primes below `n` with the pool, one job per chunk of the range.
+fn count_on_pool(pool: &ThreadPool, n: u64, chunks: u64) -> Result<usize> {
+    let size = n.div_ceil(chunks).max(1);
+    let handles: Vec<_> = (0..n)
+        .step_by(size as usize)
+        .map(|start| pool.spawn(move || (start..n.min(start + size)).filter(prime).count()))
+        .collect::<ptm::Result<_>>()
+        .context("spawn a chunk on the pool")?;
+    let counts = handles.into_iter().map(|handle| handle.join());
+    counts.sum::<Result<usize, JobError>>().context("join a chunk")
+}
+
+/// Runs `f` once to warm up (rayon starts its threads then), then `reps`
+/// times; returns the count and the median time.
+fn median(name: &'static str, reps: u32, f: impl Fn() -> Result<usize>) -> Result<Outcome> {
+    let (mut times, mut primes) = (Vec::new(), f()?);
+    for _ in 0..reps {
+        let start = Instant::now();
+        primes = f()?;
+        times.push(start.elapsed());
+    }
+    times.sort_unstable();
+    Ok(Outcome { name, primes, median: times[times.len() / 2] })
+}
+
+/// Runs the three ways, the pool with as many workers as the machine has cores.
+pub fn demo(args: &Args) -> Result<Vec<Outcome>> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let pool = ThreadPool::new(workers).with_context(|| format!("starting a pool of {workers}"))?;
+    let (n, reps) = (args.n, args.reps);
+    Ok(vec![
+        median("rayon par_iter", reps, || Ok((0..n).into_par_iter().filter(prime).count()))?,
+        median("ptm ThreadPool", reps, || count_on_pool(&pool, n, 16 * workers as u64))?,
+        median("one thread", reps, || Ok((0..n).filter(prime).count()))?,
+    ])
+}
+
+/// Prints [`demo`]: counts, median times, speed-ups over one thread.
+pub fn run(args: &Args) -> Result<()> {
+    println!("== parallel: rayon vs ptm ThreadPool vs one thread ==");
+    let outcomes = demo(args)?;
+    let one = outcomes.last().map_or(Duration::ZERO, |o| o.median).as_secs_f64();
+    for o in &outcomes {
+        let speedup = one / o.median.as_secs_f64().max(1e-9);
+        println!(
+            "{:<15} primes below {} = {}, median of {} runs {:.2?}, speed-up {speedup:.2}x",
+            o.name, args.n, o.primes, args.reps, o.median
+        );
+    }
+    let agree = outcomes.windows(2).all(|w| w[0].primes == w[1].primes);
+    println!("all three counts equal: {agree}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_three_ways_agree_and_chunks_cover_the_range() {
+        let outcomes = demo(&Args { n: 10_000, reps: 1 }).expect("the demo runs");
+        assert!(outcomes.iter().all(|o| o.primes == 1229), "{outcomes:?}");
+        let pool = ThreadPool::new(2).expect("a pool starts");
+        for (n, chunks) in [(0, 4), (1, 4), (3, 8), (100, 7), (101, 1)] {
+            let expected = (0..n).filter(prime).count();
+            assert_eq!(count_on_pool(&pool, n, chunks).expect("counts"), expected, "n={n}");
+        }
+    }
+}

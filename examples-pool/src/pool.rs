@@ -1,0 +1,109 @@
+//! `pool`: ptm's `ThreadPool` from submission to shutdown.
+//!
+//! Answers "Thread Pool" in `process-and-thread-management.md`. Jobs go in with
+//! `execute` (fire and forget) and `spawn` (its `JobHandle::join` gives the
+//! value back); `wait_idle` waits for the pool to drain; `stats` counts what
+//! ran; `shutdown` runs every queued job, joins every worker and returns the
+//! final counts.
+//!
+//! Run it: `cargo run -p examples-pool -- pool`
+//!
+//! What the seed got wrong, and what this does instead:
+//! - Its `Drop` calls `drop(&self.sender)`, which drops a *reference*: the
+//!   sender stays alive, no worker's `recv()` ever fails, and joining the
+//!   first worker waits for ever, so dropping the pool hangs. ptm closes its
+//!   queue before joining (the `naive` demo applies that fix to the seed).
+//! - Its example sleeps 1000 ms and hopes the jobs are done. `shutdown` and
+//!   `wait_idle` wait for exactly the submitted jobs, however long they take.
+//! - Its `execute` gives no result back; `spawn` returns a `JobHandle`.
+//! - It does not compile as printed (`Duration` is never imported).
+
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::{mpsc, Arc};
+
+use anyhow::{Context, Result};
+use ptm::pool::PoolStats;
+use ptm::ThreadPool;
+
+/// What [`demo`] saw: the counter the `execute` jobs bumped, the sum of the
+/// `spawn` jobs' squares, `stats` after `wait_idle`, the (count, sum) of the
+/// values sent by the jobs queued just before `shutdown`, and its stats.
+#[derive(Debug)]
+pub struct Report {
+    pub counter: usize,
+    pub squares: u64,
+    pub idle: PoolStats,
+    pub sent: (usize, usize),
+    pub last: PoolStats,
+}
+
+/// On a pool of `workers` threads: `jobs` `execute` jobs, `jobs` `spawn`
+/// jobs (`i * i`), then `jobs` more queued right before `shutdown`.
+pub fn demo(workers: usize, jobs: usize) -> Result<Report> {
+    let pool = ThreadPool::new(workers).with_context(|| format!("starting {workers} workers"))?;
+    let counter = Arc::new(AtomicUsize::new(0));
+    for _ in 0..jobs {
+        let counter = Arc::clone(&counter);
+        // Relaxed: `wait_idle` orders every job before the load below.
+        let job = move || {
+            counter.fetch_add(1, Relaxed);
+        };
+        pool.execute(job).context("execute on the pool")?;
+    }
+    let handles: Vec<_> = (0..jobs as u64)
+        .map(|i| pool.spawn(move || i * i))
+        .collect::<ptm::Result<_>>()
+        .context("spawn on the pool")?;
+    let mut squares = 0;
+    for handle in handles {
+        squares += handle.join().context("joining a square job")?;
+    }
+    pool.wait_idle().context("waiting for the pool to be idle")?;
+    let (counter, idle) = (counter.load(Relaxed), pool.stats());
+
+    // Graceful shutdown: the jobs still queued when it is called all run.
+    let (tx, rx) = mpsc::channel();
+    for i in 0..jobs {
+        let tx = tx.clone();
+        // `rx` outlives the pool, so the send cannot fail.
+        pool.execute(move || tx.send(i).unwrap_or(())).context("execute before shutdown")?;
+    }
+    drop(tx);
+    let last = pool.shutdown();
+    // Every sender lived in a job, and shutdown ran and dropped every job.
+    let sent = rx.iter().fold((0, 0), |(n, sum), i| (n + 1, sum + i));
+    Ok(Report { counter, squares, idle, sent, last })
+}
+
+/// Prints [`demo`] with 4 workers and 100 jobs per phase.
+pub fn run() -> Result<()> {
+    println!("== pool: ThreadPool execute, spawn + join, stats, shutdown ==");
+    let jobs = 100;
+    let Report { counter, squares, idle: s, sent: (n, sum), last } = demo(4, jobs)?;
+    println!("execute: {jobs} jobs, counter = {counter}");
+    println!("spawn + join: sum of squares 0..{jobs} = {squares}");
+    let (w, q, a, c, p) = (s.workers, s.queued, s.active, s.completed, s.panicked);
+    println!(
+        "stats after wait_idle: workers {w}, queued {q}, active {a}, completed {c}, panicked {p}"
+    );
+    println!("shutdown ran every queued job: received {n} values, sum 0..{jobs} = {sum}");
+    let (c, p, q) = (last.completed, last.panicked, last.queued);
+    println!("stats from shutdown: completed {c}, panicked {p}, cancelled {q}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// "Thread Pool" (process-and-thread-management.md): the seed's pool hangs
+    /// in `Drop`. ptm's, shut down right after queueing, runs every job.
+    #[test]
+    fn every_job_runs_and_is_counted() {
+        let r = demo(3, 50).expect("the demo runs");
+        assert_eq!((r.counter, r.squares), (50, (0..50).map(|i| i * i).sum()));
+        assert_eq!((r.idle.completed, r.idle.queued, r.idle.active), (100, 0, 0));
+        assert_eq!(r.sent, (50, 49 * 50 / 2));
+        assert_eq!((r.last.completed, r.last.panicked, r.last.queued), (150, 0, 0));
+    }
+}

@@ -1,0 +1,155 @@
+//! Runs the `examples-pool` binary the way a reader would and checks the
+//! values each demo prints, plus the command line itself: the no-argument
+//! run, `--help`, a bad flag and an unknown demo.
+
+use std::process::Output;
+
+use assert_cmd::cargo::cargo_bin_cmd;
+
+/// Every demo, in the order the binary runs them.
+const DEMOS: [&str; 6] = ["pool", "worker", "panics", "backpressure", "parallel", "naive"];
+
+/// Runs the binary with `args` and returns its output, whatever the exit code.
+fn run(args: &[&str]) -> Output {
+    cargo_bin_cmd!("examples-pool").args(args).output().expect("the binary starts")
+}
+
+/// Runs the binary with `args`, asserts success and returns its stdout.
+fn stdout_of(args: &[&str]) -> String {
+    let out = run(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{args:?} failed: {:?}\n{stderr}", out.status);
+    String::from_utf8(out.stdout).expect("stdout is UTF-8")
+}
+
+/// Asserts that `text` contains every one of `needles`.
+fn assert_contains(text: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+}
+
+/// The number after `prefix` in `text`.
+fn number_after(text: &str, prefix: &str) -> u64 {
+    let start = text.find(prefix).unwrap_or_else(|| panic!("no {prefix:?} in:\n{text}"));
+    let digits: String =
+        text[start + prefix.len()..].chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().unwrap_or_else(|_| panic!("no number after {prefix:?} in:\n{text}"))
+}
+
+#[test]
+fn pool_prints_results_and_counts() {
+    assert_contains(
+        &stdout_of(&["pool"]),
+        &[
+            "execute: 100 jobs, counter = 100",
+            "sum of squares 0..100 = 328350",
+            "queued 0, active 0, completed 200, panicked 0",
+            "received 100 values, sum 0..100 = 4950",
+            "stats from shutdown: completed 300, panicked 0, cancelled 0",
+        ],
+    );
+}
+
+#[test]
+fn worker_processes_every_task_then_stops() {
+    assert_contains(
+        &stdout_of(&["worker"]),
+        &[
+            "WorkerStats: processed 1000, panicked 0",
+            "handler saw 1000 tasks, each once, in order: true",
+            "running total = 500500",
+        ],
+    );
+}
+
+#[test]
+fn panics_are_reported_and_every_worker_survives() {
+    let out = stdout_of(&["panics"]);
+    for i in 0..4 {
+        assert_contains(&out, &[&format!("Err: job panicked: job {i} failed on purpose")]);
+    }
+    assert_contains(
+        &out,
+        &["4 of 4 workers ran a job each", "sum to 10", "completed 4, panicked 4"],
+    );
+}
+
+#[test]
+fn backpressure_refuses_when_full_and_loses_nothing() {
+    let out = stdout_of(&["backpressure", "--capacity", "2", "--jobs", "300"]);
+    assert_contains(
+        &out,
+        &["2 workers busy, 2 jobs queued: try_execute -> Err: the queue is full", "lost 0"],
+    );
+    assert_eq!(number_after(&out, "submitted "), 2 + 2 + 300);
+    assert_eq!(number_after(&out, "completed "), 2 + 2 + 300);
+    assert!(number_after(&out, "longest queue seen = ") <= 2, "{out}");
+}
+
+#[test]
+fn parallel_counts_agree() {
+    let out = stdout_of(&["parallel", "--n", "10000", "--reps", "1"]);
+    assert_eq!(out.matches("primes below 10000 = 1229,").count(), 3, "{out}");
+    assert_contains(&out, &["all three counts equal: true"]);
+}
+
+#[test]
+fn naive_pool_shuts_down_and_runs_every_job() {
+    let out = stdout_of(&["naive"]);
+    assert_eq!(out.matches("50000 jobs ran").count(), 2, "{out}");
+    assert_contains(&out, &["(drop returned)", "naive / ptm time = "]);
+}
+
+#[test]
+fn no_argument_runs_every_demo_in_order() {
+    let out = stdout_of(&[]);
+    let positions: Vec<usize> = DEMOS
+        .iter()
+        .map(|demo| out.find(&format!("== {demo}: ")).unwrap_or_else(|| panic!("no {demo}")))
+        .collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "out of order:\n{out}");
+    assert_contains(
+        &out,
+        &[
+            "sum of squares 0..100 = 328350",
+            "WorkerStats: processed 1000, panicked 0",
+            "completed 4, panicked 4",
+            "try_execute -> Err: the queue is full",
+            "all three counts equal: true",
+            "50000 jobs ran",
+        ],
+    );
+}
+
+#[test]
+fn help_lists_every_demo() {
+    let out = stdout_of(&["--help"]);
+    for demo in DEMOS {
+        assert!(out.lines().any(|line| line.trim_start().starts_with(demo)), "{demo}:\n{out}");
+    }
+}
+
+#[test]
+fn a_bad_flag_is_a_usage_error() {
+    // An unknown flag: clap prints the error and the usage line.
+    for args in [&["pool", "--bogus"][..], &["parallel", "--m", "5"]] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_contains(&String::from_utf8_lossy(&out.stderr), &["error:", "Usage:"]);
+    }
+    // A bad value: clap names the flag and the value.
+    for args in [&["parallel", "--n", "many"][..], &["parallel", "--reps", "0"]] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_contains(&String::from_utf8_lossy(&out.stderr), &["error: invalid value", args[2]]);
+    }
+}
+
+#[test]
+fn an_unknown_demo_lists_the_valid_ones() {
+    let out = run(&["nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_contains(&stderr, &["nope", &format!("valid demos: {}", DEMOS.join(", "))]);
+}

@@ -207,3 +207,103 @@ fn without_privilege_the_error_says_what_is_missing() {
 }
 
 use std::os::unix::process::CommandExt as _;
+
+/// Processes of this host whose process group is `group`, with their state
+/// letter (`Z` for a zombie), from the host's `/proc`.
+fn group_members(group: u32) -> Vec<(u32, char)> {
+    let entries = std::fs::read_dir("/proc").expect("/proc");
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+            let state = fields.next()?.chars().next()?;
+            let pgrp: u32 = fields.nth(1)?.parse().ok()?;
+            (pgrp == group).then_some((pid, state))
+        })
+        .collect()
+}
+
+/// Starts `unshare --pid --fork --mount-proc sh -c 'sleep 1000 & sleep
+/// 1000; wait'` under `manager`: a shell that is pid 1 of its own PID
+/// namespace with two sleeps inside. Returns the group id once all four
+/// (unshare, sh, two sleeps) are running.
+fn spawn_namespaced_sleeps(manager: &mut ptm::process::ProcessManager) -> u32 {
+    let group = manager
+        .spawn(
+            "unshare",
+            &[
+                "--pid",
+                "--fork",
+                "--mount-proc",
+                "sh",
+                "-c",
+                "sleep 1000 & sleep 1000; wait",
+            ],
+        )
+        .expect("unshare starts");
+    let started = std::time::Instant::now();
+    while group_members(group).len() < 4 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "the namespace did not start: {:?}",
+            group_members(group)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    group
+}
+
+/// Waits (bounded) until no process of `group` is alive. Zombies do not
+/// count: the namespace's processes are not our children, and once their
+/// parents died with them, reaping them falls to the host's init, as for
+/// any orphan. A signal is acted on when its target next runs, hence the
+/// polling: /proc is all there is to watch for processes that are not ours.
+fn assert_no_live_members(group: u32, after: &str) {
+    let started = std::time::Instant::now();
+    loop {
+        let live: Vec<(u32, char)> = group_members(group)
+            .into_iter()
+            .filter(|&(_, state)| state != 'Z' && state != 'X')
+            .collect();
+        if live.is_empty() {
+            return;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "alive after {after}: {live:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
+/// `kill_all` and `terminate_all` still end everything when a child runs
+/// its own PID namespace (its init, sh, ignores SIGTERM from outside, as
+/// every pid 1 does without a handler): no process of the group is left
+/// alive.
+#[test]
+fn kill_all_and_terminate_all_reach_into_pid_namespaces() {
+    if !privileged("kill_all_and_terminate_all_reach_into_pid_namespaces") {
+        return;
+    }
+    use ptm::process::ProcessManager;
+    use std::time::Duration;
+
+    let mut manager = ProcessManager::new();
+    let group = spawn_namespaced_sleeps(&mut manager);
+    let (mut manager, reports) = within("kill_all", move || {
+        let reports = manager.kill_all();
+        (manager, reports)
+    });
+    assert_eq!(reports.len(), 1);
+    assert!(reports[0].status.is_ok(), "{:?}", reports[0]);
+    assert_no_live_members(group, "kill_all");
+
+    let group = spawn_namespaced_sleeps(&mut manager);
+    let reports = within("terminate_all", move || {
+        manager.terminate_all(Duration::from_millis(300))
+    });
+    assert_eq!(reports.len(), 1);
+    assert!(reports[0].status.is_ok(), "{:?}", reports[0]);
+    assert_no_live_members(group, "terminate_all");
+}

@@ -1,6 +1,122 @@
-//! The `threads` topic of ptm. Its demos arrive with issue 4; for now this binary
-//! only says so, so that `cargo run -p examples-threads` already works.
+//! examples-threads: threads in Rust, done right.
+//!
+//! One binary, one module per demo. Each demo answers a section of the seed
+//! tutorials (`processes-threads-and-containers.md` and
+//! `process-and-thread-management.md`) and says what the seed got wrong.
+//!
+//! ```sh
+//! cargo run -p examples-threads                 # every demo, in order
+//! cargo run -p examples-threads -- spawn        # one demo
+//! cargo run -p examples-threads -- cost --max 8 --step 1 --mode cpu
+//! cargo run -p examples-threads -- --help       # the list of demos
+//! ```
 
-fn main() {
-    println!("examples-threads: the demos of this topic are not written yet (see issue 4).");
+mod closures;
+mod cost;
+mod r#move;
+mod parse;
+mod spawn;
+mod sync;
+
+use anyhow::Context;
+use clap::{CommandFactory, Parser, Subcommand};
+
+/// Threads in Rust, done right: run every demo, or name one.
+#[derive(Debug, Parser)]
+#[command(name = "examples-threads", version)]
+struct Cli {
+    /// The demo to run; without one, every demo runs in order.
+    #[command(subcommand)]
+    demo: Option<Demo>,
+}
+
+/// The demos, in the order a no-argument run shows them.
+#[derive(Debug, Subcommand)]
+enum Demo {
+    /// Spawn threads, pass data in, join to get values back, time a 300 ms sleeper.
+    Spawn,
+    /// Why `spawn` needs `move` (E0373), the `move` fix, and `thread::scope` borrowing.
+    Move,
+    /// Closures vs fn pointers: Fn, FnMut, FnOnce, and their sizes in memory.
+    Closures,
+    /// Mutex counter, RwLock readers and writer, Condvar hand-off consuming each value once.
+    Sync,
+    /// The seed's Operation parser as a for loop and as map/collect: same result.
+    Parse(parse::Args),
+    /// The cost of threads: wall time of n sleeping, spinning or CPU-burning threads.
+    Cost(cost::Args),
+}
+
+/// Runs one demo.
+fn run(demo: Demo) -> anyhow::Result<()> {
+    match demo {
+        Demo::Spawn => spawn::run(),
+        Demo::Move => r#move::run(),
+        Demo::Closures => closures::run(),
+        Demo::Sync => sync::run(),
+        Demo::Parse(args) => parse::run(&args),
+        Demo::Cost(args) if args.max < args.step => {
+            // A clap usage error (exit 2), like any other bad flag.
+            let msg = format!(
+                "--max ({}) must be at least --step ({})",
+                args.max, args.step
+            );
+            let mut cmd = Cli::command();
+            cmd.build(); // gives the subcommand its full name for the usage line
+            let sub = cmd
+                .find_subcommand_mut("cost")
+                .context("no `cost` subcommand")?;
+            sub.error(clap::error::ErrorKind::ArgumentConflict, msg)
+                .exit()
+        }
+        Demo::Cost(args) => cost::run(&args),
+    }
+}
+
+/// Names and one-line descriptions of the demos, in declaration order.
+fn demos() -> Vec<(String, String)> {
+    Cli::command()
+        .get_subcommands()
+        .filter(|sub| sub.get_name() != "help")
+        .map(|sub| {
+            let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+            (sub.get_name().to_owned(), about)
+        })
+        .collect()
+}
+
+/// Parses the command line, then runs the demo it names, or every demo in order.
+///
+/// # Errors
+/// A demo failed (a thread could not be spawned or panicked, a clock could not be
+/// read); the error names the demo and the stage. Usage errors exit with code 2.
+fn main() -> anyhow::Result<()> {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) if err.kind() == clap::error::ErrorKind::InvalidSubcommand => {
+            // Printing to stderr can only fail if stderr is gone; nothing to report to then.
+            let _ = err.print();
+            let names: Vec<String> = demos().into_iter().map(|(name, _)| name).collect();
+            eprintln!("valid demos: {}", names.join(", "));
+            std::process::exit(2);
+        }
+        Err(err) => err.exit(),
+    };
+    match cli.demo {
+        Some(demo) => run(demo),
+        None => {
+            for (name, about) in demos() {
+                println!("=== {name}: {about}");
+                // Parsing just the name gives the demo with clap's own defaults.
+                let parsed = Cli::try_parse_from(["examples-threads", name.as_str()])
+                    .with_context(|| format!("building the default arguments of demo `{name}`"))?;
+                let demo = parsed
+                    .demo
+                    .with_context(|| format!("demo `{name}` did not parse"))?;
+                run(demo).with_context(|| format!("demo `{name}` failed"))?;
+                println!();
+            }
+            Ok(())
+        }
+    }
 }

@@ -1,0 +1,103 @@
+//! # `cost`: what n threads cost, sleeping, spinning, or burning CPU
+//!
+//! For n = step, 2*step, ..., max: spawn n threads, join them all, print the wall time.
+//! Each thread sleeps 20 ms (`sleep`), calls `yield_now` until 20 ms of wall time passed
+//! (`spin`, the seed's loop), or burns 20 ms of its own CPU time, read on the thread CPU
+//! clock (`cpu`); see `cost/work.rs`. Then `cost/verdict.rs` says where each curve stops
+//! being flat, against the core count: n `cpu` threads need n x 20 ms of CPU in all.
+//!
+//! Answers `processes-threads-and-containers.md`, "Plotting The Cost Of Threads" and
+//! "Yielding Control With `thread::yield_now()`". Run:
+//! `cargo run -p examples-threads -- cost [--max 16] [--step 2] [--mode sleep|spin|cpu|all]`
+//!
+//! What the seed gets wrong: its spin loop stops after 20 ms of *wall* time, so n threads
+//! share the cores' 20 ms instead of each doing 20 ms of work; its curve shows scheduling
+//! delays, not what work costs (`cpu` does). It drops `handle.join()`'s `Result`, so a
+//! panic goes unseen; its note says a `for` loop cannot join (`for h in handles` can); it
+//! says "20 secs" for 20 ms; and it spawns 125,250 threads for a shape that shows by n = 16.
+
+mod verdict;
+mod work;
+
+pub use work::Mode;
+
+use crate::spawn::{join_named, spawn_named};
+use anyhow::Result;
+use std::thread;
+use std::time::{Duration, Instant};
+use work::{work, WORK};
+
+/// Flags of the `cost` demo (`--max` below `--step` is refused in `main`).
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Largest number of threads.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub max: u32,
+    /// Step between thread counts: n = step, 2*step, ..., max.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub step: u32,
+    /// What each thread does.
+    #[arg(long, value_enum, default_value_t = Mode::All)]
+    pub mode: Mode,
+}
+
+/// Wall time to spawn `n` threads doing `mode` and join them all. (Should a spawn fail,
+/// the threads already running are not joined; they end by themselves within 20 ms.)
+pub fn time_threads(n: u32, mode: Mode) -> Result<Duration> {
+    let start = Instant::now();
+    let spawn = |i| spawn_named(&format!("{}-{i}", mode.name()), move || work(mode));
+    let handles = (0..n).map(spawn).collect::<Result<Vec<_>>>()?;
+    handles.into_iter().try_for_each(|h| join_named(h)?)?; // a panic or a clock error
+    Ok(start.elapsed())
+}
+
+/// Times n = step, 2*step, ..., max threads; one row per n: (n, ms for each mode).
+pub fn measure(args: &Args, modes: &[Mode]) -> Result<Vec<(u32, Vec<f64>)>> {
+    let ns = (args.step..=args.max).step_by(args.step as usize);
+    let row = |n| -> Result<(u32, Vec<f64>)> {
+        let ms = |&m| time_threads(n, m).map(|d| d.as_secs_f64() * 1e3);
+        Ok((n, modes.iter().map(ms).collect::<Result<_>>()?))
+    };
+    ns.map(row).collect()
+}
+
+/// Prints the table, the rule, and a verdict per mode.
+pub fn run(args: &Args) -> Result<()> {
+    let modes = args.mode.expand();
+    let head: String = modes
+        .iter()
+        .map(|m| format!("{:>9}", m.name() + "_ms"))
+        .collect();
+    println!("{:>5} {head}", "n");
+    let table = measure(args, &modes)?;
+    for (n, ms) in &table {
+        let cells: String = ms.iter().map(|t| format!("{t:>9.1}")).collect();
+        println!("{n:>5} {cells}");
+    }
+    let cores = thread::available_parallelism().map_or(1, |c| c.get());
+    let (band, work_ms) = (verdict::FLAT_BAND, WORK.as_secs_f64() * 1e3);
+    println!("rule: a curve stops being flat at the first n above {band}x its first time");
+    for (i, mode) in modes.iter().enumerate() {
+        let curve = verdict::column(&table, i);
+        println!("{}", verdict::verdict(&mode.name(), &curve, work_ms, cores));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_row_per_n_one_column_per_mode() {
+        let args = Args {
+            max: 5,
+            step: 2,
+            mode: Mode::All,
+        };
+        let table = measure(&args, &[Mode::Sleep, Mode::Cpu]).expect("threads spawn");
+        let shape: Vec<(u32, usize)> = table.iter().map(|(n, ms)| (*n, ms.len())).collect();
+        assert_eq!(shape, [(2, 2), (4, 2)]);
+        assert!(table.iter().all(|(_, ms)| ms.iter().all(|t| *t >= 20.0)));
+    }
+}

@@ -1,0 +1,114 @@
+//! # `move`: why `thread::spawn` needs `move`, and how `thread::scope` borrows instead
+//!
+//! `thread::spawn` requires a `'static` closure: the thread may outlive the function
+//! that spawned it, so it may not borrow that function's locals. `move` gives the
+//! closure its own copy (for `Copy` types) or ownership (for the rest; share with
+//! `Arc`). `std::thread::scope` (Rust 1.63) joins its threads before returning, so
+//! they may borrow locals, even mutably, without `move`, `Arc` or `Mutex`.
+//!
+//! Answers `processes-threads-and-containers.md`, "Sharing Variables In Threads", and
+//! `process-and-thread-management.md`, "Thread Creation and Control".
+//!
+//! Run: `cargo run -p examples-threads -- move`
+//!
+//! What the seed gets wrong: the fixed version calls `handle1.join();` and drops the
+//! `Result` (rustc warns `unused_must_use`; a panic in the thread goes unnoticed). Here
+//! every join is checked. The seed also presents `move` as the only fix; `scope` is
+//! the one that needs no copy at all.
+
+use crate::spawn::{join_named, spawn_named};
+use anyhow::Context;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// What rustc 1.95 says about the seed's code without `move` (it cannot compile).
+pub const E0373: &str = "error[E0373]: closure may outlive the current function, \
+    but it borrows `pause`, which is owned by the current function";
+
+/// Two `move` threads each sleep their own copy of `pause`; returns what each measured.
+pub fn move_copies(pause: Duration) -> anyhow::Result<[Duration; 2]> {
+    let timed = move || {
+        let start = Instant::now();
+        thread::sleep(pause); // `pause` was copied into the closure: `Duration` is `Copy`
+        start.elapsed()
+    };
+    let (a, b) = (
+        spawn_named("pause-1", timed)?,
+        spawn_named("pause-2", timed)?,
+    );
+    Ok([join_named(a)?, join_named(b)?])
+}
+
+/// A non-`Copy` value shared by `move` threads through `Arc`: each sums one half.
+pub fn arc_halves(data: Vec<u64>) -> anyhow::Result<(u64, u64)> {
+    let data = Arc::new(data);
+    let mid = data.len() / 2;
+    let left = Arc::clone(&data); // each closure moves in its own Arc, not the Vec
+    let l = spawn_named("arc-left", move || left[..mid].iter().sum::<u64>())?;
+    let right = Arc::clone(&data);
+    let r = spawn_named("arc-right", move || right[mid..].iter().sum::<u64>())?;
+    Ok((join_named(l)?, join_named(r)?))
+}
+
+/// Scoped threads borrow `data` mutably, half each, with no `move`; returns its new sum.
+pub fn scoped_double(data: &mut [u64]) -> anyhow::Result<u64> {
+    let (left, right) = data.split_at_mut(data.len() / 2);
+    thread::scope(|s| {
+        let left_half = || left.iter_mut().for_each(|x| *x *= 2); // borrows `left`
+        let right_half = || right.iter_mut().for_each(|x| *x *= 2);
+        let builder = thread::Builder::new;
+        builder()
+            .spawn_scoped(s, left_half)
+            .context("spawning left doubler")?;
+        builder()
+            .spawn_scoped(s, right_half)
+            .context("spawning right doubler")?;
+        anyhow::Ok(())
+    })?; // every scoped thread is joined here; a panic in one would re-panic here
+    Ok(data.iter().sum())
+}
+
+/// Prints the compiler error, then the three ways that compile.
+pub fn run() -> anyhow::Result<()> {
+    println!("without move: {E0373}");
+    let pause = Duration::from_millis(20);
+    let [a, b] = move_copies(pause)?;
+    let ok = a >= pause && b >= pause;
+    println!("with move: 2 threads each slept {pause:?} (>= 20 ms: {ok}); `pause` still usable: {pause:?}");
+    let (l, r) = arc_halves((1..=100).collect())?;
+    println!("Arc + move: halves of 1..=100 sum to {l} + {r} = {}", l + r);
+    let mut data: Vec<u64> = (1..=100).collect();
+    let doubled = scoped_double(&mut data)?;
+    println!("thread::scope, no move: doubled 1..=100 in place, sum = {doubled}, data still owned here ({} items)", data.len());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn move_gives_each_thread_its_own_copy() {
+        let pause = Duration::from_millis(5);
+        assert!(move_copies(pause)
+            .expect("spawns")
+            .iter()
+            .all(|d| *d >= pause));
+    }
+
+    #[test]
+    fn arc_halves_cover_everything() {
+        assert_eq!(
+            arc_halves((1..=100).collect()).expect("spawns"),
+            (1275, 3775)
+        );
+    }
+
+    #[test]
+    fn scope_mutates_in_place() {
+        let mut data: Vec<u64> = (1..=5).collect();
+        assert_eq!(scoped_double(&mut data).expect("spawns"), 30);
+        assert_eq!(data, [2, 4, 6, 8, 10]);
+    }
+}

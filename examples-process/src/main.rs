@@ -1,6 +1,113 @@
-//! The `process` topic of ptm. Its demos arrive with issue 4; for now this binary
-//! only says so, so that `cargo run -p examples-process` already works.
+//! # examples-process: processes in Rust, done right
+//!
+//! The `process` topic of ptm: one binary, one module per demo.
+//!
+//! ```sh
+//! cargo run -p examples-process                  # every demo, in order
+//! cargo run -p examples-process -- <demo> [flags] # one demo
+//! cargo run -p examples-process -- --help         # the list of demos
+//! ```
+//!
+//! Each demo is logic that returns values (unit-tested in its module) and a
+//! small `run` that prints them. `os` and `roundtrip` are helpers, not demos.
 
-fn main() {
-    println!("examples-process: the demos of this topic are not written yet (see issue 4).");
+mod communicate;
+mod fork;
+mod info;
+mod os;
+mod pipe;
+mod roundtrip;
+mod signals;
+mod spawn;
+mod switch;
+
+use anyhow::{Context, Result};
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser, Subcommand};
+
+/// Processes in Rust, done right: spawning, process info, pipelines,
+/// communicate, signals, fork/exec and the cost of a context switch.
+/// Without a demo, runs them all in order.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Cli {
+    /// The demo to run (default: all of them).
+    #[command(subcommand)]
+    demo: Option<Demo>,
+}
+
+/// The demos, in the order a run without arguments shows them.
+#[derive(Debug, Clone, Subcommand)]
+enum Demo {
+    /// ProcessManager: spawn, output (and its Error::Exit), wait_all, kill_all with no zombie
+    Spawn,
+    /// ProcessInfo: pid, ppid, args, env, current dir; threads share the pid, a child has its own
+    Info,
+    /// Pipeline: printf | tr | sort with every stage's status; false | true fails at stage 0
+    Pipe,
+    /// communicate: megabytes through sort and cat, verified, where the seed deadlocks
+    Communicate(communicate::Args),
+    /// terminate_all: SIGTERM, SIGKILL after a grace; a process-group kill reaches grandchildren
+    Signals(signals::Args),
+    /// nix fork/exec/waitpid: async-signal-safe child, exit status, separate address spaces
+    Fork,
+    /// Round-trip cost thread-to-thread vs process-to-process, unpinned and pinned to one CPU
+    Switch(switch::Args),
+    /// Internal: copy stdin to stdout until end of file (the child of `switch`)
+    #[command(hide = true)]
+    Echo,
+}
+
+/// Runs one demo.
+fn run(demo: &Demo) -> Result<()> {
+    match demo {
+        Demo::Spawn => spawn::run(),
+        Demo::Info => info::run(),
+        Demo::Pipe => pipe::run(),
+        Demo::Communicate(args) => communicate::run(args),
+        Demo::Signals(args) => signals::run(args),
+        Demo::Fork => fork::run(),
+        Demo::Switch(args) => switch::run(args),
+        Demo::Echo => roundtrip::echo_stdio(),
+    }
+}
+
+/// The names of the demos (hidden subcommands left out), in order.
+fn demo_names() -> Vec<String> {
+    Cli::command()
+        .get_subcommands()
+        .filter(|command| !command.is_hide_set())
+        .map(|command| command.get_name().to_owned())
+        .collect()
+}
+
+/// Runs every demo with its default flags, in order.
+fn run_all() -> Result<()> {
+    for name in demo_names() {
+        // Parsing the bare name gives the demo exactly its `--help` defaults.
+        let cli = Cli::try_parse_from([env!("CARGO_PKG_NAME"), name.as_str()])?;
+        if let Some(demo) = cli.demo {
+            println!("== {name} ==");
+            run(&demo).with_context(|| format!("demo `{name}` failed"))?;
+            println!();
+        }
+    }
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) if err.kind() == ErrorKind::InvalidSubcommand => {
+            // Printing to stderr can only fail if stderr is gone: exit anyway.
+            let _ = err.print();
+            eprintln!("valid demos: {}", demo_names().join(", "));
+            std::process::exit(2);
+        }
+        Err(err) => err.exit(),
+    };
+    match cli.demo {
+        Some(demo) => run(&demo),
+        None => run_all(),
+    }
 }

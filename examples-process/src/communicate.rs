@@ -1,0 +1,120 @@
+//! # `communicate`: megabytes in and out of a child, without deadlock
+//!
+//! Shows [`communicate`]: `--mib` MiB of lines (default 8) through `cat` and
+//! `sort` (`LC_ALL=C`), stdin written while stdout and stderr are read, the
+//! output checked: `cat`'s is identical (length, FNV-1a), `sort`'s is sorted
+//! and equals the input's lines sorted here (FNV-1a).
+//!
+//! Seed: `process-and-thread-management.md`, "Process Communication".
+//!
+//! Run: `cargo run -p examples-process -- communicate [--mib 8]`
+//!
+//! What the seed got wrong: `communicate_with_process` writes *all* of stdin
+//! before it reads stdout; past 64 KiB per pipe `cat` blocks on its full
+//! stdout, stops reading, and the parent blocks in `write_all` for ever. The
+//! demo runs that on a thread, sees it still blocked after 300 ms, and kills
+//! `cat` to free it. `communicate` polls all pipes at once: no size blocks it.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use anyhow::{ensure, Context, Result};
+use ptm::ipc::communicate;
+
+/// Flags of the `communicate` demo.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Size of the input, in MiB.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub mib: u32,
+}
+
+/// FNV-1a, 64 bits.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    let step = |hash: u64, &byte: &u8| (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3);
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, step)
+}
+
+/// The lines of `text`, each with its `\n`.
+fn lines(text: &[u8]) -> impl Iterator<Item = &[u8]> {
+    text.split_inclusive(|&b| b == b'\n')
+}
+
+/// The lines of `text` sorted by bytes, as `sort` must print them (`LC_ALL=C`).
+pub fn sorted_lines(text: &[u8]) -> Vec<u8> {
+    let mut lines: Vec<_> = lines(text).collect();
+    lines.sort_unstable();
+    lines.concat()
+}
+
+/// `mib` MiB of pseudo-random (an LCG) lines of 15 hex digits (16 bytes with `\n`).
+pub fn input(mib: u32) -> Vec<u8> {
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut text = Vec::with_capacity((mib as usize) << 20);
+    for _ in 0..mib << 16 {
+        state = state.wrapping_mul(0x5851_f42d_4c95_7f2d).wrapping_add(0x1405_7b7e_f767_814f);
+        let _ = writeln!(text, "{:015x}", state >> 4); // writing to a Vec cannot fail
+    }
+    text
+}
+
+/// Runs `program` under `LC_ALL=C` with `data` on stdin; returns its stdout.
+fn through(program: &str, data: &[u8]) -> Result<Vec<u8>> {
+    let mut cmd = Command::new(program);
+    cmd.env("LC_ALL", "C");
+    let out = communicate(cmd, data, Some(Duration::from_secs(60)))
+        .with_context(|| format!("running `{program}`"))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(out.status.success(), "`{program}` failed: {}: {stderr}", out.status);
+    Ok(out.stdout)
+}
+
+/// The seed's pattern, all of `data` to `cat` before any read: still blocked after `patience`?
+pub fn seed_blocks(data: &[u8], patience: Duration) -> Result<bool> {
+    let mut cmd = Command::new("cat");
+    let mut child =
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().context("spawning `cat`")?;
+    let mut stdin = child.stdin.take().context("cat's stdin is piped")?;
+    let (done_tx, done) = mpsc::channel();
+    let blocked = thread::scope(|scope| {
+        scope.spawn(move || done_tx.send(stdin.write_all(data)));
+        let blocked = done.recv_timeout(patience).is_err();
+        let _ = child.kill(); // its stdin closes: a blocked `write_all` fails (EPIPE)
+        blocked
+    });
+    child.wait().context("reaping `cat`")?;
+    Ok(blocked)
+}
+
+/// Prints what went in, what came out, and the checks.
+pub fn run(args: &Args) -> Result<()> {
+    let data = input(args.mib);
+    let (cat, sorted) = (through("cat", &data)?, through("sort", &data)?);
+    let (len_in, len_out, sum_in, sum_out) = (data.len(), cat.len(), fnv1a(&data), fnv1a(&cat));
+    println!("cat: {len_in} bytes in, {len_out} out, fnv1a {sum_in:#018x} in, {sum_out:#018x} out, identical: {}", cat == data);
+    let (count_in, count_out, in_order) =
+        (lines(&data).count(), lines(&sorted).count(), lines(&sorted).is_sorted());
+    let (sum_out, sum_expected) = (fnv1a(&sorted), fnv1a(&sorted_lines(&data)));
+    println!("sort: {count_in} lines in, {count_out} out, sorted: {in_order}, fnv1a {sum_out:#018x} out, {sum_expected:#018x} expected, equal: {}", sum_out == sum_expected);
+    let blocked = seed_blocks(&data, Duration::from_millis(300))?;
+    println!("seed's write-all-then-read, {} MiB through cat: still blocked after 300 ms: {blocked} (deadlock); cat killed and reaped", args.mib);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Seed "Process Communication": `communicate_with_process` deadlocks past
+    /// 128 KiB, `communicate` does not.
+    #[test]
+    fn a_mebibyte_through_cat_and_sort_where_the_seed_blocks() {
+        let data = input(1);
+        assert!(through("cat", &data).expect("cat runs") == data);
+        assert!(through("sort", &data).expect("sort runs") == sorted_lines(&data));
+        assert!(seed_blocks(&data, Duration::from_millis(300)).expect("cat runs"));
+    }
+}

@@ -1,0 +1,109 @@
+//! # `pipe`: `a | b | c` without a shell, every stage checked
+//!
+//! Shows [`Pipeline`]: `printf 'b\na\nc\n' | tr a-z A-Z | sort`, its output
+//! and the status of every stage; then `false | true`, which fails naming
+//! stage 0 (`pipefail`: the first failing stage wins, not the last one's
+//! status as in a plain shell).
+//!
+//! Seed: `process-and-thread-management.md`, "Process Communication".
+//!
+//! Run: `cargo run -p examples-process -- pipe`
+//!
+//! What the seed got wrong: its `pipe_processes` waits only for the consumer.
+//! The producer is never waited for, so it stays a zombie, and its failure is
+//! never seen: `false | cat` "succeeds". The demo runs that code, shows the
+//! success and the zombie, then reaps it. `Pipeline::run` reaps every stage
+//! and reports the first one that failed.
+
+use std::process::{Command, ExitStatus, Stdio};
+
+use anyhow::{bail, Context, Result};
+use ptm::ipc::{Pipeline, PipelineOutput};
+
+use crate::os;
+
+/// `printf 'b\na\nc\n' | tr a-z A-Z | sort`.
+pub fn upper_sorted() -> Result<PipelineOutput> {
+    let pipeline = Pipeline::new()
+        .stage("printf", &["b\\na\\nc\\n"])
+        .stage("tr", &["a-z", "A-Z"])
+        .stage("sort", &[]);
+    pipeline.run().context("running `printf | tr | sort`")
+}
+
+/// `false | true`: the failing stage's index, program and the error message.
+pub fn false_true() -> Result<(usize, String, String)> {
+    let error = match Pipeline::new().stage("false", &[]).stage("true", &[]).run() {
+        Ok(out) => bail!("expected `false | true` to fail, it gave {out:?}"),
+        Err(error) => error,
+    };
+    let message = error.to_string();
+    let ptm::Error::Pipeline { stage, program, .. } = error else {
+        bail!("`false | true` failed, but not at a stage: {message}");
+    };
+    Ok((stage, program, message))
+}
+
+/// The seed's `pipe_processes` on `false | cat`: whether it reported success,
+/// the producer's pid, its `/proc` state once it exited (a zombie), and its
+/// status, which the seed never read (read here, reaping it).
+pub fn seed_false_cat() -> Result<(bool, u32, Option<char>, ExitStatus)> {
+    let mut producer =
+        Command::new("false").stdout(Stdio::piped()).spawn().context("spawning `false`")?;
+    let pipe = producer.stdout.take().context("the producer's stdout is piped")?;
+    let consumer =
+        Command::new("cat").stdin(pipe).stdout(Stdio::piped()).spawn().context("spawning `cat`")?;
+    let output = consumer.wait_with_output().context("waiting for `cat`")?;
+    let pid = producer.id();
+    os::wait_exited_unreaped(pid)?;
+    let state = os::stat(pid).map(|stat| stat.state);
+    let status = producer.wait().with_context(|| format!("reaping `false` (pid {pid})"))?;
+    Ok((output.status.success(), pid, state, status))
+}
+
+/// Prints the output and statuses.
+pub fn run() -> Result<()> {
+    let out = upper_sorted()?;
+    let lines: Vec<_> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect();
+    println!("printf | tr a-z A-Z | sort -> {}", lines.join(" "));
+    for (stage, status) in ["printf", "tr", "sort"].iter().zip(&out.statuses) {
+        println!("  stage {stage}: {}", os::describe(status));
+    }
+    let (stage, program, message) = false_true()?;
+    println!("false | true -> failed at stage {stage} ({program}): {message}");
+    let (success, pid, state, status) = seed_false_cat()?;
+    let state = state.map_or_else(|| "gone".to_owned(), |s| s.to_string());
+    println!(
+        "seed's pipe_processes: `false | cat` reported success = {success}; producer pid {pid} left in state {state} (Z = zombie), its {} never read",
+        os::describe(&status)
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pipeline_output_and_statuses() {
+        let out = upper_sorted().expect("coreutils run");
+        assert_eq!(out.stdout, b"A\nB\nC\n");
+        assert_eq!(out.statuses.len(), 3);
+        assert!(out.statuses.iter().all(ExitStatus::success));
+    }
+
+    #[test]
+    fn false_true_fails_at_stage_0() {
+        let (stage, program, message) = false_true().expect("a stage-0 failure");
+        assert_eq!((stage, program.as_str()), (0, "false"));
+        assert!(message.contains("stage 0"), "{message}");
+    }
+
+    /// Seed "Process Communication": `pipe_processes` hid the failure and left a zombie.
+    #[test]
+    fn seed_pipe_hides_the_failure_and_leaves_a_zombie() {
+        let (success, _, state, status) = seed_false_cat().expect("coreutils run");
+        assert!(success);
+        assert_eq!((state, status.code()), (Some('Z'), Some(1)));
+    }
+}

@@ -1,0 +1,118 @@
+//! Helpers of the `switch` demo (not a demo): one byte bounced to a thread
+//! through channels, to a thread through pipes, and to a process through
+//! pipes, each round trip timed; and the loop of the hidden `echo` subcommand.
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::AsFd;
+use std::process::Command;
+use std::thread;
+use std::time::Instant;
+
+use anyhow::{ensure, Context, Result};
+use crossbeam_channel::bounded;
+use ptm::process::ProcessManager;
+
+/// Untimed round trips before the timed ones (the echo side starts, caches warm).
+pub const WARM_UP: usize = 100;
+
+/// Runs `round` [`WARM_UP`] times, then `rounds` times timed: nanoseconds each.
+fn time_rounds(rounds: usize, mut round: impl FnMut() -> io::Result<()>) -> io::Result<Vec<u64>> {
+    (0..WARM_UP).try_for_each(|_| round())?;
+    let mut timed = || {
+        let start = Instant::now();
+        round().map(|()| u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX))
+    };
+    (0..rounds).map(|_| timed()).collect()
+}
+
+/// One round trip: a byte out, the byte back.
+fn bounce(to: &mut impl Write, from: &mut impl Read) -> io::Result<()> {
+    to.write_all(&[1])?;
+    from.read_exact(&mut [0])
+}
+
+/// Copies `input` to `output`, unbuffered, until end of file.
+pub fn echo(mut input: impl Read, mut output: impl Write) -> io::Result<()> {
+    let mut buf = [0; 4096];
+    loop {
+        match input.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => output.write_all(&buf[..n])?,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The hidden `echo` subcommand: this process's stdin to its stdout, unbuffered.
+pub fn echo_stdio() -> Result<()> {
+    let stdin = io::stdin().as_fd().try_clone_to_owned().context("duplicating stdin")?;
+    let stdout = io::stdout().as_fd().try_clone_to_owned().context("duplicating stdout")?;
+    echo(File::from(stdin), File::from(stdout)).context("echoing stdin to stdout")
+}
+
+/// Round trips to a thread through two `crossbeam_channel::bounded(1)`.
+pub fn thread_channel(rounds: usize) -> Result<Vec<u64>> {
+    let (to_echo, echo_in) = bounded::<u8>(1);
+    let (echo_out, from_echo) = bounded::<u8>(1);
+    thread::scope(|scope| {
+        scope.spawn(move || echo_in.iter().try_for_each(|byte| echo_out.send(byte)));
+        let times = time_rounds(rounds, || {
+            to_echo.send(1).map_err(io::Error::other)?;
+            from_echo.recv().map(drop).map_err(io::Error::other)
+        });
+        drop(to_echo); // the echo thread's loop ends
+        times.context("bouncing a byte through two channels")
+    })
+}
+
+/// Round trips to a thread through two OS pipes.
+pub fn thread_pipes(rounds: usize) -> Result<Vec<u64>> {
+    let (echo_in, mut to_echo) = io::pipe().context("creating a pipe")?;
+    let (mut from_echo, echo_out) = io::pipe().context("creating a pipe")?;
+    thread::scope(|scope| {
+        scope.spawn(move || echo(echo_in, echo_out));
+        let times = time_rounds(rounds, || bounce(&mut to_echo, &mut from_echo));
+        drop(to_echo); // end of file: the echo thread returns
+        times.context("bouncing a byte through two pipes between threads")
+    })
+}
+
+/// Round trips to a child process (`program` with `args`, which must echo
+/// its stdin to its stdout, unbuffered) through two OS pipes.
+pub fn process_pipes(rounds: usize, program: &OsStr, args: &[&str]) -> Result<Vec<u64>> {
+    let mut cmd = Command::new(program);
+    let program = program.to_string_lossy();
+    let (child_in, mut to_child) = io::pipe().context("creating a pipe")?;
+    let (mut from_child, child_out) = io::pipe().context("creating a pipe")?;
+    cmd.args(args).stdin(child_in).stdout(child_out);
+    let mut manager = ProcessManager::new();
+    manager.spawn_command(cmd)?; // also closes our copies of the child's ends
+    let times = time_rounds(rounds, || bounce(&mut to_child, &mut from_child));
+    drop(to_child); // end of file: the child exits
+    for report in manager.wait_all() {
+        let status = report.status?;
+        ensure!(status.success(), "`{program}` (pid {}) ended with {status}", report.pid);
+    }
+    times.with_context(|| format!("bouncing a byte through `{program}`"))
+}
+
+/// `(median, p99)` of `times` (nanoseconds), in microseconds.
+pub fn median_p99(mut times: Vec<u64>) -> (f64, f64) {
+    times.sort_unstable();
+    let rank = |q: f64| ((times.len() as f64 * q).ceil() as usize).saturating_sub(1);
+    let at = |q: f64| times.get(rank(q)).map_or(0.0, |&ns| ns as f64 / 1000.0);
+    (at(0.5), at(0.99))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_and_p99() {
+        assert_eq!(median_p99((1..=100).map(|n| n * 1000).collect()), (50.0, 99.0));
+    }
+}

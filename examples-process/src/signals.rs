@@ -1,0 +1,120 @@
+//! # `signals`: terminate with a grace period, and reach the grandchildren
+//!
+//! Shows `ProcessManager::terminate_all(grace)`: SIGTERM to each child's
+//! process group, SIGKILL after the grace, then reap. A `sleep` ends on
+//! SIGTERM, a `sh` that ignores it (`trap '' TERM`) on SIGKILL; the `sleep`s
+//! a `sh` started are live in its process group (`/proc`) before, gone after.
+//!
+//! Seed: `process-and-thread-management.md`, "Process Creation and Control".
+//!
+//! Run: `cargo run -p examples-process -- signals [--grace-ms 200]`
+//!
+//! What the seed got wrong: only SIGKILL (`Child::kill`), no chance to clean
+//! up, and to the child alone: what it started runs on, orphaned (shown here,
+//! then killed with `killpg`). Each `sh` prints pids once ready, read before
+//! any signal: no sleep stands in for that wait.
+
+use std::io::{self, BufRead, BufReader};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context, Result};
+use nix::sys::signal::{kill, killpg, Signal};
+use nix::unistd::Pid;
+use ptm::process::{ExitReport, ProcessManager};
+
+use crate::os;
+
+/// Flags of the `signals` demo.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// How long `terminate_all` waits after SIGTERM before SIGKILL.
+    #[arg(long, default_value_t = 200)]
+    pub grace_ms: u64,
+}
+
+/// A `sh` that starts two background `sleep`s and prints their pids.
+const GRANDCHILDREN: &str = "sleep 1000 & echo $!; sleep 1000 & echo $!; wait";
+
+/// Starts `sh -c script` as a child of `manager`, stdout on a pipe, and reads
+/// the `n` pids it prints first (its "ready" signal): its own pid and those.
+fn start_sh(manager: &mut ProcessManager, script: &str, n: usize) -> Result<(u32, Vec<u32>)> {
+    let (reader, writer) = io::pipe().context("creating a pipe")?;
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", script]).stdout(writer);
+    let pid = manager.spawn_command(cmd)?; // this also closes our copy of `writer`
+    let lines = BufReader::new(reader).lines().take(n);
+    let pids: Vec<u32> = lines.map(|line| Ok(line?.parse()?)).collect::<Result<_>>()?;
+    ensure!(pids.len() == n, "`sh -c '{script}'` exited before it was ready");
+    Ok((pid, pids))
+}
+
+/// `sleep 1000` and a `sh` ignoring SIGTERM, then `terminate_all(grace)`: reports, time taken.
+pub fn terminate(grace: Duration) -> Result<(Vec<ExitReport>, Duration)> {
+    let mut manager = ProcessManager::new();
+    manager.spawn("sleep", &["1000"])?;
+    start_sh(&mut manager, "trap '' TERM; echo $$; sleep 1000", 1)?;
+    let start = Instant::now();
+    Ok((manager.terminate_all(grace), start.elapsed()))
+}
+
+/// `sh`'s pid, its grandchildren, its group's live members before and after, the report.
+pub type Group = (u32, Vec<u32>, Vec<u32>, Vec<u32>, Vec<ExitReport>);
+
+/// `sh` with two background `sleep`s, ended by `terminate_all`.
+pub fn group() -> Result<Group> {
+    let mut manager = ProcessManager::new();
+    let (pid, grandchildren) = start_sh(&mut manager, GRANDCHILDREN, 2)?;
+    let before = os::live_group_members(pid);
+    let reports = manager.terminate_all(Duration::from_secs(5)); // ends when the group does
+    Ok((pid, grandchildren, before, os::live_group_members(pid), reports))
+}
+
+/// The seed's way, SIGKILL to `sh` alone (as `Child::kill`): the grandchildren left alive.
+pub fn seed_kill() -> Result<Vec<u32>> {
+    let mut manager = ProcessManager::new();
+    let (pid, _) = start_sh(&mut manager, GRANDCHILDREN, 2)?;
+    let sh = Pid::from_raw(i32::try_from(pid)?);
+    kill(sh, Signal::SIGKILL).with_context(|| format!("killing sh (pid {pid})"))?;
+    drop(manager.wait_all()); // reaps sh
+    let alive = os::live_group_members(pid);
+    let _ = killpg(sh, Signal::SIGKILL); // the orphans keep their group id in use
+    Ok(alive)
+}
+
+/// Prints the statuses and the group members.
+pub fn run(args: &Args) -> Result<()> {
+    let grace = Duration::from_millis(args.grace_ms);
+    let (reports, took) = terminate(grace)?;
+    let (ms, ok) = (took.as_millis(), took >= grace);
+    println!("terminate_all(grace {} ms) took {ms} ms (>= grace: {ok})", args.grace_ms);
+    reports.iter().for_each(|r| println!("  {}", os::report_line(r)));
+    let (pid, grandchildren, before, after, reports) = group()?;
+    println!("sh pid {pid} started grandchildren {grandchildren:?}; live in its group: {before:?}");
+    reports.iter().for_each(|r| println!("  terminate_all: {}", os::report_line(r)));
+    let gone = grandchildren.iter().all(|pid| !after.contains(pid));
+    println!("  live in its group after: {after:?} (grandchildren gone: {gone})");
+    let alive = seed_kill()?;
+    println!("seed's Child::kill on sh alone: {} grandchildren still running {alive:?}; killed them with killpg", alive.len());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::process::ExitStatusExt;
+
+    use super::*;
+
+    /// Seed "Process Creation and Control": `kill_all` killed the child alone.
+    #[test]
+    fn grace_then_sigkill_and_the_group_signal_reaches_the_grandchildren() {
+        let (reports, took) = terminate(Duration::from_millis(100)).expect("children run");
+        let signals: Vec<_> =
+            reports.iter().map(|r| r.status.as_ref().ok().and_then(|s| s.signal())).collect();
+        assert_eq!((signals, took >= Duration::from_millis(100)), (vec![Some(15), Some(9)], true));
+        let (pid, grandchildren, before, after, _) = group().expect("sh runs");
+        assert!(grandchildren.iter().chain([&pid]).all(|pid| before.contains(pid)));
+        assert!(after.is_empty(), "{after:?}");
+        assert_eq!(seed_kill().expect("sh runs").len(), 2);
+    }
+}

@@ -1,0 +1,190 @@
+//! Runs the `examples-process` binary the way a reader would, and checks the
+//! values each demo prints, the `--help` list, and the exit codes of mistakes.
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+
+use assert_cmd::cargo::cargo_bin_cmd;
+
+/// The demos, in the order a run without arguments shows them.
+const DEMOS: [&str; 7] = ["spawn", "info", "pipe", "communicate", "signals", "fork", "switch"];
+
+/// Runs the binary with `args`, asserts it succeeded, returns its stdout.
+fn stdout_of(args: &[&str]) -> String {
+    let assert = cargo_bin_cmd!("examples-process").args(args).assert().success();
+    String::from_utf8_lossy(&assert.get_output().stdout).into_owned()
+}
+
+/// Asserts that `text` contains every one of `parts`.
+fn assert_has(text: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(text.contains(part), "missing {part:?} in:\n{text}");
+    }
+}
+
+#[test]
+fn spawn_reports_statuses_errors_and_no_zombie() {
+    assert_has(
+        &stdout_of(&["spawn"]),
+        &[
+            " true: exit code 0",
+            " false: exit code 1",
+            " sh: exit code 3",
+            r#"output: stdout = "hello from a child\n""#,
+            "output error: `sh -c echo 'backup failed: disk full' >&2; exit 3` exit status: 3: backup failed: disk full",
+            "spawn error: failed to start `no-such-program-ptm`",
+            " sleep: signal 9 (SIGKILL)",
+            "kill_all: 3 children killed and reaped; still our children (zombie or running): 0",
+            "is in state Z (Z = zombie) after kill + drop",
+        ],
+    );
+}
+
+/// Seed "Process Information and Control": `get_env_vars` (`env::vars`)
+/// panics on a variable that is not UTF-8; `ProcessInfo::env_vars` does not.
+#[test]
+fn info_shows_the_process_and_what_it_shares() {
+    let out = cargo_bin_cmd!("examples-process")
+        .arg("info")
+        .env("LANG", "xx_PTM.UTF-8")
+        .env("PTM_NOT_UTF8", OsStr::from_bytes(b"caf\xe9"))
+        .assert()
+        .success();
+    let out = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    // The first line is `pid <pid>, parent pid <ppid>`.
+    let pid = out.strip_prefix("pid ").and_then(|rest| rest.split(',').next()).unwrap_or("?");
+    assert_has(
+        &out,
+        &[
+            "LANG = xx_PTM.UTF-8",
+            "and back: true",
+            &format!("all 3 threads share pid {pid}: true"),
+            &format!("thread 0: pid {pid}, thread id {pid}"),
+            &format!("parent pid {pid} (this process: true)"),
+        ],
+    );
+}
+
+#[test]
+fn pipe_prints_output_statuses_and_the_failing_stage() {
+    assert_has(
+        &stdout_of(&["pipe"]),
+        &[
+            "printf | tr a-z A-Z | sort -> A B C",
+            "stage printf: exit code 0",
+            "stage tr: exit code 0",
+            "stage sort: exit code 0",
+            "false | true -> failed at stage 0 (false)",
+            "`false | cat` reported success = true",
+            "left in state Z (Z = zombie), its exit code 1 never read",
+        ],
+    );
+}
+
+#[test]
+fn communicate_verifies_a_mebibyte() {
+    assert_has(
+        &stdout_of(&["communicate", "--mib", "1"]),
+        &[
+            "cat: 1048576 bytes in, 1048576 out",
+            "identical: true",
+            "sort: 65536 lines in, 65536 out, sorted: true",
+            "equal: true",
+            "still blocked after 300 ms: true",
+        ],
+    );
+}
+
+#[test]
+fn signals_show_sigterm_sigkill_and_the_group() {
+    let out = stdout_of(&["signals", "--grace-ms", "100"]);
+    assert_has(
+        &out,
+        &[
+            "terminate_all(grace 100 ms)",
+            "(>= grace: true)",
+            " sleep: signal 15 (SIGTERM)",
+            " sh: signal 9 (SIGKILL)",
+            "live in its group after: [] (grandchildren gone: true)",
+            "2 grandchildren still running",
+        ],
+    );
+}
+
+#[test]
+fn fork_shows_exit_codes_and_separate_memory() {
+    assert_has(
+        &stdout_of(&["fork"]),
+        &[
+            "waitpid -> exit code 7",
+            "-> exit code 127",
+            "the child set its copy to 42 (its exit code); the parent's value is still 41",
+        ],
+    );
+}
+
+#[test]
+fn switch_times_every_variant_and_gives_a_verdict() {
+    let out = stdout_of(&["switch", "--rounds", "200"]);
+    let rows: Vec<&str> = out.lines().filter(|line| line.contains(" median ")).collect();
+    assert_eq!(rows.len(), 6, "{out}");
+    for row in rows {
+        let median: f64 = row
+            .split_whitespace()
+            .skip_while(|word| *word != "median")
+            .nth(1)
+            .and_then(|number| number.parse().ok())
+            .unwrap_or(0.0);
+        assert!(median > 0.0, "no positive median in {row:?}");
+    }
+    assert_has(&out, &["verdict unpinned: process-to-process is ", "verdict pinned to CPU "]);
+}
+
+#[test]
+fn the_hidden_echo_mode_copies_stdin_to_stdout() {
+    let assert = cargo_bin_cmd!("examples-process").arg("echo").write_stdin("ping").assert();
+    assert.success().stdout("ping");
+}
+
+#[test]
+fn no_argument_runs_every_demo() {
+    let out = stdout_of(&[]);
+    for demo in DEMOS {
+        assert!(out.contains(&format!("== {demo} ==")), "no {demo} section in:\n{out}");
+    }
+    assert_has(
+        &out,
+        &[
+            "kill_all: 3 children killed and reaped; still our children (zombie or running): 0",
+            "all 3 threads share pid",
+            "printf | tr a-z A-Z | sort -> A B C",
+            "cat: 8388608 bytes in, 8388608 out",
+            "grandchildren gone: true",
+            "the parent's value is still 41",
+            "verdict pinned to CPU ",
+        ],
+    );
+}
+
+#[test]
+fn help_lists_every_demo() {
+    let help = stdout_of(&["--help"]);
+    for demo in DEMOS {
+        assert!(help.lines().any(|line| line.trim_start().starts_with(demo)), "{demo}: {help}");
+    }
+    assert!(!help.contains("echo"), "the echo mode is hidden:\n{help}");
+}
+
+#[test]
+fn a_bad_flag_is_a_usage_error() {
+    let assert = cargo_bin_cmd!("examples-process").args(["communicate", "--bogus"]).assert();
+    let stderr = String::from_utf8_lossy(&assert.code(2).get_output().stderr).into_owned();
+    assert_has(&stderr, &["--bogus", "Usage:"]);
+}
+
+#[test]
+fn an_unknown_demo_lists_the_valid_ones() {
+    let assert = cargo_bin_cmd!("examples-process").arg("nope").assert();
+    let stderr = String::from_utf8_lossy(&assert.code(2).get_output().stderr).into_owned();
+    assert_has(&stderr, &["nope", &format!("valid demos: {}", DEMOS.join(", "))]);
+}

@@ -135,8 +135,20 @@ pub enum Error {
 fn command_line(program: &str, args: &[String]) -> String {
     std::iter::once(program)
         .chain(args.iter().map(String::as_str))
+        .map(shell_quote)
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// `word` as a shell would need it written to read it back as one word:
+/// unchanged if it is plain, else in single quotes (`'` as `'\''`).
+fn shell_quote(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_-./=:,+@%^".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
 }
 
 /// `: <tail>` when there is a stderr tail, nothing otherwise.
@@ -151,3 +163,25 @@ fn stderr_suffix(tail: &str) -> String {
 
 /// `Result<T, ptm::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_lines_quote_what_a_shell_would_split() {
+        let args = [
+            "-c".to_owned(),
+            "echo 'hi there'; exit 3".to_owned(),
+            String::new(),
+        ];
+        assert_eq!(
+            command_line("sh", &args),
+            r#"sh -c 'echo '\''hi there'\''; exit 3' ''"#
+        );
+        assert_eq!(
+            command_line("ls", &["-l".to_owned(), "/tmp".to_owned()]),
+            "ls -l /tmp"
+        );
+    }
+}

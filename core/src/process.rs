@@ -97,6 +97,11 @@ use crate::error::{Error, Result};
 /// How long dropping a [`ProcessManager`] waits after SIGTERM before SIGKILL.
 const DROP_GRACE: Duration = Duration::from_millis(100);
 
+/// How long `kill_all` waits, after SIGKILL, for the processes of the
+/// children's groups to be gone (one in uninterruptible sleep can take
+/// longer; it is then left to die on its own).
+const KILL_WAIT: Duration = Duration::from_secs(1);
+
 /// The first pause between two polls of children that have a deadline.
 const FIRST_POLL: Duration = Duration::from_micros(50);
 
@@ -448,7 +453,9 @@ impl ProcessManager {
     /// Sends SIGKILL to every child's process group, then reaps and reports
     /// every child, in the order they were started: no child, zombie or
     /// process left in their groups survives. Returns as fast as the kernel
-    /// delivers the signals.
+    /// delivers the signals: on Linux, once no process of those groups
+    /// (grandchildren included, read from `/proc`) is alive, or after a
+    /// second if one cannot die yet.
     ///
     /// A child that could not be signalled (`EPERM`) and has not exited is
     /// reported with the error and stays managed.
@@ -468,6 +475,15 @@ impl ProcessManager {
             .zip(exited)
             .map(|(managed, &exited)| sys::kill(&mut managed.child, exited))
             .collect();
+        // SIGKILL acts when its target next runs, so the grandchildren may
+        // still be alive for a moment: wait (bounded) until no process of
+        // the groups is, so that none is left when this returns. The
+        // leaders are not reaped yet, so no group id can be reused meanwhile.
+        let deadline = Instant::now().checked_add(KILL_WAIT);
+        let mut backoff = Backoff::new();
+        while sys::groups_have_live_members(&children)
+            && deadline.is_some_and(|deadline| backoff.sleep_until(deadline))
+        {}
         let mut reports = Vec::with_capacity(children.len());
         for ((mut managed, &exited), sent) in children.into_iter().zip(exited).zip(sent) {
             let status = match sent {
@@ -494,6 +510,17 @@ impl ProcessManager {
             reports.push(managed.report(status));
         }
         reports
+    }
+}
+
+impl std::fmt::Display for ExitReport {
+    /// `sleep (pid 1234): signal: 9 (SIGKILL)`, or the error.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (pid {}): ", self.program, self.pid)?;
+        match &self.status {
+            Ok(status) => write!(f, "{status}"),
+            Err(error) => write!(f, "{error}"),
+        }
     }
 }
 

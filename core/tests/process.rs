@@ -300,7 +300,13 @@ fn kill_all_kills_grandchildren() {
     assert_eq!(reports.len(), 1);
     assert_eq!(reports[0].program, "sh");
     assert_eq!(signal_of(&reports[0]), Some(SIGKILL));
-    wait_until_dead(grandchild);
+    // Dead by the time `kill_all` returns, not merely signalled: gone, or
+    // a zombie left for init (it is not our child to reap).
+    let state = still_there(grandchild).map(|stat| stat.state);
+    if !matches!(state, None | Some('Z' | 'X')) {
+        let _ = kill(pid_of(grandchild.pid), Signal::SIGKILL);
+        panic!("the grandchild is still alive after kill_all: state {state:?}");
+    }
 }
 
 /// `terminate_all` reaches grandchildren too: SIGTERM to the group.

@@ -1,0 +1,216 @@
+//! Runs the `examples-channels` binary and checks what each demo prints.
+
+use assert_cmd::cargo::cargo_bin_cmd;
+
+/// The demos, in the order the binary runs them.
+const DEMOS: [&str; 6] = ["mpsc", "queue", "bounded", "duplex", "select", "disconnect"];
+
+/// Runs the binary with `args`; returns (exit code, stdout, stderr).
+fn run(args: &[&str]) -> (i32, String, String) {
+    let output = cargo_bin_cmd!("examples-channels")
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    let code = output
+        .status
+        .code()
+        .expect("exited, not killed by a signal");
+    let stdout = String::from_utf8(output.stdout).expect("stdout is UTF-8");
+    let stderr = String::from_utf8(output.stderr).expect("stderr is UTF-8");
+    (code, stdout, stderr)
+}
+
+/// Runs one demo, asserts it succeeded and printed every line of `expected`.
+fn demo_prints(args: &[&str], expected: &[&str]) -> String {
+    let (code, stdout, stderr) = run(args);
+    assert_eq!(code, 0, "{args:?} failed:\n{stderr}");
+    for line in expected {
+        assert!(stdout.contains(line), "{args:?}: no {line:?} in:\n{stdout}");
+    }
+    stdout
+}
+
+#[test]
+fn mpsc_loses_nothing_and_ends() {
+    demo_prints(
+        &["mpsc", "--producers", "3", "--messages", "200"],
+        &[
+            "received 600 of 600 messages, sum = 179700 (expected 179700)",
+            "consumed 600 distinct values, each once",
+            "all 3 Sender clones dropped",
+            "original Sender kept: recv_timeout = Err(Timeout)",
+            "every Sender dropped: recv_timeout = Err(Disconnected)",
+        ],
+    );
+}
+
+#[test]
+fn queue_does_each_task_once() {
+    let stdout = demo_prints(
+        &["queue", "--tasks", "100", "--workers", "3"],
+        &[
+            "sum of squares 0..100 = 328350",
+            "100 of 100 tasks done exactly once",
+            "(total 100;",
+        ],
+    );
+    assert!(stdout.contains("all 3 workers ended"), "{stdout}");
+}
+
+#[test]
+fn bounded_stays_within_capacity_and_unbounded_does_not() {
+    let args = [
+        "bounded",
+        "--items",
+        "200",
+        "--capacity",
+        "4",
+        "--work",
+        "20000",
+    ];
+    let stdout = demo_prints(
+        &args,
+        &[
+            "bounded(4): consumed 200 of 200 items, sum = 19900",
+            "bounded(4): max queue length",
+            "<= capacity 4",
+            "unbounded: consumed 200 of 200 items, sum = 19900",
+            "unbounded: producer blocked 0 times",
+        ],
+    );
+    let max_len = |name: &str| -> usize {
+        let prefix = format!("{name}: max queue length ");
+        let line = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .expect("max length line");
+        line.split(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .expect("a number")
+    };
+    assert!(max_len("bounded(4)") <= 4, "{stdout}");
+    assert!(max_len("unbounded") > 4, "{stdout}");
+    assert!(
+        !stdout.contains("bounded(4): producer blocked 0 times"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn duplex_answers_each_request_and_stops() {
+    demo_prints(
+        &["duplex"],
+        &[
+            "pings: Ping(1) -> Pong(1)",
+            "pings: Ping(3) -> Pong(3)",
+            "pings: worker answered 3 of 3 requests, ended, joined",
+            "seed's Pang: Pang(2) -> Bye(2)",
+            "seed's Pang: Ping(3) -> no answer",
+            "seed's Pang: worker answered 2 of 3 requests",
+        ],
+    );
+}
+
+#[test]
+fn select_counts_both_producers_and_times_out() {
+    demo_prints(
+        &["select", "--fast", "10", "--slow", "3", "--quiet-ms", "100"],
+        &[
+            "10 messages, sum 45",
+            "3 messages, sum 3",
+            "both channels disconnected, then the 100 ms timeout fired",
+        ],
+    );
+}
+
+#[test]
+fn disconnect_shows_each_result() {
+    for lib in ["std", "crossbeam"] {
+        demo_prints(
+            &["disconnect"],
+            &[
+                &format!("{lib}: send(7) after the receiver was dropped -> Err(SendError(7))"),
+                &format!("{lib}: sent 1, 2, 3, dropped every sender; recv x4 -> Ok(1), Ok(2), Ok(3), Err(RecvError)"),
+                &format!("{lib}: try_recv on empty channel, sender alive -> Err(Empty)"),
+                &format!("{lib}: try_recv on empty channel, sender dropped -> Err(Disconnected)"),
+            ],
+        );
+    }
+}
+
+#[test]
+fn no_argument_runs_every_demo_in_order() {
+    let stdout = demo_prints(
+        &[],
+        &[
+            "sum = 7998000 (expected 7998000)",
+            "sum of squares 0..100 = 328350",
+            "bounded(16): max queue length",
+            "pings: Ping(2) -> Pong(2)",
+            "from fast (every 1ms): 20 messages, sum 190",
+            "crossbeam: try_recv on empty channel, sender dropped -> Err(Disconnected)",
+        ],
+    );
+    let headers: Vec<_> = DEMOS
+        .iter()
+        .map(|demo| stdout.find(&format!("== {demo}:")))
+        .collect();
+    assert!(
+        headers.iter().all(Option::is_some),
+        "a demo is missing:\n{stdout}"
+    );
+    assert!(
+        headers.windows(2).all(|w| w[0] < w[1]),
+        "demos out of order:\n{stdout}"
+    );
+}
+
+#[test]
+fn help_lists_every_demo() {
+    let (code, stdout, _) = run(&["--help"]);
+    assert_eq!(code, 0);
+    for demo in DEMOS {
+        assert!(
+            stdout.lines().any(|l| l.trim_start().starts_with(demo)),
+            "{demo} not in:\n{stdout}"
+        );
+    }
+}
+
+#[test]
+fn a_bad_flag_is_a_usage_error() {
+    let (code, stdout, stderr) = run(&["mpsc", "--no-such-flag"]);
+    assert_eq!(code, 2, "{stdout}");
+    assert!(
+        stderr.contains("unexpected argument '--no-such-flag'"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Usage: examples-channels mpsc"), "{stderr}");
+    let (code, _, stderr) = run(&["bounded", "--capacity", "lots"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("invalid value 'lots' for '--capacity"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(&["queue", "--workers", "0"]);
+    assert_eq!(code, 2, "0 workers could never run a task");
+    assert!(
+        stderr.contains("invalid value '0' for '--workers"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_unknown_demo_lists_the_valid_ones() {
+    let (code, stdout, stderr) = run(&["nope"]);
+    assert_eq!(code, 2, "{stdout}");
+    assert!(
+        stderr.contains("unrecognized subcommand 'nope'"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("valid demos: {}", DEMOS.join(", "))),
+        "{stderr}"
+    );
+}

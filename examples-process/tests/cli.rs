@@ -31,7 +31,7 @@ fn spawn_reports_statuses_errors_and_no_zombie() {
             " false: exit code 1",
             " sh: exit code 3",
             r#"output: stdout = "hello from a child\n""#,
-            "output error: `sh -c echo 'backup failed: disk full' >&2; exit 3` exit status: 3: backup failed: disk full",
+            r"output error: `sh -c 'echo '\''backup failed: disk full'\'' >&2; exit 3'` exit status: 3: backup failed: disk full",
             "spawn error: failed to start `no-such-program-ptm`",
             " sleep: signal 9 (SIGKILL)",
             "kill_all: 3 children killed and reaped; still our children (zombie or running): 0",

@@ -17,6 +17,7 @@ mod r#move;
 mod parse;
 mod spawn;
 mod sync;
+mod terms;
 
 use anyhow::Context;
 use clap::{CommandFactory, Parser, Subcommand};
@@ -45,6 +46,8 @@ enum Demo {
     Parse(parse::Args),
     /// The cost of threads: wall time of n sleeping, spinning or CPU-burning threads.
     Cost(cost::Args),
+    /// The seed's terms, running: executable, process, threads, coroutines, non-blocking I/O.
+    Terms,
 }
 
 /// Runs one demo.
@@ -70,6 +73,7 @@ fn run(demo: Demo) -> anyhow::Result<()> {
                 .exit()
         }
         Demo::Cost(args) => cost::run(&args),
+        Demo::Terms => terms::run(),
     }
 }
 

@@ -4,7 +4,9 @@
 use assert_cmd::cargo::cargo_bin_cmd;
 
 /// The demos, in the order the no-argument run shows them.
-const DEMOS: [&str; 6] = ["spawn", "move", "closures", "sync", "parse", "cost"];
+const DEMOS: [&str; 7] = [
+    "spawn", "move", "closures", "sync", "parse", "cost", "terms",
+];
 
 /// Runs the binary with `args`; returns (exit code, stdout, stderr).
 fn run(args: &[&str]) -> (i32, String, String) {
@@ -246,5 +248,19 @@ fn an_unknown_demo_lists_the_valid_ones() {
     assert!(
         err.contains("valid demos: spawn, move, closures, sync, parse, cost"),
         "{err}"
+    );
+}
+
+#[test]
+fn terms_shows_coroutines_and_nonblocking_io() {
+    let out = stdout_of(&["terms"]);
+    assert_has(
+        &out,
+        &[
+            "executable: ",
+            "process: pid ",
+            "coroutines: order a1 b1 a2 b2 a3 on thread",
+            "non-blocking I/O: first read -> WouldBlock (no sleep); after the write -> \"ready\"",
+        ],
     );
 }

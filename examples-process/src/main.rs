@@ -12,21 +12,26 @@
 //! small `run` that prints them. `os` and `roundtrip` are helpers, not demos.
 
 mod communicate;
+mod container;
 mod fork;
 mod info;
 mod os;
 mod pipe;
 mod roundtrip;
+mod shm;
 mod signals;
+mod socket;
 mod spawn;
 mod switch;
+mod wasm;
 
 use anyhow::{Context, Result};
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, Subcommand};
 
 /// Processes in Rust, done right: spawning, process info, pipelines,
-/// communicate, signals, fork/exec and the cost of a context switch.
+/// communicate, signals, fork/exec, the cost of a context switch, and
+/// isolation: sockets, shared memory, containers, WebAssembly.
 /// Without a demo, runs them all in order.
 #[derive(Debug, Parser)]
 #[command(version)]
@@ -53,9 +58,23 @@ enum Demo {
     Fork,
     /// Round-trip cost thread-to-thread vs process-to-process, unpinned and pinned to one CPU
     Switch(switch::Args),
+    /// MessageSocket: framed messages to a child over a Unix socket pair; bad frames are errors
+    Socket,
+    /// SharedMemory: a child maps the same sealed memfd pages and answers in place
+    Shm,
+    /// Container: a shell in new PID, UTS, mount and IPC namespaces under ptm's init (root)
+    Container,
+    /// WebAssembly: instances with separate linear memories; an out-of-bounds trap is contained
+    Wasm,
     /// Internal: copy stdin to stdout until end of file (the child of `switch`)
     #[command(hide = true)]
     Echo,
+    /// Internal: answer framed requests on the socket that is stdin (the child of `socket`)
+    #[command(hide = true)]
+    SocketChild,
+    /// Internal: sum the shared memory that is stdin, in place (the child of `shm`)
+    #[command(hide = true)]
+    ShmChild,
 }
 
 /// Runs one demo.
@@ -68,7 +87,13 @@ fn run(demo: &Demo) -> Result<()> {
         Demo::Signals(args) => signals::run(args),
         Demo::Fork => fork::run(),
         Demo::Switch(args) => switch::run(args),
+        Demo::Socket => socket::run(),
+        Demo::Shm => shm::run(),
+        Demo::Container => container::run(),
+        Demo::Wasm => wasm::run(),
         Demo::Echo => roundtrip::echo_stdio(),
+        Demo::SocketChild => socket::child(),
+        Demo::ShmChild => shm::child(),
     }
 }
 

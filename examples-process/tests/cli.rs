@@ -7,7 +7,19 @@ use std::os::unix::ffi::OsStrExt;
 use assert_cmd::cargo::cargo_bin_cmd;
 
 /// The demos, in the order a run without arguments shows them.
-const DEMOS: [&str; 7] = ["spawn", "info", "pipe", "communicate", "signals", "fork", "switch"];
+const DEMOS: [&str; 11] = [
+    "spawn",
+    "info",
+    "pipe",
+    "communicate",
+    "signals",
+    "fork",
+    "switch",
+    "socket",
+    "shm",
+    "container",
+    "wasm",
+];
 
 /// Runs the binary with `args`, asserts it succeeded, returns its stdout.
 fn stdout_of(args: &[&str]) -> String {
@@ -187,4 +199,61 @@ fn an_unknown_demo_lists_the_valid_ones() {
     let assert = cargo_bin_cmd!("examples-process").arg("nope").assert();
     let stderr = String::from_utf8_lossy(&assert.code(2).get_output().stderr).into_owned();
     assert_has(&stderr, &["nope", &format!("valid demos: {}", DEMOS.join(", "))]);
+}
+
+#[test]
+fn socket_round_trips_through_a_child_and_refuses_bad_frames() {
+    assert_has(
+        &stdout_of(&["socket"]),
+        &[
+            "socket: it answered 0, 1, 4, 9, 144, 16000000000000000000",
+            "a frame cut short: the stream ended 3 bytes into a message of 100 bytes",
+            "a frame of 4 GiB: the peer announced a message of 4294967295 bytes, over the limit",
+        ],
+    );
+}
+
+#[test]
+fn shm_child_sums_the_shared_pages() {
+    assert_has(
+        &stdout_of(&["shm"]),
+        &[
+            "the child summed the same pages in place: 34359607296 (expected 34359607296)",
+            "truncating the memfd to 0 bytes: refused: Operation not permitted",
+        ],
+    );
+}
+
+#[test]
+fn container_sees_pid_1_its_own_proc_and_hostname() {
+    let out = stdout_of(&["container"]);
+    // SAFETY: `geteuid` has no preconditions and cannot fail.
+    if unsafe { nix::libc::geteuid() } != 0 {
+        // Without privilege the demo must say what is missing, and end well.
+        assert_has(&out, &["container: not run here", "CAP_SYS_ADMIN"]);
+        return;
+    }
+    assert_has(
+        &out,
+        &[
+            "is pid 1 there (ptm's init); the shell it runs is pid 2",
+            "/proc inside lists 1 2 (the host's /proc: ",
+            r#"hostname inside "ptm-box""#,
+            "(unchanged: true)",
+        ],
+    );
+}
+
+#[test]
+fn wasm_instances_are_isolated_and_a_trap_is_contained() {
+    assert_has(
+        &stdout_of(&["wasm"]),
+        &[
+            "sum of squares 0..100 = 328350",
+            "first u32s [0, 1, 4, 9]",
+            "its own memory: sum = 0",
+            "trap: out of bounds memory access",
+            "b: sum = 328350, a: sum = 328350",
+        ],
+    );
 }

@@ -1,0 +1,99 @@
+//! `shm`: memory shared by two processes, with `ptm::ipc::SharedMemory` (a
+//! Linux memfd mapped `MAP_SHARED`, sealed against shrinking).
+//!
+//! Answers "Processes" and "Isolation" in
+//! `processes-threads-and-containers.md`: processes cannot see each other's
+//! memory unless the OS maps the same pages into both. The parent fills
+//! 1 MiB with the numbers 0, 1, 2, ...; a child (this binary re-run as the
+//! hidden `shm-child`, the memfd as its stdin) maps the same pages, sums
+//! them and writes the sum in place; the parent reads it after the child
+//! exited (waiting is what orders the two sides' accesses). The seals make
+//! shrinking fail, so no holder can turn the other's accesses into SIGBUS.
+//!
+//! Run it: `cargo run -p examples-process -- shm`.
+
+use std::os::fd::AsFd;
+use std::process::{Command, Stdio};
+
+use anyhow::{bail, Context, Result};
+use ptm::ipc::SharedMemory;
+use ptm::process::ProcessManager;
+
+/// Bytes shared: 262,144 u32.
+const LEN: usize = 1 << 20;
+
+/// Sums the u32s of `shm` and stores the sum (u64) over the first 8 bytes.
+pub fn sum_in_place(shm: &mut SharedMemory) -> ptm::Result<u64> {
+    let mut bytes = vec![0u8; shm.len()];
+    shm.read(0, &mut bytes)?;
+    let sum = bytes
+        .chunks_exact(4)
+        .map(|w| u64::from(u32::from_le_bytes([w[0], w[1], w[2], w[3]])))
+        .sum();
+    shm.write(0, &u64::to_le_bytes(sum))?;
+    Ok(sum)
+}
+
+/// The hidden `shm-child` subcommand: map stdin, sum in place.
+pub fn child() -> Result<()> {
+    let stdin = std::io::stdin().as_fd().try_clone_to_owned()?;
+    sum_in_place(&mut SharedMemory::from_fd(stdin)?)?;
+    Ok(())
+}
+
+/// What the parent saw: the child's sum, read from the shared pages, and
+/// the error a shrink got.
+pub struct Seen {
+    pub sum: u64,
+    pub shrink: String,
+}
+
+pub fn share_with_child() -> Result<Seen> {
+    let mut shm = SharedMemory::create("ptm-demo", LEN)?;
+    let numbers: Vec<u8> = (0..(LEN / 4) as u32).flat_map(u32::to_le_bytes).collect();
+    shm.write(0, &numbers)?;
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.arg("shm-child").stdin(Stdio::from(shm.as_fd().try_clone_to_owned()?));
+    let mut manager = ProcessManager::new();
+    manager.spawn_command(cmd)?;
+    for report in manager.wait_all() {
+        if !report.status.as_ref().is_ok_and(|status| status.success()) {
+            bail!("the child failed: {report}");
+        }
+    }
+    let mut sum = [0u8; 8];
+    shm.read(0, &mut sum).context("reading the child's answer")?;
+    let shrink = match nix::unistd::ftruncate(shm.as_fd(), 0) {
+        Ok(()) => "it shrank (not sealed!)".to_owned(),
+        Err(errno) => format!("refused: {}", std::io::Error::from(errno)),
+    };
+    Ok(Seen { sum: u64::from_le_bytes(sum), shrink })
+}
+
+pub fn run() -> Result<()> {
+    let seen = share_with_child()?;
+    let n = (LEN / 4) as u64;
+    println!("shm: parent wrote 0..{n} as u32 into 1 MiB of shared memory (memfd)");
+    println!(
+        "shm: the child summed the same pages in place: {} (expected {})",
+        seen.sum,
+        n * (n - 1) / 2
+    );
+    println!("shm: truncating the memfd to 0 bytes: {}", seen.shrink);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_in_place() {
+        let mut shm = SharedMemory::create("ptm-test", 16).expect("shared memory");
+        shm.write(0, &[1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0]).expect("write");
+        assert_eq!(sum_in_place(&mut shm).expect("sum"), 10);
+        let mut first = [0u8; 8];
+        shm.read(0, &mut first).expect("read");
+        assert_eq!(u64::from_le_bytes(first), 10);
+    }
+}

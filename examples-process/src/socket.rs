@@ -1,0 +1,106 @@
+//! `socket`: whole messages between two processes over a Unix domain socket
+//! pair, with `ptm::ipc::MessageSocket` (length-prefixed frames).
+//!
+//! Answers "Processes" in `processes-threads-and-containers.md` ("to share
+//! data between processes you need some support from the OS ... specialized
+//! forms of interprocess communication"): unlike a pipe, one socket carries
+//! both directions, and framing turns its byte stream into messages. The
+//! child is this binary re-run (a hidden `socket-child` subcommand) with the
+//! socket as its stdin; it answers each number with its square. A peer that
+//! sends a truncated or oversized frame gets an error, not a panic or a
+//! 4 GiB allocation.
+//!
+//! Run it: `cargo run -p examples-process -- socket`.
+
+use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::process::{Command, Stdio};
+
+use anyhow::{bail, Context, Result};
+use ptm::ipc::MessageSocket;
+use ptm::process::ProcessManager;
+
+/// The child's side: answers each request (a decimal number) with its
+/// square until the parent shuts its side down. Returns how many it served.
+pub fn serve_squares(socket: &mut MessageSocket) -> ptm::Result<usize> {
+    let mut served = 0;
+    while let Some(request) = socket.recv()? {
+        let answer = match String::from_utf8_lossy(&request).trim().parse::<u64>() {
+            Ok(n) => n.checked_mul(n).map_or("overflow".to_owned(), |square| square.to_string()),
+            Err(_) => "not a number".to_owned(),
+        };
+        socket.send(answer.as_bytes())?;
+        served += 1;
+    }
+    Ok(served)
+}
+
+/// The hidden `socket-child` subcommand: serve on the socket that is stdin.
+pub fn child() -> Result<()> {
+    let stdin: OwnedFd = std::io::stdin().as_fd().try_clone_to_owned()?;
+    serve_squares(&mut MessageSocket::new(UnixStream::from(stdin)))?;
+    Ok(())
+}
+
+/// Asks a child process for the squares of `numbers`; returns the answers.
+pub fn ask_child(numbers: &[u64]) -> Result<Vec<String>> {
+    let (mut ours, theirs) = MessageSocket::pair()?;
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.arg("socket-child").stdin(Stdio::from(OwnedFd::from(theirs)));
+    // The manager kills and reaps the child if anything below fails.
+    let mut manager = ProcessManager::new();
+    manager.spawn_command(cmd)?;
+    let mut answers = Vec::new();
+    for n in numbers {
+        ours.send(n.to_string().as_bytes())?;
+        let answer = ours.recv()?.context("the child hung up early")?;
+        answers.push(String::from_utf8_lossy(&answer).into_owned());
+    }
+    ours.shutdown_send()?;
+    for report in manager.wait_all() {
+        if !report.status.as_ref().is_ok_and(|status| status.success()) {
+            bail!("the child failed: {report}");
+        }
+    }
+    Ok(answers)
+}
+
+/// What `recv` says to a frame that promises `length` bytes and brings `sent`.
+pub fn bad_frame(length: u32, sent: usize) -> Result<String> {
+    let (mut raw, end) = UnixStream::pair()?;
+    raw.write_all(&length.to_le_bytes())?;
+    raw.write_all(&vec![0u8; sent])?;
+    drop(raw);
+    Ok(match MessageSocket::new(end).recv() {
+        Ok(message) => format!("no error: {message:?}"),
+        Err(error) => error.to_string(),
+    })
+}
+
+pub fn run() -> Result<()> {
+    let numbers = [0, 1, 2, 3, 12, 4_000_000_000];
+    let answers = ask_child(&numbers)?;
+    println!("socket: asked a child process over one socket pair: {numbers:?}");
+    println!("socket: it answered {}", answers.join(", "));
+    println!("socket: a frame cut short: {}", bad_frame(100, 3)?);
+    println!("socket: a frame of 4 GiB: {}", bad_frame(u32::MAX, 0)?);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serves_squares_until_shutdown() {
+        let (mut client, mut server) = MessageSocket::pair().expect("a pair");
+        let serving = std::thread::spawn(move || serve_squares(&mut server).expect("serves"));
+        for (request, expected) in [("7", "49"), ("x", "not a number")] {
+            client.send(request.as_bytes()).expect("send");
+            assert_eq!(client.recv().expect("recv").expect("an answer"), expected.as_bytes());
+        }
+        client.shutdown_send().expect("shutdown");
+        assert_eq!(serving.join().expect("no panic"), 2);
+    }
+}

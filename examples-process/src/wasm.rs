@@ -1,0 +1,114 @@
+//! `wasm`: tasks isolated inside one process by WebAssembly linear memory
+//! (wasmi, a pure-Rust interpreter; the module written in WAT).
+//!
+//! Answers "Task And Process In WebAssembly" in
+//! `processes-threads-and-containers.md`: a Wasm instance can address only
+//! its own linear memory, a bounds-checked array the runtime owns. Two
+//! instances of one module compute in separate memories; an access past the
+//! end traps (an error value for the host) instead of reading host memory;
+//! and after the trap the host and the other instance go on.
+//!
+//! Run it: `cargo run -p examples-process -- wasm`.
+
+use anyhow::{anyhow, Result};
+use wasmi::{Engine, Instance, Linker, Module, Store};
+
+/// `fill(n)` stores i*i as u32 at 4*i; `sum(n)` adds the first n back up;
+/// `peek(addr)` loads the u32 at any address: the one that can go wrong.
+const WAT: &str = r#"(module
+  (memory (export "memory") 1)
+  (func (export "fill") (param $n i32) (local $i i32)
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+      (i32.store (i32.mul (local.get $i) (i32.const 4)) (i32.mul (local.get $i) (local.get $i)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $next))))
+  (func (export "sum") (param $n i32) (result i64) (local $i i32) (local $acc i64)
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $acc (i64.add (local.get $acc)
+        (i64.extend_i32_u (i32.load (i32.mul (local.get $i) (i32.const 4))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $next)))
+    (local.get $acc))
+  (func (export "peek") (param $addr i32) (result i32) (i32.load (local.get $addr))))"#;
+
+/// What the demo observed.
+#[derive(Debug)]
+pub struct Observed {
+    /// Instance a's sum after filling its memory, and b's without filling.
+    pub sum_a: i64,
+    pub sum_b: i64,
+    /// The first four u32 of a's memory, read by the host.
+    pub a_memory: Vec<u32>,
+    /// The error of a's out-of-bounds `peek`, if it trapped.
+    pub trap: Option<String>,
+    /// a's and b's sums after the trap (b filled in between).
+    pub sum_a_after: i64,
+    pub sum_b_after: i64,
+}
+
+pub fn observe(n: i32) -> Result<Observed> {
+    let engine = Engine::default();
+    let module = Module::new(&engine, &wat::parse_str(WAT)?[..])?;
+    let mut store = Store::new(&engine, ());
+    let linker = <Linker<()>>::new(&engine);
+    let a = linker.instantiate_and_start(&mut store, &module)?;
+    let b = linker.instantiate_and_start(&mut store, &module)?;
+    let call = |store: &mut Store<()>, who: &Instance, name: &str, arg: i32| -> Result<i64> {
+        match name {
+            "fill" => {
+                Ok(who.get_typed_func::<i32, ()>(&*store, name)?.call(store, arg).map(|()| 0)?)
+            }
+            "sum" => Ok(who.get_typed_func::<i32, i64>(&*store, name)?.call(store, arg)?),
+            _ => Ok(who.get_typed_func::<i32, i32>(&*store, name)?.call(store, arg)?.into()),
+        }
+    };
+    call(&mut store, &a, "fill", n)?;
+    let sum_a = call(&mut store, &a, "sum", n)?;
+    let sum_b = call(&mut store, &b, "sum", n)?;
+    let memory = a.get_memory(&store, "memory").ok_or_else(|| anyhow!("no memory export"))?;
+    let a_memory = memory.data(&store)[..16]
+        .chunks_exact(4)
+        .map(|word| u32::from_le_bytes([word[0], word[1], word[2], word[3]]))
+        .collect();
+    let size = i32::try_from(memory.data(&store).len())?;
+    let trap = call(&mut store, &a, "peek", size).err().map(|error| error.to_string());
+    call(&mut store, &b, "fill", n)?;
+    let sum_b_after = call(&mut store, &b, "sum", n)?;
+    let sum_a_after = call(&mut store, &a, "sum", n)?;
+    Ok(Observed { sum_a, sum_b, a_memory, trap, sum_a_after, sum_b_after })
+}
+
+pub fn run() -> Result<()> {
+    let seen = observe(100)?;
+    println!("wasm: instance a filled its linear memory: sum of squares 0..100 = {}", seen.sum_a);
+    println!("wasm: the host reads a's memory as plain bytes: first u32s {:?}", seen.a_memory);
+    println!(
+        "wasm: instance b, same module, its own memory: sum = {} (a's data is not there)",
+        seen.sum_b
+    );
+    match &seen.trap {
+        Some(trap) => {
+            println!("wasm: a reads 4 bytes at the end of its 64 KiB memory: trap: {trap}")
+        }
+        None => println!("wasm: a read past its memory without a trap (unexpected)"),
+    }
+    println!(
+        "wasm: after the trap the host runs on; b: sum = {}, a: sum = {} (both still usable)",
+        seen.sum_b_after, seen.sum_a_after
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn instances_are_separate_and_a_trap_is_contained() {
+        let seen = super::observe(100).expect("the module runs");
+        assert_eq!((seen.sum_a, seen.sum_b), (328_350, 0));
+        assert_eq!(seen.a_memory, [0, 1, 4, 9]);
+        assert!(seen.trap.expect("a trap").contains("out of bounds"));
+        assert_eq!((seen.sum_a_after, seen.sum_b_after), (328_350, 328_350));
+    }
+}

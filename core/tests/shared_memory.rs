@@ -125,3 +125,57 @@ fn out_of_bounds_accesses_are_errors() {
         Err(Error::InvalidArgument(_))
     ));
 }
+
+/// Two processes hand a counter back and forth through two atomics in the
+/// shared pages, without a system call between them: the parent stores an
+/// odd value in slot 0, the child answers with it plus one in slot 1, 1,000
+/// times. The child spins with `yield_now`, so it also ends on one CPU.
+#[test]
+fn atomics_let_two_processes_take_turns() {
+    use std::sync::atomic::Ordering::{Acquire, Release};
+    const ROUNDS: u64 = 1000;
+    let name = "atomics_let_two_processes_take_turns";
+    let wait_for = |slot: &std::sync::atomic::AtomicU64, value: u64| {
+        let start = std::time::Instant::now();
+        while slot.load(Acquire) != value {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(30),
+                "stuck at {value}"
+            );
+            std::thread::yield_now();
+        }
+    };
+    if env::var_os(ROLE).is_some() {
+        let stdin = std::io::stdin()
+            .as_fd()
+            .try_clone_to_owned()
+            .expect("stdin");
+        let shm = SharedMemory::from_fd(stdin).expect("stdin is the shared memory");
+        let slots = shm.atomics();
+        for round in 0..ROUNDS {
+            wait_for(&slots[0], 2 * round + 1);
+            slots[1].store(2 * round + 2, Release);
+        }
+        return;
+    }
+    let shm = SharedMemory::create("ptm-atomics", 4096).expect("shared memory");
+    assert_eq!(shm.atomics().len(), 512);
+    let fd = shm
+        .as_fd()
+        .try_clone_to_owned()
+        .expect("a descriptor for the child");
+    let mut child = Command::new(env::current_exe().expect("this binary"))
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(ROLE, "child")
+        .stdin(Stdio::from(fd))
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("the child runs");
+    let slots = shm.atomics();
+    for round in 0..ROUNDS {
+        slots[0].store(2 * round + 1, Release);
+        wait_for(&slots[1], 2 * round + 2);
+    }
+    assert!(child.wait().expect("the child is reaped").success());
+    assert_eq!(slots[1].load(Acquire), 2 * ROUNDS);
+}

@@ -6,6 +6,7 @@ use std::io;
 use std::num::NonZeroUsize;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::ptr::NonNull;
+use std::sync::atomic::AtomicU64;
 
 use nix::fcntl::{fcntl, FcntlArg, SealFlag};
 use nix::sys::memfd::{memfd_create, MFdFlags};
@@ -190,6 +191,27 @@ impl SharedMemory {
             std::ptr::copy_nonoverlapping(bytes.as_ptr(), to, bytes.len());
         }
         Ok(())
+    }
+
+    /// The region as 64-bit atomics (`len / 8` of them; a trailing part
+    /// shorter than 8 bytes is left out): the way two processes can
+    /// synchronise through the memory itself, for instance a flag one
+    /// spins on while the other sets it (`Release` store, `Acquire` load),
+    /// without a system call.
+    ///
+    /// The mapping is page-aligned, so every element is aligned. Within
+    /// this process the borrow keeps [`write`](SharedMemory::write) (which
+    /// needs `&mut self`) from running while the atomics are in use.
+    pub fn atomics(&self) -> &[AtomicU64] {
+        let count = self.len.get() / std::mem::size_of::<AtomicU64>();
+        // SAFETY: the mapping is page-aligned (so aligned for AtomicU64),
+        // readable and writable for `len` bytes, and lives as long as
+        // `&self`; `count * 8 <= len`. AtomicU64 has the size and alignment
+        // of u64, and any bit pattern is a valid one. Another process may
+        // access the same bytes at any time, which is what atomics are for;
+        // within this process, `write` needs `&mut self`, so it cannot
+        // overlap this shared borrow.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().cast::<AtomicU64>(), count) }
     }
 
     /// Checks that `offset..offset + count` lies inside the region.

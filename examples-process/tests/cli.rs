@@ -254,6 +254,7 @@ fn wasm_instances_are_isolated_and_a_trap_is_contained() {
             "its own memory: sum = 0",
             "trap: out of bounds memory access",
             "b: sum = 328350, a: sum = 328350",
+            r#"imports only ["host.write"]; through it, it wrote "hello from a module that has no OS""#,
         ],
     );
 }

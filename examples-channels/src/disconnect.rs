@@ -35,6 +35,7 @@ fn show(sent: Result<(), u32>) -> String {
     )
 }
 
+// ANCHOR: std_mpsc
 /// Runs the [`STEPS`] on `std::sync::mpsc::channel`.
 ///
 /// # Errors
@@ -56,6 +57,7 @@ pub fn std_mpsc() -> Result<[String; 4]> {
     drop(tx);
     Ok([send, recv.join(", "), alive, format!("{:?}", rx.try_recv())])
 }
+// ANCHOR_END: std_mpsc
 
 /// Runs the same [`STEPS`] on `crossbeam_channel::unbounded`.
 ///

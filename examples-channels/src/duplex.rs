@@ -16,8 +16,9 @@
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::thread;
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, Context, Result};
 
+// ANCHOR: types
 /// What the client asks: `Ping` (answered `Pong`) or the seed's stop
 /// message `Pang` (answered `Bye`, then the worker stops).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +33,9 @@ pub enum Response {
     Pong(u32),
     Bye(u32),
 }
+// ANCHOR_END: types
 
+// ANCHOR: serve
 /// The worker: answers requests until the requests channel is closed or a
 /// `Pang` arrives; returns how many requests it answered.
 fn serve(requests: Receiver<Request>, responses: Sender<Response>) -> usize {
@@ -50,18 +53,23 @@ fn serve(requests: Receiver<Request>, responses: Sender<Response>) -> usize {
     }
     answered
 }
+// ANCHOR_END: serve
 
+// ANCHOR: session
 /// Sends each request in turn and waits for its answer (`None`: the worker
 /// had stopped), then drops the request Sender and joins the worker. Returns
 /// the answers and the worker's count of answers.
 ///
 /// # Errors
 ///
-/// If the worker thread panicked.
+/// If the worker thread could not be spawned, or panicked.
 pub fn session(script: &[Request]) -> Result<(Vec<Option<Response>>, usize)> {
     let (requests_tx, requests_rx) = channel();
     let (responses_tx, responses_rx) = channel();
-    let worker = thread::spawn(move || serve(requests_rx, responses_tx));
+    let worker = thread::Builder::new()
+        .name("worker".into())
+        .spawn(move || serve(requests_rx, responses_tx))
+        .context("spawning thread `worker`")?;
     let mut answers = Vec::with_capacity(script.len());
     for &request in script {
         // A failed send or recv both mean that the worker has stopped.
@@ -75,6 +83,7 @@ pub fn session(script: &[Request]) -> Result<(Vec<Option<Response>>, usize)> {
     let answered = worker.join().map_err(|_| anyhow!("worker panicked"))?;
     Ok((answers, answered))
 }
+// ANCHOR_END: session
 
 /// Prints the demo's results; fails as [`session`] does.
 pub fn run() -> Result<()> {

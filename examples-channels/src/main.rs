@@ -95,9 +95,10 @@ fn run_all() -> Result<()> {
         }
         let cli = Cli::try_parse_from(["examples-channels", name.as_str()])
             .with_context(|| format!("default flags of demo {name}"))?;
-        if let Some(demo) = cli.demo {
-            run(demo)?;
-        }
+        let demo = cli
+            .demo
+            .with_context(|| format!("demo {name} did not parse"))?;
+        run(demo).with_context(|| format!("demo `{name}` failed"))?;
     }
     Ok(())
 }

@@ -44,6 +44,7 @@ fn square(n: u64) -> u64 {
     n * n
 }
 
+// ANCHOR: run_queue
 /// Queues `tasks` tasks for `workers` threads and collects their results.
 ///
 /// # Errors
@@ -52,19 +53,22 @@ fn square(n: u64) -> u64 {
 pub fn run_queue(tasks: u64, workers: u64) -> Result<Report> {
     let (task_tx, task_rx) = unbounded::<u64>();
     let (result_tx, result_rx) = unbounded::<(usize, u64, u64)>(); // (worker, task, result)
-    let handles: Vec<_> = (0..usize::try_from(workers)?)
+    let handles = (0..usize::try_from(workers)?)
         .map(|worker| {
             let (task_rx, result_tx) = (task_rx.clone(), result_tx.clone());
             // Ends when the task Sender is dropped and the queue is drained.
-            thread::spawn(move || {
+            let work = move || {
                 for n in task_rx {
                     if result_tx.send((worker, n, square(n))).is_err() {
                         break; // Nobody collects results any more.
                     }
                 }
-            })
+            };
+            let name = format!("worker-{worker}");
+            let spawned = thread::Builder::new().name(name.clone()).spawn(work);
+            spawned.with_context(|| format!("spawning thread `{name}`"))
         })
-        .collect();
+        .collect::<Result<Vec<_>>>()?;
     drop((task_rx, result_tx)); // Only the workers hold these now.
     for n in 0..tasks {
         task_tx.send(n).context("every worker is gone")?;
@@ -84,6 +88,7 @@ pub fn run_queue(tasks: u64, workers: u64) -> Result<Report> {
     }
     Ok(r)
 }
+// ANCHOR_END: run_queue
 
 /// Prints the demo's results; fails as [`run_queue`] does.
 pub fn run(args: &Args) -> Result<()> {

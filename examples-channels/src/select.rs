@@ -12,9 +12,10 @@
 //! is left: it fires after `quiet-ms` of silence, the loop ends, and the
 //! producers are joined.
 
-use std::{thread, time::Duration};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, Context, Result};
 use crossbeam_channel::{never, select, unbounded, Receiver};
 
 /// Flags of the `select` demo.
@@ -45,29 +46,34 @@ pub struct Report {
     pub early_timeouts: u64,
 }
 
-/// Starts a producer that sends `0..count`, one value every `every`.
-fn producer(count: u64, every: Duration) -> (Receiver<u64>, thread::JoinHandle<()>) {
+/// Starts a producer thread `name` that sends `0..count`, one value every `every`.
+fn producer(name: &str, count: u64, every: Duration) -> Result<(Receiver<u64>, JoinHandle<()>)> {
     let (tx, rx) = unbounded();
-    let handle = thread::spawn(move || {
+    let send = move || {
         for value in 0..count {
             thread::sleep(every); // The producer's rate: its simulated work.
             if tx.send(value).is_err() {
                 break;
             }
         }
-    });
-    (rx, handle)
+    };
+    let spawned = thread::Builder::new().name(name.into()).spawn(send);
+    Ok((
+        rx,
+        spawned.with_context(|| format!("spawning thread `{name}`"))?,
+    ))
 }
 
+// ANCHOR: select_two
 /// Selects over a fast and a slow producer until both have disconnected and
 /// `quiet` has passed without a message.
 ///
 /// # Errors
 ///
-/// If a producer thread panicked.
+/// If a producer thread could not be spawned, or panicked.
 pub fn select_two(fast: u64, slow: u64, quiet: Duration) -> Result<Report> {
-    let (mut fast_rx, fast_t) = producer(fast, FAST_EVERY);
-    let (mut slow_rx, slow_t) = producer(slow, SLOW_EVERY);
+    let (mut fast_rx, fast_t) = producer("fast", fast, FAST_EVERY)?;
+    let (mut slow_rx, slow_t) = producer("slow", slow, SLOW_EVERY)?;
     let (mut fast_open, mut slow_open) = (true, true);
     let mut r = Report::default();
     loop {
@@ -89,6 +95,7 @@ pub fn select_two(fast: u64, slow: u64, quiet: Duration) -> Result<Report> {
     }
     Ok(r)
 }
+// ANCHOR_END: select_two
 
 /// Prints the demo's results; fails as [`select_two`] does.
 pub fn run(args: &Args) -> Result<()> {

@@ -24,9 +24,12 @@ pub fn add(a: i32, b: i32) -> i32 {
     a + b
 }
 
+// ANCHOR: double
 /// A closure at global scope: non-capturing closures coerce to fn pointers.
 pub static DOUBLE: fn(i32) -> i32 = |x| x * 2;
+// ANCHOR_END: double
 
+// ANCHOR: fn_traits
 /// `Fn` only reads its captures, so two threads may call it at the same time.
 pub fn call_from_two_threads<F: Fn(i32) -> i32 + Sync>(f: &F) -> anyhow::Result<(i32, i32)> {
     thread::scope(|s| {
@@ -49,7 +52,9 @@ pub fn call_three_times<F: FnMut() -> u32>(mut f: F) -> Vec<u32> {
 pub fn call_once<F: FnOnce() -> Vec<String>>(f: F) -> Vec<String> {
     f()
 }
+// ANCHOR_END: fn_traits
 
+// ANCHOR: sizes
 /// Byte sizes: fn item, fn pointer, closure capturing nothing, a `Vec` by ref, by move.
 pub fn sizes() -> [usize; 5] {
     let pointer: fn(i32, i32) -> i32 = add;
@@ -66,6 +71,7 @@ pub fn sizes() -> [usize; 5] {
         size_of_val(&by_move),
     ]
 }
+// ANCHOR_END: sizes
 
 /// Prints what each trait allows and the sizes.
 pub fn run() -> anyhow::Result<()> {

@@ -4,11 +4,13 @@
 //! Each thread sleeps 20 ms (`sleep`), calls `yield_now` until 20 ms of wall time passed
 //! (`spin`, the seed's loop), or burns 20 ms of its own CPU time, read on the thread CPU
 //! clock (`cpu`); see `cost/work.rs`. Then `cost/verdict.rs` says where each curve stops
-//! being flat, against the core count: n `cpu` threads need n x 20 ms of CPU in all.
+//! being flat, against the core count: n `cpu` threads need n x 20 ms of CPU in all. A
+//! curve too noisy for that rule (a loaded machine) is reported as "no clear knee".
 //!
 //! Answers `processes-threads-and-containers.md`, "Plotting The Cost Of Threads" and
 //! "Yielding Control With `thread::yield_now()`". Run:
 //! `cargo run -p examples-threads -- cost [--max 16] [--step 2] [--mode sleep|spin|cpu|all]`
+//! (`--max` is capped at 512: `--max 512 --step 1` already starts 131,328 threads a mode).
 //!
 //! What the seed gets wrong: its spin loop stops after 20 ms of *wall* time, so n threads
 //! share the cores' 20 ms instead of each doing 20 ms of work; its curve shows scheduling
@@ -30,26 +32,34 @@ use work::{work, WORK};
 /// Flags of the `cost` demo (`--max` below `--step` is refused in `main`).
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Largest number of threads.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    /// Largest number of threads (at most 512: the rows add up, so --max 512 --step 1
+    /// starts 131,328 threads per mode).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=512))]
     pub max: u32,
     /// Step between thread counts: n = step, 2*step, ..., max.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=512))]
     pub step: u32,
     /// What each thread does.
     #[arg(long, value_enum, default_value_t = Mode::All)]
     pub mode: Mode,
 }
 
+// ANCHOR: time_threads
 /// Wall time to spawn `n` threads doing `mode` and join them all. (Should a spawn fail,
-/// the threads already running are not joined; they end by themselves within 20 ms.)
+/// the threads already running are not joined; each ends by itself once its work is
+/// done: 20 ms for `sleep` and `spin`, and for `cpu` 20 ms of CPU time, which takes
+/// longer in wall time while the threads outnumber the cores.)
 pub fn time_threads(n: u32, mode: Mode) -> Result<Duration> {
     let start = Instant::now();
     let spawn = |i| spawn_named(&format!("{}-{i}", mode.name()), move || work(mode));
     let handles = (0..n).map(spawn).collect::<Result<Vec<_>>>()?;
-    handles.into_iter().try_for_each(|h| join_named(h)?)?; // a panic or a clock error
+    for handle in handles {
+        let worked = join_named(handle)?; // the thread panicked
+        worked?; // the thread could not read its CPU clock
+    }
     Ok(start.elapsed())
 }
+// ANCHOR_END: time_threads
 
 /// Times n = step, 2*step, ..., max threads; one row per n: (n, ms for each mode).
 pub fn measure(args: &Args, modes: &[Mode]) -> Result<Vec<(u32, Vec<f64>)>> {
@@ -76,7 +86,10 @@ pub fn run(args: &Args) -> Result<()> {
     }
     let cores = thread::available_parallelism().map_or(1, |c| c.get());
     let (band, work_ms) = (verdict::FLAT_BAND, WORK.as_secs_f64() * 1e3);
-    println!("rule: a curve stops being flat at the first n above {band}x its first time");
+    println!(
+        "rule: a curve has a knee where it leaves {band}x its first time for good; \
+         slope by least squares from there; no steady rise = no clear knee (noisy)"
+    );
     for (i, mode) in modes.iter().enumerate() {
         let curve = verdict::column(&table, i);
         println!("{}", verdict::verdict(&mode.name(), &curve, work_ms, cores));

@@ -22,10 +22,12 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// What rustc 1.95 says about the seed's code without `move` (it cannot compile).
+/// A quotation of what rustc 1.95 reports on the seed's code without `move` (it cannot
+/// compile); `tests/cli.rs` checks it against `rustc`.
 pub const E0373: &str = "error[E0373]: closure may outlive the current function, \
     but it borrows `pause`, which is owned by the current function";
 
+// ANCHOR: move_copies
 /// Two `move` threads each sleep their own copy of `pause`; returns what each measured.
 pub fn move_copies(pause: Duration) -> anyhow::Result<[Duration; 2]> {
     let timed = move || {
@@ -39,7 +41,9 @@ pub fn move_copies(pause: Duration) -> anyhow::Result<[Duration; 2]> {
     );
     Ok([join_named(a)?, join_named(b)?])
 }
+// ANCHOR_END: move_copies
 
+// ANCHOR: arc_halves
 /// A non-`Copy` value shared by `move` threads through `Arc`: each sums one half.
 pub fn arc_halves(data: Vec<u64>) -> anyhow::Result<(u64, u64)> {
     let data = Arc::new(data);
@@ -50,28 +54,32 @@ pub fn arc_halves(data: Vec<u64>) -> anyhow::Result<(u64, u64)> {
     let r = spawn_named("arc-right", move || right[mid..].iter().sum::<u64>())?;
     Ok((join_named(l)?, join_named(r)?))
 }
+// ANCHOR_END: arc_halves
 
+// ANCHOR: scoped_double
 /// Scoped threads borrow `data` mutably, half each, with no `move`; returns its new sum.
 pub fn scoped_double(data: &mut [u64]) -> anyhow::Result<u64> {
     let (left, right) = data.split_at_mut(data.len() / 2);
     thread::scope(|s| {
         let left_half = || left.iter_mut().for_each(|x| *x *= 2); // borrows `left`
         let right_half = || right.iter_mut().for_each(|x| *x *= 2);
-        let builder = thread::Builder::new;
-        builder()
+        thread::Builder::new()
+            .name("double-left".into())
             .spawn_scoped(s, left_half)
-            .context("spawning left doubler")?;
-        builder()
+            .context("spawning thread `double-left`")?;
+        thread::Builder::new()
+            .name("double-right".into())
             .spawn_scoped(s, right_half)
-            .context("spawning right doubler")?;
+            .context("spawning thread `double-right`")?;
         anyhow::Ok(())
     })?; // every scoped thread is joined here; a panic in one would re-panic here
     Ok(data.iter().sum())
 }
+// ANCHOR_END: scoped_double
 
-/// Prints the compiler error, then the three ways that compile.
+/// Quotes the compiler error, then shows the three ways that compile.
 pub fn run() -> anyhow::Result<()> {
-    println!("without move: {E0373}");
+    println!("without move, rustc 1.95 reports: {E0373}");
     let pause = Duration::from_millis(20);
     let [a, b] = move_copies(pause)?;
     let ok = a >= pause && b >= pause;

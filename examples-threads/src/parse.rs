@@ -35,6 +35,7 @@ pub enum Operation {
 /// The drawing height; a digit `d` moves `d * HEIGHT / 10`.
 pub const HEIGHT: isize = 200;
 
+// ANCHOR: step
 /// The seed's `match`: one byte to one operation.
 pub fn step(byte: u8) -> Operation {
     match byte {
@@ -45,7 +46,9 @@ pub fn step(byte: u8) -> Operation {
         _ => Noop(byte),
     }
 }
+// ANCHOR_END: step
 
+// ANCHOR: parsers
 /// The seed's first version: a `for` loop pushing into a `Vec`.
 pub fn parse_loop(input: &str) -> Vec<Operation> {
     let mut steps = Vec::with_capacity(input.len());
@@ -59,6 +62,7 @@ pub fn parse_loop(input: &str) -> Vec<Operation> {
 pub fn parse_map(input: &str) -> Vec<Operation> {
     input.bytes().map(step).collect()
 }
+// ANCHOR_END: parsers
 
 /// Flags of the `parse` demo.
 #[derive(Debug, clap::Args)]

@@ -2,8 +2,10 @@
 //!
 //! Moves a chunk of data into each of 4 named threads, joins them to collect their
 //! partial sums, and times the seed's thread that sleeps 300 ms (at least 300 ms: a
-//! sleep never returns early). Each thread has its own stack (2 MiB by default), which
-//! is the memory "Effect Of Spawning Thread" warns about: 4 threads, not one per item.
+//! sleep never returns early). Each thread has its own stack: 2 MiB by default, but of
+//! reserved address space, backed by RAM only as the thread touches its pages. That
+//! reservation, the kernel's bookkeeping and the scheduler's work are what "Effect Of
+//! Spawning Thread" warns about: 4 threads, not one per item.
 //!
 //! Answers `processes-threads-and-containers.md`, "Threads In Rust" and "Effect Of
 //! Spawning Thread"; `process-and-thread-management.md`, "Thread Creation and Control".
@@ -24,6 +26,7 @@ use std::any::Any;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+// ANCHOR: spawn_named
 /// Spawns a thread called `name` running `f`.
 ///
 /// # Errors
@@ -38,6 +41,7 @@ where
         .spawn(f)
         .with_context(|| format!("spawning thread `{name}`"))
 }
+// ANCHOR_END: spawn_named
 
 /// The message a thread panicked with (`panic!` payloads are `&str` or `String`).
 pub fn panic_message(payload: &(dyn Any + Send)) -> String {
@@ -46,6 +50,7 @@ pub fn panic_message(payload: &(dyn Any + Send)) -> String {
     text.unwrap_or("non-string panic payload").to_owned()
 }
 
+// ANCHOR: join_named
 /// Waits for a thread and returns its value.
 ///
 /// # Errors
@@ -55,7 +60,9 @@ pub fn join_named<T>(handle: JoinHandle<T>) -> Result<T> {
     let joined = handle.join();
     joined.map_err(|payload| anyhow!("thread `{name}` panicked: {}", panic_message(&*payload)))
 }
+// ANCHOR_END: join_named
 
+// ANCHOR: sum_of_squares
 /// Sums the squares of `data` on `threads` threads, each owning its own chunk.
 /// Returns the total and the partial sum of each thread, in chunk order.
 pub fn sum_of_squares(data: &[u64], threads: usize) -> Result<(u64, Vec<u64>)> {
@@ -69,13 +76,16 @@ pub fn sum_of_squares(data: &[u64], threads: usize) -> Result<(u64, Vec<u64>)> {
     let partials: Vec<u64> = handles.into_iter().map(join_named).collect::<Result<_>>()?;
     Ok((partials.iter().sum(), partials))
 }
+// ANCHOR_END: sum_of_squares
 
+// ANCHOR: time_sleeper
 /// Times a thread that sleeps `pause`, from just before spawn to just after join.
 pub fn time_sleeper(pause: Duration) -> Result<Duration> {
     let start = Instant::now();
     join_named(spawn_named("sleeper", move || thread::sleep(pause))?)?;
     Ok(start.elapsed())
 }
+// ANCHOR_END: time_sleeper
 
 /// Prints the partial sums and the sleeper's measured time.
 pub fn run() -> Result<()> {

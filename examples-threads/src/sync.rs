@@ -8,11 +8,14 @@
 //! Run: `cargo run -p examples-threads -- sync`
 //!
 //! What the seed gets wrong: its producer stores a value and notifies without waiting
-//! for the previous one to be taken, holding the lock through its 100 ms sleep: run, it
-//! sets 1, 2, 3 before the consumer gets 3; 1 and 2 are overwritten unseen. The consumer
-//! then waits forever for 2 more, unnoticed as `main` sleeps 1 s instead of joining; 0
-//! doubles as "empty"; its `RwLock` is never used. Here the producer waits on `emptied`,
-//! the consumer on `filled` (a value, or closed), both are joined, and 1..=n is checked.
+//! for the previous one to be taken, holding the lock through its 100 ms sleep, so the
+//! consumer sees a scheduling-dependent subset of 1..=5, usually only the last value
+//! (five runs saw {5}, {1,2,5}, {5}, {2,5}, {5}); the others are overwritten unseen. The
+//! consumer then waits for values that never come, unnoticed as `main` sleeps 1 s
+//! instead of joining; 0 doubles as "empty"; its `RwLock` is never used. Here the
+//! producer waits on `emptied`, the consumer on `filled` (a value, or closed), both are
+//! joined, and 1..=n is checked; should the consumer die (a panic), a drop guard marks
+//! it gone, and the producer fails instead of waiting for it forever.
 
 use crate::spawn::panic_message;
 use anyhow::{anyhow, Context, Result};
@@ -38,6 +41,7 @@ fn on_threads<T: Send>(n: u32, f: impl Fn() -> T + Sync, also: impl FnOnce()) ->
     })
 }
 
+// ANCHOR: mutex_counter
 /// `threads` threads each add 1 to one `Mutex<u64>` `increments` times; returns the total.
 pub fn mutex_counter(threads: u32, increments: u64) -> Result<u64> {
     let counter = Mutex::new(0u64);
@@ -45,7 +49,9 @@ pub fn mutex_counter(threads: u32, increments: u64) -> Result<u64> {
     on_threads(threads, bump, || ())?;
     Ok(counter.into_inner().unwrap_or_else(PoisonError::into_inner))
 }
+// ANCHOR_END: mutex_counter
 
+// ANCHOR: rwlock
 /// While this thread holds the read lock, `n` readers get it too (`try_read`; a `Mutex`
 /// would refuse them). Then each reads 100 times while a writer appends 1..=`writes`,
 /// checking that the Vec is a whole prefix 1..=len. Returns (let in, whole reads, sum).
@@ -63,32 +69,68 @@ pub fn rwlock(n: u32, writes: u64) -> Result<(usize, usize, u64)> {
     let sum = read().iter().sum();
     Ok((let_in, whole_reads.into_iter().sum(), sum))
 }
+// ANCHOR_END: rwlock
+
+// ANCHOR: handoff
+/// The one-value slot of [`handoff`]; one mutex guards the three fields together.
+#[derive(Debug, Default)]
+struct Slot {
+    value: Option<u64>,  // stored by the producer, not yet taken
+    closed: bool,        // the producer is done: no more values will come
+    consumer_gone: bool, // the consumer ended (or panicked): nobody will take a value
+}
+
+/// Dropped when the consumer ends, also by a panic: marks it gone and wakes the producer.
+struct ConsumerGone<'a>(&'a Mutex<Slot>, &'a Condvar);
+
+impl Drop for ConsumerGone<'_> {
+    fn drop(&mut self) {
+        lock(self.0).consumer_gone = true; // the consumer's own guard is already dropped
+        self.1.notify_one();
+    }
+}
 
 /// Hands 1..=`items` to a consumer through a one-value slot; returns what it got, in order.
 pub fn handoff(items: u64) -> Result<Vec<u64>> {
-    let slot = Mutex::new((None::<u64>, false)); // (value waiting to be taken, closed)
-    let (filled, emptied) = (Condvar::new(), Condvar::new()); // value stored or closed; taken
+    handoff_with(items, |_| ())
+}
+
+/// [`handoff`], with the consumer calling `take(value)` on each value it takes.
+fn handoff_with(items: u64, take: impl Fn(u64) + Sync) -> Result<Vec<u64>> {
+    let slot = Mutex::new(Slot::default());
+    let (filled, emptied) = (Condvar::new(), Condvar::new()); // stored or closed; taken or gone
     let consume = || {
+        let _gone = ConsumerGone(&slot, &emptied); // declared first, so dropped last
         let (mut got, mut st) = (Vec::new(), lock(&slot));
         loop {
-            let wait = filled.wait_while(st, |(v, closed)| v.is_none() && !*closed);
+            let wait = filled.wait_while(st, |s| s.value.is_none() && !s.closed);
             st = wait.unwrap_or_else(PoisonError::into_inner);
-            let Some(v) = st.0.take() else { return got }; // empty and closed: done
+            let Some(v) = st.value.take() else { return got }; // empty and closed: done
+            take(v);
             got.push(v);
             emptied.notify_one();
         }
     };
     let produce = || {
         for i in 1..=items {
-            let wait = emptied.wait_while(lock(&slot), |(v, _)| v.is_some());
-            wait.unwrap_or_else(PoisonError::into_inner).0 = Some(i); // empty: overwrites nothing
+            let wait = emptied.wait_while(lock(&slot), |s| s.value.is_some() && !s.consumer_gone);
+            let mut st = wait.unwrap_or_else(PoisonError::into_inner);
+            if st.consumer_gone {
+                return Err(anyhow!("the consumer is gone: no one to take value {i}"));
+            }
+            st.value = Some(i); // empty: overwrites nothing
             filled.notify_one();
         }
-        lock(&slot).1 = true;
+        lock(&slot).closed = true;
         filled.notify_one();
+        Ok(())
     };
-    Ok(on_threads(1, consume, produce)?.concat())
+    let mut produced = Ok(());
+    let got = on_threads(1, consume, || produced = produce())?; // a consumer panic first
+    produced?;
+    Ok(got.concat())
 }
+// ANCHOR_END: handoff
 
 /// Prints the counter, the RwLock counts and the hand-off checks.
 pub fn run() -> Result<()> {
@@ -116,5 +158,20 @@ mod tests {
     #[test]
     fn handoff_delivers_every_value_once_in_order() {
         assert!(handoff(2000).expect("spawns").into_iter().eq(1..=2000));
+    }
+
+    /// A consumer that panics after taking a value must not leave the producer (on the
+    /// calling thread) waiting on `emptied` forever: `handoff` returns the panic.
+    #[test]
+    fn a_dead_consumer_fails_the_handoff_instead_of_hanging_it() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        thread::spawn(move || {
+            let fail_on_3 = |v| assert_ne!(v, 3, "the consumer fails on 3");
+            let _ = tx.send(handoff_with(100, fail_on_3).map_err(|e| e.to_string()));
+        });
+        let returned = rx.recv_timeout(std::time::Duration::from_secs(10));
+        let result = returned.expect("handoff hung: the producer waits for a dead consumer");
+        let err = result.expect_err("the consumer panicked");
+        assert!(err.contains("the consumer fails on 3"), "{err}");
     }
 }

@@ -1,7 +1,15 @@
 //! `terms`: the seed's vocabulary of concurrency, each term shown running.
 //!
 //! Answers "Terms Related To Concurrency" in `processes-threads-and-containers.md`.
-//! The seed only defines the words; here each one is something you can see:
+//! The seed defines the words, and two definitions are wrong. Asynchronous programming
+//! is not faster "because there are fewer system calls ... fewer context switches
+//! between the user space and the kernel space": a switch from user to kernel mode is
+//! not a context switch, and an epoll loop makes at least as many system calls (an
+//! `epoll_wait`, then the read); what it saves is a thread, its stack and the thread
+//! switches, per waiting connection. And a dynamically linked executable, as most are,
+//! does not start at its own "first instruction": the kernel starts the dynamic loader
+//! (`ld.so`), which maps the libraries, then jumps to the program's entry point.
+//! Here each term is something you can see:
 //! the *executable* and the *process* made from it, *threads* of that process,
 //! *coroutines* (tasks that switch inside one thread, by the program's own
 //! choice, which is what `async` compiles to), and *non-blocking I/O* (a read
@@ -9,10 +17,13 @@
 //!
 //! Run it: `cargo run -p examples-threads -- terms`.
 
+use crate::spawn::{join_named, spawn_named};
+use anyhow::Context;
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::thread;
 
+// ANCHOR: coroutines
 /// A task that yields after each step: a coroutine written by hand as a state
 /// machine (its state: the next step). `resume` runs one step and returns
 /// what it did, or `None` when the task is over.
@@ -46,25 +57,29 @@ fn run_coroutines(mut tasks: Vec<Task>) -> Vec<String> {
     }
     order
 }
+// ANCHOR_END: coroutines
 
+// ANCHOR: nonblocking_read
 /// A non-blocking read: before the peer writes it returns `WouldBlock` at
 /// once; after, the bytes. Returns (what the first read said, the bytes).
-fn nonblocking_read() -> std::io::Result<(ErrorKind, Vec<u8>)> {
-    let (mut ours, mut theirs) = UnixStream::pair()?;
-    ours.set_nonblocking(true)?;
+fn nonblocking_read() -> anyhow::Result<(ErrorKind, Vec<u8>)> {
+    let (mut ours, mut theirs) = UnixStream::pair().context("creating a socket pair")?;
+    ours.set_nonblocking(true)
+        .context("making the socket non-blocking")?;
     let mut buf = [0u8; 16];
     let first = match ours.read(&mut buf) {
         Err(error) => error.kind(),
         Ok(_) => ErrorKind::Other,
     };
-    theirs.write_all(b"ready")?;
-    let read = ours.read(&mut buf)?;
+    theirs.write_all(b"ready").context("writing to the peer")?;
+    let read = ours.read(&mut buf).context("reading after the write")?;
     Ok((first, buf[..read].to_vec()))
 }
+// ANCHOR_END: nonblocking_read
 
 /// Prints each term with what it is in this very run.
 pub fn run() -> anyhow::Result<()> {
-    let exe = std::env::current_exe()?;
+    let exe = std::env::current_exe().context("finding this executable's path")?;
     println!(
         "executable: {} (a file that can be loaded and run)",
         exe.display()
@@ -74,9 +89,7 @@ pub fn run() -> anyhow::Result<()> {
         std::process::id()
     );
     let main_thread = thread::current().id();
-    let other = thread::spawn(|| thread::current().id())
-        .join()
-        .map_err(|_| anyhow::anyhow!("the second thread panicked"))?;
+    let other = join_named(spawn_named("second", || thread::current().id())?)?;
     println!("threads: main {main_thread:?} and another {other:?}, one pid, scheduled by the OS");
     let order = run_coroutines(vec![
         Task {
@@ -95,7 +108,7 @@ pub fn run() -> anyhow::Result<()> {
         order.join(" "),
         thread::current().id()
     );
-    let (first, bytes) = nonblocking_read()?;
+    let (first, bytes) = nonblocking_read().context("the non-blocking read")?;
     println!(
         "non-blocking I/O: first read -> {first:?} (no sleep); after the write -> {:?}",
         String::from_utf8_lossy(&bytes)

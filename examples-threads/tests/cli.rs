@@ -36,6 +36,39 @@ fn assert_has(out: &str, needles: &[&str]) {
     }
 }
 
+/// Asserts the `cost` rule line, then one verdict line per mode after it, in one of
+/// the rule's three forms: flat, no clear knee, or a knee whose slope and threads at a
+/// time are positive (the old rule printed negative ones on a loaded machine).
+fn assert_verdicts(out: &str, modes: &[&str]) {
+    let rule = "rule: a curve has a knee where it leaves 1.5x its first time for good";
+    let at = out
+        .find(rule)
+        .unwrap_or_else(|| panic!("no rule line in:\n{out}"));
+    let after: Vec<&str> = out[at..].lines().skip(1).collect();
+    let number = |text: &str, after: &str| -> f64 {
+        let rest = text.split(after).nth(1).and_then(|r| r.split(' ').next());
+        let value = rest.and_then(|v| v.parse().ok());
+        value.unwrap_or_else(|| panic!("no number after {after:?} in {text:?}"))
+    };
+    for mode in modes {
+        let prefix = format!("{mode}: ");
+        let line = after.iter().find_map(|l| l.strip_prefix(prefix.as_str()));
+        let line = line.unwrap_or_else(|| panic!("no verdict for {mode} in:\n{out}"));
+        let valid = if line.starts_with("no clear knee (noisy): ") {
+            true
+        } else if line.contains(", then grows ~") {
+            let (per, at_once) = (number(line, "grows ~"), number(line, "= ~"));
+            line.starts_with("flat (~") && per > 0.0 && at_once > 0.0
+        } else {
+            line.starts_with("flat (~") && line.contains(": no knee here; ")
+        };
+        assert!(
+            valid && line.ends_with(" cores"),
+            "bad verdict {line:?} in:\n{out}"
+        );
+    }
+}
+
 #[test]
 fn spawn_returns_values_and_times_the_sleeper() {
     let out = stdout_of(&["spawn"]);
@@ -56,12 +89,59 @@ fn spawn_returns_values_and_times_the_sleeper() {
     assert!(ms >= 300.0, "{ms}");
 }
 
+/// The seed's "Sharing Variables In Threads" code, wrapped in a function.
+const SEED_WITHOUT_MOVE: &str = "use std::{thread, time};
+
+pub fn seed() {
+    let pause = time::Duration::from_millis(20);
+    let handle1 = thread::spawn(|| {
+        thread::sleep(pause);
+    });
+    let handle2 = thread::spawn(|| {
+        thread::sleep(pause);
+    });
+    handle1.join();
+    handle2.join();
+}
+";
+
+/// Compiles `source` as a 2021-edition library with `rustc` (or `$RUSTC`); `None`,
+/// with the reason printed, if there is no compiler to run.
+fn rustc(name: &str, source: &str) -> Option<std::process::Output> {
+    let dir = std::env::temp_dir().join(format!("ptm-move-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let file = dir.join("seed.rs");
+    std::fs::write(&file, source).expect("the snippet is written");
+    let compiler = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let output = std::process::Command::new(&compiler)
+        .args([
+            "--edition",
+            "2021",
+            "--crate-type",
+            "lib",
+            "--emit",
+            "metadata",
+        ])
+        .arg("--out-dir")
+        .arg(&dir)
+        .arg(&file)
+        .output();
+    let _ = std::fs::remove_dir_all(&dir); // best effort: a temporary directory
+    match output {
+        Ok(output) => Some(output),
+        Err(err) => {
+            println!("skipped the rustc check: cannot run {compiler:?}: {err}");
+            None
+        }
+    }
+}
+
 #[test]
 fn move_shows_e0373_and_both_fixes() {
     let out = stdout_of(&["move"]);
     assert_has(
         &out,
-        &["error[E0373]: closure may outlive the current function, but it borrows `pause`"],
+        &["without move, rustc 1.95 reports: error[E0373]: closure may outlive the current function, but it borrows `pause`"],
     );
     assert_has(
         &out,
@@ -73,6 +153,41 @@ fn move_shows_e0373_and_both_fixes() {
     assert_has(
         &out,
         &["thread::scope, no move: doubled 1..=100 in place, sum = 10100"],
+    );
+}
+
+/// "Sharing Variables In Threads": the seed's code without `move` really fails with
+/// E0373, and the line the `move` demo quotes is what rustc says; with `move` it
+/// compiles, warning about the two dropped `join` results (`unused_must_use`).
+#[test]
+fn rustc_rejects_the_seed_without_move_as_the_demo_quotes() {
+    let out = stdout_of(&["move"]);
+    let quoted = out
+        .lines()
+        .find_map(|l| l.strip_prefix("without move, rustc 1.95 reports: "))
+        .expect("the demo quotes rustc");
+    let Some(compiled) = rustc("without", SEED_WITHOUT_MOVE) else {
+        return;
+    };
+    let stderr = String::from_utf8_lossy(&compiled.stderr);
+    assert!(!compiled.status.success(), "the seed compiled:\n{stderr}");
+    assert!(stderr.contains("error[E0373]"), "no E0373 in:\n{stderr}");
+    assert!(
+        stderr.contains(quoted),
+        "update the demo's quotation to:\n{stderr}"
+    );
+    let fixed = SEED_WITHOUT_MOVE.replace("spawn(||", "spawn(move ||");
+    let Some(compiled) = rustc("with", &fixed) else {
+        return;
+    };
+    let stderr = String::from_utf8_lossy(&compiled.stderr);
+    assert!(
+        compiled.status.success(),
+        "the fixed seed failed:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("unused_must_use"),
+        "no warning in:\n{stderr}"
     );
 }
 
@@ -156,24 +271,11 @@ fn cost_prints_a_table_and_a_verdict_per_mode() {
         .filter_map(|l| l.split_whitespace().next()?.parse().ok())
         .collect();
     assert_eq!(rows, [2, 4], "{out}");
-    assert_has(
-        &out,
-        &[
-            "cpu_ms",
-            "rule: a curve stops being flat at the first n above 1.5x",
-            "cpu: flat (~",
-        ],
-    );
+    assert_has(&out, &["cpu_ms"]);
+    assert_verdicts(&out, &["cpu"]);
     let out = stdout_of(&["cost", "--max", "2", "--step", "1"]);
-    assert_has(
-        &out,
-        &[
-            "sleep_ms  spin_ms   cpu_ms",
-            "sleep: flat (~",
-            "spin: flat (~",
-            "cpu: flat (~",
-        ],
-    );
+    assert_has(&out, &["sleep_ms  spin_ms   cpu_ms"]);
+    assert_verdicts(&out, &["sleep", "spin", "cpu"]);
 }
 
 #[test]
@@ -182,6 +284,7 @@ fn cost_refuses_bad_flags_with_usage_errors() {
         &["cost", "--mode", "bogus"][..],
         &["cost", "--step", "0"],
         &["cost", "--max", "1", "--step", "2"],
+        &["cost", "--max", "513"], // capped: --max 1024 --step 1 would start ~525k threads
     ] {
         let (code, _, err) = run(args);
         assert_eq!(code, 2, "{args:?}: {err}");
@@ -211,9 +314,10 @@ fn no_argument_runs_every_demo_in_order() {
             "DOUBLE(21) = 42",
             "4000 (expected 4000)",
             "forward distance 900",
-            "cpu: flat (~",
+            "coroutines: order a1 b1 a2 b2 a3",
         ],
     );
+    assert_verdicts(&out, &["sleep", "spin", "cpu"]);
 }
 
 #[test]
@@ -246,7 +350,7 @@ fn an_unknown_demo_lists_the_valid_ones() {
         "{err}"
     );
     assert!(
-        err.contains("valid demos: spawn, move, closures, sync, parse, cost"),
+        err.contains(&format!("valid demos: {}\n", DEMOS.join(", "))),
         "{err}"
     );
 }

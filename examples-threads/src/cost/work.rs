@@ -53,6 +53,7 @@ fn thread_cpu() -> Result<Duration> {
     Ok(now?.into())
 }
 
+// ANCHOR: work
 /// One thread's work in `mode`.
 ///
 /// # Errors
@@ -75,6 +76,7 @@ pub fn work(mode: Mode) -> Result<()> {
     }
     Ok(())
 }
+// ANCHOR_END: work
 
 #[cfg(test)]
 mod tests {

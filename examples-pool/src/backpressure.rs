@@ -17,17 +17,18 @@
 use std::sync::mpsc;
 
 use anyhow::{bail, Context, Result};
+use clap::builder::RangedU64ValueParser;
 use ptm::pool::PoolStats;
 use ptm::{Error, ThreadPool};
 
 /// Flags of the `backpressure` demo.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// Bound of the pool's queue (jobs waiting to start).
-    #[arg(long, default_value_t = 4)]
+    /// Bound of the pool's queue (jobs waiting to start), at most 10000.
+    #[arg(long, default_value_t = 4, value_parser = RangedU64ValueParser::<usize>::new().range(0..=10_000))]
     pub capacity: usize,
-    /// Jobs offered after the deterministic refusal.
-    #[arg(long, default_value_t = 1000)]
+    /// Jobs offered after the deterministic refusal, at most 1000000.
+    #[arg(long, default_value_t = 1000, value_parser = RangedU64ValueParser::<usize>::new().range(0..=1_000_000))]
     pub jobs: usize,
 }
 
@@ -50,6 +51,7 @@ fn job() {
     std::hint::black_box((0..2000u64).sum::<u64>());
 }
 
+// ANCHOR: demo
 /// Runs both phases described in the module docs.
 pub fn demo(args: &Args) -> Result<Report> {
     let (workers, capacity) = (WORKERS, args.capacity);
@@ -90,6 +92,7 @@ pub fn demo(args: &Args) -> Result<Report> {
     let (stats, submitted) = (pool.shutdown(), workers + capacity + args.jobs);
     Ok(Report { refused, refusals, max_queued, submitted, stats })
 }
+// ANCHOR_END: demo
 
 /// Prints [`demo`].
 pub fn run(args: &Args) -> Result<()> {

@@ -92,8 +92,26 @@ fn run_all() -> Result<()> {
         let cli = Cli::try_parse_from(["examples-pool", name.as_str()])
             .with_context(|| format!("parsing the default flags of demo `{name}`"))?;
         if let Some(demo) = cli.demo {
-            run(demo)?;
+            run(demo).with_context(|| format!("demo `{name}` failed"))?;
         }
     }
     Ok(())
+}
+
+/// Test helper: runs `f` on a helper thread and returns its value, or fails
+/// the test naming `what` if it has not returned within 10 s. A regression
+/// that hangs (the seeds' bugs do) then fails the test instead of hanging it;
+/// the stuck thread is left behind and ends with the test process.
+#[cfg(test)]
+fn within_10s<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new().name(what.to_owned()).spawn(move || tx.send(f()));
+    spawned.expect("the OS starts a helper thread");
+    match rx.recv_timeout(std::time::Duration::from_secs(10)) {
+        Ok(value) => value,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("{what}: still running after 10 s (hung?)")
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("{what}: panicked"),
+    }
 }

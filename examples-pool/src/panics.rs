@@ -9,50 +9,70 @@
 //! submitter never hears of it, once every worker is dead `execute` panics on
 //! `send(..).unwrap()`, and `Drop` panics on the dead worker's `join().unwrap()`.
 //!
-//! Here, one panicking job lands on *each* worker (a `Barrier` holds every
-//! job until all of them have started, so no worker can take two). Their
-//! `JobHandle`s report `JobError::Panicked` with the message, `stats` counts
-//! the panics, and then jobs held by a second `Barrier` prove that every
-//! worker is still there: a pool missing one worker would never get past it.
+//! Here, one panicking job lands on *each* worker: every job reports that it
+//! started, then waits at a gate that opens only once all of them have
+//! reported, so no worker can take two. Their `JobHandle`s report
+//! `JobError::Panicked` with the message, `stats` counts the panics, and then
+//! gated jobs again prove that every worker is still there: a pool missing a
+//! worker gets fewer reports, and after 10 s `demo` says so (it does not hang).
 //! While it runs, `run` swaps the panic hook for one that prints one line per
 //! panic (the default one prints a backtrace under `RUST_BACKTRACE`).
 
 use std::collections::BTreeSet;
 use std::panic;
-use std::sync::{Arc, Barrier};
+use std::sync::mpsc;
 use std::thread;
+use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Context, Result};
 use ptm::pool::{JobError, PoolStats};
 use ptm::ThreadPool;
 
-/// What [`demo`] saw: each panicking job's result, the distinct threads that
-/// ran the jobs after the panics, the sum those jobs returned, and the stats.
+/// What [`demo`] saw.
 #[derive(Debug)]
 pub struct Report {
+    /// Each panicking job's result, from its `JobHandle`.
     pub results: Vec<std::result::Result<u32, JobError>>,
+    /// The distinct threads that ran the jobs after the panics.
     pub survivors: BTreeSet<String>,
+    /// The sum those jobs returned.
     pub sum_after: u32,
+    /// The stats `shutdown` returned.
     pub stats: PoolStats,
 }
 
+/// How long [`demo`] waits for every worker to take one of its gated jobs.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+// ANCHOR: demo
 /// Spawns `workers` jobs that panic, one per worker, then `workers` jobs that
 /// return `i + 1` and their thread's name, again one per worker.
 pub fn demo(workers: usize) -> Result<Report> {
     let pool = ThreadPool::new(workers)
         .with_context(|| format!("starting a ThreadPool of {workers} workers"))?;
+    // One job per worker: each reports on `started`, then waits at the gate,
+    // which opens (its sender dropped) once every worker has reported.
     let spawn_all = |f: fn(u32) -> (u32, String)| -> Result<Vec<_>> {
-        let barrier = Arc::new(Barrier::new(workers));
-        (0..workers as u32)
+        let (started_tx, started) = mpsc::channel();
+        let (gate, gate_rx) = crossbeam_channel::bounded::<()>(0);
+        let handles = (0..workers as u32)
             .map(|i| {
-                let barrier = Arc::clone(&barrier);
+                let (started_tx, gate_rx) = (started_tx.clone(), gate_rx.clone());
                 pool.spawn(move || {
-                    barrier.wait();
+                    let _ = started_tx.send(()); // `Err` only if `demo` gave up
+                    let _ = gate_rx.recv(); // `Err` once `gate` is dropped: it opens
                     f(i)
                 })
                 .with_context(|| format!("spawning job {i}"))
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        for n in 0..workers {
+            started.recv_timeout(PATIENCE).map_err(|_| {
+                anyhow!("only {n} of {workers} workers took a job within {PATIENCE:?}")
+            })?;
+        }
+        drop(gate);
+        Ok(handles)
     };
     let results = spawn_all(|i| panic!("job {i} failed on purpose"))?
         .into_iter()
@@ -68,6 +88,7 @@ pub fn demo(workers: usize) -> Result<Report> {
     let stats = pool.shutdown();
     Ok(Report { results, survivors, sum_after, stats })
 }
+// ANCHOR_END: demo
 
 /// Prints [`demo`] on a pool of 4 workers.
 pub fn run() -> Result<()> {

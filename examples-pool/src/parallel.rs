@@ -24,13 +24,17 @@ use rayon::prelude::*;
 /// Flags of the `parallel` demo.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// Count the primes below this number.
-    #[arg(long, default_value_t = 100_000)]
+    /// Count the primes below this number (at most 10000000: trial division).
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(0..=MAX_N))]
     pub n: u64,
-    /// Runs of each way; the median time is printed.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Runs of each way (1 to 100); the median time is printed.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub reps: u32,
 }
+
+/// The largest `--n`: trial division below it takes seconds per way in a
+/// release build (much longer in a debug one).
+pub const MAX_N: u64 = 10_000_000;
 
 /// True if `k` is prime (trial division: deliberately CPU-bound). Takes `&u64`
 /// so that it can be passed to `filter` as it is.
@@ -41,22 +45,29 @@ pub fn prime(&k: &u64) -> bool {
 /// One way's prime count and median time.
 #[derive(Debug)]
 pub struct Outcome {
+    /// Which way: rayon, the ptm pool or one thread.
     pub name: &'static str,
+    /// The primes it counted.
     pub primes: usize,
+    /// The median time of its runs.
     pub median: Duration,
 }
 
+// ANCHOR: count_on_pool
 /// Counts the primes below `n` with the pool, one job per chunk of the range.
 fn count_on_pool(pool: &ThreadPool, n: u64, chunks: u64) -> Result<usize> {
     let size = n.div_ceil(chunks).max(1);
     let handles: Vec<_> = (0..n)
         .step_by(size as usize)
-        .map(|start| pool.spawn(move || (start..n.min(start + size)).filter(prime).count()))
+        .map(|start| {
+            pool.spawn(move || (start..n.min(start.saturating_add(size))).filter(prime).count())
+        })
         .collect::<ptm::Result<_>>()
         .context("spawn a chunk on the pool")?;
     let counts = handles.into_iter().map(|handle| handle.join());
     counts.sum::<Result<usize, JobError>>().context("join a chunk")
 }
+// ANCHOR_END: count_on_pool
 
 /// Runs `f` once to warm up (rayon starts its threads then), then `reps`
 /// times; returns the count and the median time.
@@ -71,6 +82,7 @@ fn median(name: &'static str, reps: u32, f: impl Fn() -> Result<usize>) -> Resul
     Ok(Outcome { name, primes, median: times[times.len() / 2] })
 }
 
+// ANCHOR: three_ways
 /// Runs the three ways, the pool with as many workers as the machine has cores.
 pub fn demo(args: &Args) -> Result<Vec<Outcome>> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -82,6 +94,7 @@ pub fn demo(args: &Args) -> Result<Vec<Outcome>> {
         median("one thread", reps, || Ok((0..n).filter(prime).count()))?,
     ])
 }
+// ANCHOR_END: three_ways
 
 /// Prints [`demo`]: counts, median times, speed-ups over one thread.
 pub fn run(args: &Args) -> Result<()> {

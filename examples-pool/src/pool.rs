@@ -20,23 +20,30 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{mpsc, Arc};
+use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Context, Result};
 use ptm::pool::PoolStats;
 use ptm::ThreadPool;
 
-/// What [`demo`] saw: the counter the `execute` jobs bumped, the sum of the
-/// `spawn` jobs' squares, `stats` after `wait_idle`, the (count, sum) of the
-/// values sent by the jobs queued just before `shutdown`, and its stats.
+/// What [`demo`] saw.
 #[derive(Debug)]
 pub struct Report {
+    /// The counter the `execute` jobs bumped.
     pub counter: usize,
+    /// The sum of the `spawn` jobs' squares.
     pub squares: u64,
+    /// `stats` after `wait_idle`.
     pub idle: PoolStats,
+    /// Jobs still queued right before `shutdown` (`stats().queued`).
+    pub queued: usize,
+    /// The (count, sum) of the values sent by the jobs of the last phase.
     pub sent: (usize, usize),
+    /// The stats `shutdown` returned.
     pub last: PoolStats,
 }
 
+// ANCHOR: demo
 /// On a pool of `workers` threads: `jobs` `execute` jobs, `jobs` `spawn`
 /// jobs (`i * i`), then `jobs` more queued right before `shutdown`.
 pub fn demo(workers: usize, jobs: usize) -> Result<Report> {
@@ -61,31 +68,52 @@ pub fn demo(workers: usize, jobs: usize) -> Result<Report> {
     pool.wait_idle().context("waiting for the pool to be idle")?;
     let (counter, idle) = (counter.load(Relaxed), pool.stats());
 
-    // Graceful shutdown: the jobs still queued when it is called all run.
-    let (tx, rx) = mpsc::channel();
+    // Graceful shutdown: the jobs still queued when it is called all run. The
+    // first `held` jobs hold their workers at a gate (open once `gate` is
+    // dropped), so the rest stay queued, counted. The gate opens right before
+    // `shutdown` (which blocks until the workers end): a worker needs a
+    // wake-up before it takes another job, so `shutdown` finds (nearly) all
+    // of them still queued.
+    let held = workers.min(jobs);
+    let (gate, gate_rx) = crossbeam_channel::bounded::<()>(0);
+    let ((tx, rx), (started_tx, started)) = (mpsc::channel(), mpsc::channel());
     for i in 0..jobs {
-        let tx = tx.clone();
-        // `rx` outlives the pool, so the send cannot fail.
-        pool.execute(move || tx.send(i).unwrap_or(())).context("execute before shutdown")?;
+        let (tx, gate_rx, started_tx) = (tx.clone(), gate_rx.clone(), started_tx.clone());
+        let job = move || {
+            if i < held {
+                let _ = started_tx.send(()); // `Err` only if `demo` gave up
+                let _ = gate_rx.recv(); // `Err` once `gate` is dropped
+            }
+            tx.send(i).unwrap_or(()); // `rx` outlives the pool: cannot fail
+        };
+        pool.execute(job).context("execute before shutdown")?;
+    }
+    for n in 0..held {
+        let timeout = |_| anyhow!("only {n} of {held} workers took a gated job within 10 s");
+        started.recv_timeout(Duration::from_secs(10)).map_err(timeout)?;
     }
     drop(tx);
+    let queued = pool.stats().queued;
+    drop(gate);
     let last = pool.shutdown();
     // Every sender lived in a job, and shutdown ran and dropped every job.
     let sent = rx.iter().fold((0, 0), |(n, sum), i| (n + 1, sum + i));
-    Ok(Report { counter, squares, idle, sent, last })
+    Ok(Report { counter, squares, idle, queued, sent, last })
 }
+// ANCHOR_END: demo
 
 /// Prints [`demo`] with 4 workers and 100 jobs per phase.
 pub fn run() -> Result<()> {
     println!("== pool: ThreadPool execute, spawn + join, stats, shutdown ==");
-    let jobs = 100;
-    let Report { counter, squares, idle: s, sent: (n, sum), last } = demo(4, jobs)?;
+    let (workers, jobs) = (4, 100);
+    let Report { counter, squares, idle: s, queued, sent: (n, sum), last } = demo(workers, jobs)?;
     println!("execute: {jobs} jobs, counter = {counter}");
     println!("spawn + join: sum of squares 0..{jobs} = {squares}");
     let (w, q, a, c, p) = (s.workers, s.queued, s.active, s.completed, s.panicked);
     println!(
         "stats after wait_idle: workers {w}, queued {q}, active {a}, completed {c}, panicked {p}"
     );
+    println!("before shutdown: {queued} jobs queued behind {workers} workers held at a gate");
     println!("shutdown ran every queued job: received {n} values, sum 0..{jobs} = {sum}");
     let (c, p, q) = (last.completed, last.panicked, last.queued);
     println!("stats from shutdown: completed {c}, panicked {p}, cancelled {q}");
@@ -103,6 +131,7 @@ mod tests {
         let r = demo(3, 50).expect("the demo runs");
         assert_eq!((r.counter, r.squares), (50, (0..50).map(|i| i * i).sum()));
         assert_eq!((r.idle.completed, r.idle.queued, r.idle.active), (100, 0, 0));
+        assert_eq!(r.queued, 50 - 3, "the jobs were queued when shutdown was called");
         assert_eq!(r.sent, (50, 49 * 50 / 2));
         assert_eq!((r.last.completed, r.last.panicked, r.last.queued), (150, 0, 0));
     }

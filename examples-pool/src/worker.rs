@@ -37,6 +37,7 @@ pub struct Report {
     pub total: u64,
 }
 
+// ANCHOR: demo
 /// Submits tasks `1..=tasks` to a worker whose queue holds `capacity` tasks
 /// (`submit` blocks while it is full), then stops it.
 pub fn demo(tasks: u64, capacity: usize) -> Result<Report> {
@@ -56,6 +57,7 @@ pub fn demo(tasks: u64, capacity: usize) -> Result<Report> {
     let total = totals.last().copied().unwrap_or(0);
     Ok(Report { stats, seen, total })
 }
+// ANCHOR_END: demo
 
 /// Prints [`demo`] for 1000 tasks through a queue of 16.
 pub fn run() -> Result<()> {
@@ -79,10 +81,11 @@ mod tests {
     use super::*;
 
     /// "Worker Thread Pattern" (process-and-thread-management.md): the seed's
-    /// worker cannot be stopped. This one stops, having processed every task.
+    /// worker cannot be stopped. This one stops, having processed every task;
+    /// a `stop` that hangs again fails this test after 10 s.
     #[test]
     fn stop_processes_every_task_then_ends() {
-        let r = demo(500, 4).expect("the demo runs");
+        let r = crate::within_10s("worker::demo", || demo(500, 4)).expect("the demo runs");
         assert_eq!(r.stats, WorkerStats { processed: 500, panicked: 0 });
         assert_eq!(r.seen, (1..=500).collect::<Vec<_>>());
         assert_eq!(r.total, 500 * 501 / 2);

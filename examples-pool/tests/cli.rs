@@ -45,6 +45,7 @@ fn pool_prints_results_and_counts() {
             "execute: 100 jobs, counter = 100",
             "sum of squares 0..100 = 328350",
             "queued 0, active 0, completed 200, panicked 0",
+            "before shutdown: 96 jobs queued behind 4 workers held at a gate",
             "received 100 values, sum 0..100 = 4950",
             "stats from shutdown: completed 300, panicked 0, cancelled 0",
         ],
@@ -97,7 +98,7 @@ fn parallel_counts_agree() {
 #[test]
 fn naive_pool_shuts_down_and_runs_every_job() {
     let out = stdout_of(&["naive"]);
-    assert_eq!(out.matches("50000 jobs ran").count(), 2, "{out}");
+    assert_eq!(out.matches("50000 jobs ran in each run").count(), 2, "{out}");
     assert_contains(&out, &["(drop returned)", "naive / ptm time = "]);
 }
 
@@ -138,8 +139,15 @@ fn a_bad_flag_is_a_usage_error() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert_contains(&String::from_utf8_lossy(&out.stderr), &["error:", "Usage:"]);
     }
-    // A bad value: clap names the flag and the value.
-    for args in [&["parallel", "--n", "many"][..], &["parallel", "--reps", "0"]] {
+    // A bad value, or one past its cap: clap names the flag and the value.
+    for args in [
+        &["parallel", "--n", "many"][..],
+        &["parallel", "--reps", "0"],
+        &["parallel", "--n", "10000001"],
+        &["parallel", "--reps", "101"],
+        &["backpressure", "--capacity", "10001"],
+        &["backpressure", "--jobs", "1000001"],
+    ] {
         let out = run(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert_contains(&String::from_utf8_lossy(&out.stderr), &["error: invalid value", args[2]]);

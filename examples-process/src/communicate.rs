@@ -10,10 +10,14 @@
 //! Run: `cargo run -p examples-process -- communicate [--mib 8]`
 //!
 //! What the seed got wrong: `communicate_with_process` writes *all* of stdin
-//! before it reads stdout; past 64 KiB per pipe `cat` blocks on its full
-//! stdout, stops reading, and the parent blocks in `write_all` for ever. The
-//! demo runs that on a thread, sees it still blocked after 300 ms, and kills
-//! `cat` to free it. `communicate` polls all pipes at once: no size blocks it.
+//! before it reads stdout. Past about 192 KiB, `cat` blocks on its full stdout,
+//! stops reading, and the parent blocks in `write_all` for ever: the data in
+//! flight fills the stdout pipe (64 KiB, Linux's default), `cat`'s buffer
+//! (128 KiB for GNU cat 9.1) and the stdin pipe (64 KiB). Measured here:
+//! 192 KiB completes, 196 KiB blocks; other programs and pipe sizes move the
+//! limit, never remove it. The demo runs that on a thread, sees it still
+//! blocked after 300 ms, and kills `cat` to free it. `communicate` polls all
+//! pipes at once: no size blocks it.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -24,11 +28,13 @@ use std::time::Duration;
 use anyhow::{ensure, Context, Result};
 use ptm::ipc::communicate;
 
+use crate::os::ChildGuard;
+
 /// Flags of the `communicate` demo.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// Size of the input, in MiB.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    /// Size of the input, in MiB (1 to 256: the demo holds several copies in memory).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub mib: u32,
 }
 
@@ -61,6 +67,7 @@ pub fn input(mib: u32) -> Vec<u8> {
     text
 }
 
+// ANCHOR: through
 /// Runs `program` under `LC_ALL=C` with `data` on stdin; returns its stdout.
 fn through(program: &str, data: &[u8]) -> Result<Vec<u8>> {
     let mut cmd = Command::new(program);
@@ -71,23 +78,32 @@ fn through(program: &str, data: &[u8]) -> Result<Vec<u8>> {
     ensure!(out.status.success(), "`{program}` failed: {}: {stderr}", out.status);
     Ok(out.stdout)
 }
+// ANCHOR_END: through
 
+// ANCHOR: seed_blocks
 /// The seed's pattern, all of `data` to `cat` before any read: still blocked after `patience`?
 pub fn seed_blocks(data: &[u8], patience: Duration) -> Result<bool> {
     let mut cmd = Command::new("cat");
-    let mut child =
+    let child =
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().context("spawning `cat`")?;
-    let mut stdin = child.stdin.take().context("cat's stdin is piped")?;
+    let mut child = ChildGuard::new(child); // killed and reaped if a step fails
+    let (pid, mut stdin) = (child.id(), child.stdin.take().context("cat's stdin is piped")?);
     let (done_tx, done) = mpsc::channel();
-    let blocked = thread::scope(|scope| {
-        scope.spawn(move || done_tx.send(stdin.write_all(data)));
-        let blocked = done.recv_timeout(patience).is_err();
-        let _ = child.kill(); // its stdin closes: a blocked `write_all` fails (EPIPE)
-        blocked
-    });
-    child.wait().context("reaping `cat`")?;
+    // The writer owns a copy of `data`, so nothing ever joins it: if killing
+    // `cat` failed, it would stay blocked, but this function still returns.
+    let data = data.to_vec();
+    let writer = move || done_tx.send(stdin.write_all(&data));
+    thread::Builder::new()
+        .name("seed-writer".into())
+        .spawn(writer)
+        .context("spawning the writer thread")?;
+    let blocked = done.recv_timeout(patience).is_err();
+    // Its stdin closes: a blocked `write_all` fails (EPIPE) and the writer ends.
+    child.kill().with_context(|| format!("killing `cat` (pid {pid})"))?;
+    child.wait().with_context(|| format!("reaping `cat` (pid {pid})"))?;
     Ok(blocked)
 }
+// ANCHOR_END: seed_blocks
 
 /// Prints what went in, what came out, and the checks.
 pub fn run(args: &Args) -> Result<()> {
@@ -109,12 +125,14 @@ mod tests {
     use super::*;
 
     /// Seed "Process Communication": `communicate_with_process` deadlocks past
-    /// 128 KiB, `communicate` does not.
+    /// about 192 KiB through `cat` (module docs), `communicate` does not.
     #[test]
     fn a_mebibyte_through_cat_and_sort_where_the_seed_blocks() {
         let data = input(1);
         assert!(through("cat", &data).expect("cat runs") == data);
         assert!(through("sort", &data).expect("sort runs") == sorted_lines(&data));
         assert!(seed_blocks(&data, Duration::from_millis(300)).expect("cat runs"));
+        // A few bytes fit in the pipe: the seed's pattern completes then.
+        assert!(!seed_blocks(b"a few bytes\n", Duration::from_secs(10)).expect("cat runs"));
     }
 }

@@ -10,6 +10,14 @@
 //! unchanged. Needs root (`CAP_SYS_ADMIN`); without it the demo prints the
 //! error ptm gives, which says what is missing.
 //!
+//! What the seed gets wrong: containers "have a filesystem created for them".
+//! Namespaces create nothing by themselves, and this container shows it: its
+//! mount namespace starts as a copy of the host's, so it sees and writes the
+//! host's own files (only mounts made inside stay inside), except `/proc`,
+//! mounted afresh for its PID namespace. It shares the host's network too (no
+//! network namespace). A filesystem of its own is a separate step (an image
+//! unpacked and `pivot_root`), as are a network namespace and resource limits.
+//!
 //! Run it: `sudo cargo run -p examples-process -- container` (or as root).
 
 use std::fs;
@@ -30,8 +38,9 @@ echo "host $(cat /proc/sys/kernel/hostname)""#;
 pub struct Seen {
     /// The pids its `/proc` lists.
     pub procs: Vec<u32>,
-    /// The shell's pid and its parent's, inside.
+    /// The shell's pid, inside.
     pub pid: u32,
+    /// The shell's parent's pid, inside (ptm's init: 1).
     pub parent: u32,
     /// The hostname inside.
     pub hostname: String,
@@ -49,17 +58,24 @@ fn parse(stdout: &str) -> Option<Seen> {
 }
 
 /// Runs the script in a container named `hostname`.
+///
+/// # Errors
+///
+/// `Error::Isolation` without `CAP_SYS_ADMIN` (the message says so);
+/// `Error::InvalidArgument` if the script's output cannot be parsed.
 pub fn look_inside(hostname: &str) -> ptm::Result<Seen> {
     let out = Container::new("sh", &["-c", SCRIPT]).hostname(hostname).output()?;
     let text = String::from_utf8_lossy(&out.stdout);
     parse(&text).ok_or_else(|| Error::InvalidArgument(format!("unexpected output: {text:?}")))
 }
 
+/// The host's hostname, from `/proc`.
 fn host_hostname() -> Result<String> {
     let name = fs::read_to_string("/proc/sys/kernel/hostname").context("reading the hostname")?;
     Ok(name.trim().to_owned())
 }
 
+/// Prints what the container saw, or why it could not run here.
 pub fn run() -> Result<()> {
     let before = host_hostname()?;
     let seen = match look_inside("ptm-box") {
@@ -69,7 +85,8 @@ pub fn run() -> Result<()> {
         }
         other => other.context("running sh in a container")?,
     };
-    let host_procs = fs::read_dir("/proc")?
+    let host_procs = fs::read_dir("/proc")
+        .context("listing the host's /proc")?
         .filter(|entry| {
             entry.as_ref().is_ok_and(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
         })

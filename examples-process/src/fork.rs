@@ -34,6 +34,7 @@ use nix::unistd::{fork, ForkResult};
 
 use crate::os;
 
+// ANCHOR: fork_and_wait
 /// Forks; the child runs `child` (async-signal-safe code only), then
 /// `_exit(127)` if it returns. The parent reaps it: `(pid, exit code)`.
 fn fork_and_wait(child: impl FnOnce()) -> Result<(u32, i32)> {
@@ -54,7 +55,9 @@ fn fork_and_wait(child: impl FnOnce()) -> Result<(u32, i32)> {
         }
     }
 }
+// ANCHOR_END: fork_and_wait
 
+// ANCHOR: exec
 /// Forks a child that execs `path` with `args` (`argv[0]` included); its code.
 pub fn exec(path: &str, args: &[&str]) -> Result<(u32, i32)> {
     let path = CString::new(path).with_context(|| format!("{path:?} holds a NUL"))?;
@@ -73,7 +76,9 @@ pub fn exec(path: &str, args: &[&str]) -> Result<(u32, i32)> {
         } // returns only if execv failed: `fork_and_wait` then calls _exit(127)
     })
 }
+// ANCHOR_END: exec
 
+// ANCHOR: isolation
 /// The parent's value after a child set its copy to `child_value`, and the
 /// child's value, reported through its exit code.
 pub fn isolation(parent_value: u8, child_value: u8) -> Result<(u8, i32)> {
@@ -90,6 +95,7 @@ pub fn isolation(parent_value: u8, child_value: u8) -> Result<(u8, i32)> {
     })?;
     Ok((value, code))
 }
+// ANCHOR_END: isolation
 
 /// Prints each child's pid and status.
 pub fn run() -> Result<()> {

@@ -21,31 +21,46 @@
 //! changes it only briefly and always changes it back.
 
 use std::path::PathBuf;
-use std::sync::Barrier;
 use std::thread;
 
 use anyhow::{bail, Context, Result};
 use ptm::process::{ProcessInfo, ProcessManager};
 
+// ANCHOR: thread_ids
 /// `(pid, thread id)` as seen from the calling thread and from `n` more
-/// threads, all alive at once (a barrier), so no thread id can be reused.
-pub fn thread_ids(n: usize) -> Vec<(u32, i32)> {
+/// threads, all alive at once (each waits at a gate until every one has
+/// reported), so no thread id can be reused.
+///
+/// # Errors
+///
+/// If the OS refuses a thread; the threads already started are released.
+pub fn thread_ids(n: usize) -> Result<Vec<(u32, i32)>> {
     let here = || (ProcessInfo::pid(), nix::unistd::gettid().as_raw());
-    let mut ids = vec![here()];
-    let all_read = Barrier::new(n);
-    let read_then_wait = || {
-        let ids = here();
-        all_read.wait();
-        ids
-    };
-    thread::scope(|scope| {
-        let handles: Vec<_> = (0..n).map(|_| scope.spawn(read_then_wait)).collect();
-        // A thread that panicked would have no ids to report; none can here.
-        ids.extend(handles.into_iter().filter_map(|handle| handle.join().ok()));
-    });
-    ids
+    let (ids_tx, ids) = crossbeam_channel::unbounded();
+    // Dropping `gate` opens it; it moves into the scope's closure, so an
+    // early return (`?`) opens it too before the scope joins the threads.
+    let (gate, gate_rx) = crossbeam_channel::bounded::<()>(0);
+    thread::scope(move |scope| {
+        for i in 0..n {
+            let (ids_tx, gate_rx) = (ids_tx.clone(), gate_rx.clone());
+            let report_then_wait = move || {
+                let _ = ids_tx.send(here()); // `ids` outlives the threads
+                let _ = gate_rx.recv(); // `Err` once `gate` is dropped
+            };
+            thread::Builder::new()
+                .name(format!("info-{i}"))
+                .spawn_scoped(scope, report_then_wait)
+                .with_context(|| format!("spawning thread {i} of {n}"))?;
+        }
+        drop(ids_tx); // the iterator below ends if every thread has gone
+        let ids = std::iter::once(here()).chain(ids.iter().take(n)).collect();
+        drop(gate);
+        Ok(ids)
+    })
 }
+// ANCHOR_END: thread_ids
 
+// ANCHOR: child_ids
 /// A child's own view: `(its pid, its parent's pid)`, printed by `sh`.
 pub fn child_ids() -> Result<(u32, u32)> {
     let out = ProcessManager::output("sh", &["-c", "echo $$ $PPID"]).context("running `sh`")?;
@@ -55,17 +70,20 @@ pub fn child_ids() -> Result<(u32, u32)> {
         _ => bail!("`sh -c 'echo $$ $PPID'` printed {text:?}, not two pids"),
     }
 }
+// ANCHOR_END: child_ids
 
 /// Changes to a fresh temporary directory and back: `(before, inside, after)`.
+/// The directory is new and private, and removed after.
 pub fn cd_round_trip() -> Result<(PathBuf, PathBuf, PathBuf)> {
     let before = ProcessInfo::current_dir()?;
-    let dir = std::env::temp_dir().join(format!("ptm-info-{}", ProcessInfo::pid()));
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let dir = crate::os::new_private_dir("ptm-info")?;
     let inside = ProcessInfo::set_current_dir(&dir).and_then(|()| ProcessInfo::current_dir());
-    // Back first, whatever happened inside.
-    ProcessInfo::set_current_dir(&before)?;
+    // Back first, whatever happened inside; then remove it, whatever happened.
+    let back = ProcessInfo::set_current_dir(&before);
+    let removed = std::fs::remove_dir(&dir).with_context(|| format!("removing {}", dir.display()));
+    back?;
+    removed?;
     let after = ProcessInfo::current_dir()?;
-    std::fs::remove_dir(&dir).with_context(|| format!("removing {}", dir.display()))?;
     Ok((before, inside?, after))
 }
 
@@ -82,7 +100,7 @@ pub fn run() -> Result<()> {
     let (before, inside, after) = cd_round_trip()?;
     let (back, before, inside) = (before == after, before.display(), inside.display());
     println!("current dir {before}; changed to {inside} and back: {back}");
-    let ids = thread_ids(2);
+    let ids = thread_ids(2)?;
     for (index, (pid, tid)) in ids.iter().enumerate() {
         println!("thread {index}: pid {pid}, thread id {tid}");
     }
@@ -100,7 +118,7 @@ mod tests {
 
     #[test]
     fn threads_share_the_pid_but_not_the_thread_id() {
-        let ids = thread_ids(3);
+        let ids = thread_ids(3).expect("the OS starts 3 threads");
         assert_eq!(ids.len(), 4);
         assert!(ids.iter().all(|&(pid, _)| pid == std::process::id()));
         let mut tids: Vec<_> = ids.iter().map(|&(_, tid)| tid).collect();

@@ -110,7 +110,8 @@ fn demo_names() -> Vec<String> {
 fn run_all() -> Result<()> {
     for name in demo_names() {
         // Parsing the bare name gives the demo exactly its `--help` defaults.
-        let cli = Cli::try_parse_from([env!("CARGO_PKG_NAME"), name.as_str()])?;
+        let cli = Cli::try_parse_from([env!("CARGO_PKG_NAME"), name.as_str()])
+            .with_context(|| format!("parsing the default flags of demo `{name}`"))?;
         if let Some(demo) = cli.demo {
             println!("== {name} ==");
             run(&demo).with_context(|| format!("demo `{name}` failed"))?;

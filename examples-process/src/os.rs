@@ -1,11 +1,17 @@
 //! Helpers shared by the demos (not a demo): what `/proc` says about a
-//! process (Linux), waiting for a child's exit without reaping it, and
-//! naming how a process ended.
+//! process (Linux), waiting for a child's exit without reaping it, naming
+//! how a process ended, a guard that kills and reaps a raw `Child`, and a
+//! private temporary directory.
 
+use std::fs::DirBuilder;
+use std::io;
+use std::ops::{Deref, DerefMut};
+use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::process::ExitStatusExt;
-use std::process::ExitStatus;
+use std::path::PathBuf;
+use std::process::{Child, ExitStatus};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
@@ -79,6 +85,79 @@ pub fn reap(pid: u32) -> Result<WaitStatus> {
     }
 }
 
+/// A `std::process::Child` that is killed and reaped when dropped, unless it
+/// was waited for already: a step that fails (`?`) leaves no child running
+/// or unreaped. A kill that fails is reported on stderr, and then the guard
+/// does not wait (that could block for ever).
+#[derive(Debug)]
+pub struct ChildGuard(Option<Child>);
+
+impl ChildGuard {
+    /// Guards `child`.
+    pub fn new(child: Child) -> ChildGuard {
+        ChildGuard(Some(child))
+    }
+
+    /// Gives the child up, unguarded: the caller must reap it.
+    pub fn into_inner(mut self) -> Child {
+        // Always `Some`: only `into_inner` and `drop` take it.
+        self.0.take().unwrap_or_else(|| unreachable!("a ChildGuard holds its child"))
+    }
+}
+
+impl Deref for ChildGuard {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        self.0.as_ref().unwrap_or_else(|| unreachable!("a ChildGuard holds its child"))
+    }
+}
+
+impl DerefMut for ChildGuard {
+    fn deref_mut(&mut self) -> &mut Child {
+        self.0.as_mut().unwrap_or_else(|| unreachable!("a ChildGuard holds its child"))
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let Some(child) = self.0.as_mut() else { return };
+        if let Ok(Some(_)) = child.try_wait() {
+            return; // already reaped
+        }
+        let pid = child.id();
+        match child.kill() {
+            Err(e) => eprintln!("warning: could not kill child pid {pid} ({e}); left running"),
+            Ok(()) => {
+                if let Err(e) = child.wait() {
+                    eprintln!("warning: could not reap child pid {pid}: {e}");
+                }
+            }
+        }
+    }
+}
+
+/// Creates `<temp dir>/<prefix>-<pid>-<n>` for the first `n` that is free,
+/// mode 0700. `mkdir` is atomic and fails on anything already there, a
+/// symlink included, so no other user can hand us a directory of theirs
+/// (as `create_dir_all` would accept). `mkdtemp` does the same with a
+/// random name; nix has it behind one more feature than this crate enables.
+pub fn new_private_dir(prefix: &str) -> Result<PathBuf> {
+    let base = std::env::temp_dir();
+    for n in 0..100 {
+        let dir = base.join(format!("{prefix}-{}-{n}", std::process::id()));
+        match DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
+        }
+    }
+    bail!(
+        "creating {prefix}-{}-*: the first 100 names in {} are taken",
+        std::process::id(),
+        base.display()
+    )
+}
+
 /// `exit code 3` or `signal 15 (SIGTERM)`.
 pub fn describe(status: &ExitStatus) -> String {
     match (status.code(), status.signal()) {
@@ -108,6 +187,27 @@ mod tests {
         let me = stat(std::process::id()).expect("this process is in /proc");
         assert_eq!(me.ppid, std::os::unix::process::parent_id());
         assert!(live_group_members(me.pgrp).contains(&std::process::id()));
+    }
+
+    #[test]
+    fn a_dropped_guard_kills_and_reaps_its_child() {
+        let child = std::process::Command::new("sleep").arg("1000").spawn().expect("sleep runs");
+        let pid = child.id();
+        drop(ChildGuard::new(child));
+        let ours = stat(pid).is_some_and(|s| s.ppid == std::process::id());
+        assert!(!ours, "pid {pid} is gone: neither running nor a zombie");
+    }
+
+    #[test]
+    fn a_private_dir_is_new_and_0700_even_when_its_name_is_taken() {
+        use std::os::unix::fs::PermissionsExt;
+        let first = new_private_dir("ptm-test-info").expect("a directory is created");
+        let second = new_private_dir("ptm-test-info").expect("a directory is created");
+        let mode = std::fs::metadata(&first).expect("it exists").permissions().mode();
+        let removed = [&first, &second].map(std::fs::remove_dir);
+        assert_ne!(first, second);
+        assert_eq!(mode & 0o777, 0o700);
+        assert!(removed.iter().all(Result::is_ok), "{removed:?}");
     }
 
     #[test]

@@ -22,6 +22,7 @@ use ptm::ipc::{Pipeline, PipelineOutput};
 
 use crate::os;
 
+// ANCHOR: upper_sorted
 /// `printf 'b\na\nc\n' | tr a-z A-Z | sort`.
 pub fn upper_sorted() -> Result<PipelineOutput> {
     let pipeline = Pipeline::new()
@@ -30,7 +31,9 @@ pub fn upper_sorted() -> Result<PipelineOutput> {
         .stage("sort", &[]);
     pipeline.run().context("running `printf | tr | sort`")
 }
+// ANCHOR_END: upper_sorted
 
+// ANCHOR: false_true
 /// `false | true`: the failing stage's index, program and the error message.
 pub fn false_true() -> Result<(usize, String, String)> {
     let error = match Pipeline::new().stage("false", &[]).stage("true", &[]).run() {
@@ -43,13 +46,17 @@ pub fn false_true() -> Result<(usize, String, String)> {
     };
     Ok((stage, program, message))
 }
+// ANCHOR_END: false_true
 
+// ANCHOR: seed_false_cat
 /// The seed's `pipe_processes` on `false | cat`: whether it reported success,
 /// the producer's pid, its `/proc` state once it exited (a zombie), and its
 /// status, which the seed never read (read here, reaping it).
 pub fn seed_false_cat() -> Result<(bool, u32, Option<char>, ExitStatus)> {
-    let mut producer =
+    let producer =
         Command::new("false").stdout(Stdio::piped()).spawn().context("spawning `false`")?;
+    // Reaped on drop if a step below fails (`?`), not left a zombie.
+    let mut producer = os::ChildGuard::new(producer);
     let pipe = producer.stdout.take().context("the producer's stdout is piped")?;
     let consumer =
         Command::new("cat").stdin(pipe).stdout(Stdio::piped()).spawn().context("spawning `cat`")?;
@@ -60,6 +67,7 @@ pub fn seed_false_cat() -> Result<(bool, u32, Option<char>, ExitStatus)> {
     let status = producer.wait().with_context(|| format!("reaping `false` (pid {pid})"))?;
     Ok((output.status.success(), pid, state, status))
 }
+// ANCHOR_END: seed_false_cat
 
 /// Prints the output and statuses.
 pub fn run() -> Result<()> {

@@ -58,7 +58,10 @@ pub fn thread_channel(rounds: usize) -> Result<Vec<u64>> {
     let (to_echo, echo_in) = bounded::<u8>(1);
     let (echo_out, from_echo) = bounded::<u8>(1);
     thread::scope(|scope| {
-        scope.spawn(move || echo_in.iter().try_for_each(|byte| echo_out.send(byte)));
+        thread::Builder::new()
+            .name("echo-channel".into())
+            .spawn_scoped(scope, move || echo_in.iter().try_for_each(|byte| echo_out.send(byte)))
+            .context("spawning the echo thread")?;
         let times = time_rounds(rounds, || {
             to_echo.send(1).map_err(io::Error::other)?;
             from_echo.recv().map(drop).map_err(io::Error::other)
@@ -73,7 +76,10 @@ pub fn thread_pipes(rounds: usize) -> Result<Vec<u64>> {
     let (echo_in, mut to_echo) = io::pipe().context("creating a pipe")?;
     let (mut from_echo, echo_out) = io::pipe().context("creating a pipe")?;
     thread::scope(|scope| {
-        scope.spawn(move || echo(echo_in, echo_out));
+        thread::Builder::new()
+            .name("echo-pipes".into())
+            .spawn_scoped(scope, move || echo(echo_in, echo_out))
+            .context("spawning the echo thread")?;
         let times = time_rounds(rounds, || bounce(&mut to_echo, &mut from_echo));
         drop(to_echo); // end of file: the echo thread returns
         times.context("bouncing a byte through two pipes between threads")

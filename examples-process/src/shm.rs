@@ -10,6 +10,13 @@
 //! exited (waiting is what orders the two sides' accesses). The seals make
 //! shrinking fail, so no holder can turn the other's accesses into SIGBUS.
 //!
+//! What the seed says: processes are "prohibited from inspecting each other's
+//! memory" (unless permitted: a debugger may, through `ptrace`), and sharing
+//! data needs the OS's "specialized forms of IPC". It leaves out that shared
+//! memory is the form that copies nothing: both map the same pages, and then
+//! nothing orders their accesses but what they arrange (here, `wait`; between
+//! two live processes, atomics in the pages or a message).
+//!
 //! Run it: `cargo run -p examples-process -- shm`.
 
 use std::os::fd::AsFd;
@@ -23,6 +30,10 @@ use ptm::process::ProcessManager;
 const LEN: usize = 1 << 20;
 
 /// Sums the u32s of `shm` and stores the sum (u64) over the first 8 bytes.
+///
+/// # Errors
+///
+/// If `shm` cannot be read or written (it is shorter than 8 bytes).
 pub fn sum_in_place(shm: &mut SharedMemory) -> ptm::Result<u64> {
     let mut bytes = vec![0u8; shm.len()];
     shm.read(0, &mut bytes)?;
@@ -35,27 +46,42 @@ pub fn sum_in_place(shm: &mut SharedMemory) -> ptm::Result<u64> {
 }
 
 /// The hidden `shm-child` subcommand: map stdin, sum in place.
+///
+/// # Errors
+///
+/// If stdin cannot be duplicated or mapped, or the sum cannot be written.
 pub fn child() -> Result<()> {
-    let stdin = std::io::stdin().as_fd().try_clone_to_owned()?;
-    sum_in_place(&mut SharedMemory::from_fd(stdin)?)?;
+    let stdin = std::io::stdin().as_fd().try_clone_to_owned().context("duplicating stdin")?;
+    let mut shm = SharedMemory::from_fd(stdin).context("mapping stdin (the memfd)")?;
+    sum_in_place(&mut shm).context("summing the shared memory in place")?;
     Ok(())
 }
 
-/// What the parent saw: the child's sum, read from the shared pages, and
-/// the error a shrink got.
+/// What the parent saw.
+#[derive(Debug)]
 pub struct Seen {
+    /// The child's sum, read from the shared pages.
     pub sum: u64,
+    /// What became of a try to shrink the memfd to 0 bytes.
     pub shrink: String,
 }
 
+/// Fills shared memory, lets a child sum it in place, reads the sum back,
+/// then tries to shrink the memfd.
+///
+/// # Errors
+///
+/// If the memory cannot be created, written or read, or the child fails.
 pub fn share_with_child() -> Result<Seen> {
-    let mut shm = SharedMemory::create("ptm-demo", LEN)?;
+    let mut shm = SharedMemory::create("ptm-demo", LEN).context("creating 1 MiB shared memory")?;
     let numbers: Vec<u8> = (0..(LEN / 4) as u32).flat_map(u32::to_le_bytes).collect();
-    shm.write(0, &numbers)?;
-    let mut cmd = Command::new(std::env::current_exe()?);
-    cmd.arg("shm-child").stdin(Stdio::from(shm.as_fd().try_clone_to_owned()?));
+    shm.write(0, &numbers).context("filling the shared memory")?;
+    let exe = std::env::current_exe().context("finding this program's executable")?;
+    let memfd = shm.as_fd().try_clone_to_owned().context("duplicating the memfd")?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("shm-child").stdin(Stdio::from(memfd));
     let mut manager = ProcessManager::new();
-    manager.spawn_command(cmd)?;
+    manager.spawn_command(cmd).context("starting the shm child")?;
     for report in manager.wait_all() {
         if !report.status.as_ref().is_ok_and(|status| status.success()) {
             bail!("the child failed: {report}");
@@ -70,6 +96,7 @@ pub fn share_with_child() -> Result<Seen> {
     Ok(Seen { sum: u64::from_le_bytes(sum), shrink })
 }
 
+/// Prints the child's sum and what the shrink got.
 pub fn run() -> Result<()> {
     let seen = share_with_child()?;
     let n = (LEN / 4) as u64;

@@ -28,8 +28,9 @@ use crate::os;
 /// Flags of the `signals` demo.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// How long `terminate_all` waits after SIGTERM before SIGKILL.
-    #[arg(long, default_value_t = 200)]
+    /// How long `terminate_all` waits after SIGTERM before SIGKILL, in ms
+    /// (at most 60000).
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(0..=60_000))]
     pub grace_ms: u64,
 }
 
@@ -49,6 +50,7 @@ fn start_sh(manager: &mut ProcessManager, script: &str, n: usize) -> Result<(u32
     Ok((pid, pids))
 }
 
+// ANCHOR: terminate
 /// `sleep 1000` and a `sh` ignoring SIGTERM, then `terminate_all(grace)`: reports, time taken.
 pub fn terminate(grace: Duration) -> Result<(Vec<ExitReport>, Duration)> {
     let mut manager = ProcessManager::new();
@@ -57,19 +59,35 @@ pub fn terminate(grace: Duration) -> Result<(Vec<ExitReport>, Duration)> {
     let start = Instant::now();
     Ok((manager.terminate_all(grace), start.elapsed()))
 }
+// ANCHOR_END: terminate
 
-/// `sh`'s pid, its grandchildren, its group's live members before and after, the report.
-pub type Group = (u32, Vec<u32>, Vec<u32>, Vec<u32>, Vec<ExitReport>);
+/// What [`group`] saw.
+#[derive(Debug)]
+pub struct Group {
+    /// The `sh`'s pid, also its process group id.
+    pub sh: u32,
+    /// The pids of the two `sleep`s it started.
+    pub grandchildren: Vec<u32>,
+    /// The live members of its group before `terminate_all`.
+    pub before: Vec<u32>,
+    /// The live members of its group after.
+    pub after: Vec<u32>,
+    /// What `terminate_all` reported.
+    pub reports: Vec<ExitReport>,
+}
 
+// ANCHOR: group
 /// `sh` with two background `sleep`s, ended by `terminate_all`.
 pub fn group() -> Result<Group> {
     let mut manager = ProcessManager::new();
-    let (pid, grandchildren) = start_sh(&mut manager, GRANDCHILDREN, 2)?;
-    let before = os::live_group_members(pid);
+    let (sh, grandchildren) = start_sh(&mut manager, GRANDCHILDREN, 2)?;
+    let before = os::live_group_members(sh);
     let reports = manager.terminate_all(Duration::from_secs(5)); // ends when the group does
-    Ok((pid, grandchildren, before, os::live_group_members(pid), reports))
+    Ok(Group { sh, grandchildren, before, after: os::live_group_members(sh), reports })
 }
+// ANCHOR_END: group
 
+// ANCHOR: seed_kill
 /// The seed's way, SIGKILL to `sh` alone (as `Child::kill`): the grandchildren left alive.
 pub fn seed_kill() -> Result<Vec<u32>> {
     let mut manager = ProcessManager::new();
@@ -78,9 +96,12 @@ pub fn seed_kill() -> Result<Vec<u32>> {
     kill(sh, Signal::SIGKILL).with_context(|| format!("killing sh (pid {pid})"))?;
     drop(manager.wait_all()); // reaps sh
     let alive = os::live_group_members(pid);
-    let _ = killpg(sh, Signal::SIGKILL); // the orphans keep their group id in use
+    // Clean up what the seed leaves behind: the orphans, still in sh's group.
+    killpg(sh, Signal::SIGKILL)
+        .with_context(|| format!("killing the orphaned sleeps {alive:?} (group {pid})"))?;
     Ok(alive)
 }
+// ANCHOR_END: seed_kill
 
 /// Prints the statuses and the group members.
 pub fn run(args: &Args) -> Result<()> {
@@ -89,8 +110,8 @@ pub fn run(args: &Args) -> Result<()> {
     let (ms, ok) = (took.as_millis(), took >= grace);
     println!("terminate_all(grace {} ms) took {ms} ms (>= grace: {ok})", args.grace_ms);
     reports.iter().for_each(|r| println!("  {}", os::report_line(r)));
-    let (pid, grandchildren, before, after, reports) = group()?;
-    println!("sh pid {pid} started grandchildren {grandchildren:?}; live in its group: {before:?}");
+    let Group { sh, grandchildren, before, after, reports } = group()?;
+    println!("sh pid {sh} started grandchildren {grandchildren:?}; live in its group: {before:?}");
     reports.iter().for_each(|r| println!("  terminate_all: {}", os::report_line(r)));
     let gone = grandchildren.iter().all(|pid| !after.contains(pid));
     println!("  live in its group after: {after:?} (grandchildren gone: {gone})");
@@ -112,8 +133,8 @@ mod tests {
         let signals: Vec<_> =
             reports.iter().map(|r| r.status.as_ref().ok().and_then(|s| s.signal())).collect();
         assert_eq!((signals, took >= Duration::from_millis(100)), (vec![Some(15), Some(9)], true));
-        let (pid, grandchildren, before, after, _) = group().expect("sh runs");
-        assert!(grandchildren.iter().chain([&pid]).all(|pid| before.contains(pid)));
+        let Group { sh, grandchildren, before, after, .. } = group().expect("sh runs");
+        assert!(grandchildren.iter().chain([&sh]).all(|pid| before.contains(pid)));
         assert!(after.is_empty(), "{after:?}");
         assert_eq!(seed_kill().expect("sh runs").len(), 2);
     }

@@ -10,6 +10,12 @@
 //! sends a truncated or oversized frame gets an error, not a panic or a
 //! 4 GiB allocation.
 //!
+//! What the seed says: "reusing network sockets is common" for sharing data
+//! between processes, then shows none. A socket is a byte stream: without a
+//! frame (here a 4-byte length) a reader cannot tell where one message ends,
+//! and a length it trusts blindly is a denial of service. A Unix socket pair
+//! is the local, unnamed kind: no address, no port, only the two ends.
+//!
 //! Run it: `cargo run -p examples-process -- socket`.
 
 use std::io::Write;
@@ -23,6 +29,10 @@ use ptm::process::ProcessManager;
 
 /// The child's side: answers each request (a decimal number) with its
 /// square until the parent shuts its side down. Returns how many it served.
+///
+/// # Errors
+///
+/// If a frame is bad (cut short, over the limit) or an answer cannot be sent.
 pub fn serve_squares(socket: &mut MessageSocket) -> ptm::Result<usize> {
     let mut served = 0;
     while let Some(request) = socket.recv()? {
@@ -37,27 +47,40 @@ pub fn serve_squares(socket: &mut MessageSocket) -> ptm::Result<usize> {
 }
 
 /// The hidden `socket-child` subcommand: serve on the socket that is stdin.
+///
+/// # Errors
+///
+/// If stdin cannot be duplicated, or a frame is bad or cannot be sent.
 pub fn child() -> Result<()> {
-    let stdin: OwnedFd = std::io::stdin().as_fd().try_clone_to_owned()?;
-    serve_squares(&mut MessageSocket::new(UnixStream::from(stdin)))?;
+    let stdin: OwnedFd =
+        std::io::stdin().as_fd().try_clone_to_owned().context("duplicating stdin (the socket)")?;
+    serve_squares(&mut MessageSocket::new(UnixStream::from(stdin)))
+        .context("serving squares on the socket")?;
     Ok(())
 }
 
 /// Asks a child process for the squares of `numbers`; returns the answers.
+///
+/// # Errors
+///
+/// If the socket pair or the child cannot be made, a message cannot be sent
+/// or received, or the child fails.
 pub fn ask_child(numbers: &[u64]) -> Result<Vec<String>> {
-    let (mut ours, theirs) = MessageSocket::pair()?;
-    let mut cmd = Command::new(std::env::current_exe()?);
+    let (mut ours, theirs) = MessageSocket::pair().context("creating a socket pair")?;
+    let exe = std::env::current_exe().context("finding this program's executable")?;
+    let mut cmd = Command::new(exe);
     cmd.arg("socket-child").stdin(Stdio::from(OwnedFd::from(theirs)));
     // The manager kills and reaps the child if anything below fails.
     let mut manager = ProcessManager::new();
-    manager.spawn_command(cmd)?;
+    manager.spawn_command(cmd).context("starting the socket child")?;
     let mut answers = Vec::new();
     for n in numbers {
-        ours.send(n.to_string().as_bytes())?;
-        let answer = ours.recv()?.context("the child hung up early")?;
+        ours.send(n.to_string().as_bytes()).with_context(|| format!("sending {n}"))?;
+        let answer = ours.recv().with_context(|| format!("receiving the square of {n}"))?;
+        let answer = answer.context("the child hung up early")?;
         answers.push(String::from_utf8_lossy(&answer).into_owned());
     }
-    ours.shutdown_send()?;
+    ours.shutdown_send().context("shutting down our sending side")?;
     for report in manager.wait_all() {
         if !report.status.as_ref().is_ok_and(|status| status.success()) {
             bail!("the child failed: {report}");
@@ -67,10 +90,15 @@ pub fn ask_child(numbers: &[u64]) -> Result<Vec<String>> {
 }
 
 /// What `recv` says to a frame that promises `length` bytes and brings `sent`.
+///
+/// # Errors
+///
+/// If the socket pair cannot be made or written to (`sent` must fit in its
+/// buffer: nothing reads while it is written).
 pub fn bad_frame(length: u32, sent: usize) -> Result<String> {
-    let (mut raw, end) = UnixStream::pair()?;
-    raw.write_all(&length.to_le_bytes())?;
-    raw.write_all(&vec![0u8; sent])?;
+    let (mut raw, end) = UnixStream::pair().context("creating a socket pair")?;
+    raw.write_all(&length.to_le_bytes()).context("writing a frame's length")?;
+    raw.write_all(&vec![0u8; sent]).context("writing a frame's bytes")?;
     drop(raw);
     Ok(match MessageSocket::new(end).recv() {
         Ok(message) => format!("no error: {message:?}"),
@@ -78,6 +106,7 @@ pub fn bad_frame(length: u32, sent: usize) -> Result<String> {
     })
 }
 
+/// Prints the answers and the errors of the two bad frames.
 pub fn run() -> Result<()> {
     let numbers = [0, 1, 2, 3, 12, 4_000_000_000];
     let answers = ask_child(&numbers)?;

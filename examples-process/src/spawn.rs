@@ -26,6 +26,7 @@ use ptm::process::{ExitReport, ProcessManager};
 
 use crate::os;
 
+// ANCHOR: wait_some
 /// Spawns `true`, `false`, `sh -c 'exit 3'` and `sleep 0.05`, then waits for all.
 pub fn wait_some() -> Result<Vec<ExitReport>> {
     let mut manager = ProcessManager::new();
@@ -36,7 +37,9 @@ pub fn wait_some() -> Result<Vec<ExitReport>> {
     }
     Ok(manager.wait_all())
 }
+// ANCHOR_END: wait_some
 
+// ANCHOR: kill_sleepers
 /// Starts `n` × `sleep 1000`, kills them all; returns the reports and how
 /// many of them are still children of this process afterwards (zombies).
 pub fn kill_sleepers(n: usize) -> Result<(Vec<ExitReport>, usize)> {
@@ -49,24 +52,27 @@ pub fn kill_sleepers(n: usize) -> Result<(Vec<ExitReport>, usize)> {
     let left = reports.iter().filter(|r| ours(r.pid)).count();
     Ok((reports, left))
 }
+// ANCHOR_END: kill_sleepers
 
+// ANCHOR: seed_kill_all
 /// The seed's `kill_all`: `Child::kill`, then drop. Returns the child's pid
 /// and its `/proc` state once it has died (a zombie), then reaps it.
 pub fn seed_kill_all() -> Result<(u32, Option<char>)> {
-    let mut child = Command::new("sleep")
-        .arg("1000")
-        .stdin(Stdio::null())
-        .spawn()
-        .context("spawning `sleep 1000`")?;
+    let mut cmd = Command::new("sleep");
+    let child = cmd.arg("1000").stdin(Stdio::null()).spawn().context("spawning `sleep 1000`")?;
+    // Killed and reaped if `kill` fails: `?` does not leave it running.
+    let mut child = os::ChildGuard::new(child);
     let pid = child.id();
     child.kill().with_context(|| format!("killing pid {pid}"))?;
-    drop(child); // what `processes.clear()` does: no wait
-    os::wait_exited_unreaped(pid)?;
+    drop(child.into_inner()); // what `processes.clear()` does: no wait
+    let exited = os::wait_exited_unreaped(pid);
     let state = os::stat(pid).map(|s| s.state);
     // Clean up what the seed leaves behind: reap the zombie.
     os::reap(pid)?;
+    exited?;
     Ok((pid, state))
 }
+// ANCHOR_END: seed_kill_all
 
 /// Prints each step's values.
 pub fn run() -> Result<()> {

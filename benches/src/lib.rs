@@ -1,9 +1,14 @@
-//! ptm's benchmarks: criterion benches and experiment binaries.
+//! ptm's benchmarks: criterion benches, experiment binaries, and `report`,
+//! which runs every side-by-side comparison of issue 5 and writes a CSV and
+//! an SVG plot for each.
 //!
-//! The question they answer: how many no-op jobs per second a pool runs when
-//! one thread submits them all and then waits until every one has finished,
-//! for ptm's [`ThreadPool`](ptm::ThreadPool) and the designs it is measured
-//! against (issue 2, "Performance").
+//! The first question they answered: how many no-op jobs per second a pool
+//! runs when one thread submits them all and then waits until every one has
+//! finished, for ptm's [`ThreadPool`](ptm::ThreadPool) and the designs it is
+//! measured against (issue 2, "Performance"). Issue 5 added pool latency,
+//! channels, round trips between threads and between processes, the cost of
+//! threads, and brought the process and pipe measurements of issue 3 into
+//! the same report.
 //!
 //! # Layout
 //!
@@ -29,9 +34,19 @@
 //! - [`units`]: [`parse_size`] ("1GiB") for the binaries' flags.
 //! - `src/bin/first_touch.rs`: what making fresh memory present costs here
 //!   (4 KiB faults, `MADV_POPULATE_WRITE`, transparent huge pages).
-//! - `benches/pool.rs`: the same designs under criterion, at 2 workers.
+//! - `benches/pool.rs`: the same designs under criterion, at 2 workers;
+//!   `benches/channels.rs` and `benches/threads.rs`: channel throughput and
+//!   spawn + join / `thread::scope` under criterion.
+//! - [`experiments`]: the seven comparisons of issue 5 as library code, each
+//!   a `Config` (full or quick sizes), a `run` returning rows, and an
+//!   [`Outcome`](experiments::Outcome) (CSV, SVG, Markdown, target checks).
+//! - `src/bin/report.rs`: runs them all and writes `target/ptm-report/`.
+//! - [`csv`], [`plot`], [`verdict`], [`pin`], [`machine`]: CSV tables, SVG
+//!   plots (plotters), the issues' targets, pinning to one CPU, and what the
+//!   report says about the machine and where it writes.
 //!
 //! ```text
+//! cargo run --release -p ptm-benches --bin report -- --quick
 //! cargo run --release -p ptm-benches --bin pool_dispatch -- --workers 2,4,8
 //! cargo bench -p ptm-benches --bench pool
 //! ```
@@ -39,10 +54,16 @@
 #![warn(missing_docs)]
 
 pub mod book_pool;
+pub mod csv;
 pub mod designs;
+pub mod experiments;
 pub mod latch;
+pub mod machine;
+pub mod pin;
+pub mod plot;
 pub mod queue_pool;
 pub mod stats;
 pub mod units;
+pub mod verdict;
 
 pub use units::parse_size;

@@ -33,22 +33,22 @@
 //! ratios of the medians; progress goes to stderr, and with `--csv PATH` one
 //! line per (variant, round) to PATH.
 //!
+//! The variants live in `ptm_benches::experiments::processes`, which
+//! `report` runs too.
+//!
 //! This machine's speed flips from one process to the next, and a wake-up
 //! of the other vCPU costs tens of microseconds: compare variants within a
 //! run, run the binary several times, and try it pinned to one CPU
 //! (`taskset -c 0`).
 
-use std::fmt;
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Command, ExitStatus};
 use std::time::Instant;
 
-use anyhow::{bail, ensure, Context};
+use anyhow::{bail, Context};
 use clap::Parser;
-use ptm::process::ProcessManager;
+use ptm_benches::experiments::processes::Variant;
 use ptm_benches::stats::{summarize, Summary};
 
 /// Compare ways of running a short program to its end.
@@ -74,99 +74,6 @@ struct Args {
     /// Also write one CSV line per (variant, round) to this file.
     #[arg(long, value_name = "PATH")]
     csv: Option<PathBuf>,
-}
-
-/// One way of running the program and waiting for it.
-/// (Variant docs are plain text: clap shows them in `--help`.)
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Variant {
-    /// ProcessManager::spawn, then wait_all (own process group).
-    Pm,
-    /// Command::new(program).status().
-    Status,
-    /// Command::new(program).process_group(0).status().
-    StatusPgroup,
-    /// Command::new("sh").args(["-c", "true"]).status().
-    Sh,
-}
-
-impl Variant {
-    /// Every variant, in the order tables list them.
-    const ALL: [Variant; 4] = [
-        Variant::Pm,
-        Variant::Status,
-        Variant::StatusPgroup,
-        Variant::Sh,
-    ];
-
-    /// The variant's name on the command line and in tables and CSV.
-    fn name(self) -> &'static str {
-        match self {
-            Variant::Pm => "pm",
-            Variant::Status => "status",
-            Variant::StatusPgroup => "status-pgroup",
-            Variant::Sh => "sh",
-        }
-    }
-
-    /// Starts the program `spawns` times, one after the other, each waited
-    /// for, and checks that every one succeeded.
-    fn run(self, program: &str, spawns: usize) -> anyhow::Result<()> {
-        match self {
-            Variant::Pm => {
-                let mut manager = ProcessManager::new();
-                for _ in 0..spawns {
-                    manager
-                        .spawn(program, &[])
-                        .with_context(|| format!("spawning {program}"))?;
-                    for report in manager.wait_all() {
-                        let status = report
-                            .status
-                            .with_context(|| format!("waiting for {program}"))?;
-                        check(program, status)?;
-                    }
-                }
-            }
-            Variant::Status => {
-                for _ in 0..spawns {
-                    let status = Command::new(program)
-                        .status()
-                        .with_context(|| format!("running {program}"))?;
-                    check(program, status)?;
-                }
-            }
-            Variant::StatusPgroup => {
-                for _ in 0..spawns {
-                    let status = Command::new(program)
-                        .process_group(0)
-                        .status()
-                        .with_context(|| format!("running {program} in its own group"))?;
-                    check(program, status)?;
-                }
-            }
-            Variant::Sh => {
-                for _ in 0..spawns {
-                    let status = Command::new("sh")
-                        .args(["-c", "true"])
-                        .status()
-                        .context("running sh -c true")?;
-                    check("sh -c true", status)?;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Display for Variant {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.name())
-    }
-}
-
-fn check(program: &str, status: ExitStatus) -> anyhow::Result<()> {
-    ensure!(status.success(), "{program} failed: {status}");
-    Ok(())
 }
 
 fn main() -> anyhow::Result<()> {

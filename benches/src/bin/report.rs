@@ -1,0 +1,331 @@
+//! Runs every side-by-side comparison of issue 5 and writes, for each, a CSV
+//! of every measured row and an SVG plot, plus `summary.md` (medians,
+//! percentiles, same-process ratios, and the issues' targets with a
+//! verdict), into `target/ptm-report/` or `--out DIR`.
+//!
+//! ```text
+//! cargo run --release -p ptm-benches --bin report              # full: about 10 minutes
+//! cargo run --release -p ptm-benches --bin report -- --quick   # under 2 minutes
+//! cargo run --release -p ptm-benches --bin report -- --quick --only pool,pipes --out /tmp/r
+//! ```
+//!
+//! | file stem | comparison |
+//! |---|---|
+//! | `pool_dispatch` | 1. no-op jobs/s through each pool design, 2/4/8 workers, 3 processes |
+//! | `pool_latency` | 2. submit-to-start latency on an idle pool, unpinned and pinned |
+//! | `channels` | 3. u64 messages/s, std and crossbeam channels, 1->1 and 2->1 |
+//! | `roundtrip` | 4. round trips thread<->thread and process<->process |
+//! | `thread_spawn` | 5. spawn + join, `thread::scope` with one thread |
+//! | `thread_curves` | 5. the seed's n threads that sleep / spin / burn CPU |
+//! | `processes` | 6. spawn + wait of `/bin/true` |
+//! | `pipes` | 7. `communicate` through `cat` vs std vs a raw pipe |
+//!
+//! Progress goes to stderr (indicatif bars on a terminal, one line per
+//! experiment otherwise); the summary is also printed to stdout. An
+//! experiment that fails is reported and the others still run; the exit
+//! status is then non-zero.
+//!
+//! Two hidden modes serve the experiments themselves: `--echo` copies stdin
+//! to stdout until end of file (the partner process of the round-trip
+//! experiment), and `--pool-invocation N` runs one invocation of the pool
+//! experiment and prints its rows as CSV lines (the pool experiment runs
+//! in several processes, because this machine's speed changes from one
+//! process to the next).
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::{Parser, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use ptm_benches::experiments::{
+    channels, latency, pipes, pool, processes, roundtrip, threads, Outcome, Size,
+};
+use ptm_benches::machine::{default_report_dir, load_average, now_utc, Machine};
+use ptm_benches::verdict::Check;
+
+/// Run ptm's side-by-side benchmarks and write CSV, SVG and a summary.
+#[derive(Debug, Parser)]
+#[command(version, long_about = None)]
+struct Args {
+    /// Reduced sizes: finishes in under 2 minutes (for CI and a first look).
+    #[arg(long)]
+    quick: bool,
+
+    /// Where to write [default: ptm-report/ in the workspace's target dir,
+    /// or in CARGO_TARGET_DIR when set].
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+
+    /// Only these experiments, comma-separated [default: all].
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<Experiment>,
+
+    /// Echo stdin to stdout until end of file (the round-trip partner).
+    #[arg(long, hide = true)]
+    echo: bool,
+
+    /// Run one invocation of the pool experiment, printing rows as CSV.
+    #[arg(long, hide = true, value_name = "N")]
+    pool_invocation: Option<usize>,
+}
+
+/// The experiments, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Experiment {
+    /// 1. Pool dispatch throughput.
+    Pool,
+    /// 2. Pool submit-to-start latency.
+    Latency,
+    /// 3. Channel throughput.
+    Channels,
+    /// 4. Round trips between threads and between processes.
+    Roundtrip,
+    /// 5. Thread spawn + join and thread::scope.
+    Spawn,
+    /// 5. The seed's n-thread curves.
+    Curves,
+    /// 6. Process spawn + wait.
+    Processes,
+    /// 7. Pipe throughput.
+    Pipes,
+}
+
+impl Experiment {
+    const ALL: [Experiment; 8] = [
+        Experiment::Pool,
+        Experiment::Latency,
+        Experiment::Channels,
+        Experiment::Roundtrip,
+        Experiment::Spawn,
+        Experiment::Curves,
+        Experiment::Processes,
+        Experiment::Pipes,
+    ];
+
+    /// Runs it with the sizes of `size`.
+    fn run(self, size: Size, bar: &ProgressBar) -> anyhow::Result<Box<dyn Outcome>> {
+        let exe = std::env::current_exe().context("finding this program (current_exe)")?;
+        Ok(match self {
+            Experiment::Pool => {
+                let child = |invocation: usize| {
+                    let mut command = Command::new(&exe);
+                    command.arg("--pool-invocation").arg(invocation.to_string());
+                    if size == Size::Quick {
+                        command.arg("--quick");
+                    }
+                    command
+                };
+                Box::new(pool::run(&pool::Config::of(size), bar, Some(&child))?)
+            }
+            Experiment::Latency => Box::new(latency::run(&latency::Config::of(size), bar)?),
+            Experiment::Channels => Box::new(channels::run(&channels::Config::of(size), bar)?),
+            Experiment::Roundtrip => {
+                let echo = roundtrip::EchoProgram {
+                    program: exe,
+                    args: vec!["--echo".into()],
+                };
+                Box::new(roundtrip::run(&roundtrip::Config::of(size, echo), bar)?)
+            }
+            Experiment::Spawn => {
+                Box::new(threads::run_spawn(&threads::SpawnConfig::of(size), bar)?)
+            }
+            Experiment::Curves => {
+                Box::new(threads::run_curves(&threads::CurvesConfig::of(size), bar)?)
+            }
+            Experiment::Processes => Box::new(processes::run(&processes::Config::of(size), bar)?),
+            Experiment::Pipes => Box::new(pipes::run(&pipes::Config::of(size), bar)?),
+        })
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Experiment::Pool => "pool dispatch",
+            Experiment::Latency => "pool latency",
+            Experiment::Channels => "channels",
+            Experiment::Roundtrip => "round trips",
+            Experiment::Spawn => "thread spawn",
+            Experiment::Curves => "thread curves",
+            Experiment::Processes => "processes",
+            Experiment::Pipes => "pipes",
+        }
+    }
+}
+
+/// The hidden child mode of the pool experiment: one invocation, rows on
+/// stdout.
+fn pool_child(invocation: usize, size: Size) -> anyhow::Result<()> {
+    let config = pool::Config::of(size);
+    let stdout = std::io::stdout();
+    pool::run_invocation(&config, invocation, &ProgressBar::hidden(), |row| {
+        let mut out = stdout.lock();
+        writeln!(out, "{}", row.fields().join(","))?;
+        out.flush()?;
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// What one experiment left.
+struct Done {
+    experiment: Experiment,
+    took: Duration,
+    result: anyhow::Result<(String, Vec<Check>)>,
+}
+
+/// Writes an outcome's CSV and SVG; returns its summary section and checks.
+fn save(outcome: &dyn Outcome, out: &Path) -> anyhow::Result<(String, Vec<Check>)> {
+    let csv = out.join(format!("{}.csv", outcome.name()));
+    outcome.table().save(&csv)?;
+    let svg = out.join(format!("{}.svg", outcome.name()));
+    outcome
+        .plot(&svg)
+        .with_context(|| format!("plotting {}", svg.display()))?;
+    Ok((outcome.summary(), outcome.checks()))
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let size = if args.quick { Size::Quick } else { Size::Full };
+    if args.echo {
+        roundtrip::echo_stdio().context("echoing stdin to stdout")?;
+        return Ok(());
+    }
+    if let Some(invocation) = args.pool_invocation {
+        return pool_child(invocation, size);
+    }
+
+    let out = args.out.clone().unwrap_or_else(default_report_dir);
+    fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let experiments: Vec<Experiment> = if args.only.is_empty() {
+        Experiment::ALL.to_vec()
+    } else {
+        Experiment::ALL
+            .into_iter()
+            .filter(|e| args.only.contains(e))
+            .collect()
+    };
+
+    let machine = Machine::current();
+    let started_at = now_utc();
+    let load_before = load_average();
+    eprintln!(
+        "ptm report ({}): {} experiments on {}; writing {}",
+        if args.quick { "quick" } else { "full" },
+        experiments.len(),
+        machine.describe(),
+        out.display()
+    );
+    let style =
+        ProgressStyle::with_template("{prefix:>18} [{bar:30}] {pos}/{len} {elapsed:>4} {msg}")
+            .context("the progress bar template")?
+            .progress_chars("=> ");
+
+    let start = Instant::now();
+    let mut done = Vec::new();
+    for (i, &experiment) in experiments.iter().enumerate() {
+        let prefix = format!("{}/{} {}", i + 1, experiments.len(), experiment.label());
+        let bar = ProgressBar::new(0)
+            .with_style(style.clone())
+            .with_prefix(prefix.clone());
+        let began = Instant::now();
+        let result = experiment
+            .run(size, &bar)
+            .and_then(|outcome| save(outcome.as_ref(), &out));
+        bar.finish_and_clear();
+        let took = began.elapsed();
+        match &result {
+            Ok(_) => eprintln!("{prefix}: done in {:.1} s", took.as_secs_f64()),
+            Err(error) => eprintln!(
+                "{prefix}: FAILED after {:.1} s: {error:#}",
+                took.as_secs_f64()
+            ),
+        }
+        done.push(Done {
+            experiment,
+            took,
+            result,
+        });
+    }
+    let total = start.elapsed();
+
+    let summary = summary(&args, &machine, &started_at, &load_before, total, &done);
+    let path = out.join("summary.md");
+    fs::write(&path, &summary).with_context(|| format!("writing {}", path.display()))?;
+    println!("{summary}");
+    eprintln!("wrote {} in {:.1} s", out.display(), total.as_secs_f64());
+    let failed: Vec<&str> = done
+        .iter()
+        .filter(|d| d.result.is_err())
+        .map(|d| d.experiment.label())
+        .collect();
+    if !failed.is_empty() {
+        bail!("failed: {}", failed.join(", "));
+    }
+    Ok(())
+}
+
+fn summary(
+    args: &Args,
+    machine: &Machine,
+    started_at: &str,
+    load_before: &str,
+    total: Duration,
+    done: &[Done],
+) -> String {
+    let mut text = format!(
+        "# ptm benchmark report\n\n\
+         - mode: {}\n- machine: {}\n- started: {started_at}; took {:.0} s\n\
+         - load average (1, 5, 15 min): {load_before} before, {} after\n\n\
+         Every comparison ran its variants in one process, interleaved round by round \
+         (rotated order); the pool experiment ran in {} separate processes and its ratios are \
+         medians of per-process ratios.\n\n",
+        if args.quick {
+            "quick (reduced sizes: figures are indicative only)"
+        } else {
+            "full"
+        },
+        machine.describe(),
+        total.as_secs_f64(),
+        load_average(),
+        pool::Config::of(if args.quick { Size::Quick } else { Size::Full }).invocations,
+    );
+    let checks: Vec<&Check> = done
+        .iter()
+        .filter_map(|d| d.result.as_ref().ok())
+        .flat_map(|(_, checks)| checks.iter())
+        .collect();
+    if !checks.is_empty() {
+        text.push_str("## Targets\n\n");
+        text.push_str(Check::markdown_header());
+        text.push('\n');
+        for check in checks {
+            text.push_str(&check.markdown_row());
+            text.push('\n');
+        }
+        text.push('\n');
+    }
+    text.push_str("| experiment | took | result |\n|---|---:|---|\n");
+    for d in done {
+        let result = match &d.result {
+            Ok(_) => "ok".to_owned(),
+            Err(error) => format!("FAILED: {}", format!("{error:#}").replace('|', "/")),
+        };
+        text.push_str(&format!(
+            "| {} | {:.1} s | {result} |\n",
+            d.experiment.label(),
+            d.took.as_secs_f64()
+        ));
+    }
+    text.push('\n');
+    for d in done {
+        if let Ok((section, _)) = &d.result {
+            text.push_str(section);
+            text.push('\n');
+        }
+    }
+    text
+}

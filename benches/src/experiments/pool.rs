@@ -1,0 +1,527 @@
+//! Issue 5, comparison 1: pool dispatch. One thread submits N no-op jobs,
+//! then waits until all have run; jobs per second for every design of
+//! [`Design`] (ptm, rayon `spawn` and `scope`, the `threadpool` crate, the
+//! Rust Book's pool, a bare crossbeam queue, a thread per job) at 2, 4 and 8
+//! workers.
+//!
+//! The machine flips between a fast and a slow mode from one *process* to
+//! the next, so the targets are judged on several invocations: [`run`]
+//! starts each invocation as a child process (the `report` binary re-run
+//! with a hidden flag, which calls [`run_invocation`] and prints its rows
+//! as CSV lines), takes each design's median per invocation, then the
+//! median over invocations of the same-process ratios.
+//!
+//! Latch-waited designs use [`LatchJobs::Captured`] jobs (what users write,
+//! and issue 2's reference mode); see [`crate::designs`].
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use anyhow::{bail, ensure, Context};
+use clap::ValueEnum;
+use indicatif::ProgressBar;
+
+use super::{rotated, secs, Outcome, Size};
+use crate::csv::{split_line, Table};
+use crate::designs::{Bench, Design, LatchJobs};
+use crate::plot::{bars, short, BarPanel, Scale, Series};
+use crate::stats::{median, ratio, summarize};
+use crate::verdict::{Check, Target};
+
+/// Sizes of the pool experiment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Jobs per batch (every design but `thread-spawn`).
+    pub jobs: usize,
+    /// Jobs per batch for `thread-spawn` (one OS thread each).
+    pub spawn_jobs: usize,
+    /// Worker counts.
+    pub workers: Vec<usize>,
+    /// Timed batches per design, worker count and invocation.
+    pub rounds: usize,
+    /// Separate processes to run it in.
+    pub invocations: usize,
+    /// Designs measured.
+    pub designs: Vec<Design>,
+    /// How latch-counting jobs reach their latch.
+    pub latch: LatchJobs,
+}
+
+impl Config {
+    /// The issue's sizes: 1,000,000 jobs, 2/4/8 workers, 5 rounds, 3
+    /// invocations.
+    pub fn full() -> Config {
+        Config {
+            jobs: 1_000_000,
+            spawn_jobs: 2_000,
+            workers: vec![2, 4, 8],
+            rounds: 5,
+            invocations: 3,
+            designs: Design::ALL.to_vec(),
+            latch: LatchJobs::Captured,
+        }
+    }
+
+    /// 100,000 jobs, 3 rounds, 3 invocations.
+    pub fn quick() -> Config {
+        Config {
+            jobs: 100_000,
+            spawn_jobs: 500,
+            rounds: 3,
+            ..Config::full()
+        }
+    }
+
+    /// [`full`](Self::full) or [`quick`](Self::quick).
+    pub fn of(size: Size) -> Config {
+        match size {
+            Size::Full => Config::full(),
+            Size::Quick => Config::quick(),
+        }
+    }
+
+    /// Jobs per batch for `design`.
+    pub fn jobs_for(&self, design: Design) -> usize {
+        if design == Design::ThreadSpawn {
+            self.spawn_jobs
+        } else {
+            self.jobs
+        }
+    }
+
+    /// Timed batches in one invocation.
+    pub fn batches_per_invocation(&self) -> u64 {
+        (self.workers.len() * self.rounds * self.designs.len()) as u64
+    }
+}
+
+/// One timed batch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Row {
+    /// Which invocation (process) it ran in, from 0.
+    pub invocation: usize,
+    /// The design.
+    pub design: Design,
+    /// Worker threads.
+    pub workers: usize,
+    /// The round, from 0.
+    pub round: usize,
+    /// Its place in that round's order, from 0.
+    pub position: usize,
+    /// Jobs in the batch.
+    pub jobs: usize,
+    /// Seconds from the first submission until the wait returned.
+    pub seconds: f64,
+}
+
+impl Row {
+    /// Jobs per second.
+    pub fn jobs_per_sec(&self) -> f64 {
+        self.jobs as f64 / self.seconds
+    }
+
+    /// The CSV columns of [`fields`](Self::fields).
+    pub const HEADER: [&'static str; 8] = [
+        "invocation",
+        "design",
+        "workers",
+        "round",
+        "position",
+        "jobs",
+        "seconds",
+        "jobs_per_sec",
+    ];
+
+    /// The row as CSV fields.
+    pub fn fields(&self) -> Vec<String> {
+        vec![
+            self.invocation.to_string(),
+            self.design.name().to_owned(),
+            self.workers.to_string(),
+            self.round.to_string(),
+            self.position.to_string(),
+            self.jobs.to_string(),
+            secs(self.seconds),
+            format!("{:.1}", self.jobs_per_sec()),
+        ]
+    }
+
+    /// Parses a CSV line of [`fields`](Self::fields) back (how the parent
+    /// reads a child invocation's rows).
+    ///
+    /// # Errors
+    ///
+    /// If the line is not such a row.
+    pub fn parse(line: &str) -> anyhow::Result<Row> {
+        let fields = split_line(line).context("an unclosed quote")?;
+        ensure!(fields.len() == Row::HEADER.len(), "{} fields", fields.len());
+        let number = |i: usize| -> anyhow::Result<usize> {
+            fields[i]
+                .parse()
+                .with_context(|| format!("{}: {:?}", Row::HEADER[i], fields[i]))
+        };
+        let design = Design::from_str(&fields[1], false)
+            .map_err(|e| anyhow::anyhow!("design {:?}: {e}", fields[1]))?;
+        Ok(Row {
+            invocation: number(0)?,
+            design,
+            workers: number(2)?,
+            round: number(3)?,
+            position: number(4)?,
+            jobs: number(5)?,
+            seconds: fields[6]
+                .parse()
+                .with_context(|| format!("seconds: {:?}", fields[6]))?,
+        })
+    }
+}
+
+/// Runs one invocation in this process: for each worker count, builds every
+/// design's pool, warms each up with a tenth of a batch, then runs
+/// `rounds` rounds of one batch per design in rotated order. Calls
+/// `on_row` after each batch (the child mode prints it) and advances `bar`.
+///
+/// # Errors
+///
+/// If a pool cannot be built or a batch fails, or `on_row` fails.
+pub fn run_invocation(
+    config: &Config,
+    invocation: usize,
+    bar: &ProgressBar,
+    mut on_row: impl FnMut(&Row) -> anyhow::Result<()>,
+) -> anyhow::Result<Vec<Row>> {
+    ensure!(
+        config.jobs > 0 && config.spawn_jobs > 0 && config.rounds > 0,
+        "jobs, spawn_jobs and rounds must be at least 1"
+    );
+    let mut rows = Vec::new();
+    for &workers in &config.workers {
+        let benches = config
+            .designs
+            .iter()
+            .map(|&design| Bench::with_latch_jobs(design, workers, config.latch))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        for bench in &benches {
+            let jobs = (config.jobs_for(bench.design()) / 10).max(1);
+            bench
+                .run(jobs)
+                .with_context(|| format!("warming up {}", bench.design()))?;
+        }
+        for round in 0..config.rounds {
+            for position in 0..benches.len() {
+                let bench = &benches[rotated(round, position, benches.len())];
+                let design = bench.design();
+                let jobs = config.jobs_for(design);
+                bar.set_message(format!("{workers} workers, {design}"));
+                let elapsed = bench
+                    .run(jobs)
+                    .with_context(|| format!("{design}, {workers} workers, round {round}"))?;
+                let row = Row {
+                    invocation,
+                    design,
+                    workers,
+                    round,
+                    position,
+                    jobs,
+                    seconds: elapsed.as_secs_f64(),
+                };
+                on_row(&row)?;
+                rows.push(row);
+                bar.inc(1);
+            }
+        }
+        // Shut these pools down before the next worker count builds its own.
+        drop(benches);
+    }
+    Ok(rows)
+}
+
+/// Runs `config.invocations` invocations, each in a child process made by
+/// `child(invocation)` (whose stdout must carry the rows as CSV lines, as
+/// `report`'s hidden child mode prints them), or, with `child == None`, one
+/// after the other in this process.
+///
+/// # Errors
+///
+/// If a child cannot be started, prints something other than rows, or
+/// fails; or an in-process invocation fails.
+pub fn run(
+    config: &Config,
+    bar: &ProgressBar,
+    child: Option<&dyn Fn(usize) -> Command>,
+) -> anyhow::Result<PoolOutcome> {
+    bar.set_length(config.batches_per_invocation() * config.invocations as u64);
+    let mut rows = Vec::new();
+    for invocation in 0..config.invocations {
+        match child {
+            None => rows.extend(run_invocation(config, invocation, bar, |_| Ok(()))?),
+            Some(make) => {
+                let mut command = make(invocation);
+                command.stdout(Stdio::piped()).stdin(Stdio::null());
+                let mut process = command
+                    .spawn()
+                    .with_context(|| format!("starting invocation {invocation}: {command:?}"))?;
+                let stdout = process.stdout.take().context("the child's stdout")?;
+                let mut parsed = Ok(());
+                for line in BufReader::new(stdout).lines() {
+                    let line = line.context("reading the child's rows")?;
+                    match Row::parse(&line) {
+                        Ok(row) => {
+                            rows.push(row);
+                            bar.inc(1);
+                        }
+                        Err(error) => {
+                            parsed = Err(error.context(format!("child printed {line:?}")));
+                        }
+                    }
+                }
+                let status = process.wait().context("waiting for the child")?;
+                ensure!(status.success(), "invocation {invocation} failed: {status}");
+                parsed?;
+            }
+        }
+    }
+    let expected = config.batches_per_invocation() as usize * config.invocations;
+    if rows.len() != expected {
+        bail!("{} batches measured, {expected} expected", rows.len());
+    }
+    Ok(PoolOutcome {
+        config: config.clone(),
+        rows,
+    })
+}
+
+/// The rows of every invocation.
+#[derive(Debug, Clone)]
+pub struct PoolOutcome {
+    /// The sizes it ran with.
+    pub config: Config,
+    /// Every timed batch.
+    pub rows: Vec<Row>,
+}
+
+impl PoolOutcome {
+    /// Each invocation's median jobs/s for `design` at `workers` (one value
+    /// per invocation that measured it, in invocation order).
+    pub fn invocation_medians(&self, design: Design, workers: usize) -> Vec<f64> {
+        (0..self.config.invocations)
+            .filter_map(|invocation| {
+                median(
+                    self.rows
+                        .iter()
+                        .filter(|r| {
+                            r.invocation == invocation && r.design == design && r.workers == workers
+                        })
+                        .map(Row::jobs_per_sec)
+                        .collect(),
+                )
+            })
+            .collect()
+    }
+
+    /// The median over invocations of each invocation's median jobs/s.
+    pub fn median_rate(&self, design: Design, workers: usize) -> Option<f64> {
+        median(self.invocation_medians(design, workers))
+    }
+
+    /// The same-process ratios `mine / other` of the invocation medians,
+    /// one per invocation.
+    pub fn ratios(&self, mine: Design, other: Design, workers: usize) -> Vec<f64> {
+        self.invocation_medians(mine, workers)
+            .into_iter()
+            .zip(self.invocation_medians(other, workers))
+            .filter_map(|(m, o)| ratio(m, o))
+            .collect()
+    }
+}
+
+impl Outcome for PoolOutcome {
+    fn name(&self) -> &'static str {
+        "pool_dispatch"
+    }
+
+    fn table(&self) -> Table {
+        let mut table = Table::new(Row::HEADER);
+        for row in &self.rows {
+            table.push(row.fields());
+        }
+        table
+    }
+
+    fn plot(&self, path: &Path) -> anyhow::Result<()> {
+        let designs = &self.config.designs;
+        let panel = BarPanel {
+            title: format!(
+                "median of {} invocations; {} jobs per batch ({} for thread-spawn)",
+                self.config.invocations, self.config.jobs, self.config.spawn_jobs
+            ),
+            groups: designs.iter().map(|d| d.name().to_owned()).collect(),
+            series: self
+                .config
+                .workers
+                .iter()
+                .map(|&w| Series {
+                    name: format!("{w} workers"),
+                    values: designs.iter().map(|&d| self.median_rate(d, w)).collect(),
+                })
+                .collect(),
+        };
+        bars(
+            path,
+            "Pool dispatch: no-op jobs/s, submit all then wait",
+            "jobs/s",
+            &[panel],
+            Scale::Log10,
+        )
+    }
+
+    fn summary(&self) -> String {
+        let c = &self.config;
+        let mut out = format!(
+            "## 1. Pool dispatch\n\n{} no-op jobs per batch ({} for `thread-spawn`), submitted from \
+             one thread then waited for; {} rounds per invocation in rotated order, {} invocations \
+             (separate processes). Jobs/s: the median over invocations of each invocation's \
+             median, and the range of the invocation medians. Latch-waited designs run \
+             `{}` latch jobs.\n\n",
+            c.jobs,
+            c.spawn_jobs,
+            c.rounds,
+            c.invocations,
+            c.latch
+        );
+        out.push_str("| design | workers | jobs/s | range | ns/job |\n|---|---:|---:|---:|---:|\n");
+        for &workers in &c.workers {
+            for &design in &c.designs {
+                let Some(s) = summarize(self.invocation_medians(design, workers)) else {
+                    continue;
+                };
+                out.push_str(&format!(
+                    "| {design} | {workers} | {} | {} .. {} | {:.1} |\n",
+                    short(s.median),
+                    short(s.min),
+                    short(s.max),
+                    1e9 / s.median
+                ));
+            }
+        }
+        out.push_str(
+            "\n| same-process ratio (jobs/s) | workers | per invocation | median |\n|---|---:|---|---:|\n",
+        );
+        for &workers in &c.workers {
+            for other in [
+                Design::RayonSpawn,
+                Design::RayonScope,
+                Design::Threadpool,
+                Design::Book,
+                Design::Queue,
+                Design::ThreadSpawn,
+            ] {
+                let ratios = self.ratios(Design::Ptm, other, workers);
+                if let Some(m) = median(ratios.clone()) {
+                    let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+                    out.push_str(&format!(
+                        "| ptm / {other} | {workers} | {} | {m:.2} |\n",
+                        each.join(" ")
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    fn checks(&self) -> Vec<Check> {
+        vec![
+            Check::new(
+                Target::at_least("pool: ptm / rayon-spawn jobs/s, 2 workers", 1.5),
+                self.ratios(Design::Ptm, Design::RayonSpawn, 2),
+            ),
+            Check::new(
+                Target::at_least("pool: ptm / book jobs/s, 2 workers", 1.2),
+                self.ratios(Design::Ptm, Design::Book, 2),
+            ),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{run, Config, PoolOutcome, Row};
+    use crate::designs::Design;
+    use crate::experiments::Outcome;
+    use indicatif::ProgressBar;
+
+    /// A batch of `jobs` jobs that took 1 s.
+    fn row(invocation: usize, design: Design, jobs: usize) -> Row {
+        Row {
+            invocation,
+            design,
+            workers: 2,
+            round: 0,
+            position: 0,
+            jobs,
+            seconds: 1.0,
+        }
+    }
+
+    #[test]
+    fn rows_parse_back() {
+        let r = Row {
+            seconds: 0.123_456_789,
+            ..row(2, Design::RayonScope, 1000)
+        };
+        let line = r.fields().join(",");
+        let back = Row::parse(&line).expect("a row");
+        assert_eq!(back.design, Design::RayonScope);
+        assert_eq!((back.invocation, back.workers, back.jobs), (2, 2, 1000));
+        assert!((back.seconds - r.seconds).abs() < 1e-9);
+        assert!(Row::parse("not,a,row").is_err());
+        assert!(Row::parse("0,nope,2,0,0,1,1.0,1.0").is_err());
+    }
+
+    #[test]
+    fn ratios_are_taken_within_each_invocation() {
+        // Invocation 0 is a slow process, 1 a fast one: ptm is 2x rayon in both.
+        let rows = vec![
+            row(0, Design::Ptm, 10),
+            row(0, Design::Ptm, 14),
+            row(0, Design::RayonSpawn, 6),
+            row(1, Design::Ptm, 30),
+            row(1, Design::RayonSpawn, 15),
+        ];
+        let outcome = PoolOutcome {
+            config: Config {
+                invocations: 2,
+                designs: vec![Design::Ptm, Design::RayonSpawn],
+                workers: vec![2],
+                ..Config::quick()
+            },
+            rows,
+        };
+        assert_eq!(outcome.invocation_medians(Design::Ptm, 2), [12.0, 30.0]);
+        assert_eq!(
+            outcome.ratios(Design::Ptm, Design::RayonSpawn, 2),
+            [2.0, 2.0]
+        );
+        assert_eq!(outcome.median_rate(Design::RayonSpawn, 2), Some(10.5));
+        let checks = outcome.checks();
+        assert_eq!(checks[0].median(), Some(2.0));
+        assert_eq!(checks[1].median(), None, "book was not measured");
+    }
+
+    #[test]
+    fn a_tiny_run_in_process() {
+        let config = Config {
+            jobs: 200,
+            spawn_jobs: 4,
+            workers: vec![1, 2],
+            rounds: 2,
+            invocations: 1,
+            ..Config::quick()
+        };
+        let outcome = run(&config, &ProgressBar::hidden(), None).expect("running");
+        assert_eq!(outcome.rows.len(), 2 * 2 * Design::ALL.len());
+        assert_eq!(outcome.table().rows().len(), outcome.rows.len());
+        assert!(outcome.summary().contains("| ptm / rayon-spawn | 2 |"));
+    }
+}

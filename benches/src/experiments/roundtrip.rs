@@ -1,0 +1,540 @@
+//! Issue 5, comparison 4: round trips, the cost of isolation. One `u64`
+//! goes to a partner and comes back, again and again; each round trip is
+//! recorded in an hdrhistogram:
+//!
+//! - `crossbeam`: a partner thread, a crossbeam `bounded(1)` channel each
+//!   way;
+//! - `std-mpsc`: the same with two std `mpsc::channel`s;
+//! - `thread-pipe`: a partner thread echoing through two OS pipes (the
+//!   pipe's cost without a second process: the control);
+//! - `process-pipe`: a partner *process* echoing its stdin to its stdout
+//!   (pipes both ways): `report` itself re-run in its hidden echo mode, or
+//!   any program that echoes (`cat` in the tests).
+//!
+//! Three placements ([`Pinning`]), interleaved by rounds: unpinned (the
+//! scheduler sometimes moves the woken partner to the waker's CPU,
+//! sometimes not), pinned (everything on one CPU: a hop is a context
+//! switch), and split (this thread on one CPU, the partner on the other:
+//! every hop that finds the partner asleep wakes the other CPU, which on
+//! this VM costs tens of microseconds and can hide the difference between
+//! a thread and a process).
+
+use std::ffi::OsString;
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
+use std::thread::{self, JoinHandle};
+use std::time::Instant;
+
+use anyhow::{anyhow, ensure, Context};
+use hdrhistogram::Histogram;
+use indicatif::ProgressBar;
+
+use super::latency::{percentile_plot, percentile_table};
+use super::{rotated, Outcome, Size};
+use crate::csv::Table;
+use crate::pin::Pinning;
+use crate::stats::{latency_histogram, Percentiles};
+
+/// Copies `input` to `output` until end of file, flushing after every read:
+/// what an echo partner does. Returns the bytes copied.
+///
+/// # Errors
+///
+/// The first read or write error other than `Interrupted`.
+///
+/// ```
+/// let mut out = Vec::new();
+/// let n = ptm_benches::experiments::roundtrip::echo(&b"ping"[..], &mut out)?;
+/// assert_eq!((n, out.as_slice()), (4, &b"ping"[..]));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn echo(mut input: impl Read, mut output: impl Write) -> io::Result<u64> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        };
+        output.write_all(&buf[..n])?;
+        output.flush()?;
+        total += n as u64;
+    }
+}
+
+/// [`echo`] on this process's stdin and stdout, unbuffered (through
+/// duplicates of descriptors 0 and 1): the body of `report`'s echo mode.
+///
+/// # Errors
+///
+/// If a descriptor cannot be duplicated, or as for [`echo`].
+pub fn echo_stdio() -> io::Result<u64> {
+    let input = File::from(io::stdin().as_fd().try_clone_to_owned()?);
+    let output = File::from(io::stdout().as_fd().try_clone_to_owned()?);
+    echo(input, output)
+}
+
+/// A way of making the round trip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Variant {
+    /// Two crossbeam `bounded(1)` channels and a partner thread.
+    Crossbeam,
+    /// Two std `mpsc` channels and a partner thread.
+    StdMpsc,
+    /// Two OS pipes and a partner thread running [`echo`].
+    ThreadPipe,
+    /// The child process's stdin and stdout pipes.
+    ProcessPipe,
+}
+
+impl Variant {
+    /// Every variant, in table order.
+    pub const ALL: [Variant; 4] = [
+        Variant::Crossbeam,
+        Variant::StdMpsc,
+        Variant::ThreadPipe,
+        Variant::ProcessPipe,
+    ];
+
+    /// Its name in tables and CSV.
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Crossbeam => "crossbeam",
+            Variant::StdMpsc => "std-mpsc",
+            Variant::ThreadPipe => "thread-pipe",
+            Variant::ProcessPipe => "process-pipe",
+        }
+    }
+}
+
+impl fmt::Display for Variant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+/// The program (and arguments) of the `process-pipe` partner: it must copy
+/// its stdin to its stdout as bytes arrive, until end of file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EchoProgram {
+    /// The program.
+    pub program: PathBuf,
+    /// Its arguments.
+    pub args: Vec<OsString>,
+}
+
+impl EchoProgram {
+    /// `cat`, which echoes as described (GNU cat writes what each read
+    /// returned).
+    pub fn cat() -> EchoProgram {
+        EchoProgram {
+            program: "cat".into(),
+            args: Vec::new(),
+        }
+    }
+}
+
+/// A partner, set up and echoing.
+enum Partner {
+    Crossbeam {
+        to: crossbeam_channel::Sender<u64>,
+        from: crossbeam_channel::Receiver<u64>,
+        thread: JoinHandle<()>,
+    },
+    StdMpsc {
+        to: mpsc::Sender<u64>,
+        from: mpsc::Receiver<u64>,
+        thread: JoinHandle<()>,
+    },
+    ThreadPipe {
+        to: io::PipeWriter,
+        from: io::PipeReader,
+        thread: JoinHandle<io::Result<u64>>,
+    },
+    ProcessPipe {
+        to: ChildStdin,
+        from: ChildStdout,
+        child: Child,
+    },
+}
+
+impl Partner {
+    fn start(variant: Variant, echo_program: &EchoProgram) -> anyhow::Result<Partner> {
+        Ok(match variant {
+            Variant::Crossbeam => {
+                let (to, their_rx) = crossbeam_channel::bounded::<u64>(1);
+                let (their_tx, from) = crossbeam_channel::bounded::<u64>(1);
+                let thread = thread::Builder::new().spawn(move || {
+                    for v in their_rx {
+                        if their_tx.send(v).is_err() {
+                            break;
+                        }
+                    }
+                })?;
+                Partner::Crossbeam { to, from, thread }
+            }
+            Variant::StdMpsc => {
+                let (to, their_rx) = mpsc::channel::<u64>();
+                let (their_tx, from) = mpsc::channel::<u64>();
+                let thread = thread::Builder::new().spawn(move || {
+                    for v in their_rx {
+                        if their_tx.send(v).is_err() {
+                            break;
+                        }
+                    }
+                })?;
+                Partner::StdMpsc { to, from, thread }
+            }
+            Variant::ThreadPipe => {
+                let (their_in, to) = io::pipe().context("pipe")?;
+                let (from, their_out) = io::pipe().context("pipe")?;
+                let thread = thread::Builder::new().spawn(move || echo(their_in, their_out))?;
+                Partner::ThreadPipe { to, from, thread }
+            }
+            Variant::ProcessPipe => {
+                let mut child = Command::new(&echo_program.program)
+                    .args(&echo_program.args)
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .spawn()
+                    .with_context(|| format!("starting {echo_program:?}"))?;
+                let to = child.stdin.take().context("the child's stdin")?;
+                let from = child.stdout.take().context("the child's stdout")?;
+                Partner::ProcessPipe { to, from, child }
+            }
+        })
+    }
+
+    /// Sends `v` and returns what came back.
+    fn ping(&mut self, v: u64) -> anyhow::Result<u64> {
+        match self {
+            Partner::Crossbeam { to, from, .. } => {
+                to.send(v).map_err(|_| anyhow!("the partner is gone"))?;
+                from.recv().map_err(|_| anyhow!("the partner is gone"))
+            }
+            Partner::StdMpsc { to, from, .. } => {
+                to.send(v).map_err(|_| anyhow!("the partner is gone"))?;
+                from.recv().map_err(|_| anyhow!("the partner is gone"))
+            }
+            Partner::ThreadPipe { to, from, .. } => pipe_ping(to, from, v),
+            Partner::ProcessPipe { to, from, .. } => pipe_ping(to, from, v),
+        }
+    }
+
+    /// Closes the way in and waits for the partner to end.
+    fn finish(self) -> anyhow::Result<()> {
+        match self {
+            Partner::Crossbeam { to, thread, .. } => {
+                drop(to);
+                thread.join().map_err(|_| anyhow!("the partner panicked"))
+            }
+            Partner::StdMpsc { to, thread, .. } => {
+                drop(to);
+                thread.join().map_err(|_| anyhow!("the partner panicked"))
+            }
+            Partner::ThreadPipe { to, from, thread } => {
+                drop(to);
+                let echoed = thread.join().map_err(|_| anyhow!("the partner panicked"))?;
+                drop(from);
+                echoed.context("the echo thread")?;
+                Ok(())
+            }
+            Partner::ProcessPipe {
+                to,
+                from,
+                mut child,
+            } => {
+                drop(to);
+                let status = child.wait().context("waiting for the echo process")?;
+                drop(from);
+                ensure!(status.success(), "the echo process failed: {status}");
+                Ok(())
+            }
+        }
+    }
+}
+
+fn pipe_ping(to: &mut impl Write, from: &mut impl Read, v: u64) -> anyhow::Result<u64> {
+    to.write_all(&v.to_le_bytes())
+        .context("writing to the partner")?;
+    let mut back = [0u8; 8];
+    from.read_exact(&mut back)
+        .context("reading from the partner")?;
+    Ok(u64::from_le_bytes(back))
+}
+
+/// Sizes of the round-trip experiment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Round trips per (variant, pinning).
+    pub samples: usize,
+    /// Rounds they are split into (interleaving).
+    pub rounds: usize,
+    /// Variants measured.
+    pub variants: Vec<Variant>,
+    /// The `process-pipe` partner.
+    pub echo: EchoProgram,
+}
+
+impl Config {
+    /// 100,000 round trips per variant and pinning, in 10 rounds.
+    pub fn full(echo: EchoProgram) -> Config {
+        Config {
+            samples: 100_000,
+            rounds: 10,
+            variants: Variant::ALL.to_vec(),
+            echo,
+        }
+    }
+
+    /// 10,000 round trips per variant and pinning, in 4 rounds.
+    pub fn quick(echo: EchoProgram) -> Config {
+        Config {
+            samples: 10_000,
+            rounds: 4,
+            ..Config::full(echo)
+        }
+    }
+
+    /// [`full`](Self::full) or [`quick`](Self::quick).
+    pub fn of(size: Size, echo: EchoProgram) -> Config {
+        match size {
+            Size::Full => Config::full(echo),
+            Size::Quick => Config::quick(echo),
+        }
+    }
+}
+
+struct Subject {
+    variant: Variant,
+    pinning: Pinning,
+    partner: Partner,
+    histogram: Histogram<u64>,
+    next: u64,
+}
+
+impl Subject {
+    fn sample(&mut self, count: usize) -> anyhow::Result<()> {
+        for _ in 0..count {
+            let v = self.next;
+            self.next = self.next.wrapping_add(1);
+            let start = Instant::now();
+            let back = self.partner.ping(v)?;
+            let nanos = start.elapsed().as_nanos();
+            ensure!(back == v, "{}: sent {v}, got {back} back", self.variant);
+            self.histogram
+                .saturating_record(u64::try_from(nanos).unwrap_or(u64::MAX));
+        }
+        Ok(())
+    }
+}
+
+/// Measures every variant, unpinned and pinned, interleaved by rounds.
+///
+/// # Errors
+///
+/// If a partner cannot be started, pinning fails, or an echo is wrong.
+pub fn run(config: &Config, bar: &ProgressBar) -> anyhow::Result<RoundTripOutcome> {
+    let rounds = config.rounds.max(1);
+    let per_round = config.samples.div_ceil(rounds).max(1);
+    let mut subjects = Vec::new();
+    for pinning in Pinning::ALL {
+        // Partners started while pinned (threads and the child) stay pinned.
+        let _guard = pinning.apply_partner()?;
+        for &variant in &config.variants {
+            subjects.push(Subject {
+                variant,
+                pinning,
+                partner: Partner::start(variant, &config.echo)
+                    .with_context(|| format!("starting the {variant} partner ({pinning})"))?,
+                histogram: latency_histogram(),
+                next: 0,
+            });
+        }
+    }
+    bar.set_length((subjects.len() * rounds) as u64);
+    for subject in &mut subjects {
+        let _guard = subject.pinning.apply()?;
+        subject.sample((per_round / 10).clamp(10, 1000))?;
+        subject.histogram.reset();
+    }
+    let count = subjects.len();
+    for round in 0..rounds {
+        for position in 0..count {
+            let subject = &mut subjects[rotated(round, position, count)];
+            bar.set_message(format!("{} {}", subject.variant, subject.pinning));
+            let _guard = subject.pinning.apply()?;
+            subject.sample(per_round)?;
+            bar.inc(1);
+        }
+    }
+    let mut rows = Vec::new();
+    for subject in subjects {
+        rows.push(RoundTripRow {
+            variant: subject.variant,
+            pinning: subject.pinning,
+            percentiles: Percentiles::of(&subject.histogram),
+            mean: subject.histogram.mean(),
+        });
+        subject
+            .partner
+            .finish()
+            .with_context(|| format!("stopping the {} partner", subject.variant))?;
+    }
+    Ok(RoundTripOutcome {
+        config: config.clone(),
+        rows,
+    })
+}
+
+/// One variant's distribution under one pinning.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoundTripRow {
+    /// The variant.
+    pub variant: Variant,
+    /// Unpinned or pinned.
+    pub pinning: Pinning,
+    /// Percentiles of the round trip, in nanoseconds.
+    pub percentiles: Percentiles,
+    /// The mean, in nanoseconds.
+    pub mean: f64,
+}
+
+/// Every variant's distributions.
+#[derive(Debug, Clone)]
+pub struct RoundTripOutcome {
+    /// The sizes it ran with.
+    pub config: Config,
+    /// One row per (variant, pinning).
+    pub rows: Vec<RoundTripRow>,
+}
+
+impl RoundTripOutcome {
+    /// The percentiles of `variant` under `pinning`.
+    pub fn get(&self, variant: Variant, pinning: Pinning) -> Option<Percentiles> {
+        self.rows
+            .iter()
+            .find(|r| r.variant == variant && r.pinning == pinning)
+            .map(|r| r.percentiles)
+    }
+
+    fn sorted(&self) -> Vec<&RoundTripRow> {
+        let mut rows: Vec<&RoundTripRow> = self.rows.iter().collect();
+        rows.sort_by_key(|r| r.pinning);
+        rows
+    }
+}
+
+impl Outcome for RoundTripOutcome {
+    fn name(&self) -> &'static str {
+        "roundtrip"
+    }
+
+    fn table(&self) -> Table {
+        percentile_table(
+            self.sorted()
+                .into_iter()
+                .map(|r| (r.variant.name(), r.pinning, &r.percentiles, r.mean)),
+        )
+        .0
+    }
+
+    fn plot(&self, path: &Path) -> anyhow::Result<()> {
+        let names: Vec<&str> = self.config.variants.iter().map(|v| v.name()).collect();
+        percentile_plot(
+            path,
+            "Round trip of a u64: threads vs processes",
+            &names,
+            |name, pinning| {
+                self.rows
+                    .iter()
+                    .find(|r| r.variant.name() == name && r.pinning == pinning)
+                    .map(|r| r.percentiles)
+            },
+        )
+    }
+
+    fn summary(&self) -> String {
+        let (_, table) = percentile_table(
+            self.sorted()
+                .into_iter()
+                .map(|r| (r.variant.name(), r.pinning, &r.percentiles, r.mean)),
+        );
+        let mut ratios =
+            String::from("\n| p50 ratio | unpinned | pinned | split |\n|---|---:|---:|---:|\n");
+        for (a, b) in [
+            (Variant::ProcessPipe, Variant::Crossbeam),
+            (Variant::ProcessPipe, Variant::ThreadPipe),
+            (Variant::ThreadPipe, Variant::Crossbeam),
+            (Variant::StdMpsc, Variant::Crossbeam),
+        ] {
+            let cell = |pinning| match (self.get(a, pinning), self.get(b, pinning)) {
+                (Some(x), Some(y)) if y.p50 > 0 => format!("{:.2}", x.p50 as f64 / y.p50 as f64),
+                _ => "-".to_owned(),
+            };
+            ratios.push_str(&format!(
+                "| {a} / {b} | {} | {} | {} |\n",
+                cell(Pinning::Unpinned),
+                cell(Pinning::Pinned),
+                cell(Pinning::Split)
+            ));
+        }
+        format!(
+            "## 4. Round trips\n\nOne `u64` to a partner and back: {} round trips per variant \
+             and pinning in {} interleaved rounds (hdrhistogram). `process-pipe`'s partner is \
+             `{}` echoing its stdin to its stdout. Pinned: this thread and the partner thread \
+             or process on one CPU; split: this thread on one CPU, the partner on the \
+             other.\n\n{table}{ratios}",
+            self.config.samples,
+            self.config.rounds,
+            self.config.echo.program.display()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{echo, run, Config, EchoProgram, Variant};
+    use crate::experiments::Outcome;
+    use crate::pin::Pinning;
+    use indicatif::ProgressBar;
+
+    #[test]
+    fn echo_copies_until_eof() {
+        let input: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
+        let mut out = Vec::new();
+        assert_eq!(echo(input.as_slice(), &mut out).expect("echo"), 200_000);
+        assert_eq!(out, input);
+    }
+
+    #[test]
+    fn every_variant_echoes_through_cat() {
+        let config = Config {
+            samples: 50,
+            rounds: 2,
+            variants: Variant::ALL.to_vec(),
+            echo: EchoProgram::cat(),
+        };
+        let outcome = std::thread::spawn(move || run(&config, &ProgressBar::hidden()))
+            .join()
+            .expect("the measuring thread")
+            .expect("measuring");
+        assert_eq!(outcome.rows.len(), 12);
+        for row in &outcome.rows {
+            assert_eq!(row.percentiles.count, 50, "{} {}", row.variant, row.pinning);
+        }
+        assert!(outcome.get(Variant::ProcessPipe, Pinning::Pinned).is_some());
+        let summary = outcome.summary();
+        assert!(
+            summary.contains("| process-pipe / crossbeam |"),
+            "{summary}"
+        );
+    }
+}

@@ -122,10 +122,12 @@ impl Container {
         let pipes = Pipes::new()?;
         let mut stack = vec![0u8; INIT_STACK];
         let fds = pipes.child_fds();
+        // ANCHOR: clone_flags
         let flags = CloneFlags::CLONE_NEWPID
             | CloneFlags::CLONE_NEWUTS
             | CloneFlags::CLONE_NEWNS
             | CloneFlags::CLONE_NEWIPC;
+        // ANCHOR_END: clone_flags
         // SAFETY: the callback runs in a new process that is a copy of this
         // one (no CLONE_VM), on its copy of `stack`, until it exits; it only
         // makes async-signal-safe system calls on `prepared` and `fds`,
@@ -358,6 +360,7 @@ fn init(prepared: &Prepared, fds: ChildFds) -> isize {
         libc::close(fds.stdout);
         libc::close(fds.stderr);
         libc::close(fds.report);
+        // ANCHOR: init_reaps
         // Reap every child, orphans included, until the command has exited.
         let mut command_status = None;
         loop {
@@ -374,6 +377,7 @@ fn init(prepared: &Prepared, fds: ChildFds) -> isize {
         // Orphans that have already exited, then out: the kernel kills
         // and reaps whatever is left in the namespace once pid 1 is gone.
         while libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) > 0 {}
+        // ANCHOR_END: init_reaps
         match command_status {
             Some(status) => {
                 let bytes = status.to_le_bytes();

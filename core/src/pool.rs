@@ -426,6 +426,7 @@ impl Shared {
         retired == self.submitted.load(Relaxed)
     }
 
+    // ANCHOR: after_job
     /// Called by a worker after a job, and by a submitter whose job the queue
     /// refused: wakes `wait_idle` callers if there are any and the pool is idle.
     fn after_job(&self) {
@@ -438,8 +439,10 @@ impl Shared {
             self.idle_cv.notify_all();
         }
     }
+    // ANCHOR_END: after_job
 }
 
+// ANCHOR: worker_loop
 /// The body of each worker thread: run jobs until the queue is closed and empty.
 fn worker_loop(shared: &Shared, index: usize, receiver: &Receiver<Job>) {
     let _guard = AbortOnUnwind("a ptm::ThreadPool worker");
@@ -454,6 +457,7 @@ fn worker_loop(shared: &Shared, index: usize, receiver: &Receiver<Job>) {
         }
     }
 }
+// ANCHOR_END: worker_loop
 
 /// The index of the calling thread if it is a worker of the pool `shared`.
 fn current_worker(shared: &Shared) -> Option<usize> {
@@ -607,6 +611,7 @@ impl ThreadPool {
     ///
     /// [`Error::WouldDeadlock`] when called from a job of this pool, which
     /// would wait for itself.
+    // ANCHOR: wait_idle
     pub fn wait_idle(&self) -> Result<()> {
         let shared = &self.shared;
         if current_worker(shared).is_some() {
@@ -628,6 +633,7 @@ impl ThreadPool {
         shared.waiters.fetch_sub(1, Relaxed);
         Ok(())
     }
+    // ANCHOR_END: wait_idle
 
     /// Returns the pool's counters; see [`PoolStats`].
     pub fn stats(&self) -> PoolStats {

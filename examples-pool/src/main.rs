@@ -43,7 +43,7 @@ enum Demo {
     Backpressure(backpressure::Args),
     /// The same CPU work with rayon, the ptm pool and one thread, timed
     Parallel(parallel::Args),
-    /// The seed's Mutex<Receiver> pool fixed to shut down, timed against ThreadPool
+    /// The seed's `Mutex<Receiver>` pool fixed to shut down, timed against ThreadPool
     Naive,
 }
 

@@ -26,12 +26,14 @@ use anyhow::{Context, Result};
 use ptm::isolate::Container;
 use ptm::Error;
 
+// ANCHOR: script
 /// The shell run in the container: the pids in its `/proc` (listed by the
 /// shell itself, so no extra process shows), its own pid and parent, the
 /// hostname.
 const SCRIPT: &str = r#"printf 'procs'; for p in /proc/[0-9]*; do printf ' %s' "${p#/proc/}"; done; echo
 echo "me $$ $PPID"
 echo "host $(cat /proc/sys/kernel/hostname)""#;
+// ANCHOR_END: script
 
 /// What the container reported.
 #[derive(Debug, PartialEq)]
@@ -57,6 +59,7 @@ fn parse(stdout: &str) -> Option<Seen> {
     Some(Seen { procs, pid, parent, hostname })
 }
 
+// ANCHOR: look_inside
 /// Runs the script in a container named `hostname`.
 ///
 /// # Errors
@@ -68,6 +71,7 @@ pub fn look_inside(hostname: &str) -> ptm::Result<Seen> {
     let text = String::from_utf8_lossy(&out.stdout);
     parse(&text).ok_or_else(|| Error::InvalidArgument(format!("unexpected output: {text:?}")))
 }
+// ANCHOR_END: look_inside
 
 /// The host's hostname, from `/proc`.
 fn host_hostname() -> Result<String> {

@@ -29,6 +29,7 @@ use ptm::process::ProcessManager;
 /// Bytes shared: 262,144 u32.
 const LEN: usize = 1 << 20;
 
+// ANCHOR: sum_in_place
 /// Sums the u32s of `shm` and stores the sum (u64) over the first 8 bytes.
 ///
 /// # Errors
@@ -44,6 +45,7 @@ pub fn sum_in_place(shm: &mut SharedMemory) -> ptm::Result<u64> {
     shm.write(0, &u64::to_le_bytes(sum))?;
     Ok(sum)
 }
+// ANCHOR_END: sum_in_place
 
 /// The hidden `shm-child` subcommand: map stdin, sum in place.
 ///
@@ -66,6 +68,7 @@ pub struct Seen {
     pub shrink: String,
 }
 
+// ANCHOR: share_with_child
 /// Fills shared memory, lets a child sum it in place, reads the sum back,
 /// then tries to shrink the memfd.
 ///
@@ -95,6 +98,7 @@ pub fn share_with_child() -> Result<Seen> {
     };
     Ok(Seen { sum: u64::from_le_bytes(sum), shrink })
 }
+// ANCHOR_END: share_with_child
 
 /// Prints the child's sum and what the shrink got.
 pub fn run() -> Result<()> {

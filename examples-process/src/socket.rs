@@ -27,6 +27,7 @@ use anyhow::{bail, Context, Result};
 use ptm::ipc::MessageSocket;
 use ptm::process::ProcessManager;
 
+// ANCHOR: serve_squares
 /// The child's side: answers each request (a decimal number) with its
 /// square until the parent shuts its side down. Returns how many it served.
 ///
@@ -45,6 +46,7 @@ pub fn serve_squares(socket: &mut MessageSocket) -> ptm::Result<usize> {
     }
     Ok(served)
 }
+// ANCHOR_END: serve_squares
 
 /// The hidden `socket-child` subcommand: serve on the socket that is stdin.
 ///
@@ -59,6 +61,7 @@ pub fn child() -> Result<()> {
     Ok(())
 }
 
+// ANCHOR: ask_child
 /// Asks a child process for the squares of `numbers`; returns the answers.
 ///
 /// # Errors
@@ -88,7 +91,9 @@ pub fn ask_child(numbers: &[u64]) -> Result<Vec<String>> {
     }
     Ok(answers)
 }
+// ANCHOR_END: ask_child
 
+// ANCHOR: bad_frame
 /// What `recv` says to a frame that promises `length` bytes and brings `sent`.
 ///
 /// # Errors
@@ -105,6 +110,7 @@ pub fn bad_frame(length: u32, sent: usize) -> Result<String> {
         Err(error) => error.to_string(),
     })
 }
+// ANCHOR_END: bad_frame
 
 /// Prints the answers and the errors of the two bad frames.
 pub fn run() -> Result<()> {

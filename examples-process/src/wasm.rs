@@ -56,6 +56,7 @@ pub struct Observed {
     pub sum_b_after: i64,
 }
 
+// ANCHOR: observe
 pub fn observe(n: i32) -> Result<Observed> {
     let engine = Engine::default();
     let module = Module::new(&engine, &wat::parse_str(WAT)?[..])?;
@@ -87,6 +88,7 @@ pub fn observe(n: i32) -> Result<Observed> {
     let sum_a_after = call(&mut store, &a, "sum", n)?;
     Ok(Observed { sum_a, sum_b, a_memory, trap, sum_a_after, sum_b_after })
 }
+// ANCHOR_END: observe
 
 /// A module with no OS: its one way out is the `host.write` it imports.
 const GREET_WAT: &str = r#"(module
@@ -95,6 +97,7 @@ const GREET_WAT: &str = r#"(module
   (data (i32.const 0) "hello from a module that has no OS")
   (func (export "main") (call $write (i32.const 0) (i32.const 34))))"#;
 
+// ANCHOR: freestanding
 /// Runs `GREET_WAT` with a host `write` that collects what the module
 /// writes; returns the module's imports and what it wrote.
 pub fn freestanding() -> Result<(Vec<String>, String)> {
@@ -119,6 +122,7 @@ pub fn freestanding() -> Result<(Vec<String>, String)> {
     instance.get_typed_func::<(), ()>(&store, "main")?.call(&mut store, ())?;
     Ok((imports, store.into_data()))
 }
+// ANCHOR_END: freestanding
 
 pub fn run() -> Result<()> {
     let seen = observe(100)?;

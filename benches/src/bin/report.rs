@@ -68,6 +68,11 @@ struct Args {
     #[arg(long, hide = true)]
     echo: bool,
 
+    /// Answer round trips through the shared memory that is stdin (the
+    /// `process-shm` partner).
+    #[arg(long, hide = true)]
+    shm_echo: bool,
+
     /// Run one invocation of the pool experiment, printing rows as CSV.
     #[arg(long, hide = true, value_name = "N")]
     pool_invocation: Option<usize>,
@@ -127,6 +132,7 @@ impl Experiment {
                 let echo = roundtrip::EchoProgram {
                     program: exe,
                     args: vec!["--echo".into()],
+                    shm_args: Some(vec!["--shm-echo".into()]),
                 };
                 Box::new(roundtrip::run(&roundtrip::Config::of(size, echo), bar)?)
             }
@@ -190,6 +196,9 @@ fn save(outcome: &dyn Outcome, out: &Path) -> anyhow::Result<(String, Vec<Check>
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let size = if args.quick { Size::Quick } else { Size::Full };
+    if args.shm_echo {
+        return roundtrip::shm_echo_stdin().context("the shared-memory echo partner");
+    }
     if args.echo {
         roundtrip::echo_stdio().context("echoing stdin to stdout")?;
         return Ok(());

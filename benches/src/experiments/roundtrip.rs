@@ -9,7 +9,15 @@
 //!   pipe's cost without a second process: the control);
 //! - `process-pipe`: a partner *process* echoing its stdin to its stdout
 //!   (pipes both ways): `report` itself re-run in its hidden echo mode, or
-//!   any program that echoes (`cat` in the tests).
+//!   any program that echoes (`cat` in the tests);
+//! - `process-socket`: the same partner with one Unix socket as its stdin
+//!   and stdout, the `u64` sent as a `ptm::ipc::MessageSocket` message (a
+//!   4-byte length, then the 8 bytes), echoed back byte for byte;
+//! - `process-shm`: a partner process (`report` in its hidden shared-memory
+//!   echo mode) and `ptm::ipc::SharedMemory` between them: the request and
+//!   the answer are atomics in the shared pages, each side spinning (then
+//!   yielding) until the other's store shows. No system call on the way,
+//!   unless a side has to yield its CPU.
 //!
 //! Three placements ([`Pinning`]), interleaved by rounds: unpinned (the
 //! scheduler sometimes moves the woken partner to the waker's CPU,
@@ -23,16 +31,20 @@ use std::ffi::OsString;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
+use std::time::Duration;
 use std::time::Instant;
 
 use anyhow::{anyhow, ensure, Context};
 use hdrhistogram::Histogram;
 use indicatif::ProgressBar;
+use ptm::ipc::{MessageSocket, SharedMemory};
 
 use super::latency::{percentile_plot, percentile_table};
 use super::{rotated, Outcome, Size};
@@ -92,15 +104,23 @@ pub enum Variant {
     ThreadPipe,
     /// The child process's stdin and stdout pipes.
     ProcessPipe,
+    /// One Unix socket pair, framed messages (`MessageSocket`), the same
+    /// echoing child.
+    ProcessSocket,
+    /// Atomics in shared memory (`SharedMemory`) with a child in the
+    /// shared-memory echo mode.
+    ProcessShm,
 }
 
 impl Variant {
     /// Every variant, in table order.
-    pub const ALL: [Variant; 4] = [
+    pub const ALL: [Variant; 6] = [
         Variant::Crossbeam,
         Variant::StdMpsc,
         Variant::ThreadPipe,
         Variant::ProcessPipe,
+        Variant::ProcessSocket,
+        Variant::ProcessShm,
     ];
 
     /// Its name in tables and CSV.
@@ -110,6 +130,8 @@ impl Variant {
             Variant::StdMpsc => "std-mpsc",
             Variant::ThreadPipe => "thread-pipe",
             Variant::ProcessPipe => "process-pipe",
+            Variant::ProcessSocket => "process-socket",
+            Variant::ProcessShm => "process-shm",
         }
     }
 }
@@ -128,6 +150,10 @@ pub struct EchoProgram {
     pub program: PathBuf,
     /// Its arguments.
     pub args: Vec<OsString>,
+    /// The arguments that make the same program a shared-memory echo
+    /// partner ([`shm_echo_stdin`]), if it has such a mode: `process-shm`
+    /// runs only then.
+    pub shm_args: Option<Vec<OsString>>,
 }
 
 impl EchoProgram {
@@ -137,6 +163,7 @@ impl EchoProgram {
         EchoProgram {
             program: "cat".into(),
             args: Vec::new(),
+            shm_args: None,
         }
     }
 }
@@ -161,6 +188,15 @@ enum Partner {
     ProcessPipe {
         to: ChildStdin,
         from: ChildStdout,
+        child: Child,
+    },
+    ProcessSocket {
+        socket: MessageSocket,
+        child: Child,
+    },
+    ProcessShm {
+        shm: SharedMemory,
+        seq: u64,
         child: Child,
     },
 }
@@ -209,6 +245,35 @@ impl Partner {
                 let from = child.stdout.take().context("the child's stdout")?;
                 Partner::ProcessPipe { to, from, child }
             }
+            Variant::ProcessSocket => {
+                let (socket, theirs) = MessageSocket::pair().context("a socket pair")?;
+                let theirs = OwnedFd::from(theirs);
+                let stdout = theirs.try_clone().context("a second socket descriptor")?;
+                let child = Command::new(&echo_program.program)
+                    .args(&echo_program.args)
+                    .stdin(Stdio::from(theirs))
+                    .stdout(Stdio::from(stdout))
+                    .spawn()
+                    .with_context(|| format!("starting {echo_program:?}"))?;
+                Partner::ProcessSocket { socket, child }
+            }
+            Variant::ProcessShm => {
+                let args = echo_program
+                    .shm_args
+                    .as_ref()
+                    .with_context(|| format!("{echo_program:?} has no shared-memory echo mode"))?;
+                let shm = SharedMemory::create("ptm-roundtrip", 4096).context("shared memory")?;
+                let fd = shm
+                    .as_fd()
+                    .try_clone_to_owned()
+                    .context("a memfd for the child")?;
+                let child = Command::new(&echo_program.program)
+                    .args(args)
+                    .stdin(Stdio::from(fd))
+                    .spawn()
+                    .with_context(|| format!("starting {echo_program:?} {args:?}"))?;
+                Partner::ProcessShm { shm, seq: 0, child }
+            }
         })
     }
 
@@ -225,6 +290,23 @@ impl Partner {
             }
             Partner::ThreadPipe { to, from, .. } => pipe_ping(to, from, v),
             Partner::ProcessPipe { to, from, .. } => pipe_ping(to, from, v),
+            Partner::ProcessSocket { socket, .. } => {
+                socket
+                    .send(&v.to_le_bytes())
+                    .context("sending to the partner")?;
+                let back = socket.recv().context("receiving from the partner")?;
+                let back = back.context("the partner closed the socket")?;
+                let back: [u8; 8] = back.as_slice().try_into().context("an 8-byte answer")?;
+                Ok(u64::from_le_bytes(back))
+            }
+            Partner::ProcessShm { shm, seq, .. } => {
+                let slots = shm.atomics();
+                *seq += 1;
+                slots[SHM_DATA].store(v, Relaxed);
+                slots[SHM_REQUEST].store(*seq, Release);
+                wait_for(&slots[SHM_ANSWER], *seq)?;
+                Ok(slots[SHM_ECHO].load(Relaxed))
+            }
         }
     }
 
@@ -257,7 +339,107 @@ impl Partner {
                 ensure!(status.success(), "the echo process failed: {status}");
                 Ok(())
             }
+            Partner::ProcessSocket { socket, mut child } => {
+                socket
+                    .shutdown_send()
+                    .context("closing the socket's way in")?;
+                let status = child.wait().context("waiting for the echo process")?;
+                ensure!(status.success(), "the echo process failed: {status}");
+                Ok(())
+            }
+            Partner::ProcessShm { shm, mut child, .. } => {
+                shm.atomics()[SHM_REQUEST].store(SHM_STOP, Release);
+                let status = child
+                    .wait()
+                    .context("waiting for the shared-memory partner")?;
+                ensure!(
+                    status.success(),
+                    "the shared-memory partner failed: {status}"
+                );
+                Ok(())
+            }
         }
+    }
+}
+
+/// Slots (u64 atomics) of the shared-memory round trip: the request's
+/// sequence number and value, the answer's sequence number and value.
+const SHM_REQUEST: usize = 0;
+const SHM_DATA: usize = 1;
+const SHM_ANSWER: usize = 2;
+const SHM_ECHO: usize = 3;
+/// A request number that tells the partner to exit.
+const SHM_STOP: u64 = u64::MAX;
+
+/// Spins until `slot` holds `value` (`Acquire`): a short busy wait, then
+/// `yield_now` between looks, so that a partner on the same CPU can run.
+/// Gives up after 10 s (a partner that died).
+fn wait_for(slot: &AtomicU64, value: u64) -> anyhow::Result<()> {
+    let mut spins = 0u32;
+    let mut started: Option<Instant> = None;
+    while slot.load(Acquire) != value {
+        spins += 1;
+        if spins < 200 {
+            std::hint::spin_loop();
+            continue;
+        }
+        thread::yield_now();
+        let since = *started.get_or_insert_with(Instant::now);
+        ensure!(
+            since.elapsed() < Duration::from_secs(10),
+            "the shared-memory partner did not answer {value} within 10 s"
+        );
+    }
+    Ok(())
+}
+
+/// The body of `report`'s hidden shared-memory echo mode: maps the memfd
+/// that is stdin and answers each request (copies its value to the answer
+/// slot) until told to stop.
+///
+/// # Errors
+///
+/// If stdin is not a sealed memfd, or the parent stops asking for 10 s
+/// without saying stop.
+pub fn shm_echo_stdin() -> anyhow::Result<()> {
+    let stdin = io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .context("duplicating stdin")?;
+    let shm = SharedMemory::from_fd(stdin).context("mapping stdin as shared memory")?;
+    let slots = shm.atomics();
+    ensure!(
+        slots.len() > SHM_ECHO,
+        "shared memory too small: {} slots",
+        slots.len()
+    );
+    let mut last = 0;
+    loop {
+        let mut spins = 0u32;
+        let mut started: Option<Instant> = None;
+        let request = loop {
+            let request = slots[SHM_REQUEST].load(Acquire);
+            if request != last {
+                break request;
+            }
+            spins += 1;
+            if spins < 200 {
+                std::hint::spin_loop();
+                continue;
+            }
+            thread::yield_now();
+            let since = *started.get_or_insert_with(Instant::now);
+            ensure!(
+                since.elapsed() < Duration::from_secs(10),
+                "no request for 10 s"
+            );
+        };
+        if request == SHM_STOP {
+            return Ok(());
+        }
+        slots[SHM_ECHO].store(slots[SHM_DATA].load(Relaxed), Relaxed);
+        slots[SHM_ANSWER].store(request, Release);
+        last = request;
     }
 }
 
@@ -289,7 +471,10 @@ impl Config {
         Config {
             samples: 100_000,
             rounds: 10,
-            variants: Variant::ALL.to_vec(),
+            variants: Variant::ALL
+                .into_iter()
+                .filter(|&variant| variant != Variant::ProcessShm || echo.shm_args.is_some())
+                .collect(),
             echo,
         }
     }
@@ -472,6 +657,9 @@ impl Outcome for RoundTripOutcome {
         for (a, b) in [
             (Variant::ProcessPipe, Variant::Crossbeam),
             (Variant::ProcessPipe, Variant::ThreadPipe),
+            (Variant::ProcessSocket, Variant::ProcessPipe),
+            (Variant::ProcessShm, Variant::ProcessPipe),
+            (Variant::ProcessShm, Variant::Crossbeam),
             (Variant::ThreadPipe, Variant::Crossbeam),
             (Variant::StdMpsc, Variant::Crossbeam),
         ] {
@@ -489,7 +677,8 @@ impl Outcome for RoundTripOutcome {
         format!(
             "## 4. Round trips\n\nOne `u64` to a partner and back: {} round trips per variant \
              and pinning in {} interleaved rounds (hdrhistogram). `process-pipe`'s partner is \
-             `{}` echoing its stdin to its stdout. Pinned: this thread and the partner thread \
+             `{}` echoing its stdin to its stdout (for `process-socket`, one Unix socket as both); \
+             `process-shm`'s partner spins on atomics in shared memory. Pinned: this thread and the partner thread \
              or process on one CPU; split: this thread on one CPU, the partner on the \
              other.\n\n{table}{ratios}",
             self.config.samples,
@@ -519,18 +708,24 @@ mod tests {
         let config = Config {
             samples: 50,
             rounds: 2,
-            variants: Variant::ALL.to_vec(),
+            variants: Variant::ALL
+                .into_iter()
+                .filter(|&variant| variant != Variant::ProcessShm)
+                .collect(),
             echo: EchoProgram::cat(),
         };
         let outcome = std::thread::spawn(move || run(&config, &ProgressBar::hidden()))
             .join()
             .expect("the measuring thread")
             .expect("measuring");
-        assert_eq!(outcome.rows.len(), 12);
+        assert_eq!(outcome.rows.len(), 15);
         for row in &outcome.rows {
             assert_eq!(row.percentiles.count, 50, "{} {}", row.variant, row.pinning);
         }
         assert!(outcome.get(Variant::ProcessPipe, Pinning::Pinned).is_some());
+        assert!(outcome
+            .get(Variant::ProcessSocket, Pinning::Split)
+            .is_some());
         let summary = outcome.summary();
         assert!(
             summary.contains("| process-pipe / crossbeam |"),

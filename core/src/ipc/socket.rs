@@ -1,12 +1,12 @@
 //! [`MessageSocket`]: length-prefixed messages over a Unix domain stream
 //! socket, between threads or processes.
 
-use std::io::{self, Read};
+use std::io::{self, IoSlice, Read};
 use std::net::Shutdown;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
-use nix::sys::socket::{send, MsgFlags};
+use nix::sys::socket::{send, sendmsg, MsgFlags, UnixAddr};
 
 use crate::error::{Error, Result};
 
@@ -108,8 +108,30 @@ impl MessageSocket {
                     self.limit
                 ))
             })?;
-        self.send_all(&length.to_le_bytes())?;
-        self.send_all(message)
+        // Length and bytes in one `sendmsg` (two `send`s would cost a
+        // system call more per message); whatever the kernel did not take
+        // goes after it.
+        let header = length.to_le_bytes();
+        let parts = [IoSlice::new(&header), IoSlice::new(message)];
+        let sent = loop {
+            match sendmsg::<UnixAddr>(
+                self.stream.as_raw_fd(),
+                &parts,
+                &[],
+                MsgFlags::MSG_NOSIGNAL,
+                None,
+            ) {
+                Ok(sent) => break sent,
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(errno) => return Err(Error::Io(io::Error::from(errno))),
+            }
+        };
+        if sent < HEADER {
+            self.send_all(&header[sent..])?;
+            self.send_all(message)
+        } else {
+            self.send_all(&message[(sent - HEADER).min(message.len())..])
+        }
     }
 
     /// Receives one message; `Ok(None)` if the peer closed (or shut down)

@@ -300,7 +300,9 @@ impl Partner {
                 Ok(u64::from_le_bytes(back))
             }
             Partner::ProcessShm { shm, seq, .. } => {
-                let slots = shm.atomics();
+                // SAFETY: this process touches the region through the
+                // atomics only.
+                let slots = unsafe { shm.atomics() };
                 *seq += 1;
                 slots[SHM_DATA].store(v, Relaxed);
                 slots[SHM_REQUEST].store(*seq, Release);
@@ -348,7 +350,9 @@ impl Partner {
                 Ok(())
             }
             Partner::ProcessShm { shm, mut child, .. } => {
-                shm.atomics()[SHM_REQUEST].store(SHM_STOP, Release);
+                // SAFETY: as in `ping`: atomics only.
+                let slots = unsafe { shm.atomics() };
+                slots[SHM_REQUEST].store(SHM_STOP, Release);
                 let status = child
                     .wait()
                     .context("waiting for the shared-memory partner")?;
@@ -407,7 +411,8 @@ pub fn shm_echo_stdin() -> anyhow::Result<()> {
         .try_clone_to_owned()
         .context("duplicating stdin")?;
     let shm = SharedMemory::from_fd(stdin).context("mapping stdin as shared memory")?;
-    let slots = shm.atomics();
+    // SAFETY: this process touches the region through the atomics only.
+    let slots = unsafe { shm.atomics() };
     ensure!(
         slots.len() > SHM_ECHO,
         "shared memory too small: {} slots",

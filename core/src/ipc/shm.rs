@@ -6,7 +6,8 @@ use std::io;
 use std::num::NonZeroUsize;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::ptr::NonNull;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU64, AtomicU8};
 
 use nix::fcntl::{fcntl, FcntlArg, SealFlag};
 use nix::sys::memfd::{memfd_create, MFdFlags};
@@ -67,12 +68,11 @@ pub struct SharedMemory {
 }
 
 // SAFETY: `SharedMemory` owns its mapping and its descriptor; the pointer
-// is not tied to the thread that made it. `read` (through `&self`) only
-// copies out, `write` needs `&mut self`: within this process the usual
-// borrow rules keep writes exclusive. (Other processes are outside Rust's
-// reach; see "Synchronisation".)
+// is not tied to the thread that made it.
 unsafe impl Send for SharedMemory {}
-// SAFETY: as above: `&SharedMemory` allows reads only.
+// SAFETY: through `&SharedMemory`, the bytes are only reached with atomic
+// accesses (`read`, and `atomics`, whose mixed-size use is the caller's
+// unsafe promise), so threads sharing it cannot race.
 unsafe impl Sync for SharedMemory {}
 
 impl SharedMemory {
@@ -167,12 +167,8 @@ impl SharedMemory {
     /// [`Error::InvalidArgument`] if the range is not inside the region.
     pub fn read(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
         self.check(offset, buf.len())?;
-        // SAFETY: `check` proved `offset + buf.len() <= len`, inside the
-        // mapping, which is readable; `buf` is a distinct Rust allocation,
-        // so the ranges do not overlap.
-        unsafe {
-            let from = self.ptr.as_ptr().cast::<u8>().add(offset);
-            std::ptr::copy_nonoverlapping(from, buf.as_mut_ptr(), buf.len());
+        for (at, byte) in buf.iter_mut().enumerate() {
+            *byte = self.byte(offset + at).load(Relaxed);
         }
         Ok(())
     }
@@ -184,33 +180,48 @@ impl SharedMemory {
     /// [`Error::InvalidArgument`] if the range is not inside the region.
     pub fn write(&mut self, offset: usize, bytes: &[u8]) -> Result<()> {
         self.check(offset, bytes.len())?;
-        // SAFETY: as in `read`; the mapping is writable, and `&mut self`
-        // makes this the only access from this process.
-        unsafe {
-            let to = self.ptr.as_ptr().cast::<u8>().add(offset);
-            std::ptr::copy_nonoverlapping(bytes.as_ptr(), to, bytes.len());
+        for (at, &byte) in bytes.iter().enumerate() {
+            self.byte(offset + at).store(byte, Relaxed);
         }
         Ok(())
+    }
+
+    /// The byte at `at` (inside the region: checked by the callers) as an
+    /// atomic. `read` and `write` go byte by byte through these, so that
+    /// another thread or another mapping of the same memfd in this process
+    /// touching the same bytes at the same time is not a data race (each
+    /// byte is read or written whole; a range may mix old and new bytes).
+    fn byte(&self, at: usize) -> &AtomicU8 {
+        debug_assert!(at < self.len.get());
+        // SAFETY: `at` is inside the mapping, which is readable, writable
+        // and lives as long as `&self`; an AtomicU8 has the size and
+        // alignment of a u8, and every access to these bytes through this
+        // type is atomic and of the same size.
+        unsafe { AtomicU8::from_ptr(self.ptr.as_ptr().cast::<u8>().add(at)) }
     }
 
     /// The region as 64-bit atomics (`len / 8` of them; a trailing part
     /// shorter than 8 bytes is left out): the way two processes can
     /// synchronise through the memory itself, for instance a flag one
     /// spins on while the other sets it (`Release` store, `Acquire` load),
-    /// without a system call.
+    /// without a system call. The mapping is page-aligned, so every
+    /// element is aligned.
     ///
-    /// The mapping is page-aligned, so every element is aligned. Within
-    /// this process the borrow keeps [`write`](SharedMemory::write) (which
-    /// needs `&mut self`) from running while the atomics are in use.
-    pub fn atomics(&self) -> &[AtomicU64] {
+    /// # Safety
+    ///
+    /// While the returned atomics are in use, no thread of this process may
+    /// access the same bytes through [`read`](SharedMemory::read) or
+    /// [`write`](SharedMemory::write), of this or of another mapping of the
+    /// same memfd: those go byte by byte, and Rust does not allow atomic
+    /// accesses of different sizes to the same bytes at the same time. Use
+    /// separate parts of the region for the two (slots here, data there).
+    pub unsafe fn atomics(&self) -> &[AtomicU64] {
         let count = self.len.get() / std::mem::size_of::<AtomicU64>();
         // SAFETY: the mapping is page-aligned (so aligned for AtomicU64),
         // readable and writable for `len` bytes, and lives as long as
         // `&self`; `count * 8 <= len`. AtomicU64 has the size and alignment
-        // of u64, and any bit pattern is a valid one. Another process may
-        // access the same bytes at any time, which is what atomics are for;
-        // within this process, `write` needs `&mut self`, so it cannot
-        // overlap this shared borrow.
+        // of u64, and any bit pattern is a valid one. The caller promises
+        // no mixed-size access to these bytes from this process meanwhile.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().cast::<AtomicU64>(), count) }
     }
 

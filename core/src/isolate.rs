@@ -38,7 +38,11 @@
 //!
 //! Between `clone` and `exec` the child processes run a copy of a possibly
 //! multi-threaded caller, so they only make async-signal-safe system calls
-//! on data prepared before `clone` (no allocation, no lock, no `println!`);
+//! on data prepared before `clone` (no allocation, no lock, no `println!`;
+//! the command is forked with the raw `clone` system call, since glibc's
+//! `fork` takes locks another thread may have held). The init first resets
+//! every signal to its default and closes every descriptor but its four
+//! pipe ends, and dies with the caller's thread (`PR_SET_PDEATHSIG`);
 //! a failing step is reported through a close-on-exec pipe as a step code
 //! and an `errno`, which the caller turns into an [`Error`].
 
@@ -150,7 +154,7 @@ impl Container {
                     source: io::Error::new(
                         io::ErrorKind::PermissionDenied,
                         "clone(CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWNS | CLONE_NEWIPC) \
-                         needs CAP_SYS_ADMIN: run as root",
+                         needs CAP_SYS_ADMIN (root in the initial user namespace)",
                     ),
                 })
             }
@@ -325,7 +329,21 @@ fn init(prepared: &Prepared, fds: ChildFds) -> isize {
     // SAFETY: every call below is a raw system call wrapper from libc, given
     // pointers to NUL-terminated strings and arrays made before the clone
     // (alive in this process's copy of the caller's memory) or to locals.
+    // None of them takes a lock of libc's (the copy of a lock another
+    // thread held at the clone would never be released here): that is why
+    // the command is started with the raw `clone` system call, not glibc's
+    // `fork`, which takes the allocator's and stdio's locks.
     unsafe {
+        // A fresh start: default signal actions and an empty mask (the
+        // caller may ignore SIGCHLD, which would break `waitpid`, or have
+        // handlers that must not run here), and only our four descriptors
+        // (close-on-exec acts only at `exec`, which the init never does:
+        // without this it would hold every pipe of the caller, and another
+        // container's, open until it ends).
+        reset_signals();
+        let fds = keep_only(fds);
+        // Die with the caller's thread rather than outlive it.
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
         if libc::mount(
             std::ptr::null(),
             prepared.root.as_ptr(),
@@ -350,7 +368,15 @@ fn init(prepared: &Prepared, fds: ChildFds) -> isize {
         {
             report(fds.report, STEP_PROC);
         }
-        let command = libc::fork();
+        let no_argument: libc::c_ulong = 0;
+        let command = libc::syscall(
+            libc::SYS_clone,
+            libc::SIGCHLD as libc::c_ulong,
+            no_argument,
+            no_argument,
+            no_argument,
+            no_argument,
+        ) as libc::pid_t;
         if command < 0 {
             report(fds.report, STEP_FORK);
         }
@@ -401,12 +427,15 @@ fn init(prepared: &Prepared, fds: ChildFds) -> isize {
 unsafe fn exec_command(prepared: &Prepared, fds: ChildFds) -> ! {
     // SAFETY: as in `init`.
     unsafe {
-        let null = libc::open(prepared.dev_null.as_ptr(), libc::O_RDONLY);
-        if null < 0
-            || libc::dup2(null, 0) < 0
-            || libc::dup2(fds.stdout, 1) < 0
-            || libc::dup2(fds.stderr, 2) < 0
-        {
+        // The pipe ends are above 2 (see `keep_only`), and 0 to 2 are
+        // closed, so `/dev/null` opens as 0; `dup2` onto the same number
+        // would keep close-on-exec, hence the `F_SETFD` in that case.
+        let null = libc::open(prepared.dev_null.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+        let stdin_ok = match null {
+            0 => libc::fcntl(0, libc::F_SETFD, 0) == 0,
+            null => null > 0 && libc::dup2(null, 0) == 0,
+        };
+        if !stdin_ok || libc::dup2(fds.stdout, 1) < 0 || libc::dup2(fds.stderr, 2) < 0 {
             report(fds.report, STEP_STDIO);
         }
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
@@ -415,6 +444,95 @@ unsafe fn exec_command(prepared: &Prepared, fds: ChildFds) -> ! {
         libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
         libc::execvp(prepared.program.as_ptr(), prepared.argv.as_ptr());
         report(fds.report, STEP_EXEC)
+    }
+}
+
+/// Every signal to its default action (SIGKILL and SIGSTOP cannot be set,
+/// glibc's internal ones refuse: errors ignored), and an empty mask.
+///
+/// # Safety
+///
+/// Only in the cloned init; async-signal-safe calls on locals.
+unsafe fn reset_signals() {
+    // SAFETY: `sigaction` and `sigprocmask` with zeroed, then filled,
+    // local structures.
+    unsafe {
+        let mut default: libc::sigaction = std::mem::zeroed();
+        default.sa_sigaction = libc::SIG_DFL;
+        libc::sigemptyset(&mut default.sa_mask);
+        for signal in 1..libc::SIGRTMAX() {
+            libc::sigaction(signal, &default, std::ptr::null_mut());
+        }
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+    }
+}
+
+/// Moves the four pipe ends above 2 if they are not (a caller with closed
+/// stdio), then closes every other descriptor, 0 to 2 included. Exits 127
+/// if a pipe end cannot be moved (it could not even be reported).
+///
+/// # Safety
+///
+/// Only in the cloned init; async-signal-safe calls.
+unsafe fn keep_only(fds: ChildFds) -> ChildFds {
+    let mut keep = [fds.stdout, fds.stderr, fds.report, fds.status];
+    // SAFETY: `fcntl`, `close_range` (a raw system call) and `close` on
+    // descriptor numbers; nothing is dereferenced.
+    unsafe {
+        for fd in &mut keep {
+            if *fd < 3 {
+                let moved = libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, 3);
+                if moved < 0 {
+                    libc::_exit(127);
+                }
+                *fd = moved;
+            }
+        }
+        let mut sorted = keep;
+        sorted.sort_unstable();
+        let mut next: libc::c_uint = 0;
+        for fd in sorted {
+            let fd = fd as libc::c_uint;
+            if fd > next {
+                close_range(next, fd - 1);
+            }
+            next = fd + 1;
+        }
+        close_range(next, libc::c_uint::MAX);
+    }
+    ChildFds {
+        stdout: keep[0],
+        stderr: keep[1],
+        report: keep[2],
+        status: keep[3],
+    }
+}
+
+/// Closes descriptors `first..=last`: `close_range(2)` (Linux 5.9), or one
+/// `close` at a time up to the descriptor limit on older kernels.
+///
+/// # Safety
+///
+/// Only in the cloned init.
+unsafe fn close_range(first: libc::c_uint, last: libc::c_uint) {
+    // SAFETY: system calls on descriptor numbers only.
+    unsafe {
+        if libc::syscall(libc::SYS_close_range, first, last, 0 as libc::c_uint) == 0 {
+            return;
+        }
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        let end = if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+            limit.rlim_cur.min(1 << 20) as libc::c_uint
+        } else {
+            1 << 16
+        };
+        let mut fd = first;
+        while fd <= last && fd < end {
+            libc::close(fd as libc::c_int);
+            fd += 1;
+        }
     }
 }
 

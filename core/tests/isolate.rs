@@ -307,3 +307,62 @@ fn kill_all_and_terminate_all_reach_into_pid_namespaces() {
     assert!(reports[0].status.is_ok(), "{:?}", reports[0]);
     assert_no_live_members(group, "terminate_all");
 }
+
+/// Two containers at once, from two threads, each writing more than a pipe
+/// holds, while a third thread allocates without pause: neither init may
+/// hold the other container's pipes (they would wait for each other for
+/// ever), and the init may not take a lock another thread held at the
+/// clone (the allocator's: glibc's `fork` would).
+#[test]
+fn concurrent_containers_with_a_busy_allocator_do_not_hang() {
+    if !privileged("concurrent_containers_with_a_busy_allocator_do_not_hang") {
+        return;
+    }
+    let outputs = within("two containers and an allocator", || {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let churn = {
+            let stop = std::sync::Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let mut kept = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    kept.push(vec![0u8; 4096]);
+                    if kept.len() > 256 {
+                        kept.clear();
+                    }
+                }
+            })
+        };
+        let run = || {
+            (0..10)
+                .map(|_| {
+                    Container::new("head", &["-c", "1000000", "/dev/zero"])
+                        .output()
+                        .map(|out| out.stdout.len())
+                })
+                .collect::<Vec<_>>()
+        };
+        let other = std::thread::spawn(run);
+        let mine = run();
+        let theirs = other.join().expect("the other thread");
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        churn.join().expect("the allocating thread");
+        (mine, theirs)
+    });
+    for length in outputs.0.into_iter().chain(outputs.1) {
+        assert_eq!(length.expect("the container runs"), 1_000_000);
+    }
+}
+
+/// The command holds exactly 0, 1 and 2: no descriptor of the caller (all
+/// of them close-on-exec, which the init never reaches) leaks into it.
+#[test]
+fn no_descriptor_leaks_into_the_command() {
+    if !privileged("no_descriptor_leaks_into_the_command") {
+        return;
+    }
+    let out = run_in_container(
+        r#"for f in /proc/$$/fd/*; do [ -e "$f" ] && printf '%s ' "${f##*/}"; done; echo"#,
+        DEFAULT_HOSTNAME,
+    );
+    assert_eq!(out, "0 1 2 \n");
+}

@@ -575,6 +575,11 @@ impl Init {
                 return Ok(ExitStatus::from_raw(status));
             }
             let error = io::Error::last_os_error();
+            if error.raw_os_error() == Some(libc::ECHILD) {
+                // Reaped by someone else: the pid may be reused now, so it
+                // must not be signalled any more.
+                self.reaped = true;
+            }
             if error.kind() != io::ErrorKind::Interrupted {
                 return Err(error);
             }

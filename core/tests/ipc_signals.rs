@@ -194,7 +194,9 @@ fn a_child_that_refuses_sigkill_cannot_hang_a_timeout() {
             .env_remove(SETUID_COPY)
             .env(SLEEPER, "1");
         let start = Instant::now();
-        let result = communicate(cmd, b"", Some(Duration::from_millis(200)));
+        // Long enough for the copy to start and make itself root even on a
+        // loaded machine (before that, it can still be killed).
+        let result = communicate(cmd, b"", Some(Duration::from_secs(2)));
         let took = start.elapsed();
         match result {
             Err(ptm::Error::Io(error)) => {

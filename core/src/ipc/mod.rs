@@ -43,11 +43,12 @@
 //! parent's ends are non-blocking, and the loop writes whatever fits into
 //! stdin *while* it reads whatever arrived on stdout and on every stderr. It
 //! never blocks on one pipe while another is full, so no sizes can deadlock
-//! it. A child that exits without reading its input is not an error: Rust
-//! ignores `SIGPIPE`, so writing to it fails with `EPIPE`, which means "the
-//! child wanted no more input", and the rest of the input is dropped. (A
-//! host program that restored `SIGPIPE`'s default action, which a Rust
-//! `main` does not, would be killed by that write instead.)
+//! it. A child that exits without reading its input is not an error:
+//! writing to it fails with `EPIPE`, which means "the child wanted no more
+//! input", and the rest of the input is dropped. `SIGPIPE`, which that
+//! write raises, is blocked in the pumping thread meanwhile and taken back
+//! afterwards, so a host that did not ignore it (a C program, or a Rust one
+//! that restored its default action) is not killed either.
 //! [`Pipeline`] reaps every stage and reports the first one that failed.
 //!
 //! Why `poll` rather than a thread per pipe: a thread blocked in `read` cannot
@@ -59,12 +60,14 @@
 //! 1 MiB pipes): the loop does one copy in and one copy out while `cat` does
 //! the same on the other core.
 //!
-//! The module has three `unsafe` operations, in `pump.rs`: the `poll` system
+//! The I/O loop's `unsafe` operations are in `pump.rs`: the `poll` system
 //! call through `libc` (re-exported by `nix`; `nix`'s safe wrapper borrows
 //! each descriptor, which the pump's reusable `pollfd` array does not fit
 //! yet), and `read` into the spare capacity of the output `Vec` followed by
 //! the `set_len` that claims the bytes read, which saves zeroing every byte
-//! before the kernel overwrites it. Each has its SAFETY argument beside it.
+//! before the kernel overwrites it, and `sigpending` for the SIGPIPE
+//! handling. Each has its SAFETY argument beside it. (`shm.rs` maps and
+//! unmaps shared memory, `socket.rs` has none.)
 //!
 //! The module is for Unix (`poll`, process groups, `SIGKILL`); the pipe
 //! enlargement is Linux-only and skipped elsewhere.
@@ -164,10 +167,9 @@ const KILL_GRACE: Duration = Duration::from_secs(1);
 /// waits for every process that holds those pipes, grandchildren included
 /// (see the [module docs](self)).
 ///
-/// Broken pipes are reported as `EPIPE` only because Rust programs ignore
-/// `SIGPIPE`; a host that restores its default action (a C or Python
-/// program embedding this code) would be killed by it when the child closes
-/// its stdin early.
+/// A child that closes its stdin early is no error and no signal: the
+/// `SIGPIPE` the next write raises is blocked and taken back, whatever the
+/// host does with `SIGPIPE`.
 ///
 /// # Errors
 ///

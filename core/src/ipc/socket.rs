@@ -27,8 +27,9 @@ const HEADER: usize = 4;
 /// ends inside a frame are errors.
 ///
 /// A [`pair`](MessageSocket::pair) connects two threads, or a parent and a
-/// child: give the child one end as its stdin and stdout
-/// (`Stdio::from(OwnedFd::from(end))`), or as any descriptor.
+/// child: give the child one end as its stdin and stdout (two descriptors:
+/// `Stdio::from(OwnedFd::from(end))` and one from `try_clone`), or as any
+/// descriptor.
 ///
 /// Sending never raises SIGPIPE (`MSG_NOSIGNAL`): a peer that is gone is an
 /// `Error::Io` of kind `BrokenPipe`. After an error from `recv` the stream
@@ -166,8 +167,12 @@ impl MessageSocket {
                 ),
             )));
         }
-        let mut message = vec![0u8; length];
-        let got = read_full(&mut self.stream, &mut message)?;
+        // Grown as bytes arrive, not allocated at the announced size: a
+        // peer that announces much and sends little costs little.
+        let mut message = Vec::new();
+        let got = (&mut self.stream)
+            .take(length as u64)
+            .read_to_end(&mut message)?;
         if got < length {
             return Err(truncated(format!(
                 "the stream ended {got} bytes into a message of {length} bytes"

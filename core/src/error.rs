@@ -95,11 +95,37 @@ pub enum Error {
         output.stderr.len()
     )]
     Timeout {
-        /// The program that timed out.
+        /// The command that timed out, as a shell would need it quoted
+        /// (`sh -c 'sleep 10'`; for a pipeline, `a | b | c`).
         program: String,
         /// Its exit status (after the kill, or its own exit if it had ended
         /// but still held a pipe), and what it wrote before the deadline.
         output: Output,
+    },
+
+    /// A child was reaped by something other than ptm, so its exit status
+    /// is lost: the program sets SIGCHLD to `SIG_IGN` (the kernel then
+    /// reaps children itself), or calls `waitpid(-1, ..)` elsewhere. What
+    /// the child wrote is kept (empty where ptm did not capture it, as for
+    /// [`ProcessManager::wait_all`](crate::process::ProcessManager::wait_all)).
+    /// ptm never signals such a child again: its pid may already be
+    /// another process's.
+    #[error(
+        "`{program}` (pid {pid}) was reaped by something else (SIGCHLD ignored, or a wait for \
+         any child elsewhere in this program): its exit status is lost ({} bytes of stdout, {} \
+         of stderr read)",
+        stdout.len(),
+        stderr.len()
+    )]
+    StatusLost {
+        /// The program (for a pipeline, the stage's).
+        program: String,
+        /// Its process id, which may by now belong to another process.
+        pid: u32,
+        /// What it wrote to its stdout (for a pipeline: the last stage's).
+        stdout: Vec<u8>,
+        /// What it wrote to its stderr.
+        stderr: Vec<u8>,
     },
 
     /// A stage of a [`Pipeline`](crate::ipc::Pipeline) failed: the first
@@ -132,7 +158,7 @@ pub enum Error {
 }
 
 /// `program arg1 arg2`, for messages.
-fn command_line(program: &str, args: &[String]) -> String {
+pub(crate) fn command_line(program: &str, args: &[String]) -> String {
     std::iter::once(program)
         .chain(args.iter().map(String::as_str))
         .map(shell_quote)

@@ -53,7 +53,9 @@
 
 #![warn(missing_docs, missing_debug_implementations)]
 
+mod child;
 pub mod error;
+mod guardian;
 pub mod ipc;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub mod isolate;

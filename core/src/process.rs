@@ -88,10 +88,13 @@
 use std::env;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Command, ExitStatus, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::Signal;
+
+use crate::child::{reap_in_background, wait_readable, Guard, State, Tracked};
 use crate::error::{Error, Result};
 
 /// How long dropping a [`ProcessManager`] waits after SIGTERM before SIGKILL.
@@ -102,11 +105,15 @@ const DROP_GRACE: Duration = Duration::from_millis(100);
 /// longer; it is then left to die on its own).
 const KILL_WAIT: Duration = Duration::from_secs(1);
 
-/// The first pause between two polls of children that have a deadline.
-const FIRST_POLL: Duration = Duration::from_micros(50);
-
-/// The longest pause between two polls: how late an exit may be noticed.
+/// How often children without a pidfd (Linux before 5.3) are checked.
 const MAX_POLL: Duration = Duration::from_millis(2);
+
+/// The first pause between two reads of `/proc` for the live members of
+/// the children's groups, once the children themselves have exited.
+const FIRST_SCAN: Duration = Duration::from_millis(1);
+
+/// The longest pause between two such reads (at most 20 a second).
+const MAX_SCAN: Duration = Duration::from_millis(50);
 
 /// How many bytes at the end of stderr an [`Error::Exit`] keeps.
 pub(crate) const STDERR_TAIL_BYTES: usize = 4096;
@@ -149,18 +156,21 @@ pub(crate) const STDERR_TAIL_BYTES: usize = 4096;
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ProcessManager {
     /// Children not yet reaped, in the order they were started.
-    children: Vec<Managed>,
+    children: Vec<Tracked>,
+    /// Register each child with the guardian (the default).
+    die_with_parent: bool,
 }
 
-/// One child of a [`ProcessManager`].
-#[derive(Debug)]
-struct Managed {
-    child: Child,
-    /// The program as given, for [`ExitReport::program`] and messages.
-    program: String,
+impl Default for ProcessManager {
+    fn default() -> Self {
+        ProcessManager {
+            children: Vec::new(),
+            die_with_parent: true,
+        }
+    }
 }
 
 /// How one child of a [`ProcessManager`] ended, from
@@ -177,29 +187,62 @@ pub struct ExitReport {
     pub program: String,
     /// How it ended (a code, or on Unix the signal that killed it: see
     /// `std::os::unix::process::ExitStatusExt`), or why that could not be
-    /// learned: [`Error::Io`] if waiting for it failed (for example because
-    /// something else reaped it) or if it could not be signalled.
+    /// learned: [`Error::StatusLost`] if something else reaped it (SIGCHLD
+    /// ignored, a `waitpid(-1)` elsewhere), [`Error::Io`] if it could not be
+    /// signalled or did not die within a second of SIGKILL.
     pub status: Result<ExitStatus>,
+    /// Processes of the child's process group (what it started) still
+    /// alive when [`terminate_all`](ProcessManager::terminate_all) or
+    /// [`kill_all`](ProcessManager::kill_all) stopped waiting for them, a
+    /// second after SIGKILL: frozen, or in uninterruptible sleep (a hung
+    /// NFS or FUSE mount). Empty otherwise.
+    pub survivors: Vec<u32>,
 }
 
 impl ProcessManager {
-    /// Creates a manager with no children.
+    /// Creates a manager with no children. Its children die with this
+    /// process (see [`die_with_parent`](Self::die_with_parent)).
     pub fn new() -> Self {
         ProcessManager::default()
     }
 
+    /// Whether the children started from now on, with their process groups,
+    /// are killed when this process dies, by any signal, SIGKILL included
+    /// (default: `true`). With `false` they outlive it, re-parented to init,
+    /// as daemons and detached jobs should; they are still terminated when
+    /// the manager is dropped normally (so keep it alive, or end the
+    /// program without running its destructors).
+    ///
+    /// How: ptm's guardian, a small process started on first use that holds
+    /// a pidfd of every child and kills their groups when this process is
+    /// gone (see the [module documentation](self#parent-death)).
+    ///
+    /// ```
+    /// use ptm::process::ProcessManager;
+    ///
+    /// let mut detached = ProcessManager::new().die_with_parent(false);
+    /// detached.spawn("true", &[])?;
+    /// assert!(detached.wait_all()[0].status.is_ok());
+    /// # Ok::<(), ptm::Error>(())
+    /// ```
+    pub fn die_with_parent(mut self, die: bool) -> Self {
+        self.die_with_parent = die;
+        self
+    }
+
     /// Starts `program` with `args` in a new process group and returns its
     /// pid. The child inherits stdin, stdout, stderr, the environment and
-    /// the current directory. `program` is looked up in `PATH` unless it
-    /// contains a `/`.
+    /// the current directory, but no other descriptor. `program` is looked
+    /// up in `PATH` unless it contains a `/`.
     ///
     /// # Errors
     ///
     /// [`Error::Spawn`] naming `program` if it cannot be started: its
     /// `source.kind()` is [`NotFound`](io::ErrorKind::NotFound) for a missing
     /// program, [`PermissionDenied`](io::ErrorKind::PermissionDenied) for a
-    /// file that is not executable. The manager is unchanged and stays
-    /// usable.
+    /// file that is not executable. [`Error::Io`] if it started but could
+    /// not be tracked (out of descriptors for its pidfd); it is killed and
+    /// reaped first. The manager is unchanged and stays usable.
     ///
     /// # Examples
     ///
@@ -242,7 +285,9 @@ impl ProcessManager {
     /// # Errors
     ///
     /// [`Error::Spawn`] naming the command's program if it cannot be
-    /// started, as for [`spawn`](Self::spawn).
+    /// started, as for [`spawn`](Self::spawn); when the cause is its working
+    /// directory (missing, or not a directory), the error names the
+    /// directory.
     pub fn spawn_command(&mut self, cmd: Command) -> Result<u32> {
         let program = cmd.get_program().to_string_lossy().into_owned();
         self.start(cmd, program)
@@ -251,9 +296,10 @@ impl ProcessManager {
     /// Spawns `cmd` in its own group and adds it to the manager.
     fn start(&mut self, mut cmd: Command, program: String) -> Result<u32> {
         sys::own_group(&mut cmd);
+        close_inherited_fds(&mut cmd);
         let mut child = match cmd.spawn() {
             Ok(child) => child,
-            Err(source) => return Err(Error::Spawn { program, source }),
+            Err(source) => return Err(spawn_error(&cmd, program, source)),
         };
         // Close the command's copies of descriptors it was given (a pipe's
         // write end, say) now, not whenever the caller's frame ends.
@@ -263,8 +309,14 @@ impl ProcessManager {
         drop(child.stdin.take());
         drop(child.stdout.take());
         drop(child.stderr.take());
-        let pid = child.id();
-        self.children.push(Managed { child, program });
+        let guard = if self.die_with_parent {
+            Guard::Group
+        } else {
+            Guard::None
+        };
+        let tracked = Tracked::new(child, &program, guard)?;
+        let pid = tracked.pid();
+        self.children.push(tracked);
         Ok(pid)
     }
 
@@ -272,10 +324,12 @@ impl ProcessManager {
     /// stderr, both read concurrently (a child that writes megabytes to
     /// both cannot deadlock), and its status. Stdin is `/dev/null`. The
     /// child stays in the caller's process group, so a Ctrl-C at the
-    /// terminal reaches it as it reaches the caller. There is no timeout: it
-    /// returns when stdout and stderr reach end of file, so a background
-    /// grandchild holding them makes it wait; use
-    /// [`communicate`](crate::ipc::communicate) with a timeout for that.
+    /// terminal reaches it as it reaches the caller; if the caller dies
+    /// first, the child is killed (not what it started: it has no group of
+    /// its own). There is no timeout: it returns when stdout and stderr
+    /// reach end of file, so a background grandchild holding them makes it
+    /// wait; use [`communicate`](crate::ipc::communicate) with a timeout for
+    /// that.
     ///
     /// # Errors
     ///
@@ -283,6 +337,8 @@ impl ProcessManager {
     /// - [`Error::Exit`] if it exits with a non-zero code or is killed by a
     ///   signal: it carries the program, the arguments, the status and the
     ///   last 4 KiB of stderr (lossy UTF-8).
+    /// - [`Error::StatusLost`], with the output, if something else reaped
+    ///   it (SIGCHLD ignored).
     /// - [`Error::Io`] if reading its output or waiting for it fails.
     ///
     /// # Examples
@@ -303,28 +359,55 @@ impl ProcessManager {
     /// }
     /// ```
     pub fn output(program: &str, args: &[&str]) -> Result<Output> {
-        let child = Command::new(program)
-            .args(args)
+        let mut cmd = Command::new(program);
+        cmd.args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::piped());
+        close_inherited_fds(&mut cmd);
+        let mut child = cmd
             .spawn()
-            .map_err(|source| Error::Spawn {
-                program: program.to_owned(),
-                source,
-            })?;
-        let pid = child.id();
-        let output = child.wait_with_output().map_err(|e| {
-            io_context(e, &format!("reading the output of `{program}` (pid {pid})"))
-        })?;
-        if output.status.success() {
-            Ok(output)
+            .map_err(|source| spawn_error(&cmd, program.to_owned(), source))?;
+        drop(cmd);
+        let pipes = (child.stdout.take(), child.stderr.take());
+        let mut tracked = Tracked::new(child, program, Guard::Process)?;
+        let read = match pipes {
+            (Some(stdout), Some(stderr)) => crate::ipc::read_both(stdout.into(), stderr.into()),
+            _ => Err(io::Error::other("std gave no pipes")),
+        };
+        let (stdout, stderr) = match read {
+            Ok(output) => output,
+            Err(error) => {
+                let error = tracked.context(error, "reading the output of");
+                let _ = tracked.signal(Signal::SIGKILL);
+                let _ = tracked.wait_until(None);
+                return Err(Error::Io(error));
+            }
+        };
+        let status = match tracked.wait_until(None) {
+            Ok(State::Reaped(status)) => status,
+            Ok(_) => {
+                return Err(Error::StatusLost {
+                    program: program.to_owned(),
+                    pid: tracked.pid(),
+                    stdout,
+                    stderr,
+                })
+            }
+            Err(error) => return Err(Error::Io(tracked.context(error, "waiting for"))),
+        };
+        if status.success() {
+            Ok(Output {
+                status,
+                stdout,
+                stderr,
+            })
         } else {
             Err(Error::Exit {
                 program: program.to_owned(),
                 args: args.iter().map(|&arg| arg.to_owned()).collect(),
-                status: output.status,
-                stderr_tail: stderr_tail(&output.stderr),
+                status,
+                stderr_tail: stderr_tail(&stderr),
             })
         }
     }
@@ -345,14 +428,14 @@ impl ProcessManager {
     /// runs; see [`wait_all_timeout`](Self::wait_all_timeout) for a
     /// deadline. The manager is empty afterwards.
     ///
-    /// A wait that fails (`ECHILD` because something else reaped the
-    /// child) is reported in that child's [`ExitReport::status`].
+    /// A child that something else reaped (SIGCHLD ignored, a
+    /// `waitpid(-1)` elsewhere) is reported with [`Error::StatusLost`].
     pub fn wait_all(&mut self) -> Vec<ExitReport> {
         std::mem::take(&mut self.children)
             .into_iter()
-            .map(|mut managed| {
-                let status = managed.child.wait();
-                managed.report(status)
+            .map(|mut child| {
+                let state = child.wait_until(None);
+                report(child, state, Vec::new())
             })
             .collect()
     }
@@ -363,28 +446,56 @@ impl ProcessManager {
     /// result and stay managed. A zero `timeout` checks once, without
     /// waiting.
     ///
-    /// This polls with a short back-off (at most 2 ms between checks; see
-    /// the module documentation).
+    /// On Linux this sleeps in `poll(2)` on the children's pidfds, so an
+    /// exit is noticed as soon as it happens, with no polling loop.
     pub fn wait_all_timeout(&mut self, timeout: Duration) -> Vec<ExitReport> {
         let Some(deadline) = Instant::now().checked_add(timeout) else {
             return self.wait_all();
         };
         let mut reports = Vec::new();
-        let mut backoff = Backoff::new();
         loop {
-            for mut managed in std::mem::take(&mut self.children) {
-                match managed.child.try_wait() {
-                    Ok(None) => self.children.push(managed),
-                    Ok(Some(status)) => reports.push(managed.report(Ok(status))),
-                    // Not transient (std retries EINTR): the child cannot be
-                    // waited for, so keeping it would only fail again.
-                    Err(e) => reports.push(managed.report(Err(e))),
+            for mut child in std::mem::take(&mut self.children) {
+                match child.try_reap() {
+                    Ok(State::Running) => self.children.push(child),
+                    state => reports.push(report(child, state, Vec::new())),
                 }
             }
-            if self.children.is_empty() || !backoff.sleep_until(deadline) {
+            if self.children.is_empty() || !self.wait_for_an_exit(&[], Some(deadline)) {
                 return reports;
             }
         }
+    }
+
+    /// Sleeps until one of the children not marked in `exited` exits, or
+    /// until `deadline`. False once the deadline has passed.
+    fn wait_for_an_exit(&self, exited: &[bool], deadline: Option<Instant>) -> bool {
+        let mut fds = Vec::new();
+        let mut without_pidfd = false;
+        for (index, child) in self.children.iter().enumerate() {
+            if exited.get(index).copied().unwrap_or(false) {
+                continue;
+            }
+            match child.pidfd() {
+                Some(fd) => fds.push(fd),
+                None => without_pidfd = true,
+            }
+        }
+        // A child without a pidfd (Linux before 5.3) is polled every 2 ms.
+        let bound = if without_pidfd {
+            let soon = Instant::now().checked_add(MAX_POLL);
+            match (deadline, soon) {
+                (Some(deadline), Some(soon)) => Some(deadline.min(soon)),
+                (deadline, soon) => deadline.or(soon),
+            }
+        } else {
+            deadline
+        };
+        if wait_readable(&fds, bound).is_err() {
+            // Cannot be waited out (EINTR is retried inside): check the
+            // children again after a pause rather than spin.
+            thread::sleep(MAX_POLL);
+        }
+        deadline.is_none_or(|deadline| Instant::now() < deadline)
     }
 
     /// Ends every child: SIGTERM (then SIGCONT, so that a stopped child can
@@ -394,9 +505,17 @@ impl ProcessManager {
     /// passed, whichever comes first; then reaps and reports every child, in
     /// the order they were started.
     ///
+    /// During the grace the children themselves are waited for on their
+    /// pidfds (no polling); once they have exited, their groups are read
+    /// from `/proc` at a falling rate (after 1 ms, 2 ms, 4 ms, ... then every
+    /// 50 ms), so a long grace costs almost no CPU.
+    ///
     /// A child that could not be signalled (`EPERM`, if it changed its
     /// credentials) and has not exited is reported with the error and
-    /// stays managed rather than be waited for forever.
+    /// stays managed rather than be waited for forever. One that does not
+    /// die within a second of SIGKILL (frozen, or in uninterruptible sleep)
+    /// is reported with an error naming it and handed to a background
+    /// reaper; its group's survivors are in [`ExitReport::survivors`].
     ///
     /// # Examples
     ///
@@ -419,35 +538,48 @@ impl ProcessManager {
         if self.children.is_empty() {
             return Vec::new();
         }
-        for managed in &mut self.children {
+        for child in &self.children {
             // A failure here shows again, and is reported, at the SIGKILL.
-            let _ = sys::terminate(&mut managed.child);
+            let _ = child.signal_group(Signal::SIGTERM);
+            let _ = child.signal_group(Signal::SIGCONT);
         }
-        let mut exited = vec![false; self.children.len()];
         let deadline = Instant::now().checked_add(grace);
-        let mut backoff = Backoff::new();
+        let mut exited = vec![false; self.children.len()];
+        self.wait_for_groups(&mut exited, deadline);
+        self.kill_and_reap(&exited)
+    }
+
+    /// Waits until every child has exited and no live process is left in
+    /// their groups, or until `deadline`. `exited[i]` is kept up to date
+    /// (exited, not reaped: the leaders keep their group ids reserved).
+    fn wait_for_groups(&mut self, exited: &mut [bool], deadline: Option<Instant>) {
+        let mut scan_pause = FIRST_SCAN;
         loop {
-            for (managed, exited) in self.children.iter_mut().zip(&mut exited) {
+            for (child, exited) in self.children.iter_mut().zip(exited.iter_mut()) {
                 if !*exited {
-                    // An error (ECHILD) means there is nothing to wait for:
-                    // count it as exited; the reaping wait reports it.
-                    *exited = sys::has_exited(&mut managed.child).unwrap_or(true);
+                    // An error means there is nothing to wait for: count
+                    // it as exited; the reaping wait reports it.
+                    *exited = child.has_exited().unwrap_or(true);
                 }
             }
-            // The children's groups outlive the children while grandchildren
-            // run in them: those get the grace too (the zombie leaders, held
-            // unreaped, keep the group ids from being reused meanwhile).
-            if exited.iter().all(|&exited| exited) && !sys::groups_have_live_members(&self.children)
-            {
-                break;
-            }
-            match deadline {
-                Some(deadline) if !backoff.sleep_until(deadline) => break,
-                Some(_) => {}
-                None => backoff.sleep(),
+            if exited.iter().all(|&exited| exited) {
+                // The children's groups outlive the children while
+                // grandchildren run in them: those get the grace too.
+                if live_members(&self.children).is_empty() {
+                    return;
+                }
+                let now = Instant::now();
+                let pause = match deadline {
+                    Some(deadline) if now >= deadline => return,
+                    Some(deadline) => scan_pause.min(deadline - now),
+                    None => scan_pause,
+                };
+                thread::sleep(pause);
+                scan_pause = (scan_pause * 2).min(MAX_SCAN);
+            } else if !self.wait_for_an_exit(exited, deadline) {
+                return;
             }
         }
-        self.kill_and_reap(&exited)
     }
 
     /// Sends SIGKILL to every child's process group, then reaps and reports
@@ -455,7 +587,10 @@ impl ProcessManager {
     /// process left in their groups survives. Returns as fast as the kernel
     /// delivers the signals: on Linux, once no process of those groups
     /// (grandchildren included, read from `/proc`) is alive, or after a
-    /// second if one cannot die yet.
+    /// second if one cannot die yet (frozen, or in uninterruptible sleep):
+    /// such a child is reported with an error naming it and handed to a
+    /// background reaper; what is left of its group is in
+    /// [`ExitReport::survivors`].
     ///
     /// A child that could not be signalled (`EPERM`) and has not exited is
     /// reported with the error and stays managed.
@@ -466,91 +601,168 @@ impl ProcessManager {
 
     /// SIGKILL to every group, then reap: signalling all groups before the
     /// first wait both lets the children die in parallel and keeps each
-    /// group id held by its unreaped leader while it is signalled.
+    /// group id held by its unreaped leader while it is read from `/proc`.
     /// `exited[i]` says that child `i` is known to have exited.
     fn kill_and_reap(&mut self, exited: &[bool]) -> Vec<ExitReport> {
-        let mut children = std::mem::take(&mut self.children);
-        let sent: Vec<io::Result<()>> = children
-            .iter_mut()
-            .zip(exited)
-            .map(|(managed, &exited)| sys::kill(&mut managed.child, exited))
+        let sent: Vec<io::Result<()>> = self
+            .children
+            .iter()
+            .map(|child| child.signal_group(Signal::SIGKILL))
             .collect();
         // SIGKILL acts when its target next runs, so the grandchildren may
         // still be alive for a moment: wait (bounded) until no process of
-        // the groups is, so that none is left when this returns. The
-        // leaders are not reaped yet, so no group id can be reused meanwhile.
-        let deadline = Instant::now().checked_add(KILL_WAIT);
-        let mut backoff = Backoff::new();
-        while sys::groups_have_live_members(&children)
-            && deadline.is_some_and(|deadline| backoff.sleep_until(deadline))
-        {}
+        // the groups is, so that none is left when this returns.
+        let mut dead = exited.to_vec();
+        self.wait_for_groups(&mut dead, Instant::now().checked_add(KILL_WAIT));
+        let survivors = live_members(&self.children);
+        let children = std::mem::take(&mut self.children);
         let mut reports = Vec::with_capacity(children.len());
-        for ((mut managed, &exited), sent) in children.into_iter().zip(exited).zip(sent) {
-            let status = match sent {
-                Err(e) if !exited => match managed.child.try_wait() {
-                    Ok(Some(status)) => Ok(status),
+        for (mut child, sent) in children.into_iter().zip(sent) {
+            let group_survivors: Vec<u32> = survivors
+                .iter()
+                .filter(|(group, pid)| *group == child.pid() && *pid != child.pid())
+                .map(|&(_, pid)| pid)
+                .collect();
+            let state = child.try_reap();
+            match (state, sent) {
+                (Ok(State::Running), Err(error)) => {
                     // Still running and out of reach: waiting would hang.
-                    _ => {
-                        let pid = managed.child.id();
-                        let error = io_context(
-                            e,
-                            &format!("sending SIGKILL to `{}` (pid {pid})", managed.program),
-                        );
-                        reports.push(ExitReport {
-                            pid,
-                            program: managed.program.clone(),
-                            status: Err(error),
-                        });
-                        self.children.push(managed);
-                        continue;
-                    }
-                },
-                _ => managed.child.wait(),
-            };
-            reports.push(managed.report(status));
+                    let error = child.context(error, "sending SIGKILL to");
+                    reports.push(ExitReport {
+                        pid: child.pid(),
+                        program: child.program().to_owned(),
+                        status: Err(Error::Io(error)),
+                        survivors: group_survivors,
+                    });
+                    self.children.push(child);
+                }
+                (Ok(State::Running), Ok(())) => {
+                    let error = io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!(
+                            "`{}` (pid {}) did not die within {} s of SIGKILL (frozen, or in \
+                             uninterruptible sleep); left to ptm's background reaper",
+                            child.program(),
+                            child.pid(),
+                            KILL_WAIT.as_secs()
+                        ),
+                    );
+                    reports.push(ExitReport {
+                        pid: child.pid(),
+                        program: child.program().to_owned(),
+                        status: Err(Error::Io(error)),
+                        survivors: group_survivors,
+                    });
+                    reap_in_background(child);
+                }
+                (state, _) => reports.push(report(child, state, group_survivors)),
+            }
         }
         reports
     }
 }
 
 impl std::fmt::Display for ExitReport {
-    /// `sleep (pid 1234): signal: 9 (SIGKILL)`, or the error.
+    /// `sleep (pid 1234): signal: 9 (SIGKILL)`, or the error; then the
+    /// survivors, if any.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} (pid {}): ", self.program, self.pid)?;
         match &self.status {
-            Ok(status) => write!(f, "{status}"),
-            Err(error) => write!(f, "{error}"),
+            Ok(status) => write!(f, "{status}")?,
+            Err(error) => write!(f, "{error}")?,
         }
+        if !self.survivors.is_empty() {
+            write!(f, "; still alive in its group: {:?}", self.survivors)?;
+        }
+        Ok(())
     }
 }
 
 impl Drop for ProcessManager {
     /// [`terminate_all`](ProcessManager::terminate_all) with a grace of
-    /// 100 ms: no child is left running or unreaped (except one that could
-    /// not be signalled at all).
+    /// 100 ms: no child is left running or unreaped; one that could not be
+    /// signalled is handed to the background reaper, which reaps it when it
+    /// exits.
     fn drop(&mut self) {
         drop(self.terminate_all(DROP_GRACE));
+        for child in std::mem::take(&mut self.children) {
+            reap_in_background(child);
+        }
     }
 }
 
-impl Managed {
-    /// The report for this child, from the result of waiting for it.
-    fn report(self, status: io::Result<ExitStatus>) -> ExitReport {
-        let pid = self.child.id();
-        let status = status
-            .map_err(|e| io_context(e, &format!("waiting for `{}` (pid {pid})", self.program)));
-        ExitReport {
+/// The report for `child`, from the result of waiting for it.
+fn report(child: Tracked, state: io::Result<State>, survivors: Vec<u32>) -> ExitReport {
+    let pid = child.pid();
+    let status = match state {
+        Ok(State::Reaped(status)) => Ok(status),
+        Ok(State::Lost) => Err(Error::StatusLost {
+            program: child.program().to_owned(),
             pid,
-            program: self.program,
-            status,
-        }
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+        }),
+        Ok(State::Running) => Err(Error::Io(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("`{}` (pid {pid}) is still running", child.program()),
+        ))),
+        Err(error) => Err(Error::Io(child.context(error, "waiting for"))),
+    };
+    ExitReport {
+        pid,
+        program: child.program().to_owned(),
+        status,
+        survivors,
     }
+}
+
+/// Live processes (group, pid) in the groups of those `children` that have
+/// not been reaped elsewhere (a lost child's group id may have been reused).
+fn live_members(children: &[Tracked]) -> Vec<(u32, u32)> {
+    let groups: Vec<u32> = children
+        .iter()
+        .filter(|child| child.state() == State::Running)
+        .map(Tracked::pid)
+        .collect();
+    sys::live_group_members(&groups)
 }
 
 /// An [`Error::Io`] of the same kind as `error` whose message says what was
 /// being done.
 fn io_context(error: io::Error, doing: &str) -> Error {
     Error::Io(io::Error::new(error.kind(), format!("{doing}: {error}")))
+}
+
+/// The error for a failed spawn of `cmd`: [`Error::Spawn`] naming the
+/// program, or, when the cause is the working directory (missing, or not a
+/// directory), naming that directory; a program that is a directory is
+/// said to be one.
+pub(crate) fn spawn_error(cmd: &Command, program: String, source: io::Error) -> Error {
+    use io::ErrorKind::{NotADirectory, NotFound, PermissionDenied};
+    let kind = source.kind();
+    if let Some(dir) = cmd.get_current_dir() {
+        if matches!(kind, NotFound | NotADirectory | PermissionDenied) {
+            let problem = match std::fs::metadata(dir) {
+                Err(error) => Some(io::Error::new(
+                    error.kind(),
+                    format!("working directory `{}`: {error}", dir.display()),
+                )),
+                Ok(meta) if !meta.is_dir() => Some(io::Error::new(
+                    NotADirectory,
+                    format!("working directory `{}` is not a directory", dir.display()),
+                )),
+                Ok(_) => None,
+            };
+            if let Some(source) = problem {
+                return Error::Spawn { program, source };
+            }
+        }
+    }
+    if kind == PermissionDenied && program.contains('/') && Path::new(&program).is_dir() {
+        let source = io::Error::new(kind, format!("it is a directory: {source}"));
+        return Error::Spawn { program, source };
+    }
+    Error::Spawn { program, source }
 }
 
 /// The last [`STDERR_TAIL_BYTES`] of `stderr` as lossy UTF-8, for
@@ -580,36 +792,35 @@ pub(crate) fn stderr_tail(stderr: &[u8]) -> String {
     String::from_utf8_lossy(&stderr[start..]).into_owned()
 }
 
-/// The pauses between two polls of children that have a deadline:
-/// [`FIRST_POLL`], doubling up to [`MAX_POLL`].
-struct Backoff {
-    next: Duration,
-}
-
-impl Backoff {
-    fn new() -> Self {
-        Backoff { next: FIRST_POLL }
+/// Makes the child start with no descriptor but 0, 1 and 2 and those its
+/// own `pre_exec` hooks set up: every descriptor this process holds open
+/// *without* close-on-exec (inherited from a shell, opened by C code) is
+/// marked close-on-exec in the child, between fork and exec.
+///
+/// std opens its own descriptors close-on-exec, so usually there is none:
+/// then nothing is added, and std keeps its fast `posix_spawn` path. When
+/// there are some, the `pre_exec` hook makes std fork instead. The list is
+/// read from `/proc/self/fd` at the spawn; a descriptor another thread
+/// opens without close-on-exec after that read and before the fork can
+/// still leak (such a thread races with every spawn of every library).
+pub(crate) fn close_inherited_fds(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    let inheritable = sys::inheritable_fds();
+    if inheritable.is_empty() {
+        return;
     }
-
-    /// Sleeps for the next pause, cut short at `deadline`. Returns false,
-    /// without sleeping, if the deadline has passed.
-    fn sleep_until(&mut self, deadline: Instant) -> bool {
-        let now = Instant::now();
-        if now >= deadline {
-            return false;
+    let hook = move || {
+        for &fd in &inheritable {
+            // SAFETY: fcntl on a descriptor number touches no memory; one
+            // that a `pre_exec` hook of the caller closed is EBADF: fine.
+            unsafe { nix::libc::fcntl(fd, nix::libc::F_SETFD, nix::libc::FD_CLOEXEC) };
         }
-        let pause = self.next.min(deadline - now);
-        self.next = (self.next * 2).min(MAX_POLL);
-        thread::sleep(pause);
-        true
-    }
-
-    /// Sleeps for the next pause (no deadline).
-    fn sleep(&mut self) {
-        let pause = self.next;
-        self.next = (self.next * 2).min(MAX_POLL);
-        thread::sleep(pause);
-    }
+        Ok(())
+    };
+    // SAFETY: the hook runs in the forked child before exec and only makes
+    // `fcntl` system calls (async-signal-safe) on a list built before the
+    // fork; it allocates nothing and takes no lock.
+    unsafe { cmd.pre_exec(hook) };
 }
 
 /// Information about the current process, and ways to end it.
@@ -726,151 +937,57 @@ impl ProcessInfo {
     }
 }
 
-/// Process groups and signals, on Unix.
-#[cfg(unix)]
+/// Process groups and `/proc`.
 mod sys {
-    use std::io;
+    use std::os::fd::RawFd;
     use std::os::unix::process::CommandExt;
-    use std::process::{Child, Command};
-
-    use nix::errno::Errno;
-    use nix::sys::signal::{kill as kill_pid, killpg, Signal};
-    use nix::unistd::{getpgid, Pid};
+    use std::process::Command;
 
     /// Makes the command start in a new process group, led by the child.
     pub(super) fn own_group(cmd: &mut Command) {
         cmd.process_group(0);
     }
 
-    /// The child's pid as nix wants it.
-    fn pid(child: &Child) -> io::Result<Pid> {
-        i32::try_from(child.id())
-            .map(Pid::from_raw)
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "pid out of range"))
-    }
-
-    /// Sends `signal` to the child's process group, and to the child itself
-    /// if it no longer leads that group. `ESRCH` (nothing left to signal)
-    /// is not an error. `exited`: the child is known to have exited, so it
-    /// is not signalled by pid (where `has_exited` reaps, the pid may be
-    /// free), only its group, which a pid in use as a group id keeps
-    /// from being reused.
-    fn send(child: &Child, signal: Signal, exited: bool) -> io::Result<()> {
-        let pid = pid(child)?;
-        let group = killpg(pid, signal);
-        if exited {
-            return Ok(());
+    /// Live processes (not zombies) whose process group is one of `groups`,
+    /// as (group, pid). Linux reads `/proc`; where there is no `/proc`,
+    /// none: only the children themselves are waited for.
+    pub(super) fn live_group_members(groups: &[u32]) -> Vec<(u32, u32)> {
+        if groups.is_empty() {
+            return Vec::new();
         }
-        let leads_its_group = getpgid(Some(pid)) == Ok(pid);
-        match group {
-            Ok(()) if leads_its_group => Ok(()),
-            _ => match kill_pid(pid, signal) {
-                Ok(()) | Err(Errno::ESRCH) => Ok(()),
-                Err(e) => Err(e.into()),
-            },
-        }
-    }
-
-    /// SIGTERM, then SIGCONT (a stopped process acts on SIGTERM only once
-    /// continued), to the child's group.
-    pub(super) fn terminate(child: &mut Child) -> io::Result<()> {
-        send(child, Signal::SIGTERM, false)?;
-        send(child, Signal::SIGCONT, false)
-    }
-
-    /// True if a process other than a zombie is in the process group of one
-    /// of `children` (each leads its own group). Linux reads `/proc`; where
-    /// there is no `/proc`, `false`: only the children themselves are
-    /// waited for.
-    pub(super) fn groups_have_live_members(children: &[super::Managed]) -> bool {
-        let groups: Vec<u32> = children.iter().map(|managed| managed.child.id()).collect();
         let Ok(entries) = std::fs::read_dir("/proc") else {
-            return false;
+            return Vec::new();
         };
         entries
             .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
-            .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
-            .any(|stat| {
+            .filter_map(|pid| {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
                 // `pid (comm) state ppid pgrp ...`; comm may hold spaces and
                 // parentheses, so split after its last `)`.
-                let mut fields = stat
-                    .rsplit_once(')')
-                    .map_or("", |(_, rest)| rest)
-                    .split_whitespace();
-                let state = fields.next();
-                let group = fields.nth(1).and_then(|group| group.parse::<u32>().ok());
-                state.is_some_and(|state| state != "Z" && state != "X")
-                    && group.is_some_and(|group| groups.contains(&group))
+                let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+                let state = fields.next()?;
+                let group = fields.nth(1)?.parse::<u32>().ok()?;
+                (state != "Z" && state != "X" && groups.contains(&group)).then_some((group, pid))
             })
+            .collect()
     }
 
-    /// SIGKILL to the child's group.
-    pub(super) fn kill(child: &mut Child, exited: bool) -> io::Result<()> {
-        send(child, Signal::SIGKILL, exited)
-    }
-
-    /// True if the child has exited. Leaves it unreaped (`WNOWAIT`), so its
-    /// pid and group id stay reserved until [`Child::wait`].
-    #[cfg(any(
-        target_os = "android",
-        target_os = "freebsd",
-        target_os = "haiku",
-        all(target_os = "linux", not(target_env = "uclibc")),
-    ))]
-    pub(super) fn has_exited(child: &mut Child) -> io::Result<bool> {
-        use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
-
-        let pid = pid(child)?;
-        let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
-        loop {
-            match waitid(Id::Pid(pid), flags) {
-                Ok(WaitStatus::StillAlive) => return Ok(false),
-                Ok(_) => return Ok(true),
-                Err(Errno::EINTR) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
-
-    /// True if the child has exited (reaps it: std keeps the status for the
-    /// later [`Child::wait`]).
-    #[cfg(not(any(
-        target_os = "android",
-        target_os = "freebsd",
-        target_os = "haiku",
-        all(target_os = "linux", not(target_env = "uclibc")),
-    )))]
-    pub(super) fn has_exited(child: &mut Child) -> io::Result<bool> {
-        Ok(child.try_wait()?.is_some())
-    }
-}
-
-/// Without Unix process groups and signals: the child alone is killed.
-#[cfg(not(unix))]
-mod sys {
-    use std::io;
-    use std::process::{Child, Command};
-
-    pub(super) fn own_group(_cmd: &mut Command) {}
-
-    pub(super) fn terminate(child: &mut Child) -> io::Result<()> {
-        child.kill()
-    }
-
-    pub(super) fn groups_have_live_members(_children: &[super::Managed]) -> bool {
-        false
-    }
-
-    pub(super) fn kill(child: &mut Child, exited: bool) -> io::Result<()> {
-        if exited {
-            Ok(())
-        } else {
-            child.kill()
-        }
-    }
-
-    pub(super) fn has_exited(child: &mut Child) -> io::Result<bool> {
-        Ok(child.try_wait()?.is_some())
+    /// Descriptors 3 and up that this process holds open without
+    /// close-on-exec.
+    pub(super) fn inheritable_fds() -> Vec<RawFd> {
+        let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<RawFd>().ok())
+            .filter(|&fd| fd > 2)
+            .filter(|&fd| {
+                // SAFETY: F_GETFD reads the flags of a descriptor number; a
+                // closed one (the directory's own, gone by now) gives -1.
+                let flags = unsafe { nix::libc::fcntl(fd, nix::libc::F_GETFD) };
+                flags >= 0 && flags & nix::libc::FD_CLOEXEC == 0
+            })
+            .collect()
     }
 }
 

@@ -171,7 +171,7 @@ fn timeout_kills_and_keeps_partial_output() {
     let elapsed = start.elapsed();
     match result {
         Err(Error::Timeout { program, output }) => {
-            assert_eq!(program, "sh");
+            assert_eq!(program, "sh -c 'echo start; sleep 10'", "the command line");
             assert_eq!(output.stdout, b"start\n");
             assert_eq!(output.status.signal(), Some(9), "killed by SIGKILL");
         }
@@ -724,29 +724,27 @@ fn seed_pipe_processes_waits_for_the_producer() {
 const LIST_FDS: &str =
     r#"for f in /proc/$$/fd/*; do [ -e "$f" ] && printf '%s ' "${f##*/}"; done; echo"#;
 
-/// The descriptors a child of this process inherits whatever ptm does: 0, 1
-/// and 2, plus any this process holds without close-on-exec (a test runner
-/// may pass some down; std, and so ptm, opens everything close-on-exec).
-fn inheritable_fds() -> Vec<u32> {
-    let mut fds: Vec<u32> = vec![0, 1, 2];
-    for entry in fs::read_dir("/proc/self/fd").expect("/proc/self/fd") {
-        let Ok(fd) = entry
-            .expect("an fd entry")
-            .file_name()
-            .to_string_lossy()
-            .parse::<i32>()
-        else {
-            continue;
-        };
-        // SAFETY: F_GETFD only reads the descriptor's flags; a descriptor
-        // closed meanwhile (the listing's own) makes it fail with EBADF.
+/// A descriptor of this process *without* close-on-exec, as a shell or C
+/// code may leave open, until dropped. `dup` clears the flag on the copy.
+struct InheritableFd(i32);
+
+impl InheritableFd {
+    fn open() -> InheritableFd {
+        // SAFETY: dup of stdin makes a new descriptor that this value owns.
+        let fd = unsafe { nix::libc::dup(0) };
+        assert!(fd > 2, "dup gives a new descriptor");
+        // SAFETY: F_GETFD only reads the flags of the descriptor just made.
         let flags = unsafe { nix::libc::fcntl(fd, nix::libc::F_GETFD) };
-        if fd > 2 && flags >= 0 && flags & nix::libc::FD_CLOEXEC == 0 {
-            fds.push(u32::try_from(fd).expect("a descriptor number"));
-        }
+        assert_eq!(flags & nix::libc::FD_CLOEXEC, 0, "not close-on-exec");
+        InheritableFd(fd)
     }
-    fds.sort_unstable();
-    fds
+}
+
+impl Drop for InheritableFd {
+    fn drop(&mut self) {
+        // SAFETY: closes the descriptor this value owns.
+        unsafe { nix::libc::close(self.0) };
+    }
 }
 
 /// Parses lines of [`LIST_FDS`] output into sorted descriptor sets.
@@ -767,14 +765,23 @@ fn parse_fd_lines(stdout: &[u8]) -> Vec<Vec<u32>> {
 /// No descriptor leaks into children: a child of `communicate`, every stage
 /// of a three-stage pipeline (the middle one sees two other stages' pipes
 /// come and go) and a child of `ProcessManager::output` hold exactly 0, 1
-/// and 2 (and what this process would pass to any child). The listing is
-/// checked first on a shell that opens descriptor 5, so that it can fail.
+/// and 2, even while this process holds a descriptor without close-on-exec
+/// (which a plain `Command` would pass on). The listing is checked first on
+/// a shell that opens descriptor 5, so that it can fail.
 #[test]
 fn no_descriptor_leaks_into_children() {
-    let expected = inheritable_fds();
-    let mut with_five = expected.clone();
-    with_five.push(5);
-    with_five.sort_unstable();
+    let leak = InheritableFd::open();
+    let plain = std::process::Command::new("sh")
+        .args(["-c", LIST_FDS])
+        .output()
+        .expect("sh runs");
+    let leak_number = u32::try_from(leak.0).expect("a descriptor number");
+    assert!(
+        parse_fd_lines(&plain.stdout)[0].contains(&leak_number),
+        "a plain Command passes the descriptor on"
+    );
+    let expected = vec![0, 1, 2];
+    let with_five = vec![0, 1, 2, 5];
     let probe = within("the probe", || {
         ptm::process::ProcessManager::output(
             "sh",
@@ -832,4 +839,5 @@ fn no_descriptor_leaks_into_children() {
         vec![expected],
         "output's child"
     );
+    drop(leak);
 }

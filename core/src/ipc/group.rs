@@ -1,184 +1,196 @@
 //! The children of one [`communicate`](super::communicate) call or one
-//! [`Pipeline::run`](super::Pipeline::run), all in one process group, and the
-//! guarantee that each of them is reaped on every path.
+//! [`Pipeline::run`](super::Pipeline::run), and the guarantee that each of
+//! them is reaped, or handed to the background reaper, on every path.
 
 use std::io;
-use std::process::{Child, ExitStatus};
-use std::thread;
+use std::process::Child;
 use std::time::{Duration, Instant};
 
-/// How long [`Group::kill_and_reap`] waits for a child that refused
-/// SIGKILL before it leaves that child to a background reaper.
-const REFUSED_WAIT: Duration = Duration::from_secs(1);
+use nix::sys::signal::Signal;
 
-/// A child that must not be waited for without bound: its pid and program.
-type Refused = (u32, String, io::Error);
+use crate::child::{reap_in_background, wait_readable, Guard, State, Tracked};
 
-/// Running children that share one process group: the first child's, which
-/// it leads (`process_group(0)`), the others joined it
-/// (`process_group(leader)`).
+/// How long [`Group::kill_and_reap`] waits after SIGKILL before it leaves
+/// the children still alive (frozen, in uninterruptible sleep, or out of
+/// reach: `EPERM`) to the background reaper.
+const KILL_WAIT: Duration = Duration::from_secs(1);
+
+/// Running children, each leading a process group of its own
+/// (`process_group(0)`), so that a kill reaches what each started.
 ///
-/// Dropping a `Group` that still has unreaped children kills and reaps them,
-/// so an early return (`?`) or a panic leaves neither an orphan nor a zombie.
+/// Dropping a `Group` that still has unreaped children kills and reaps them
+/// (bounded, see [`kill_and_reap`](Group::kill_and_reap)), so an early
+/// return (`?`) or a panic leaves neither an orphan nor a zombie.
 #[derive(Debug, Default)]
 pub(super) struct Group {
-    /// Each child, its program (for messages) and, once reaped, how it
-    /// ended. The first is the leader.
-    children: Vec<(Child, String, Option<ExitStatus>)>,
+    children: Vec<Tracked>,
+    /// Register the children with the guardian.
+    die_with_parent: bool,
 }
 
 impl Group {
-    /// An empty group; the first child pushed leads it.
-    pub(super) fn new() -> Self {
-        Group::default()
-    }
-
-    /// The id of the process group, for `Command::process_group` of the next
-    /// stage: the leader's pid, or `None` while there is no leader yet.
-    pub(super) fn id(&self) -> Option<u32> {
-        self.children.first().map(|(child, _, _)| child.id())
-    }
-
-    /// Takes charge of a child spawned into this group from `program`.
-    pub(super) fn push(&mut self, child: Child, program: &str) {
-        self.children.push((child, program.to_owned(), None));
-    }
-
-    /// Sends SIGKILL to the whole group (grandchildren included) and to each
-    /// unreaped child by pid (in case one left the group), and returns the
-    /// children that refused it (`EPERM`: one that changed its credentials,
-    /// like `sudo`). Other errors cannot happen to an unreaped child.
-    fn kill(&mut self) -> Vec<Refused> {
-        #[cfg(unix)]
-        if let Some((leader, _, None)) = self.children.first() {
-            // Invariant: the group id is the leader's pid, and while the
-            // leader is not reaped the kernel cannot give that number to
-            // another process or group. So `killpg` is sent only before the
-            // leader is reaped, and can never reach an unrelated group.
-            if let Ok(pgid) = i32::try_from(leader.id()) {
-                use nix::sys::signal::{killpg, Signal};
-                let _ = killpg(nix::unistd::Pid::from_raw(pgid), Signal::SIGKILL);
-            }
+    /// An empty group whose children die with this process or not.
+    pub(super) fn new(die_with_parent: bool) -> Self {
+        Group {
+            children: Vec::new(),
+            die_with_parent,
         }
-        let mut refused = Vec::new();
-        for (child, program, status) in &mut self.children {
-            if status.is_none() {
-                if let Err(error) = child.kill() {
-                    refused.push((child.id(), program.clone(), error));
-                }
-            }
-        }
-        refused
+    }
+
+    /// Takes charge of a child spawned from `program` into a process group
+    /// of its own.
+    ///
+    /// # Errors
+    ///
+    /// The child cannot be tracked (see [`Tracked::new`]); it is killed and
+    /// reaped then.
+    pub(super) fn push(&mut self, child: Child, program: &str) -> io::Result<()> {
+        let guard = if self.die_with_parent {
+            Guard::Group
+        } else {
+            Guard::None
+        };
+        self.children.push(Tracked::new(child, program, guard)?);
+        Ok(())
+    }
+
+    /// The children, in order.
+    pub(super) fn children(&self) -> &[Tracked] {
+        &self.children
     }
 
     /// Reaps every child, waiting at most until `deadline` (`None`: as long
-    /// as it takes). `Ok(true)` once all are reaped, `Ok(false)` if some are
-    /// still running at the deadline.
-    ///
-    /// The leader is reaped last, once every other child is: so while any
-    /// child may still be running, the group id is still the leader's, and
-    /// [`kill`](Group::kill) can signal the whole group.
-    ///
-    /// With a deadline this polls `try_wait`, sleeping 50 µs at first and
-    /// doubling up to 5 ms: it runs only after every pipe reached end of file,
-    /// when the children are normally already exiting.
+    /// as it takes), on their pidfds. `Ok(true)` once none is running (each
+    /// reaped, or lost: reaped elsewhere), `Ok(false)` if some still run at
+    /// the deadline.
     pub(super) fn wait(&mut self, deadline: Option<Instant>) -> io::Result<bool> {
-        let Some(deadline) = deadline else {
-            // Every child is waited for even if one wait fails (ECHILD:
-            // something else reaped it), so that one failure cannot leave
-            // the others, the leader last, as zombies. The first error wins.
-            let mut first_error = None;
-            for (child, _, status) in self.children.iter_mut().rev() {
-                if status.is_none() {
-                    match child.wait() {
-                        Ok(exit) => *status = Some(exit),
-                        Err(error) => {
-                            first_error.get_or_insert(error);
-                        }
-                    }
-                }
-            }
-            return first_error.map_or(Ok(true), Err);
-        };
-        let mut pause = Duration::from_micros(50);
         loop {
-            let mut running = false;
-            for (index, (child, _, status)) in self.children.iter_mut().enumerate().rev() {
-                if status.is_none() && !(index == 0 && running) {
-                    *status = child.try_wait()?;
+            let mut first_error = None;
+            for child in &mut self.children {
+                // Every child is tried even if one fails, so that one
+                // failure cannot leave the others as zombies.
+                if let Err(error) = child.try_reap() {
+                    first_error.get_or_insert_with(|| child.context(error, "waiting for"));
                 }
-                running |= status.is_none();
             }
-            if !running {
+            if let Some(error) = first_error {
+                return Err(error);
+            }
+            let running: Vec<_> = self
+                .children
+                .iter()
+                .filter(|child| child.state() == State::Running)
+                .collect();
+            if running.is_empty() {
                 return Ok(true);
             }
-            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-                return Ok(false);
+            let fds: Vec<_> = running.iter().filter_map(|child| child.pidfd()).collect();
+            // Without pidfds (Linux before 5.3): check every 2 ms.
+            let bound = if fds.len() < running.len() {
+                let soon = Instant::now().checked_add(Duration::from_millis(2));
+                deadline.map_or(soon, |deadline| soon.map(|soon| soon.min(deadline)))
+            } else {
+                deadline
             };
-            if left.is_zero() {
+            if !wait_readable(&fds, bound)?
+                && deadline.is_some_and(|deadline| Instant::now() >= deadline)
+            {
                 return Ok(false);
             }
-            thread::sleep(pause.min(left));
-            pause = (pause * 2).min(Duration::from_millis(5));
         }
     }
 
-    /// Kills every child and reaps it. After SIGKILL the wait is short;
-    /// but a child that refused the signal is waited for at most
-    /// [`REFUSED_WAIT`], then handed, with every child still unreaped, to a
-    /// background thread that reaps it whenever it exits, so that the
-    /// caller neither hangs nor leaves a zombie. That case is an error
-    /// naming the children.
+    /// Sends SIGKILL to each child's process group (grandchildren included)
+    /// and to each child, and returns the children that refused it
+    /// (`EPERM`: one that changed its credentials, like `sudo`), by index.
+    ///
+    /// The last child first: a pipeline's consumer is killed before its
+    /// producer, so that it cannot see end of file and exit by itself first
+    /// (the kill would then look like a clean exit).
+    fn kill(&self) -> Vec<(usize, io::Error)> {
+        self.children
+            .iter()
+            .enumerate()
+            .rev()
+            .filter_map(|(index, child)| {
+                child
+                    .signal_group(Signal::SIGKILL)
+                    .err()
+                    .map(|error| (index, error))
+            })
+            .collect()
+    }
+
+    /// Kills every child and reaps it, waiting at most [`KILL_WAIT`]. A
+    /// child still alive then (it refused SIGKILL, or it is frozen or in
+    /// uninterruptible sleep and cannot die yet) is handed, with every
+    /// other child still unreaped, to the background reaper, which reaps
+    /// it whenever it exits: the caller neither hangs nor leaves a zombie.
+    /// That case is an error naming each survivor (pid and program) and
+    /// why it survived.
     pub(super) fn kill_and_reap(&mut self) -> io::Result<()> {
         let refused = self.kill();
-        if refused.is_empty() {
-            return self.wait(None).map(drop);
-        }
-        if self.wait(Instant::now().checked_add(REFUSED_WAIT))? {
+        let waited = self.wait(Instant::now().checked_add(KILL_WAIT));
+        if matches!(waited, Ok(true)) {
             return Ok(());
         }
+        let mut survivors = Vec::new();
+        for (index, child) in self.children.iter().enumerate() {
+            if child.state() == State::Running {
+                let why = match refused.iter().find(|(refused, _)| *refused == index) {
+                    Some((_, error)) => format!("SIGKILL refused: {error}"),
+                    None => format!(
+                        "alive {} s after SIGKILL (frozen, or in uninterruptible sleep)",
+                        KILL_WAIT.as_secs()
+                    ),
+                };
+                survivors.push(format!(
+                    "`{}` (pid {}): {why}",
+                    child.program(),
+                    child.pid()
+                ));
+            }
+        }
+        // Hand over even when the wait failed: nothing may stay unreaped.
         self.detach();
-        let names: Vec<String> = refused
-            .iter()
-            .map(|(pid, program, error)| format!("`{program}` (pid {pid}): {error}"))
-            .collect();
+        if let Err(error) = waited {
+            if survivors.is_empty() {
+                return Err(error);
+            }
+        }
+        let kind = if refused.is_empty() {
+            io::ErrorKind::TimedOut
+        } else {
+            io::ErrorKind::PermissionDenied
+        };
         Err(io::Error::new(
-            io::ErrorKind::PermissionDenied,
+            kind,
             format!(
                 "could not kill {}; left running, reaped in the background when it exits",
-                names.join(", ")
+                survivors.join(", ")
             ),
         ))
     }
 
-    /// Hands every unreaped child to a thread of its own that waits for
-    /// it. If no thread can be started, the child is let go unreaped.
+    /// Hands every child still running to the background reaper.
     fn detach(&mut self) {
-        let children = std::mem::take(&mut self.children);
-        for (mut child, program, status) in children {
-            if status.is_some() {
-                continue;
+        for child in std::mem::take(&mut self.children) {
+            if child.state() == State::Running {
+                reap_in_background(child);
             }
-            let _ = thread::Builder::new()
-                .name(format!("ptm-reaper-{}", child.id()))
-                .spawn(move || {
-                    let _ = (child.wait(), program);
-                });
         }
-    }
-
-    /// How each child ended, in order; `None` for one not reaped.
-    pub(super) fn statuses(&self) -> Vec<Option<ExitStatus>> {
-        self.children.iter().map(|(_, _, status)| *status).collect()
     }
 }
 
 impl Drop for Group {
     fn drop(&mut self) {
-        if self.children.iter().any(|(_, _, status)| status.is_none()) {
-            // Nothing to report an error to: a wait fails only if something
-            // else reaped the child, and a child that refused SIGKILL is
-            // left to a background reaper.
+        if self
+            .children
+            .iter()
+            .any(|child| child.state() == State::Running)
+        {
+            // Nothing to report an error to: a child that cannot be killed
+            // is left to the background reaper.
             let _ = self.kill_and_reap();
         }
     }

@@ -136,7 +136,9 @@ use std::io;
 use std::process::{Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::error::{Error, Result};
+use crate::child::{State, Tracked};
+use crate::error::{command_line, Error, Result};
+use crate::process::{close_inherited_fds, spawn_error};
 use group::Group;
 use pump::{Capture, Pump};
 
@@ -218,6 +220,10 @@ const KILL_GRACE: Duration = Duration::from_secs(1);
 /// ```
 pub fn communicate(mut cmd: Command, input: &[u8], timeout: Option<Duration>) -> Result<Output> {
     let program = cmd.get_program().to_string_lossy().into_owned();
+    let args: Vec<String> = cmd
+        .get_args()
+        .map(|arg| arg.to_string_lossy().into_owned())
+        .collect();
     let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
     cmd.stdin(if input.is_empty() {
         Stdio::null()
@@ -228,25 +234,35 @@ pub fn communicate(mut cmd: Command, input: &[u8], timeout: Option<Duration>) ->
     .stderr(Stdio::piped());
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    close_inherited_fds(&mut cmd);
     let spawned = cmd.spawn();
+    let mut child = spawned.map_err(|source| spawn_error(&cmd, program.clone(), source))?;
     drop(cmd);
-    let mut child = spawned.map_err(|source| Error::Spawn {
-        program: program.clone(),
-        source,
-    })?;
     let (stdin, stdout, stderr) = (child.stdin.take(), child.stdout.take(), child.stderr.take());
     // Dropped on any early return: kills and reaps the child.
-    let mut group = Group::new();
-    group.push(child, &program);
+    let mut group = Group::new(true);
+    group.push(child, &program)?;
     let pump = Pump::new(input, stdin, stdout, vec![(stderr, Capture::all())])?;
     let mut outcome = drive(&mut group, pump, deadline)?;
+    let stderr = outcome.stderrs.pop().unwrap_or_default();
+    let Some(status) = outcome.statuses[0] else {
+        return Err(Error::StatusLost {
+            program,
+            pid: outcome.pids[0],
+            stdout: outcome.stdout,
+            stderr,
+        });
+    };
     let output = Output {
-        status: outcome.statuses[0],
+        status,
         stdout: outcome.stdout,
-        stderr: outcome.stderrs.pop().unwrap_or_default(),
+        stderr,
     };
     if outcome.timed_out {
-        Err(Error::Timeout { program, output })
+        Err(Error::Timeout {
+            program: command_line(&program, &args),
+            output,
+        })
     } else {
         Ok(output)
     }
@@ -258,32 +274,40 @@ struct Outcome {
     stdout: Vec<u8>,
     /// One per child, in order.
     stderrs: Vec<Vec<u8>>,
+    /// One per child, in order; `None` for a child reaped elsewhere, whose
+    /// status is lost (SIGCHLD ignored).
+    statuses: Vec<Option<ExitStatus>>,
     /// One per child, in order.
-    statuses: Vec<ExitStatus>,
-    /// The deadline passed and the group was killed.
+    pids: Vec<u32>,
+    /// The deadline passed and the children were killed.
     timed_out: bool,
 }
 
 /// Runs the I/O loop to the end or to `deadline`, then reaps every child of
-/// `group`; at the deadline, kills the group first, reaps, and drains the
-/// pipes for at most [`KILL_GRACE`]. On an error the caller's `group` guard
-/// kills and reaps.
+/// `group`; at the deadline, kills every child's group first, reaps, and
+/// drains the pipes for at most [`KILL_GRACE`]. On an error the caller's
+/// `group` guard kills and reaps.
 fn drive(group: &mut Group, mut pump: Pump<'_>, deadline: Option<Instant>) -> Result<Outcome> {
     let finished = pump.run(deadline)? && group.wait(deadline)?;
     if !finished {
         group.kill_and_reap()?;
         pump.drain(KILL_GRACE)?;
     }
-    let statuses = group
-        .statuses()
-        .into_iter()
-        .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| io::Error::other("a child was not reaped"))?;
+    let mut statuses = Vec::new();
+    for child in group.children() {
+        statuses.push(match child.state() {
+            State::Reaped(status) => Some(status),
+            State::Lost => None,
+            State::Running => return Err(io::Error::other("a child was not reaped").into()),
+        });
+    }
+    let pids = group.children().iter().map(Tracked::pid).collect();
     let (stdout, stderrs) = pump.finish();
     Ok(Outcome {
         stdout,
         stderrs,
         statuses,
+        pids,
         timed_out: !finished,
     })
 }

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use super::drive;
 use super::group::Group;
 use super::pump::{enlarge_pipe, Capture, Pump};
-use crate::error::{Error, Result};
-use crate::process::stderr_tail;
+use crate::error::{command_line, Error, Result};
+use crate::process::{close_inherited_fds, spawn_error, stderr_tail};
 
 /// How much of each stage's stderr a pipeline keeps: the tail of a failing
 /// stage's stderr goes into its [`Error::Exit`].
@@ -44,8 +44,14 @@ struct Stage {
 ///
 /// # Behaviour
 ///
-/// - All stages run in one new process group (the first stage leads it, the
-///   others join it), so a timeout's `SIGKILL` reaches their children too.
+/// - Each stage runs in a new process group that it leads, so a timeout's
+///   `SIGKILL` reaches what the stages started too. (One group per stage,
+///   not one for all: a stage could not join the group of a first stage
+///   that has already exited and been reaped, as happens when SIGCHLD is
+///   ignored.)
+/// - The stages die with this process, whatever kills it (see
+///   [`die_with_parent`](Pipeline::die_with_parent)), and hold no
+///   descriptor of this process but their stdin, stdout and stderr.
 /// - The parent keeps none of the pipes between stages: stage `i`'s stdout
 ///   goes straight into stage `i + 1`'s `Command` and is closed in the
 ///   parent as soon as that stage is spawned. Otherwise a stage would never
@@ -63,6 +69,8 @@ pub struct Pipeline {
     stages: Vec<Stage>,
     input: Vec<u8>,
     timeout: Option<Duration>,
+    /// `false` if the stages may outlive this process.
+    outlive_parent: bool,
 }
 
 impl fmt::Debug for Pipeline {
@@ -72,6 +80,7 @@ impl fmt::Debug for Pipeline {
             .field("stages", &self.stages)
             .field("input_len", &self.input.len())
             .field("timeout", &self.timeout)
+            .field("die_with_parent", &!self.outlive_parent)
             .finish()
     }
 }
@@ -152,6 +161,21 @@ impl Pipeline {
         self
     }
 
+    /// Whether the stages, with what they start, are killed if this process
+    /// dies during [`run`](Pipeline::run), by any signal, SIGKILL included
+    /// (default: `true`; see
+    /// [`ProcessManager::die_with_parent`](crate::process::ProcessManager::die_with_parent)).
+    ///
+    /// ```
+    /// let out = ptm::ipc::Pipeline::new().stage("echo", &["hi"]).die_with_parent(false).run()?;
+    /// assert_eq!(out.stdout, b"hi\n");
+    /// # Ok::<(), ptm::Error>(())
+    /// ```
+    pub fn die_with_parent(mut self, die: bool) -> Self {
+        self.outlive_parent = !die;
+        self
+    }
+
     /// Runs the pipeline to the end: spawns every stage, writes the input
     /// while reading the last stage's stdout and every stage's stderr
     /// (see the [module docs](super) for how this never deadlocks), then
@@ -205,7 +229,7 @@ impl Pipeline {
         let last = self.stages.len() - 1;
 
         // Dropped on any early return: kills and reaps what was spawned.
-        let mut group = Group::new();
+        let mut group = Group::new(!self.outlive_parent);
         let mut stdin = None;
         let mut stdout = None;
         let mut errs = Vec::with_capacity(self.stages.len());
@@ -221,30 +245,25 @@ impl Pipeline {
                 None if self.input.is_empty() => cmd.stdin(Stdio::null()),
                 None => cmd.stdin(Stdio::piped()),
             };
-            #[cfg(unix)]
-            {
-                use std::os::unix::process::CommandExt;
-                let leader = group.id().and_then(|pid| i32::try_from(pid).ok());
-                cmd.process_group(leader.unwrap_or(0));
-            }
+            std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+            close_inherited_fds(&mut cmd);
             let spawned = cmd.spawn();
-            drop(cmd);
             let mut child = match spawned {
                 Ok(child) => child,
                 Err(source) => {
-                    // The spawn error is the one to report; a failure to
-                    // reap is retried when `group` drops.
-                    let _ = group.kill_and_reap();
+                    let error = spawn_error(&cmd, stage.program.clone(), source);
+                    // The spawn error is the one to report; the stages
+                    // already running are killed and reaped (or left to
+                    // the background reaper) by `group`'s drop.
+                    drop(group);
                     return Err(Error::Pipeline {
                         stage: index,
                         program: stage.program.clone(),
-                        source: Box::new(Error::Spawn {
-                            program: stage.program.clone(),
-                            source,
-                        }),
+                        source: Box::new(error),
                     });
                 }
             };
+            drop(cmd);
             if index == 0 {
                 stdin = child.stdin.take();
             }
@@ -255,23 +274,36 @@ impl Pipeline {
                 }
             }
             errs.push((child.stderr.take(), Capture::tail(STDERR_KEEP)));
-            group.push(child, &stage.program);
+            group.push(child, &stage.program)?;
         }
 
         let pump = Pump::new(&self.input, stdin, stdout, errs)?;
-        let outcome = drive(&mut group, pump, deadline)?;
+        let mut outcome = drive(&mut group, pump, deadline)?;
+        if let Some(index) = outcome.statuses.iter().position(Option::is_none) {
+            let program = self.stages[index].program.clone();
+            return Err(Error::Pipeline {
+                stage: index,
+                program: program.clone(),
+                source: Box::new(Error::StatusLost {
+                    program,
+                    pid: outcome.pids[index],
+                    stdout: std::mem::take(&mut outcome.stdout),
+                    stderr: std::mem::take(&mut outcome.stderrs[index]),
+                }),
+            });
+        }
+        let statuses: Vec<ExitStatus> = outcome.statuses.iter().flatten().copied().collect();
         if outcome.timed_out {
-            let status = outcome.statuses[last];
             return Err(Error::Timeout {
                 program: self.command_line(),
                 output: Output {
-                    status,
+                    status: statuses[last],
                     stdout: outcome.stdout,
                     stderr: outcome.stderrs.concat(),
                 },
             });
         }
-        let failed = outcome.statuses.iter().position(|status| !status.success());
+        let failed = statuses.iter().position(|status| !status.success());
         if let Some(index) = failed {
             let stage = &self.stages[index];
             return Err(Error::Pipeline {
@@ -280,14 +312,14 @@ impl Pipeline {
                 source: Box::new(Error::Exit {
                     program: stage.program.clone(),
                     args: stage.args.clone(),
-                    status: outcome.statuses[index],
+                    status: statuses[index],
                     stderr_tail: stderr_tail(&outcome.stderrs[index]),
                 }),
             });
         }
         Ok(PipelineOutput {
             stdout: outcome.stdout,
-            statuses: outcome.statuses,
+            statuses,
         })
     }
 
@@ -295,12 +327,7 @@ impl Pipeline {
     fn command_line(&self) -> String {
         self.stages
             .iter()
-            .map(|stage| {
-                std::iter::once(stage.program.as_str())
-                    .chain(stage.args.iter().map(String::as_str))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
+            .map(|stage| command_line(&stage.program, &stage.args))
             .collect::<Vec<_>>()
             .join(" | ")
     }

@@ -1,0 +1,511 @@
+//! The guardian: a small process that kills this process's children when
+//! this process dies, however it dies (SIGKILL included).
+//!
+//! # Why a process
+//!
+//! Nothing in a dying process runs after SIGKILL, and a Ctrl-C or SIGTERM
+//! kills a Rust program without running any `Drop`. The usual tool,
+//! `prctl(PR_SET_PDEATHSIG)`, has two flaws: it fires when the *thread*
+//! that spawned the child exits, not the process (a child started from a
+//! short-lived thread would die with that thread), and it reaches only the
+//! child, not what the child started. So ptm starts, once per process and
+//! on first need, a guardian process:
+//!
+//! - It is forked (the raw `clone` system call, twice, so that it is not
+//!   this process's child: a `waitpid(-1)` here never waits for it) and runs
+//!   only async-signal-safe system calls on memory of its own (`mmap`): no
+//!   allocator, no lock that another thread could have held at the fork.
+//! - It starts a session of its own (`setsid`), blocks every signal but
+//!   SIGKILL and SIGSTOP, and closes every descriptor but one end of a
+//!   `SOCK_SEQPACKET` socket pair; this process keeps the other end,
+//!   close-on-exec.
+//! - For each child, this process sends it a message with the child's pidfd
+//!   attached (`SCM_RIGHTS`), and another when the child has been reaped.
+//! - When this process dies, the kernel closes its end; the guardian reads
+//!   end of file (after every message still queued), sends SIGKILL to every
+//!   child it holds, to its process group through the pidfd
+//!   (`PIDFD_SIGNAL_PROCESS_GROUP`, so a recycled pid or group id is never
+//!   hit), and exits.
+//!
+//! Its limits: a process that this one forks without `exec` inherits the
+//! socket end, so the guardian waits for it too; a guardian killed with
+//! SIGKILL protects nothing (a new one is started for the children spawned
+//! after); `exec` of this process closes the socket end (close-on-exec), so
+//! the children die then too; and without pidfds (Linux before 5.3) there
+//! is no guardian.
+
+use std::io::{self, IoSlice};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::Mutex;
+
+use nix::libc;
+use nix::sys::socket::{
+    self, sendmsg, setsockopt, sockopt, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType,
+};
+use nix::sys::time::TimeVal;
+
+/// A registration with the guardian, to [`forget`] once the child is reaped.
+#[derive(Debug)]
+pub(crate) struct Token(u64);
+
+/// This process's end of the link to its guardian.
+#[derive(Debug)]
+struct Link {
+    socket: OwnedFd,
+    /// The process that started the guardian: a forked copy of this process
+    /// has the same `Link` but must start a guardian of its own.
+    owner: u32,
+    next_token: u64,
+}
+
+/// The link, started on first use. Invariant: the lock is held while a
+/// message is sent, so messages of different threads do not interleave and
+/// tokens are unique.
+static LINK: Mutex<Option<Link>> = Mutex::new(None);
+
+/// Bytes of one message: `[op, group, 0, 0, pid: u32 LE, token: u64 LE]`.
+const MESSAGE: usize = 16;
+const WATCH: u8 = b'+';
+const FORGET: u8 = b'-';
+
+/// How long a send may block on a guardian that does not read (stopped with
+/// SIGSTOP, say) before it fails.
+const SEND_TIMEOUT_SECS: i64 = 2;
+
+/// Registers the child behind `pidfd`: if this process dies before
+/// [`forget`], the guardian kills it (and, if `group`, the process group it
+/// leads). Starts the guardian on first use.
+pub(crate) fn watch(pidfd: BorrowedFd<'_>, pid: u32, group: bool) -> io::Result<Token> {
+    let mut link = LINK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut started_now = false;
+    if link
+        .as_ref()
+        .is_none_or(|link| link.owner != std::process::id())
+    {
+        *link = Some(start()?);
+        started_now = true;
+    }
+    loop {
+        let Some(current) = link.as_mut() else {
+            return Err(io::Error::other("no guardian"));
+        };
+        let token = current.next_token;
+        let message = encode(WATCH, group, pid, token);
+        match send(current.socket.as_fd(), &message, Some(pidfd)) {
+            Ok(()) => {
+                current.next_token += 1;
+                return Ok(Token(token));
+            }
+            // The guardian is gone (killed): start a new one, once.
+            Err(error) if !started_now && error.kind() == io::ErrorKind::BrokenPipe => {
+                *link = Some(start()?);
+                started_now = true;
+            }
+            Err(error) => {
+                return Err(io::Error::new(
+                    error.kind(),
+                    format!("sending a child's pidfd to ptm's guardian: {error}"),
+                ))
+            }
+        }
+    }
+}
+
+/// Tells the guardian that the child of `token` was reaped: it will not be
+/// killed. Best effort (a guardian that is gone holds nothing).
+pub(crate) fn forget(token: Token) {
+    let link = LINK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(link) = link
+        .as_ref()
+        .filter(|link| link.owner == std::process::id())
+    {
+        let _ = send(
+            link.socket.as_fd(),
+            &encode(FORGET, false, 0, token.0),
+            None,
+        );
+    }
+}
+
+fn encode(op: u8, group: bool, pid: u32, token: u64) -> [u8; MESSAGE] {
+    let mut message = [0; MESSAGE];
+    message[0] = op;
+    message[1] = u8::from(group);
+    message[4..8].copy_from_slice(&pid.to_le_bytes());
+    message[8..].copy_from_slice(&token.to_le_bytes());
+    message
+}
+
+/// One message, with a descriptor attached or not.
+fn send(socket: BorrowedFd<'_>, message: &[u8], fd: Option<BorrowedFd<'_>>) -> io::Result<()> {
+    let iov = [IoSlice::new(message)];
+    let fds;
+    let cmsgs: &[ControlMessage<'_>] = match fd {
+        Some(fd) => {
+            fds = [fd.as_raw_fd()];
+            &[ControlMessage::ScmRights(&fds)]
+        }
+        None => &[],
+    };
+    loop {
+        match sendmsg::<()>(
+            socket.as_raw_fd(),
+            &iov,
+            cmsgs,
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        ) {
+            Ok(_) => return Ok(()),
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(errno) => return Err(errno.into()),
+        }
+    }
+}
+
+/// Starts a guardian and returns this process's end of its socket.
+fn start() -> io::Result<Link> {
+    let (ours, theirs) = socket::socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|e| {
+        io::Error::new(
+            io::Error::from(e).kind(),
+            format!("creating the socket of ptm's guardian: {e}"),
+        )
+    })?;
+    setsockopt(
+        &ours,
+        sockopt::SendTimeout,
+        &TimeVal::new(SEND_TIMEOUT_SECS, 0),
+    )?;
+    let theirs_raw = theirs.as_raw_fd();
+    // SAFETY: see `fork_raw`. The children run only `guardian_main` and
+    // `_exit`, which make system calls alone, on values copied before the
+    // fork (a descriptor number).
+    let intermediate = unsafe { fork_raw() };
+    match intermediate {
+        -1 => {
+            let error = io::Error::last_os_error();
+            return Err(io::Error::new(
+                error.kind(),
+                format!("forking ptm's guardian process: {error}"),
+            ));
+        }
+        0 => {
+            // SAFETY: as above; in the intermediate child.
+            unsafe {
+                let guardian = fork_raw();
+                if guardian == 0 {
+                    guardian_main(theirs_raw);
+                }
+                libc::_exit(if guardian < 0 { 1 } else { 0 });
+            }
+        }
+        _ => {}
+    }
+    drop(theirs);
+    // Reap the intermediate (which exits at once); ECHILD if SIGCHLD is
+    // ignored and the kernel reaped it.
+    let mut status: libc::c_int = 0;
+    loop {
+        // SAFETY: waitpid writes the status into a local.
+        let reaped = unsafe { libc::waitpid(intermediate, &mut status, 0) };
+        if reaped >= 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+            break;
+        }
+    }
+    if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) != 0 {
+        return Err(io::Error::other(
+            "forking ptm's guardian process: the second fork failed",
+        ));
+    }
+    Ok(Link {
+        socket: ours,
+        owner: std::process::id(),
+        next_token: 0,
+    })
+}
+
+/// `fork` as a raw `clone(SIGCHLD)` system call: unlike glibc's `fork` it
+/// runs no `atfork` handler and takes no lock, so it is safe in a copy of a
+/// multi-threaded process, and from any thread.
+///
+/// # Safety
+///
+/// The child is a copy of a possibly multi-threaded process in which only
+/// the calling thread exists: it must make async-signal-safe system calls
+/// only, and end with `_exit`.
+unsafe fn fork_raw() -> libc::pid_t {
+    let zero: libc::c_ulong = 0;
+    // SAFETY: clone with a null stack and no CLONE_VM runs the child on a
+    // copy of this stack, as fork does; the caller keeps to its contract.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            libc::SIGCHLD as libc::c_ulong,
+            zero,
+            zero,
+            zero,
+            zero,
+        )
+    };
+    libc::pid_t::try_from(pid).unwrap_or(-1)
+}
+
+/// One child the guardian holds.
+#[derive(Clone, Copy)]
+#[repr(C)]
+struct Entry {
+    token: u64,
+    pidfd: libc::c_int,
+    pid: libc::pid_t,
+    group: bool,
+}
+
+/// The guardian's loop. Only system calls, on its own stack and `mmap`ed
+/// memory.
+///
+/// # Safety
+///
+/// Only in the forked guardian (see [`fork_raw`]).
+unsafe fn guardian_main(socket: libc::c_int) -> ! {
+    // SAFETY: each call below is a plain system call on locals or on the
+    // table this function maps; none allocates or takes a lock.
+    unsafe {
+        libc::setsid();
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::sigprocmask(libc::SIG_SETMASK, &all, std::ptr::null_mut());
+        close_all_but(socket);
+        libc::chdir(c"/".as_ptr());
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+
+        let entry_size = std::mem::size_of::<Entry>();
+        let mut capacity: usize = 4096;
+        let mut table = libc::mmap(
+            std::ptr::null_mut(),
+            capacity * entry_size,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        if table == libc::MAP_FAILED {
+            libc::_exit(1);
+        }
+        let mut len: usize = 0;
+
+        loop {
+            let mut message = [0u8; MESSAGE];
+            // Room for one descriptor, aligned as cmsghdr wants.
+            let mut control = [0u64; 8];
+            let mut iov = libc::iovec {
+                iov_base: message.as_mut_ptr().cast(),
+                iov_len: MESSAGE,
+            };
+            let mut header: libc::msghdr = std::mem::zeroed();
+            header.msg_iov = &mut iov;
+            header.msg_iovlen = 1;
+            header.msg_control = control.as_mut_ptr().cast();
+            header.msg_controllen = std::mem::size_of_val(&control) as _;
+            let read = libc::recvmsg(socket, &mut header, libc::MSG_CMSG_CLOEXEC);
+            if read < 0 && *libc::__errno_location() == libc::EINTR {
+                continue;
+            }
+            if read <= 0 {
+                break; // end of file: the process we guard is gone
+            }
+            let mut fd = -1;
+            let cmsg = libc::CMSG_FIRSTHDR(&header);
+            if !cmsg.is_null()
+                && (*cmsg).cmsg_level == libc::SOL_SOCKET
+                && (*cmsg).cmsg_type == libc::SCM_RIGHTS
+            {
+                fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>());
+            }
+            let token = u64::from_le_bytes([
+                message[8],
+                message[9],
+                message[10],
+                message[11],
+                message[12],
+                message[13],
+                message[14],
+                message[15],
+            ]);
+            let entries = table.cast::<Entry>();
+            match message[0] {
+                WATCH if fd >= 0 => {
+                    if len == capacity {
+                        let grown = libc::mremap(
+                            table,
+                            capacity * entry_size,
+                            capacity * 2 * entry_size,
+                            libc::MREMAP_MAYMOVE,
+                        );
+                        if grown == libc::MAP_FAILED {
+                            // Cannot hold it: it is not protected.
+                            libc::close(fd);
+                            continue;
+                        }
+                        table = grown;
+                        capacity *= 2;
+                    }
+                    let pid = i32::from_le_bytes([message[4], message[5], message[6], message[7]]);
+                    *table.cast::<Entry>().add(len) = Entry {
+                        token,
+                        pidfd: fd,
+                        pid,
+                        group: message[1] != 0,
+                    };
+                    len += 1;
+                }
+                FORGET => {
+                    let mut index = 0;
+                    while index < len {
+                        if (*entries.add(index)).token == token {
+                            libc::close((*entries.add(index)).pidfd);
+                            len -= 1;
+                            *entries.add(index) = *entries.add(len);
+                            break;
+                        }
+                        index += 1;
+                    }
+                }
+                _ => {
+                    if fd >= 0 {
+                        libc::close(fd);
+                    }
+                }
+            }
+        }
+
+        let entries = table.cast::<Entry>();
+        for index in 0..len {
+            kill_entry(*entries.add(index));
+        }
+        libc::_exit(0)
+    }
+}
+
+/// SIGKILL to what `entry` stands for.
+///
+/// # Safety
+///
+/// Only in the guardian.
+unsafe fn kill_entry(entry: Entry) {
+    let no_info: *const libc::siginfo_t = std::ptr::null();
+    // SAFETY: system calls on the entry's own descriptor and numbers.
+    unsafe {
+        if entry.group {
+            let by_group = libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                entry.pidfd,
+                libc::SIGKILL,
+                no_info,
+                1u32 << 2, // PIDFD_SIGNAL_PROCESS_GROUP
+            );
+            if by_group < 0 && *libc::__errno_location() == libc::EINVAL {
+                // Before Linux 6.9: the group id is the leader's pid, still
+                // ours while the leader exists (signal 0 checks it).
+                let alive =
+                    libc::syscall(libc::SYS_pidfd_send_signal, entry.pidfd, 0, no_info, 0u32);
+                if alive == 0 {
+                    libc::kill(-entry.pid, libc::SIGKILL);
+                }
+            }
+        }
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            entry.pidfd,
+            libc::SIGKILL,
+            no_info,
+            0u32,
+        );
+    }
+}
+
+/// Closes every descriptor but `keep`.
+///
+/// # Safety
+///
+/// Only in the guardian.
+unsafe fn close_all_but(keep: libc::c_int) {
+    let keep = libc::c_uint::try_from(keep).unwrap_or(0);
+    // SAFETY: close_range closes descriptors of this process only.
+    unsafe {
+        let mut ok = true;
+        if keep > 0 {
+            ok &= libc::syscall(libc::SYS_close_range, 0u32, keep - 1, 0u32) == 0;
+        }
+        ok &= libc::syscall(libc::SYS_close_range, keep + 1, libc::c_uint::MAX, 0u32) == 0;
+        if !ok {
+            // close_range is Linux 5.9: close one by one below the limit.
+            let mut limit = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            let top = if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+                limit.rlim_cur.min(1 << 20) as libc::c_int
+            } else {
+                1024
+            };
+            for fd in 0..top {
+                if fd as libc::c_uint != keep {
+                    libc::close(fd);
+                }
+            }
+        }
+    }
+}
+
+/// The guardian's pid is not kept; this is for tests that must find it:
+/// true if `fd` is this process's end of a live guardian link.
+#[cfg(test)]
+pub(crate) fn is_started() -> bool {
+    LINK.lock()
+        .map(|link| {
+            link.as_ref()
+                .is_some_and(|link| link.owner == std::process::id())
+        })
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_encode_op_group_pid_and_token() {
+        let message = encode(WATCH, true, 0x0102_0304, 7);
+        assert_eq!(message[0], WATCH);
+        assert_eq!(message[1], 1);
+        assert_eq!(&message[4..8], &0x0102_0304u32.to_le_bytes());
+        assert_eq!(&message[8..], &7u64.to_le_bytes());
+    }
+
+    #[test]
+    fn watching_starts_the_guardian() {
+        let child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .expect("sleep starts");
+        let mut tracked = crate::child::Tracked::new(child, "sleep", crate::child::Guard::Process)
+            .expect("tracked");
+        assert!(is_started());
+        tracked
+            .signal(nix::sys::signal::Signal::SIGKILL)
+            .expect("killed");
+        tracked.wait_until(None).expect("reaped");
+    }
+}

@@ -366,3 +366,74 @@ fn no_descriptor_leaks_into_the_command() {
     );
     assert_eq!(out, "0 1 2 \n");
 }
+
+/// `n` in base 62 (`0-9a-zA-Z`): short, distinct, shell-safe arguments.
+fn base62(mut n: usize) -> String {
+    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let mut digits = Vec::new();
+    loop {
+        digits.push(DIGITS[n % 62]);
+        n /= 62;
+        if n == 0 {
+            break;
+        }
+    }
+    digits.reverse();
+    String::from_utf8(digits).expect("ASCII digits")
+}
+
+/// A script without `#!` runs as `/bin/sh script args...`, and that argv
+/// (one pointer per argument) must not be built on the init's small
+/// stack: glibc's `execvp` builds it there with `alloca`, below the end
+/// of the stack from some 34,000 arguments on, over whatever memory lies
+/// below (the arguments' own strings among it), and the script ran with
+/// altered arguments and exited 0. 150,000 distinct arguments (1.8 MB of
+/// strings and pointers, under the 2 MiB `ARG_MAX` of an 8 MiB stack
+/// limit) must all arrive unaltered.
+#[test]
+fn a_script_without_shebang_gets_every_argument_unaltered() {
+    if !privileged("a_script_without_shebang_gets_every_argument_unaltered") {
+        return;
+    }
+    let dir = env::temp_dir().join(format!("ptm-isolate-noshebang-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let script = dir.join("print-args");
+    std::fs::write(&script, "printf '%s\\n' \"$#\" \"$@\"\n").expect("the script");
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+        .expect("the script made executable");
+    let args: Vec<String> = (0..150_000).map(base62).collect();
+    let program = script.to_str().expect("a UTF-8 path").to_owned();
+    let sent = args.clone();
+    let out = within("150,000 arguments", move || {
+        let refs: Vec<&str> = sent.iter().map(String::as_str).collect();
+        Container::new(&program, &refs).output()
+    });
+    std::fs::remove_dir_all(&dir).expect("the temporary directory removed");
+    let out = out.expect("the container runs the script");
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("150000"), "the argument count");
+    let received: Vec<&str> = lines.collect();
+    let altered: Vec<(usize, &str, &str)> = args
+        .iter()
+        .zip(&received)
+        .enumerate()
+        .filter(|(_, (sent, got))| sent != *got)
+        .map(|(i, (sent, got))| (i, sent.as_str(), *got))
+        .collect();
+    assert!(
+        altered.is_empty() && received.len() == args.len(),
+        "{} of {} arguments altered ({} received), the first: {:?}",
+        altered.len(),
+        args.len(),
+        received.len(),
+        &altered[..altered.len().min(5)]
+    );
+}

@@ -49,12 +49,13 @@
 //! Nothing between `clone` and `exec` may outgrow the init's stack, and an
 //! overflow must not go unnoticed. The stack is a mapping of its own with
 //! a `PROT_NONE` guard below it, so an overflow faults (SIGSEGV) instead
-//! of writing over the memory below. And the command does what `execvp`
-//! does (search `PATH`, run a file without `#!` as `/bin/sh file
-//! args...`) on argument vectors prepared before the clone: glibc's
-//! `execvp` builds the shell's argv on the stack, a pointer per argument,
-//! which overran a small stack from some 34,000 arguments on and silently
-//! altered them.
+//! of writing over the memory below; an init that dies before it passes on
+//! the command's status is an [`Error::Isolation`], never reported as the
+//! command's status. And the command does what `execvp` does (search
+//! `PATH`, run a file without `#!` as `/bin/sh file args...`) on argument
+//! vectors prepared before the clone: glibc's `execvp` builds the shell's
+//! argv on the stack, a pointer per argument, which overran a small stack
+//! from some 34,000 arguments on and silently altered them.
 
 use std::ffi::{c_char, c_void, CString, OsStr};
 use std::fs::File;
@@ -145,8 +146,10 @@ impl Container {
     ///   bytes.
     /// - [`Error::Isolation`] if the namespaces cannot be made (without
     ///   `CAP_SYS_ADMIN`: kind `PermissionDenied`, and the message says
-    ///   what is missing) or a setup step fails (the init's stack, mounts,
-    ///   hostname).
+    ///   what is missing), a setup step fails (the init's stack, mounts,
+    ///   hostname), or the init dies before it passes on the command's
+    ///   status (killed, or a crash: never reported as the command's own
+    ///   status).
     /// - [`Error::Spawn`] if the program cannot be executed (`NotFound`,
     ///   `PermissionDenied`, ... in `source.kind()`).
     /// - [`Error::Io`] if reading the pipes or waiting fails; the container
@@ -217,11 +220,7 @@ impl Container {
         let init_status = init.reap()?;
         let mut raw = Vec::new();
         File::from(status).read_to_end(&mut raw)?;
-        let status = match <[u8; 4]>::try_from(raw.as_slice()) {
-            Ok(bytes) => ExitStatus::from_raw(i32::from_le_bytes(bytes)),
-            // The init died before it could report (killed from outside).
-            Err(_) => init_status,
-        };
+        let status = command_status(&raw, init_status, pid)?;
         Ok(Output {
             status,
             stdout: out,
@@ -250,6 +249,25 @@ impl Container {
             step: step.to_owned(),
             source,
         }
+    }
+}
+
+/// The command's wait status as the init passed it on (`raw`, 4 bytes),
+/// or the error that the init (host pid `init`) ended without passing it
+/// on: killed, or crashed (a stack overflow into the guard page is a
+/// SIGSEGV of the init). Never the init's own status as if it were the
+/// command's.
+fn command_status(raw: &[u8], init_status: ExitStatus, init: Pid) -> Result<ExitStatus> {
+    match <[u8; 4]>::try_from(raw) {
+        Ok(bytes) => Ok(ExitStatus::from_raw(i32::from_le_bytes(bytes))),
+        Err(_) => Err(Error::Isolation {
+            step: "running the container's init".to_owned(),
+            source: io::Error::other(format!(
+                "the init (pid {init} on the host) ended ({init_status}) before it \
+                 passed on the command's status; the kernel then killed every \
+                 process of the container"
+            )),
+        }),
     }
 }
 
@@ -870,6 +888,28 @@ mod tests {
         let mut init = Init { pid, reaped: false };
         let status = init.reap().expect("the child is reaped");
         assert_eq!(status.signal(), Some(libc::SIGSEGV), "{status}");
+    }
+
+    /// An init that ends without passing on the command's status (a
+    /// SIGSEGV at the guard page, a kill) is an error that says so, not
+    /// "the command was killed by SIGSEGV" (nor exit 0).
+    #[test]
+    fn an_init_that_ends_without_a_status_report_is_an_error() {
+        let init = Pid::from_raw(4321);
+        let crashed = ExitStatus::from_raw(libc::SIGSEGV);
+        match command_status(&[], crashed, init) {
+            Err(error @ Error::Isolation { .. }) => {
+                let message = error.to_string();
+                assert!(
+                    message.contains("SIGSEGV") && message.contains("pid 4321"),
+                    "{message}"
+                );
+            }
+            other => panic!("expected Error::Isolation, got {other:?}"),
+        }
+        let passed_on = (3i32 << 8).to_le_bytes();
+        let status = command_status(&passed_on, ExitStatus::from_raw(0), init);
+        assert_eq!(status.expect("a status").code(), Some(3));
     }
 
     /// The paths tried, in `execvp`'s order.

@@ -437,3 +437,65 @@ fn a_script_without_shebang_gets_every_argument_unaltered() {
         &altered[..altered.len().min(5)]
     );
 }
+
+/// The host pid of the container init whose command runs `sleep <mark>`:
+/// a child of this process with a child of its own running that.
+fn find_init(mark: &str) -> Option<i32> {
+    let ours = std::process::id().to_string();
+    let wanted = format!("sleep\0{mark}\0");
+    let entries = std::fs::read_dir("/proc").ok()?;
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .find(|pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1).map(str::to_owned));
+            let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+                .unwrap_or_default();
+            ppid.as_deref() == Some(ours.as_str())
+                && children.split_whitespace().any(|child| {
+                    std::fs::read(format!("/proc/{child}/cmdline"))
+                        .is_ok_and(|cmdline| cmdline == wanted.as_bytes())
+                })
+        })
+}
+
+/// An init that dies before it passes on the command's status (here
+/// killed from the host; a stack overflow into its guard page is the same
+/// path) is an `Error::Isolation` that says how the init ended, not an
+/// `Ok` whose status is the init's, which reads as the command's.
+#[test]
+fn an_init_killed_before_it_reports_is_an_error_not_the_commands_status() {
+    if !privileged("an_init_killed_before_it_reports_is_an_error_not_the_commands_status") {
+        return;
+    }
+    const MARK: &str = "3600.4217";
+    let runner = std::thread::spawn(|| Container::new("sleep", &[MARK]).output());
+    let init = within("finding the init", || loop {
+        if let Some(pid) = find_init(MARK) {
+            break pid;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    });
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(init),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("the init is killed");
+    let result = within("the container after its init was killed", move || {
+        runner.join().expect("the thread running the container")
+    });
+    match result {
+        Err(error @ Error::Isolation { .. }) => {
+            let message = error.to_string();
+            assert!(
+                message.contains("init") && message.contains("SIGKILL"),
+                "{message}"
+            );
+        }
+        other => panic!("expected Error::Isolation, got {other:?}"),
+    }
+}

@@ -146,10 +146,11 @@ impl Container {
     ///   bytes.
     /// - [`Error::Isolation`] if the namespaces cannot be made (without
     ///   `CAP_SYS_ADMIN`: kind `PermissionDenied`, and the message says
-    ///   what is missing), a setup step fails (the init's stack, mounts,
-    ///   hostname), or the init dies before it passes on the command's
-    ///   status (killed, or a crash: never reported as the command's own
-    ///   status).
+    ///   what is missing; `OutOfMemory` if the caller's address space
+    ///   could not be copied), a setup step fails (the init's stack,
+    ///   mounts, hostname), or the init dies before it passes on the
+    ///   command's status (killed, or a crash: never reported as the
+    ///   command's own status).
     /// - [`Error::Spawn`] if the program cannot be executed (`NotFound`,
     ///   `PermissionDenied`, ... in `source.kind()`).
     /// - [`Error::Io`] if reading the pipes or waiting fails; the container
@@ -180,25 +181,7 @@ impl Container {
                 Some(libc::SIGCHLD),
             )
         };
-        let pid = match cloned {
-            Ok(pid) => pid,
-            Err(Errno::EPERM) => {
-                return Err(Error::Isolation {
-                    step: "creating PID, UTS, mount and IPC namespaces".to_owned(),
-                    source: io::Error::new(
-                        io::ErrorKind::PermissionDenied,
-                        "clone(CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWNS | CLONE_NEWIPC) \
-                         needs CAP_SYS_ADMIN (root in the initial user namespace)",
-                    ),
-                })
-            }
-            Err(errno) => {
-                return Err(Error::Isolation {
-                    step: "creating PID, UTS, mount and IPC namespaces".to_owned(),
-                    source: io::Error::from(errno),
-                })
-            }
-        };
+        let pid = cloned.map_err(clone_error)?;
         let mut init = Init { pid, reaped: false };
         let Pipes {
             stdout: Pipe(stdout, stdout_w),
@@ -249,6 +232,34 @@ impl Container {
             step: step.to_owned(),
             source,
         }
+    }
+}
+
+/// The error for a failed `clone` of the init: what the `errno` means for
+/// this call, with its kind kept.
+fn clone_error(errno: Errno) -> Error {
+    let source = match errno {
+        Errno::EPERM => io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "clone(CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWNS | CLONE_NEWIPC) \
+             needs CAP_SYS_ADMIN (root in the initial user namespace)",
+        ),
+        // `clone` without CLONE_VM copies the caller's mappings, and each
+        // private writable one is charged to the overcommit accounting
+        // again: a large caller can be refused even though copy-on-write
+        // would copy almost nothing.
+        Errno::ENOMEM => io::Error::new(
+            io::ErrorKind::OutOfMemory,
+            "clone could not copy the caller's address space for the container's \
+             init (ENOMEM): the kernel's overcommit accounting refused it (strict \
+             overcommit, vm.overcommit_memory = 2, or a private writable mapping \
+             larger than RAM plus swap) or a memory cgroup limit was reached",
+        ),
+        errno => io::Error::from(errno),
+    };
+    Error::Isolation {
+        step: "creating PID, UTS, mount and IPC namespaces".to_owned(),
+        source,
     }
 }
 
@@ -888,6 +899,29 @@ mod tests {
         let mut init = Init { pid, reaped: false };
         let status = init.reap().expect("the child is reaped");
         assert_eq!(status.signal(), Some(libc::SIGSEGV), "{status}");
+    }
+
+    /// ENOMEM from the clone is not a bare "Cannot allocate memory": it
+    /// says the caller's address space could not be copied and why that
+    /// happens, and keeps the kind `OutOfMemory`.
+    #[test]
+    fn enomem_from_clone_says_the_address_space_could_not_be_copied() {
+        match clone_error(Errno::ENOMEM) {
+            Error::Isolation { step, source } => {
+                assert_eq!(source.kind(), io::ErrorKind::OutOfMemory);
+                let message = Error::Isolation { step, source }.to_string();
+                for part in ["address space", "vm.overcommit_memory = 2", "cgroup"] {
+                    assert!(message.contains(part), "{message}");
+                }
+            }
+            other => panic!("expected Error::Isolation, got {other:?}"),
+        }
+        let other = clone_error(Errno::EINVAL);
+        assert!(
+            matches!(&other, Error::Isolation { source, .. }
+                if source.raw_os_error() == Some(libc::EINVAL)),
+            "{other:?}"
+        );
     }
 
     /// An init that ends without passing on the command's status (a

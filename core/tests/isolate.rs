@@ -10,6 +10,7 @@
 use std::env;
 use std::process::{Command, Stdio};
 
+use nix::libc;
 use ptm::isolate::{Container, DEFAULT_HOSTNAME};
 use ptm::Error;
 
@@ -176,22 +177,9 @@ fn without_privilege_the_error_says_what_is_missing() {
     // SAFETY: `geteuid` has no preconditions and cannot fail.
     let root = unsafe { nix::libc::geteuid() } == 0;
     if root && env::var_os(ROLE).is_none() {
-        let output = Command::new(env::current_exe().expect("this binary"))
-            .args(["--exact", name, "--nocapture", "--test-threads=1"])
-            .env(ROLE, "unprivileged")
-            .uid(65534)
-            .gid(65534)
-            .current_dir("/")
-            .stdin(Stdio::null())
-            .output()
-            .expect("the unprivileged re-run starts");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success() && stdout.contains(DONE),
-            "re-run as nobody: {}\n{stdout}\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
+        rerun(name, "unprivileged", |command| {
+            command.uid(65534).gid(65534);
+        });
         return;
     }
     match Container::new("true", &[]).output() {
@@ -207,6 +195,28 @@ fn without_privilege_the_error_says_what_is_missing() {
 }
 
 use std::os::unix::process::CommandExt as _;
+
+/// Re-runs this binary for the one test `name` with [`ROLE`] set to
+/// `role` (the test's own process, for what must not touch the others:
+/// limits, odd descriptors, a huge mapping), set up further by
+/// `configure`, and checks that it passed and printed [`DONE`].
+fn rerun(name: &str, role: &str, configure: impl FnOnce(&mut Command)) {
+    let mut command = Command::new(env::current_exe().expect("this binary"));
+    command
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(ROLE, role)
+        .current_dir("/")
+        .stdin(Stdio::null());
+    configure(&mut command);
+    let output = command.output().expect("the re-run starts");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains(DONE),
+        "re-run as {role}: {}\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
 
 /// Processes of this host whose process group is `group`, with their state
 /// letter (`Z` for a zombie), from the host's `/proc`.
@@ -498,4 +508,87 @@ fn an_init_killed_before_it_reports_is_an_error_not_the_commands_status() {
         }
         other => panic!("expected Error::Isolation, got {other:?}"),
     }
+}
+
+/// A caller whose address space cannot be copied (clone without CLONE_VM
+/// charges each private writable mapping again) gets an error that says
+/// so, kind `OutOfMemory`, not a bare "Cannot allocate memory". Staged in
+/// a re-run of this binary that maps (and never touches) one private
+/// mapping larger than RAM plus swap, grown with `mremap`, which the
+/// default heuristic overcommit (mode 0) then refuses to copy; skipped in
+/// other modes (no sysctl is changed).
+#[test]
+fn a_caller_too_large_to_copy_gets_an_error_that_says_so() {
+    let name = "a_caller_too_large_to_copy_gets_an_error_that_says_so";
+    if !privileged(name) {
+        return;
+    }
+    if env::var_os(ROLE).is_none() {
+        rerun(name, "huge-mapping", |_| {});
+        return;
+    }
+    let mode = std::fs::read_to_string("/proc/sys/vm/overcommit_memory").expect("the mode");
+    if mode.trim() != "0" {
+        println!(
+            "{name}: skipped, vm.overcommit_memory is {}, not 0",
+            mode.trim()
+        );
+        println!("{DONE}");
+        return;
+    }
+    let meminfo = std::fs::read_to_string("/proc/meminfo").expect("/proc/meminfo");
+    let swap_kib: usize = meminfo
+        .lines()
+        .find_map(|line| line.strip_prefix("SwapTotal:"))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .expect("SwapTotal");
+    // SAFETY: `sysconf` reads constants.
+    let (pages, page) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES) as usize,
+            libc::sysconf(libc::_SC_PAGESIZE) as usize,
+        )
+    };
+    let total = pages * page + swap_kib * 1024;
+    let first = (total / 4 * 3).div_ceil(page) * page;
+    let grown = first * 2;
+    // SAFETY: a new anonymous mapping, never touched, unmapped below;
+    // each step alone is within the heuristic's limit (RAM plus swap).
+    let mapping = unsafe {
+        let mapping = libc::mmap(
+            std::ptr::null_mut(),
+            first,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        assert_ne!(
+            mapping,
+            libc::MAP_FAILED,
+            "{}",
+            std::io::Error::last_os_error()
+        );
+        let mapping = libc::mremap(mapping, first, grown, libc::MREMAP_MAYMOVE);
+        assert_ne!(
+            mapping,
+            libc::MAP_FAILED,
+            "{}",
+            std::io::Error::last_os_error()
+        );
+        mapping
+    };
+    let result = Container::new("true", &[]).output();
+    // SAFETY: the mapping made above, no reference into it.
+    unsafe { libc::munmap(mapping, grown) };
+    match result {
+        Err(Error::Isolation { step, source }) => {
+            assert_eq!(source.kind(), std::io::ErrorKind::OutOfMemory, "{source}");
+            let message = Error::Isolation { step, source }.to_string();
+            assert!(message.contains("address space"), "{message}");
+            println!("{message}");
+        }
+        other => panic!("expected Error::Isolation, got {other:?}"),
+    }
+    println!("{DONE}");
 }

@@ -107,6 +107,7 @@ const STEP_PROC: i32 = 3;
 const STEP_FORK: i32 = 4;
 const STEP_STDIO: i32 = 5;
 const STEP_EXEC: i32 = 6;
+const STEP_DESCRIPTORS: i32 = 7;
 
 /// A program to run in new PID, UTS, mount and IPC namespaces.
 #[derive(Debug, Clone)]
@@ -147,10 +148,11 @@ impl Container {
     /// - [`Error::Isolation`] if the namespaces cannot be made (without
     ///   `CAP_SYS_ADMIN`: kind `PermissionDenied`, and the message says
     ///   what is missing; `OutOfMemory` if the caller's address space
-    ///   could not be copied), a setup step fails (the init's stack,
-    ///   mounts, hostname), or the init dies before it passes on the
-    ///   command's status (killed, or a crash: never reported as the
-    ///   command's own status).
+    ///   could not be copied), a setup step fails (the init's stack, a
+    ///   pipe, its descriptors, mounts, hostname: `step` names it,
+    ///   `source` keeps the OS error), or the init dies before it passes
+    ///   on the command's status (killed, or a crash: never reported as
+    ///   the command's own status).
     /// - [`Error::Spawn`] if the program cannot be executed (`NotFound`,
     ///   `PermissionDenied`, ... in `source.kind()`).
     /// - [`Error::Io`] if reading the pipes or waiting fails; the container
@@ -225,7 +227,8 @@ impl Container {
             STEP_HOSTNAME => "setting the hostname",
             STEP_PROC => "mounting a fresh /proc",
             STEP_FORK => "forking the command inside the container",
-            STEP_STDIO => "redirecting the command's stdin, stdout and stderr",
+            STEP_STDIO => "redirecting the command's stdin (from /dev/null), stdout and stderr",
+            STEP_DESCRIPTORS => "moving the init's pipe ends above descriptors 0, 1 and 2",
             _ => "an unknown step",
         };
         Error::Isolation {
@@ -470,8 +473,13 @@ fn candidates(program: &[u8], path: Option<&OsStr>) -> Vec<Vec<u8>> {
 struct Pipe(OwnedFd, OwnedFd);
 
 impl Pipe {
-    fn new() -> io::Result<Pipe> {
-        let (read, write) = pipe2(OFlag::O_CLOEXEC)?;
+    /// A close-on-exec pipe; `what` it carries names it in the error (out
+    /// of descriptors: `EMFILE`, kept as the source).
+    fn new(what: &str) -> Result<Pipe> {
+        let (read, write) = pipe2(OFlag::O_CLOEXEC).map_err(|errno| Error::Isolation {
+            step: format!("creating the pipe for {what}"),
+            source: io::Error::from(errno),
+        })?;
         Ok(Pipe(read, write))
     }
 }
@@ -498,12 +506,12 @@ struct ChildFds {
 }
 
 impl Pipes {
-    fn new() -> io::Result<Pipes> {
+    fn new() -> Result<Pipes> {
         Ok(Pipes {
-            stdout: Pipe::new()?,
-            stderr: Pipe::new()?,
-            report: Pipe::new()?,
-            status: Pipe::new()?,
+            stdout: Pipe::new("the command's stdout")?,
+            stderr: Pipe::new("the command's stderr")?,
+            report: Pipe::new("the init's failure reports")?,
+            status: Pipe::new("the command's exit status")?,
         })
     }
 
@@ -720,8 +728,9 @@ unsafe fn reset_signals() {
 }
 
 /// Moves the four pipe ends above 2 if they are not (a caller with closed
-/// stdio), then closes every other descriptor, 0 to 2 included. Exits 127
-/// if a pipe end cannot be moved (it could not even be reported).
+/// stdio), then closes every other descriptor, 0 to 2 included. Reports
+/// [`STEP_DESCRIPTORS`] if a pipe end cannot be moved (out of descriptors:
+/// nothing is closed yet, so the report pipe is still open).
 ///
 /// # Safety
 ///
@@ -735,7 +744,7 @@ unsafe fn keep_only(fds: ChildFds) -> ChildFds {
             if *fd < 3 {
                 let moved = libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, 3);
                 if moved < 0 {
-                    libc::_exit(127);
+                    report(fds.report, STEP_DESCRIPTORS);
                 }
                 *fd = moved;
             }

@@ -592,3 +592,133 @@ fn a_caller_too_large_to_copy_gets_an_error_that_says_so() {
     }
     println!("{DONE}");
 }
+
+/// The descriptors open in this process (probed, so that looking opens
+/// none).
+fn open_fds() -> Vec<i32> {
+    // SAFETY: `F_GETFD` on a number only reads that descriptor's flags.
+    (0..1024)
+        .filter(|&fd| unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0)
+        .collect()
+}
+
+/// The smallest `RLIMIT_NOFILE` under which exactly `room` more
+/// descriptors can be opened (new ones take the lowest free numbers).
+fn limit_with_room_for(room: usize) -> libc::rlim_t {
+    let open = open_fds();
+    let free = (0..).filter(|fd| !open.contains(fd)).nth(room);
+    free.expect("a free number") as libc::rlim_t
+}
+
+/// Sets the soft `RLIMIT_NOFILE` (the hard limit stays, so it can rise
+/// again); returns the old one.
+fn set_descriptor_limit(soft: libc::rlim_t) -> libc::rlim_t {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `getrlimit` and `setrlimit` on a local structure.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
+        let old = limit.rlim_cur;
+        limit.rlim_cur = soft;
+        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
+        old
+    }
+}
+
+/// Out of descriptors while the caller makes the container's four pipes,
+/// the error names the pipe (not a bare `Io(EMFILE)`) and keeps `EMFILE`,
+/// and the pipes made before it are closed again. Staged in a re-run of
+/// this binary with `RLIMIT_NOFILE` lowered to leave room for 0 to 7 more
+/// descriptors (8 are enough).
+#[test]
+fn out_of_descriptors_the_error_names_the_pipe_and_nothing_leaks() {
+    let name = "out_of_descriptors_the_error_names_the_pipe_and_nothing_leaks";
+    if !privileged(name) {
+        return;
+    }
+    if env::var_os(ROLE).is_none() {
+        rerun(name, "few-descriptors", |_| {});
+        return;
+    }
+    let pipes = [
+        "the command's stdout",
+        "the command's stderr",
+        "the init's failure reports",
+        "the command's exit status",
+    ];
+    for room in 0..=8 {
+        let before = open_fds();
+        let old = set_descriptor_limit(limit_with_room_for(room));
+        let result = Container::new("true", &[]).output();
+        set_descriptor_limit(old);
+        assert_eq!(open_fds(), before, "descriptors leaked, room for {room}");
+        match (pipes.get(room / 2), result) {
+            (Some(pipe), Err(error @ Error::Isolation { .. })) => {
+                let message = error.to_string();
+                assert!(
+                    message.contains(&format!("creating the pipe for {pipe}")),
+                    "room for {room}: {message}"
+                );
+                let Error::Isolation { source, .. } = error else {
+                    unreachable!()
+                };
+                assert_eq!(source.raw_os_error(), Some(libc::EMFILE), "{source}");
+            }
+            (None, Ok(out)) => assert!(out.status.success(), "{}", out.status),
+            (_, other) => panic!("room for {room}: {other:?}"),
+        }
+    }
+    println!("{DONE}");
+}
+
+/// A caller with 0, 1 and 2 closed gets its pipes there; the init moves
+/// them above 2 before it closes the rest, and when no descriptor is left
+/// for that, it says so (an `Error::Isolation` naming the step, `EMFILE`)
+/// rather than exiting 127, which the caller took for the command's own
+/// exit status. Staged in a re-run of this binary.
+#[test]
+fn an_init_out_of_descriptors_says_so_not_exit_127() {
+    let name = "an_init_out_of_descriptors_says_so_not_exit_127";
+    if !privileged(name) {
+        return;
+    }
+    if env::var_os(ROLE).is_none() {
+        rerun(name, "closed-stdio", |_| {});
+        return;
+    }
+    // SAFETY: descriptor calls on numbers; 0 to 2 are put back before
+    // anything else can print.
+    let saved: Vec<i32> = (0..3)
+        .map(|fd| unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 100) })
+        .collect();
+    assert!(saved.iter().all(|&fd| fd >= 100), "{saved:?}");
+    // SAFETY: as above.
+    unsafe {
+        for fd in 0..3 {
+            libc::close(fd);
+        }
+    }
+    let before = open_fds();
+    let old = set_descriptor_limit(limit_with_room_for(8));
+    let result = Container::new("true", &[]).output();
+    set_descriptor_limit(old);
+    let after = open_fds();
+    // SAFETY: as above.
+    unsafe {
+        for (fd, &copy) in saved.iter().enumerate() {
+            libc::dup2(copy, fd as i32);
+            libc::close(copy);
+        }
+    }
+    assert_eq!(after, before, "descriptors leaked");
+    match result {
+        Err(Error::Isolation { step, source }) => {
+            assert!(step.contains("moving the init's pipe ends"), "{step}");
+            assert_eq!(source.raw_os_error(), Some(libc::EMFILE), "{source}");
+        }
+        other => panic!("expected Error::Isolation, got {other:?}"),
+    }
+    println!("{DONE}");
+}

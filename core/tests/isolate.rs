@@ -722,3 +722,34 @@ fn an_init_out_of_descriptors_says_so_not_exit_127() {
     }
     println!("{DONE}");
 }
+
+/// The command holds exactly 0, 1 and 2 even when the caller holds a
+/// descriptor *without* close-on-exec (which `exec` would pass on): the
+/// init closes everything but its pipe ends. Staged in a re-run of this
+/// binary, so that the descriptor reaches no other test's children.
+#[test]
+fn a_descriptor_without_close_on_exec_does_not_reach_the_command() {
+    let name = "a_descriptor_without_close_on_exec_does_not_reach_the_command";
+    if !privileged(name) {
+        return;
+    }
+    if env::var_os(ROLE).is_none() {
+        rerun(name, "inheritable-fd", |_| {});
+        return;
+    }
+    // SAFETY: `open` of a NUL-terminated path, deliberately without
+    // O_CLOEXEC, and `fcntl` reading its flags.
+    let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY) };
+    assert!(fd > 2, "{}", std::io::Error::last_os_error());
+    // SAFETY: as above.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    assert_eq!(flags & libc::FD_CLOEXEC, 0, "the descriptor is inheritable");
+    let out = run_in_container(
+        r#"for f in /proc/$$/fd/*; do [ -e "$f" ] && printf '%s ' "${f##*/}"; done; echo"#,
+        DEFAULT_HOSTNAME,
+    );
+    // SAFETY: our own descriptor, closed once.
+    unsafe { libc::close(fd) };
+    assert_eq!(out, "0 1 2 \n", "descriptor {fd} is not close-on-exec");
+    println!("{DONE}");
+}

@@ -142,7 +142,9 @@ pub enum Error {
     },
 
     /// Setting up an isolated environment ([`ptm::isolate`](crate::isolate))
-    /// failed at `step`, before the program could start.
+    /// failed at `step`, before the program could start; or the
+    /// environment's init died before it passed on the program's status
+    /// (`step` is then "running the container's init").
     #[error("container setup failed at {step}: {source}")]
     Isolation {
         /// What was being done: "creating namespaces", "mounting /proc", ...

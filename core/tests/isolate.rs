@@ -10,6 +10,7 @@
 use std::env;
 use std::process::{Command, Stdio};
 
+use nix::libc;
 use ptm::isolate::{Container, DEFAULT_HOSTNAME};
 use ptm::Error;
 
@@ -176,22 +177,9 @@ fn without_privilege_the_error_says_what_is_missing() {
     // SAFETY: `geteuid` has no preconditions and cannot fail.
     let root = unsafe { nix::libc::geteuid() } == 0;
     if root && env::var_os(ROLE).is_none() {
-        let output = Command::new(env::current_exe().expect("this binary"))
-            .args(["--exact", name, "--nocapture", "--test-threads=1"])
-            .env(ROLE, "unprivileged")
-            .uid(65534)
-            .gid(65534)
-            .current_dir("/")
-            .stdin(Stdio::null())
-            .output()
-            .expect("the unprivileged re-run starts");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success() && stdout.contains(DONE),
-            "re-run as nobody: {}\n{stdout}\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
+        rerun(name, "unprivileged", |command| {
+            command.uid(65534).gid(65534);
+        });
         return;
     }
     match Container::new("true", &[]).output() {
@@ -207,6 +195,28 @@ fn without_privilege_the_error_says_what_is_missing() {
 }
 
 use std::os::unix::process::CommandExt as _;
+
+/// Re-runs this binary for the one test `name` with [`ROLE`] set to
+/// `role` (the test's own process, for what must not touch the others:
+/// limits, odd descriptors, a huge mapping), set up further by
+/// `configure`, and checks that it passed and printed [`DONE`].
+fn rerun(name: &str, role: &str, configure: impl FnOnce(&mut Command)) {
+    let mut command = Command::new(env::current_exe().expect("this binary"));
+    command
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(ROLE, role)
+        .current_dir("/")
+        .stdin(Stdio::null());
+    configure(&mut command);
+    let output = command.output().expect("the re-run starts");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains(DONE),
+        "re-run as {role}: {}\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
 
 /// Processes of this host whose process group is `group`, with their state
 /// letter (`Z` for a zombie), from the host's `/proc`.
@@ -365,4 +375,381 @@ fn no_descriptor_leaks_into_the_command() {
         DEFAULT_HOSTNAME,
     );
     assert_eq!(out, "0 1 2 \n");
+}
+
+/// `n` in base 62 (`0-9a-zA-Z`): short, distinct, shell-safe arguments.
+fn base62(mut n: usize) -> String {
+    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let mut digits = Vec::new();
+    loop {
+        digits.push(DIGITS[n % 62]);
+        n /= 62;
+        if n == 0 {
+            break;
+        }
+    }
+    digits.reverse();
+    String::from_utf8(digits).expect("ASCII digits")
+}
+
+/// A script without `#!` runs as `/bin/sh script args...`, and that argv
+/// (one pointer per argument) must not be built on the init's small
+/// stack: glibc's `execvp` builds it there with `alloca`, below the end
+/// of the stack from some 34,000 arguments on, over whatever memory lies
+/// below (the arguments' own strings among it), and the script ran with
+/// altered arguments and exited 0. 150,000 distinct arguments (1.8 MB of
+/// strings and pointers, under the 2 MiB `ARG_MAX` of an 8 MiB stack
+/// limit) must all arrive unaltered.
+#[test]
+fn a_script_without_shebang_gets_every_argument_unaltered() {
+    if !privileged("a_script_without_shebang_gets_every_argument_unaltered") {
+        return;
+    }
+    let dir = env::temp_dir().join(format!("ptm-isolate-noshebang-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let script = dir.join("print-args");
+    std::fs::write(&script, "printf '%s\\n' \"$#\" \"$@\"\n").expect("the script");
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+        .expect("the script made executable");
+    let args: Vec<String> = (0..150_000).map(base62).collect();
+    let program = script.to_str().expect("a UTF-8 path").to_owned();
+    let sent = args.clone();
+    let out = within("150,000 arguments", move || {
+        let refs: Vec<&str> = sent.iter().map(String::as_str).collect();
+        Container::new(&program, &refs).output()
+    });
+    std::fs::remove_dir_all(&dir).expect("the temporary directory removed");
+    let out = out.expect("the container runs the script");
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("150000"), "the argument count");
+    let received: Vec<&str> = lines.collect();
+    let altered: Vec<(usize, &str, &str)> = args
+        .iter()
+        .zip(&received)
+        .enumerate()
+        .filter(|(_, (sent, got))| sent != *got)
+        .map(|(i, (sent, got))| (i, sent.as_str(), *got))
+        .collect();
+    assert!(
+        altered.is_empty() && received.len() == args.len(),
+        "{} of {} arguments altered ({} received), the first: {:?}",
+        altered.len(),
+        args.len(),
+        received.len(),
+        &altered[..altered.len().min(5)]
+    );
+}
+
+/// The host pid of the container init whose command runs `sleep <mark>`:
+/// a child of this process with a child of its own running that.
+fn find_init(mark: &str) -> Option<i32> {
+    let ours = std::process::id().to_string();
+    let wanted = format!("sleep\0{mark}\0");
+    let entries = std::fs::read_dir("/proc").ok()?;
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .find(|pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1).map(str::to_owned));
+            let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+                .unwrap_or_default();
+            ppid.as_deref() == Some(ours.as_str())
+                && children.split_whitespace().any(|child| {
+                    std::fs::read(format!("/proc/{child}/cmdline"))
+                        .is_ok_and(|cmdline| cmdline == wanted.as_bytes())
+                })
+        })
+}
+
+/// An init that dies before it passes on the command's status (here
+/// killed from the host; a stack overflow into its guard page is the same
+/// path) is an `Error::Isolation` that says how the init ended, not an
+/// `Ok` whose status is the init's, which reads as the command's.
+#[test]
+fn an_init_killed_before_it_reports_is_an_error_not_the_commands_status() {
+    if !privileged("an_init_killed_before_it_reports_is_an_error_not_the_commands_status") {
+        return;
+    }
+    const MARK: &str = "3600.4217";
+    let runner = std::thread::spawn(|| Container::new("sleep", &[MARK]).output());
+    let init = within("finding the init", || loop {
+        if let Some(pid) = find_init(MARK) {
+            break pid;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    });
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(init),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("the init is killed");
+    let result = within("the container after its init was killed", move || {
+        runner.join().expect("the thread running the container")
+    });
+    match result {
+        Err(error @ Error::Isolation { .. }) => {
+            let message = error.to_string();
+            assert!(
+                message.contains("init") && message.contains("SIGKILL"),
+                "{message}"
+            );
+        }
+        other => panic!("expected Error::Isolation, got {other:?}"),
+    }
+}
+
+/// A caller whose address space cannot be copied (clone without CLONE_VM
+/// charges each private writable mapping again) gets an error that says
+/// so, kind `OutOfMemory`, not a bare "Cannot allocate memory". Staged in
+/// a re-run of this binary that maps (and never touches) one private
+/// mapping larger than RAM plus swap, grown with `mremap`, which the
+/// default heuristic overcommit (mode 0) then refuses to copy; skipped in
+/// other modes (no sysctl is changed).
+#[test]
+fn a_caller_too_large_to_copy_gets_an_error_that_says_so() {
+    let name = "a_caller_too_large_to_copy_gets_an_error_that_says_so";
+    if !privileged(name) {
+        return;
+    }
+    if env::var_os(ROLE).is_none() {
+        rerun(name, "huge-mapping", |_| {});
+        return;
+    }
+    let mode = std::fs::read_to_string("/proc/sys/vm/overcommit_memory").expect("the mode");
+    if mode.trim() != "0" {
+        println!(
+            "{name}: skipped, vm.overcommit_memory is {}, not 0",
+            mode.trim()
+        );
+        println!("{DONE}");
+        return;
+    }
+    let meminfo = std::fs::read_to_string("/proc/meminfo").expect("/proc/meminfo");
+    let swap_kib: usize = meminfo
+        .lines()
+        .find_map(|line| line.strip_prefix("SwapTotal:"))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .expect("SwapTotal");
+    // SAFETY: `sysconf` reads constants.
+    let (pages, page) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES) as usize,
+            libc::sysconf(libc::_SC_PAGESIZE) as usize,
+        )
+    };
+    let total = pages * page + swap_kib * 1024;
+    let first = (total / 4 * 3).div_ceil(page) * page;
+    let grown = first * 2;
+    // SAFETY: a new anonymous mapping, never touched, unmapped below;
+    // each step alone is within the heuristic's limit (RAM plus swap).
+    let mapping = unsafe {
+        let mapping = libc::mmap(
+            std::ptr::null_mut(),
+            first,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        assert_ne!(
+            mapping,
+            libc::MAP_FAILED,
+            "{}",
+            std::io::Error::last_os_error()
+        );
+        let mapping = libc::mremap(mapping, first, grown, libc::MREMAP_MAYMOVE);
+        assert_ne!(
+            mapping,
+            libc::MAP_FAILED,
+            "{}",
+            std::io::Error::last_os_error()
+        );
+        mapping
+    };
+    let result = Container::new("true", &[]).output();
+    // SAFETY: the mapping made above, no reference into it.
+    unsafe { libc::munmap(mapping, grown) };
+    match result {
+        Err(Error::Isolation { step, source }) => {
+            assert_eq!(source.kind(), std::io::ErrorKind::OutOfMemory, "{source}");
+            let message = Error::Isolation { step, source }.to_string();
+            assert!(message.contains("address space"), "{message}");
+            println!("{message}");
+        }
+        other => panic!("expected Error::Isolation, got {other:?}"),
+    }
+    println!("{DONE}");
+}
+
+/// The descriptors open in this process (probed, so that looking opens
+/// none).
+fn open_fds() -> Vec<i32> {
+    // SAFETY: `F_GETFD` on a number only reads that descriptor's flags.
+    (0..1024)
+        .filter(|&fd| unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0)
+        .collect()
+}
+
+/// The smallest `RLIMIT_NOFILE` under which exactly `room` more
+/// descriptors can be opened (new ones take the lowest free numbers).
+fn limit_with_room_for(room: usize) -> libc::rlim_t {
+    let open = open_fds();
+    let free = (0..).filter(|fd| !open.contains(fd)).nth(room);
+    free.expect("a free number") as libc::rlim_t
+}
+
+/// Sets the soft `RLIMIT_NOFILE` (the hard limit stays, so it can rise
+/// again); returns the old one.
+fn set_descriptor_limit(soft: libc::rlim_t) -> libc::rlim_t {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `getrlimit` and `setrlimit` on a local structure.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
+        let old = limit.rlim_cur;
+        limit.rlim_cur = soft;
+        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
+        old
+    }
+}
+
+/// Out of descriptors while the caller makes the container's four pipes,
+/// the error names the pipe (not a bare `Io(EMFILE)`) and keeps `EMFILE`,
+/// and the pipes made before it are closed again. Staged in a re-run of
+/// this binary with `RLIMIT_NOFILE` lowered to leave room for 0 to 7 more
+/// descriptors (8 are enough).
+#[test]
+fn out_of_descriptors_the_error_names_the_pipe_and_nothing_leaks() {
+    let name = "out_of_descriptors_the_error_names_the_pipe_and_nothing_leaks";
+    if !privileged(name) {
+        return;
+    }
+    if env::var_os(ROLE).is_none() {
+        rerun(name, "few-descriptors", |_| {});
+        return;
+    }
+    let pipes = [
+        "the command's stdout",
+        "the command's stderr",
+        "the init's failure reports",
+        "the command's exit status",
+    ];
+    for room in 0..=8 {
+        let before = open_fds();
+        let old = set_descriptor_limit(limit_with_room_for(room));
+        let result = Container::new("true", &[]).output();
+        set_descriptor_limit(old);
+        assert_eq!(open_fds(), before, "descriptors leaked, room for {room}");
+        match (pipes.get(room / 2), result) {
+            (Some(pipe), Err(error @ Error::Isolation { .. })) => {
+                let message = error.to_string();
+                assert!(
+                    message.contains(&format!("creating the pipe for {pipe}")),
+                    "room for {room}: {message}"
+                );
+                let Error::Isolation { source, .. } = error else {
+                    unreachable!()
+                };
+                assert_eq!(source.raw_os_error(), Some(libc::EMFILE), "{source}");
+            }
+            (None, Ok(out)) => assert!(out.status.success(), "{}", out.status),
+            (_, other) => panic!("room for {room}: {other:?}"),
+        }
+    }
+    println!("{DONE}");
+}
+
+/// A caller with 0, 1 and 2 closed gets its pipes there; the init moves
+/// them above 2 before it closes the rest, and when no descriptor is left
+/// for that, it says so (an `Error::Isolation` naming the step, `EMFILE`)
+/// rather than exiting 127, which the caller took for the command's own
+/// exit status. Staged in a re-run of this binary.
+#[test]
+fn an_init_out_of_descriptors_says_so_not_exit_127() {
+    let name = "an_init_out_of_descriptors_says_so_not_exit_127";
+    if !privileged(name) {
+        return;
+    }
+    if env::var_os(ROLE).is_none() {
+        rerun(name, "closed-stdio", |_| {});
+        return;
+    }
+    // SAFETY: descriptor calls on numbers; 0 to 2 are put back before
+    // anything else can print.
+    let saved: Vec<i32> = (0..3)
+        .map(|fd| unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 100) })
+        .collect();
+    assert!(saved.iter().all(|&fd| fd >= 100), "{saved:?}");
+    // SAFETY: as above.
+    unsafe {
+        for fd in 0..3 {
+            libc::close(fd);
+        }
+    }
+    let before = open_fds();
+    let old = set_descriptor_limit(limit_with_room_for(8));
+    let result = Container::new("true", &[]).output();
+    set_descriptor_limit(old);
+    let after = open_fds();
+    // SAFETY: as above.
+    unsafe {
+        for (fd, &copy) in saved.iter().enumerate() {
+            libc::dup2(copy, fd as i32);
+            libc::close(copy);
+        }
+    }
+    assert_eq!(after, before, "descriptors leaked");
+    match result {
+        Err(Error::Isolation { step, source }) => {
+            assert!(step.contains("moving the init's pipe ends"), "{step}");
+            assert_eq!(source.raw_os_error(), Some(libc::EMFILE), "{source}");
+        }
+        other => panic!("expected Error::Isolation, got {other:?}"),
+    }
+    println!("{DONE}");
+}
+
+/// The command holds exactly 0, 1 and 2 even when the caller holds a
+/// descriptor *without* close-on-exec (which `exec` would pass on): the
+/// init closes everything but its pipe ends. Staged in a re-run of this
+/// binary, so that the descriptor reaches no other test's children.
+#[test]
+fn a_descriptor_without_close_on_exec_does_not_reach_the_command() {
+    let name = "a_descriptor_without_close_on_exec_does_not_reach_the_command";
+    if !privileged(name) {
+        return;
+    }
+    if env::var_os(ROLE).is_none() {
+        rerun(name, "inheritable-fd", |_| {});
+        return;
+    }
+    // SAFETY: `open` of a NUL-terminated path, deliberately without
+    // O_CLOEXEC, and `fcntl` reading its flags.
+    let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY) };
+    assert!(fd > 2, "{}", std::io::Error::last_os_error());
+    // SAFETY: as above.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    assert_eq!(flags & libc::FD_CLOEXEC, 0, "the descriptor is inheritable");
+    let out = run_in_container(
+        r#"for f in /proc/$$/fd/*; do [ -e "$f" ] && printf '%s ' "${f##*/}"; done; echo"#,
+        DEFAULT_HOSTNAME,
+    );
+    // SAFETY: our own descriptor, closed once.
+    unsafe { libc::close(fd) };
+    assert_eq!(out, "0 1 2 \n", "descriptor {fd} is not close-on-exec");
+    println!("{DONE}");
 }

@@ -43,7 +43,7 @@
 //! **Reaping.** A process that has exited stays a *zombie* (an entry in the
 //! process table holding its exit status) until its parent waits for it.
 //! Every operation that ends children here also reaps them
-//! ([`Child::wait`]): after [`kill_all`](ProcessManager::kill_all),
+//! (`waitid`): after [`kill_all`](ProcessManager::kill_all),
 //! [`terminate_all`](ProcessManager::terminate_all), [`wait_all`](ProcessManager::wait_all)
 //! or a drop of the manager, no zombie and no running child of the manager
 //! is left. The seed's `kill_all` (section "Process Creation and Control")
@@ -55,35 +55,73 @@
 //! and returns statuses that no longer say which child they belong to;
 //! [`ExitReport`] carries the pid and program with each status.
 //!
-//! **The signals are sent while the children are unreaped.** A pid, and so
-//! a process group id, is not reused while its process is a zombie. The
-//! manager therefore signals groups before it reaps their leaders, so a
-//! signal cannot reach an unrelated process that got a recycled pid. To
-//! keep that true, do not reap the manager's children elsewhere (a
-//! `waitpid(-1, ..)` in the same program, or SIGCHLD set to `SIG_IGN`); a
-//! wait then fails with `ECHILD` and is reported as an error.
+//! **No signal to a recycled pid.** A pid, and so a process group id, names
+//! a process only until it is reaped; then the kernel may give the number
+//! to another process. A child can be reaped behind the manager's back:
+//! with SIGCHLD set to `SIG_IGN` the kernel reaps children itself, and a
+//! `waitpid(-1, ..)` elsewhere in the program reaps whichever exits. So on
+//! Linux each child is held by a *pidfd* (`pidfd_open(2)`, checked right
+//! after the spawn to be our own child), and every signal goes through it
+//! (`pidfd_send_signal(2)`; to the group with `PIDFD_SIGNAL_PROCESS_GROUP`,
+//! Linux 6.9, which names the group by the leader's identity, not its
+//! number): it reaches that process or nobody. A child reaped elsewhere is
+//! reported with [`Error::StatusLost`] and never signalled by pid again.
+//! Before Linux 6.9 the group is signalled with `killpg` only while its
+//! leader is unreaped.
 //!
 //! **Waiting with a deadline.** [`wait_all_timeout`](ProcessManager::wait_all_timeout)
-//! and the grace period of `terminate_all` need "wait for this child, but no
-//! longer than that". Linux offers `pidfd_open` + `poll` for this, but nix
-//! 0.31 does not wrap `pidfd_open`, std's `PidFd` is unstable, and `libc` is
-//! not a direct dependency of ptm. So these two poll: each round checks every
-//! remaining child without blocking, then sleeps for a back-off that starts
-//! at 50 µs and doubles up to 2 ms (never past the deadline): a child that
-//! exits is noticed within about 2 ms, and a long wait costs a few hundred
-//! wake-ups per second, not a spinning core. During the grace period the
-//! check is `waitid(P_PID, WEXITED | WNOHANG | WNOWAIT)`, which sees an exit
-//! without reaping, so the SIGKILL that follows still goes to groups whose
-//! leader is held as a zombie (on Unixes without `waitid` it is
-//! [`Child::try_wait`], which reaps). Waits without a deadline block in
-//! [`Child::wait`].
+//! and the grace period of `terminate_all` sleep in `poll(2)` on the
+//! children's pidfds, which become readable when the child exits: an exit
+//! is noticed at once, and a long wait costs no CPU. During the grace the
+//! check is `waitid(P_PIDFD, WEXITED | WNOHANG | WNOWAIT)`, which sees an
+//! exit without reaping, so the SIGKILL that follows still reaches the
+//! groups of exited leaders. Once the children have exited, grandchildren
+//! still in their groups are looked for in `/proc` at a falling rate (after
+//! 1, 2, 4 ... ms, then every 50 ms). Every wait after SIGKILL is bounded
+//! (a second): a child frozen or in uninterruptible sleep, which cannot die
+//! yet, is reported with an error naming it, its group's survivors in
+//! [`ExitReport::survivors`], and handed to ptm's one background reaper
+//! thread, which reaps it when it finally exits.
 //!
-//! **File descriptors.** std opens every descriptor with `O_CLOEXEC`, and a
-//! child started with [`ProcessManager::spawn`] inherits stdin, stdout and
-//! stderr: the manager holds no pipe. [`ProcessManager::output`] reads the
-//! child's stdout and stderr concurrently (std's `wait_with_output` polls
-//! both pipes), so a child that fills one pipe while the parent reads the
-//! other cannot deadlock.
+//! # Parent death
+//!
+//! A process that dies by a signal (Ctrl-C, SIGTERM, SIGKILL) runs no
+//! destructor, so the manager's `Drop` cannot end its children; in their
+//! own process groups, a terminal's Ctrl-C does not reach them either. By
+//! default, ptm therefore registers every child with its *guardian*: a
+//! small process, started on the first spawn, in a session of its own,
+//! that holds a pidfd of each child and, when this process is gone
+//! (it reads end of file on a socket only this process holds), sends
+//! SIGKILL to each child's process group and exits. The children of a
+//! [`ProcessManager`], of [`communicate`](crate::ipc::communicate) and of a
+//! [`Pipeline`](crate::ipc::Pipeline) are gone, with what they started,
+//! within milliseconds of their parent's death, whatever killed it.
+//!
+//! This is not `prctl(PR_SET_PDEATHSIG)`, which fires when the *thread*
+//! that spawned the child exits (a child started from a short-lived thread
+//! would die with that thread) and reaches only the child, not its group.
+//!
+//! To let children outlive this process (a daemon, a detached job), use
+//! [`ProcessManager::die_with_parent(false)`](ProcessManager::die_with_parent)
+//! or [`Pipeline::die_with_parent(false)`](crate::ipc::Pipeline::die_with_parent).
+//! The guardian's limits: a process this one forks without `exec` inherits
+//! its socket, so the guardian waits for that one too; an `exec` of this
+//! process counts as its death; a guardian killed with SIGKILL protects
+//! nothing (a new one is started for later children).
+//!
+//! **File descriptors.** A child holds only stdin, stdout and stderr: std
+//! opens its own descriptors close-on-exec, and any descriptor this process
+//! holds *without* close-on-exec (inherited from a shell, opened by C code)
+//! is marked close-on-exec in the child before `exec` (listed from
+//! `/proc/self/fd` at the spawn; when there is none, nothing is added and
+//! std keeps its `posix_spawn` fast path). A child started with
+//! [`ProcessManager::spawn`] inherits stdin, stdout and stderr: the manager
+//! holds no pipe. [`ProcessManager::output`] reads the child's stdout and
+//! stderr concurrently, so a child that fills one pipe while the parent
+//! reads the other cannot deadlock.
+//!
+//! The module needs Linux for its pidfds (other Unixes fall back to pids
+//! through std's `Child` where the code allows, but are not tested).
 
 use std::env;
 use std::io;
@@ -128,11 +166,11 @@ pub(crate) const STDERR_TAIL_BYTES: usize = 4096;
 /// then SIGKILL, then reap.
 ///
 /// Two consequences of the process groups, worth knowing: a terminal's
-/// Ctrl-C (SIGINT to the foreground group) does not reach the children, and
-/// if the manager's process is killed without running `Drop`, they keep
-/// running, re-parented to init; and a child that reads the terminal from
-/// its background group is stopped by SIGTTIN, so `wait_all` would wait for
-/// ever: give such a child another stdin (`Stdio::null()`).
+/// Ctrl-C (SIGINT to the foreground group) does not reach the children
+/// (but if it kills this process, ptm's guardian kills them: see
+/// [parent death](self#parent-death)); and a child that reads the terminal
+/// from its background group is stopped by SIGTTIN, so `wait_all` would
+/// wait for ever: give such a child another stdin (`Stdio::null()`).
 ///
 /// A child that has been reaped is no longer tracked: a background process
 /// it left behind (`sh -c 'sleep 1000 &'` after `sh` exited and was waited

@@ -74,9 +74,8 @@
 //!
 //! # Process groups, timeouts and end of file
 //!
-//! Each call's children run in a new process group (`process_group(0)`;
-//! a pipeline's stages all join the first stage's group), set by std's
-//! fast spawn path with no `pre_exec`. At a deadline the whole group gets
+//! Each child runs in a new process group that it leads (`process_group(0)`;
+//! in a pipeline, one per stage), set by std's fast spawn path. At a deadline the whole group gets
 //! `SIGKILL`, so a grandchild holding a pipe (`sh -c 'sleep 100 & echo hi'`)
 //! dies too; the children are reaped, then the loop reads what was left in
 //! the pipes until end of file, for at most one second (a grace that is
@@ -92,14 +91,21 @@
 //! # Every child is reaped
 //!
 //! The children of a call are owned by a guard that, if dropped with a child
-//! not yet reaped (an early return on an error), kills the group and reaps
-//! each child. No path leaves a zombie, nor an orphan in the call's process
-//! group (a process that moved itself to another group or session, with
-//! `setsid` for example, is beyond the group kill). The group is
-//! signalled only while its leader is unreaped, so its id cannot have been
-//! reused by an unrelated group, and the leader is reaped last, so a
-//! deadline that passes while a later stage still runs kills the whole
-//! group, not just the stages.
+//! not yet reaped (an early return on an error), kills each child's group
+//! and reaps each child. No path leaves a zombie, nor an orphan in the
+//! children's process groups while this process lives (a process that
+//! moved itself to another group or session, with `setsid` for example, is
+//! beyond the group kill). If this process dies during the call, by any
+//! signal, ptm's guardian kills the children's groups (see
+//! [parent death](crate::process#parent-death)). Signals go through each
+//! child's pidfd, so a child reaped behind ptm's back (SIGCHLD ignored) is
+//! never mistaken for the process that got its pid: its status is reported
+//! lost ([`Error::StatusLost`]), with the output read. Every wait after a
+//! SIGKILL is bounded by a second: a child that cannot die yet (frozen, in
+//! uninterruptible sleep, or refusing the signal) is named in the error and
+//! left to ptm's background reaper, which reaps it when it exits. The last
+//! stage is killed first, so that a consumer cannot see end of file and
+//! exit by itself before its own kill.
 //!
 //! The parent closes every pipe end it does not use right after each spawn
 //! (std closes the child's ends; a pipeline hands each inter-stage pipe to
@@ -178,16 +184,19 @@ const KILL_GRACE: Duration = Duration::from_secs(1);
 /// - [`Error::Spawn`] if the program cannot be started (`NotFound`,
 ///   `PermissionDenied`, ... in `source.kind()`).
 /// - [`Error::Timeout`] if `timeout` passes first: the child's process group
-///   (grandchildren included) is killed, the child reaped, and `output`
-///   holds its status and everything it wrote before the kill.
+///   (grandchildren included) is killed, the child reaped, `program` is the
+///   command line (`sleep 10`) and `output` holds its status and everything
+///   it wrote before the kill.
+/// - [`Error::StatusLost`], with everything read, if something else reaped
+///   the child (SIGCHLD ignored): its status cannot be known.
 /// - [`Error::Io`] if the operating system fails a pipe or `poll` operation;
 ///   the child is killed and reaped first.
-/// - [`Error::Io`] of kind `PermissionDenied`, instead of `Timeout`, if at
-///   the timeout the child could not be killed (`EPERM`: it changed its
-///   credentials, as `sudo` does) and did not exit within a second: the
-///   message names it and its pid; it is left running and reaped by a
-///   background thread when it exits, so the call neither hangs nor leaves
-///   a zombie.
+/// - [`Error::Io`] of kind `PermissionDenied` (or `TimedOut`), instead of
+///   `Timeout`, if at the timeout the child could not be killed (`EPERM`:
+///   it changed its credentials, as `sudo` does) or did not die (frozen, in
+///   uninterruptible sleep) within a second: the message names it and its
+///   pid; it is left to ptm's one background reaper thread, which reaps it
+///   when it exits, so the call neither hangs nor leaves a zombie.
 ///
 /// # Examples
 ///

@@ -324,6 +324,27 @@ fn parent_role(how: &str, pidfile: &Path) -> ! {
     }
 }
 
+/// Processes a test watches, killed (through their pidfds) when the test
+/// ends, so that a failing test leaves no survivor holding its pipes.
+struct Watched(Vec<(u32, OwnedFd)>);
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        for (_, fd) in &self.0 {
+            // SAFETY: pidfd_send_signal on a descriptor we own.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_pidfd_send_signal,
+                    fd.as_raw_fd(),
+                    libc::SIGKILL,
+                    std::ptr::null::<libc::siginfo_t>(),
+                    0u32,
+                )
+            };
+        }
+    }
+}
+
 /// Starts a re-run as `how`, waits for the pids it reports, kills it with
 /// `signal`, and checks that its child and grandchild are gone.
 fn kill_parent_and_check(how: &str, signal: Signal) -> Duration {
@@ -347,11 +368,13 @@ fn kill_parent_and_check(how: &str, signal: Signal) -> Duration {
         assert!(start.elapsed() < GONE_BOUND, "{how}: no pids reported");
         thread::sleep(Duration::from_millis(5));
     };
-    let watched: Vec<(u32, OwnedFd)> = pids
-        .split_whitespace()
-        .map(|pid| pid.parse::<u32>().expect("a pid"))
-        .map(|pid| (pid, pidfd(pid).expect("the reported process is alive")))
-        .collect();
+    let watched = Watched(
+        pids.split_whitespace()
+            .map(|pid| pid.parse::<u32>().expect("a pid"))
+            .map(|pid| (pid, pidfd(pid).expect("the reported process is alive")))
+            .collect(),
+    );
+    let watched = &watched.0;
     assert_eq!(watched.len(), 2, "{how}: child and grandchild");
     let parent_pid = Pid::from_raw(i32::try_from(parent.id()).expect("a pid"));
     kill(parent_pid, signal).expect("signal the parent");
@@ -361,7 +384,7 @@ fn kill_parent_and_check(how: &str, signal: Signal) -> Duration {
         Some(signal as i32),
         "{how}: the parent died"
     );
-    wait_gone(&format!("{how}, parent killed by {signal}"), &watched)
+    wait_gone(&format!("{how}, parent killed by {signal}"), watched)
 }
 
 /// Children (and their groups) of `ProcessManager`, `communicate` and

@@ -391,7 +391,7 @@ impl<'a> Pump<'a> {
 /// pending for this thread before the block (a caller that keeps SIGPIPE
 /// blocked), since a second SIGPIPE does not queue behind it.
 #[derive(Debug)]
-pub(super) struct SigpipeBlock {
+struct SigpipeBlock {
     /// The thread's signal mask before.
     old: SigSet,
     /// SIGPIPE was already pending for this thread (someone else's): leave
@@ -404,7 +404,7 @@ pub(super) struct SigpipeBlock {
 
 impl SigpipeBlock {
     /// Blocks SIGPIPE in the calling thread.
-    pub(super) fn new() -> io::Result<Self> {
+    fn new() -> io::Result<Self> {
         let old = sigpipe()
             .thread_swap_mask(SigmaskHow::SIG_BLOCK)
             .map_err(io::Error::from)?;
@@ -424,7 +424,7 @@ impl SigpipeBlock {
 
     /// Records that a write in this thread failed with `EPIPE`, which raised
     /// a SIGPIPE for this thread: the drop takes it back.
-    pub(super) fn raised(&mut self) {
+    fn raised(&mut self) {
         self.raised = true;
     }
 }

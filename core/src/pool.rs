@@ -70,8 +70,10 @@
 use std::any::Any;
 use std::cell::Cell;
 use std::fmt;
+use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
+use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
 
@@ -133,6 +135,12 @@ pub const MAX_WORKERS: usize = 1 << 16;
 /// the pool is built (about 24 bytes each), so a huge bound is an error rather
 /// than a huge allocation. Leave the queue unbounded to have no limit.
 pub const MAX_QUEUE_CAPACITY: usize = 1 << 24;
+
+/// How long a [`PoolBuilder::build`] that failed waits for the workers it
+/// had started to end before it detaches those still running. A healthy
+/// worker of a pool that was never returned has no job and ends as soon as
+/// it is scheduled; the bound is for a thread that never reached ptm's code.
+const STARTED_WORKERS_GRACE: Duration = Duration::from_secs(1);
 
 /// Checks a bounded queue's capacity against [`MAX_QUEUE_CAPACITY`].
 pub(crate) fn check_capacity(what: &str, capacity: usize) -> Result<()> {
@@ -217,10 +225,42 @@ impl PoolBuilder {
     ///
     /// [`Error::InvalidArgument`] for zero workers or more than
     /// [`MAX_WORKERS`], a queue capacity above [`MAX_QUEUE_CAPACITY`], or a
-    /// thread name with a NUL byte; [`Error::ThreadSpawn`] if the OS refuses
-    /// a thread, in which case the threads already started are stopped and
-    /// joined before returning.
+    /// thread name with a NUL byte.
+    ///
+    /// [`Error::ThreadSpawn`] if the OS refuses a thread. The threads
+    /// already started are then stopped: each is joined if it ends within a
+    /// second, and detached otherwise, so the error never waits for ever on
+    /// a thread that may not have started.
+    ///
+    /// What std does when memory runs out inside a new thread, before ptm's
+    /// code runs in it, is not an error ptm can return. Under a tight
+    /// address space (`ulimit -v`) `pthread_create` may succeed and the new
+    /// thread then fail in std's start routine: it cannot map its signal
+    /// stack (`stack_overflow::Handler::new` panics "failed to allocate an
+    /// alternative stack" where no unwinding is possible), or an allocation
+    /// fails (std's out-of-memory hook prints a message), or glibc cannot
+    /// register a thread-local destructor. Each aborts the whole process.
+    /// With `RUST_BACKTRACE` set, the thread can instead hang for good:
+    /// std's panic hook takes its backtrace lock to print a backtrace, an
+    /// allocation fails while printing, and the out-of-memory hook waits
+    /// for that same lock. That thread is the one the bound above stops
+    /// waiting for (seen in `gdb`, std 1.95); any later panic in the
+    /// process waits for that lock too. A worker stuck so after every spawn
+    /// succeeded leaves a pool with one worker fewer, whose shutdown waits
+    /// for ever.
     pub fn build(self) -> Result<ThreadPool> {
+        self.build_with(STARTED_WORKERS_GRACE, |builder, worker| {
+            builder.spawn(move || worker.run())
+        })
+    }
+
+    /// [`build`](Self::build), with the grace given to the started workers
+    /// on the error path, and the way each worker's thread is spawned (tests
+    /// replace it to stage a thread that never reaches its loop).
+    fn build_with<S>(self, grace: Duration, mut spawn: S) -> Result<ThreadPool>
+    where
+        S: FnMut(thread::Builder, Worker) -> io::Result<thread::JoinHandle<()>>,
+    {
         let workers = match self.workers {
             Some(0) => {
                 return Err(Error::InvalidArgument(
@@ -258,27 +298,110 @@ impl PoolBuilder {
             idle_lock: Mutex::new(()),
             idle_cv: Condvar::new(),
         });
-        let mut pool = ThreadPool {
-            sender: Some(sender),
-            receiver: receiver.clone(),
-            threads: Vec::with_capacity(workers),
-            shared,
-        };
+        // Room for every handle and every exit notice is allocated now,
+        // while memory is plentiful: the error path below allocates nothing,
+        // as it may run when the address space is exhausted. (Crossbeam's
+        // own channel even under loom: it is waited on only on that path,
+        // which the loom models never take.)
+        let mut started: Vec<Option<thread::JoinHandle<()>>> = Vec::with_capacity(workers);
+        let (exits, exited) = crossbeam_channel::bounded(workers);
         for index in 0..workers {
             let name = format!("{}-{index}", self.thread_name);
             let mut builder = thread::Builder::new().name(name.clone());
             if let Some(bytes) = self.stack_size {
                 builder = builder.stack_size(bytes);
             }
-            let shared = Arc::clone(&pool.shared);
-            let receiver = receiver.clone();
-            match builder.spawn(move || worker_loop(&shared, index, &receiver)) {
-                Ok(handle) => pool.threads.push(handle),
-                // Dropping `pool` stops and joins the workers started so far.
-                Err(source) => return Err(Error::ThreadSpawn { name, source }),
+            let worker = Worker {
+                shared: Arc::clone(&shared),
+                index,
+                receiver: receiver.clone(),
+                _exit: ExitNotice {
+                    index,
+                    exits: exits.clone(),
+                },
+            };
+            match spawn(builder, worker) {
+                Ok(handle) => started.push(Some(handle)),
+                Err(source) => {
+                    // Closing the queue tells the started workers to end.
+                    drop((sender, exits));
+                    join_or_detach(&mut started, &exited, grace);
+                    return Err(Error::ThreadSpawn { name, source });
+                }
             }
         }
-        Ok(pool)
+        Ok(ThreadPool {
+            sender: Some(sender),
+            receiver,
+            threads: started.into_iter().flatten().collect(),
+            shared,
+        })
+    }
+}
+
+/// The error path of `build`, once the queue is closed: joins each started
+/// worker that ends within `grace` (its [`ExitNotice`] arrives), and
+/// detaches the others, dropping their handles.
+///
+/// A thread that std started may never reach ptm's code (see the
+/// `# Errors` of [`PoolBuilder::build`]): `join` on it would never return.
+/// A worker that is merely slow to be scheduled ends on its own, seeing the
+/// queue closed; detaching it costs nothing.
+fn join_or_detach(
+    started: &mut [Option<thread::JoinHandle<()>>],
+    exited: &crossbeam_channel::Receiver<usize>,
+    grace: Duration,
+) {
+    let mut running = started.len();
+    let deadline = Instant::now().checked_add(grace);
+    while running > 0 {
+        let notice = match deadline {
+            Some(deadline) => exited.recv_deadline(deadline).ok(),
+            None => exited.recv().ok(),
+        };
+        let Some(index) = notice else {
+            break; // the grace is over
+        };
+        // Its loop has returned: the join waits only for std's exit.
+        if let Some(handle) = started.get_mut(index).and_then(Option::take) {
+            running -= 1;
+            if let Err(payload) = handle.join() {
+                forget_payload(payload);
+            }
+        }
+    }
+}
+
+/// What one worker thread runs: its loop, over the pool's queue.
+struct Worker {
+    shared: Arc<Shared>,
+    index: usize,
+    receiver: Receiver<Job>,
+    /// Dropped when the loop has returned (or when the thread never ran).
+    _exit: ExitNotice,
+}
+
+impl Worker {
+    /// The body of the worker's thread.
+    fn run(self) {
+        worker_loop(&self.shared, self.index, &self.receiver);
+    }
+}
+
+/// Sends its worker's index when dropped: once the worker's loop has
+/// returned, or when std drops the closure of a thread it could not start.
+/// How a failed `build` learns, with a bound, which workers have ended.
+/// (The channel holds one notice per worker: the send never blocks, nor
+/// allocates.)
+struct ExitNotice {
+    index: usize,
+    exits: crossbeam_channel::Sender<usize>,
+}
+
+impl Drop for ExitNotice {
+    fn drop(&mut self) {
+        // Fails only once `build` stopped listening: nobody to tell.
+        let _ = self.exits.send(self.index);
     }
 }
 
@@ -478,7 +601,8 @@ impl ThreadPool {
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] if `workers` is 0, [`Error::ThreadSpawn`] if
-    /// the OS refuses a thread.
+    /// the OS refuses a thread (see [`PoolBuilder::build`] for the threads
+    /// already started, and for what std does when memory runs out).
     ///
     /// # Examples
     ///
@@ -767,5 +891,88 @@ impl<T> JobHandle<T> {
 impl<T> fmt::Debug for JobHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JobHandle").finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::sync::mpsc;
+
+    use super::*;
+
+    /// A "did not hang" bound for the tests below, not a timing claim.
+    const HANG: Duration = Duration::from_secs(60);
+
+    /// Runs `build_with` on a helper thread; its result, or `None` if it
+    /// had not returned within [`HANG`].
+    fn build_within_bound<S>(workers: usize, grace: Duration, spawn: S) -> Option<Result<()>>
+    where
+        S: FnMut(thread::Builder, Worker) -> io::Result<thread::JoinHandle<()>> + Send + 'static,
+    {
+        let (done, result) = mpsc::channel();
+        std::thread::spawn(move || {
+            let built = PoolBuilder::default()
+                .workers(workers)
+                .build_with(grace, spawn);
+            let _ = done.send(built.map(drop));
+        });
+        result.recv_timeout(HANG).ok()
+    }
+
+    /// A worker that std started but that never reaches its loop (as a
+    /// thread stuck in std's out-of-memory handler), then a spawn the OS
+    /// refuses: the error path used to join the first thread, and so
+    /// never returned. It must return `ThreadSpawn` and leave that thread.
+    #[test]
+    fn a_failed_build_does_not_wait_for_a_worker_that_never_reached_its_loop() {
+        let (release, gate) = mpsc::channel::<()>();
+        let mut gate = Some(gate);
+        let result = build_within_bound(3, Duration::from_millis(100), move |builder, worker| {
+            match gate.take() {
+                // Worker 0: started, stuck before its loop until released.
+                Some(gate) => builder.spawn(move || {
+                    let _ = gate.recv();
+                    worker.run();
+                }),
+                None => Err(io::Error::other("refused by the test")),
+            }
+        });
+        // Lets the stuck thread end, whatever happened.
+        drop(release);
+        match result {
+            Some(Err(Error::ThreadSpawn { name, source })) => {
+                assert_eq!(name, "ptm-worker-1");
+                assert_eq!(source.to_string(), "refused by the test");
+            }
+            Some(other) => panic!("expected Err(ThreadSpawn), got {other:?}"),
+            None => panic!(
+                "build's error path still waits after {HANG:?} for a thread \
+                 that never reached the worker loop"
+            ),
+        }
+    }
+
+    /// The workers that did start, and end as soon as the queue closes, are
+    /// joined before the error returns (not left running).
+    #[test]
+    fn a_failed_build_joins_the_workers_that_started() {
+        let ended = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&ended);
+        let result = build_within_bound(3, HANG, move |builder, worker| {
+            if worker.index == 2 {
+                return Err(io::Error::other("refused by the test"));
+            }
+            let counter = Arc::clone(&counter);
+            builder.spawn(move || {
+                worker.run();
+                counter.fetch_add(1, SeqCst);
+            })
+        });
+        assert!(
+            matches!(result, Some(Err(Error::ThreadSpawn { .. }))),
+            "{result:?}"
+        );
+        // Joined: each thread's closure had returned before `build` did.
+        assert_eq!(ended.load(SeqCst), 2, "the started workers were not joined");
     }
 }

@@ -67,7 +67,19 @@ impl<T: Send + 'static> WorkerThread<T> {
     ///
     /// # Errors
     ///
-    /// [`Error::ThreadSpawn`] if the OS refuses the thread.
+    /// [`Error::ThreadSpawn`] if the OS refuses the thread; nothing was
+    /// started then, so the error waits for nothing.
+    ///
+    /// What std does when memory runs out inside the new thread, before
+    /// ptm's code runs in it, is not an error ptm can return: under a tight
+    /// address space (`ulimit -v`) std aborts the process (the thread cannot
+    /// map its signal stack, or an allocation fails), or, with
+    /// `RUST_BACKTRACE` set, the thread can hang for good inside std's panic
+    /// and out-of-memory hooks; see [`PoolBuilder::build`]. In that last
+    /// case `new` has returned `Ok`, and [`stop`](Self::stop) (or `drop`),
+    /// which waits for the queue to be processed, waits for ever.
+    ///
+    /// [`PoolBuilder::build`]: crate::pool::PoolBuilder::build
     pub fn new<F>(handler: F) -> Result<WorkerThread<T>>
     where
         F: FnMut(T) + Send + 'static,
@@ -85,7 +97,8 @@ impl<T: Send + 'static> WorkerThread<T> {
     /// [`Error::InvalidArgument`] if `capacity` exceeds
     /// [`MAX_QUEUE_CAPACITY`](crate::pool::MAX_QUEUE_CAPACITY) (the queue
     /// allocates its slots up front); [`Error::ThreadSpawn`] if the OS
-    /// refuses the thread.
+    /// refuses the thread (what std does when memory runs out inside the
+    /// new thread: see [`new`](Self::new)).
     pub fn with_capacity<F>(capacity: usize, handler: F) -> Result<WorkerThread<T>>
     where
         F: FnMut(T) + Send + 'static,

@@ -131,6 +131,90 @@ fn a_blocked_sigpipe_stays_blocked_and_nothing_is_left_pending() {
     println!("{DONE}");
 }
 
+/// Re-runs this binary on `test` alone, as [`run_self_and_check`] does, but
+/// with SIGPIPE blocked from its first instruction: the mask is inherited
+/// across `exec` and by every thread, so in the re-run no thread can take a
+/// SIGPIPE sent to the whole process, which stays pending for the process.
+#[cfg(target_os = "linux")]
+fn run_self_with_sigpipe_blocked_and_check(test: &str) {
+    use std::os::unix::process::CommandExt;
+
+    let exe = env::current_exe().expect("the test binary knows its path");
+    let mut cmd = Command::new(exe);
+    cmd.args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(ROLE, test)
+        .stdin(Stdio::null());
+    // SAFETY: between fork and exec the closure only builds a set on the
+    // stack and calls `pthread_sigmask`, which is async-signal-safe. std
+    // clears the mask before running it, so the block is what exec keeps.
+    unsafe {
+        cmd.pre_exec(|| sigpipe_set().thread_block().map_err(std::io::Error::from));
+    }
+    let output = cmd.output().expect("the test binary re-runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains(DONE),
+        "re-run of `{test}` ended with {}\nstdout:\n{stdout}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Whether SIGPIPE is in the pending mask that `/proc/thread-self/status`
+/// shows on the line `field`: `SigPnd` for this thread, `ShdPnd` for the
+/// whole process (`sigpending` reports only their union).
+#[cfg(target_os = "linux")]
+fn sigpipe_in(field: &str) -> bool {
+    let status = std::fs::read_to_string("/proc/thread-self/status").expect("/proc is mounted");
+    let mask = status
+        .lines()
+        .find_map(|line| line.strip_prefix(field))
+        .unwrap_or_else(|| panic!("no {field} in:\n{status}"));
+    let mask = u64::from_str_radix(mask.trim(), 16).expect("a hexadecimal mask");
+    mask & (1 << (nix::libc::SIGPIPE - 1)) != 0
+}
+
+/// A SIGPIPE pending for the whole process (someone's
+/// `kill(getpid(), SIGPIPE)`) is not ptm's to take, and the SIGPIPE ptm's
+/// own write raised in this thread must not be left behind because of it:
+/// after `communicate` meets a closed stdin, the process's SIGPIPE is still
+/// pending and this thread's is gone. (Checking "is SIGPIPE pending?" with
+/// `sigpending`, which sees the union, mistakes the process's signal for
+/// one that was there before and leaves ours pending.)
+#[cfg(target_os = "linux")]
+#[test]
+fn a_sigpipe_pending_for_the_process_stays_and_ours_is_taken_back() {
+    let name = "a_sigpipe_pending_for_the_process_stays_and_ours_is_taken_back";
+    if env::var_os(ROLE).is_none() {
+        return run_self_with_sigpipe_blocked_and_check(name);
+    }
+    restore_default_sigpipe();
+    let mask = SigSet::thread_get_mask().expect("the thread's mask");
+    assert!(mask.contains(Signal::SIGPIPE), "the re-run starts blocked");
+    signal::kill(nix::unistd::Pid::this(), Signal::SIGPIPE).expect("SIGPIPE to the process");
+    assert!(sigpipe_in("ShdPnd:"), "SIGPIPE is pending for the process");
+    assert!(!sigpipe_in("SigPnd:"), "and not for this thread");
+
+    let input = vec![b'w'; INPUT];
+    let mut head = Command::new("head");
+    head.arg("-c1");
+    let output = communicate(head, &input, None).expect("head -c1 is not an error");
+    assert_eq!(output.stdout, b"w");
+
+    assert!(
+        !sigpipe_in("SigPnd:"),
+        "the SIGPIPE ptm's write raised is left pending on this thread"
+    );
+    assert!(
+        sigpipe_in("ShdPnd:"),
+        "ptm took the SIGPIPE pending for the process, which was not its own"
+    );
+    let mask = SigSet::thread_get_mask().expect("the thread's mask");
+    assert!(mask.contains(Signal::SIGPIPE), "SIGPIPE no longer blocked");
+    // The process's SIGPIPE stays pending and blocked until the re-run exits.
+    println!("{DONE}");
+}
+
 /// Set in the environment of the setuid sleeper, a re-run of a copy of
 /// this binary, in [`a_child_that_refuses_sigkill_cannot_hang_a_timeout`].
 const SLEEPER: &str = "PTM_SIGNALS_TEST_SLEEPER";

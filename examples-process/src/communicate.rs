@@ -19,13 +19,14 @@
 //! blocked after 300 ms, and kills `cat` to free it. `communicate` polls all
 //! pipes at once: no size blocks it.
 
-use std::io::Write;
+use std::io::{self, Write};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
+use nix::sys::signal::{SigSet, Signal};
 use ptm::ipc::communicate;
 
 use crate::os::ChildGuard;
@@ -92,7 +93,13 @@ pub fn seed_blocks(data: &[u8], patience: Duration) -> Result<bool> {
     // The writer owns a copy of `data`, so nothing ever joins it: if killing
     // `cat` failed, it would stay blocked, but this function still returns.
     let data = data.to_vec();
-    let writer = move || done_tx.send(stdin.write_all(&data));
+    let writer = move || {
+        // The kill below makes this write fail (EPIPE): with SIGPIPE blocked
+        // here that is an error, not the end of this program (main restored
+        // SIGPIPE's default). The pending signal ends with the thread.
+        let blocked = SigSet::from(Signal::SIGPIPE).thread_block();
+        done_tx.send(blocked.map_err(io::Error::from).and_then(|()| stdin.write_all(&data)))
+    };
     thread::Builder::new()
         .name("seed-writer".into())
         .spawn(writer)

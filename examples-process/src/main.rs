@@ -28,6 +28,7 @@ mod wasm;
 use anyhow::{Context, Result};
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, Subcommand};
+use nix::sys::signal::{signal, SigHandler, Signal};
 
 /// Processes in Rust, done right: spawning, process info, pipelines,
 /// communicate, signals, fork/exec, the cost of a context switch, and
@@ -121,7 +122,35 @@ fn run_all() -> Result<()> {
     Ok(())
 }
 
+/// Gives SIGPIPE back its default action, so that a closed stdout ends the
+/// program quietly (`examples-process | head -1`).
+///
+/// Rust starts every program with SIGPIPE ignored: a write into a pipe
+/// whose reader is gone then fails with `EPIPE`, and `println!` panics on
+/// it ("failed printing to stdout: Broken pipe", exit code 101). Command-line
+/// tools (`cat`, `ls`, `grep`) keep the default action instead: the first
+/// write after the reader left ends the process, silently, status 141 in a
+/// shell (128 + 13), which is what a pipeline expects of them. It stops
+/// every thread at once, a demo's workers included, where catching `EPIPE`
+/// would mean checking every `println!`.
+///
+/// Pipes to children are the exception, and handled so: ptm's
+/// `communicate` blocks SIGPIPE in the thread that writes a child's stdin,
+/// `MessageSocket` sends with `MSG_NOSIGNAL`, and the demos' own writes
+/// into a child's pipe (`communicate`'s seed writer, `switch`'s process
+/// round trips) run on threads that block SIGPIPE, so a child that closed
+/// its end is an error there, not this program's end. Children start with
+/// the default action too, as std gives every child.
+fn die_quietly_on_a_closed_stdout() -> Result<()> {
+    // SAFETY: SIG_DFL installs no handler, so no code of ours can run in a
+    // signal context; main calls this first, before it starts any thread.
+    unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) }
+        .context("restoring SIGPIPE's default action")?;
+    Ok(())
+}
+
 fn main() -> Result<()> {
+    die_quietly_on_a_closed_stdout()?;
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) if err.kind() == ErrorKind::InvalidSubcommand => {

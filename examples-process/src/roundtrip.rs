@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use anyhow::{ensure, Context, Result};
 use crossbeam_channel::bounded;
+use nix::sys::signal::{SigSet, Signal};
 use ptm::process::ProcessManager;
 
 /// Untimed round trips before the timed ones (the echo side starts, caches warm).
@@ -96,8 +97,23 @@ pub fn process_pipes(rounds: usize, program: &OsStr, args: &[&str]) -> Result<Ve
     cmd.args(args).stdin(child_in).stdout(child_out);
     let mut manager = ProcessManager::new();
     manager.spawn_command(cmd)?; // also closes our copies of the child's ends
-    let times = time_rounds(rounds, || bounce(&mut to_child, &mut from_child));
-    drop(to_child); // end of file: the child exits
+
+    // On a thread of its own (it inherits this one's CPU mask) that blocks
+    // SIGPIPE: main restored SIGPIPE's default action, and a child that died
+    // early must be an error (EPIPE) here, not the silent end of this
+    // program. A SIGPIPE left pending by such a write ends with the thread.
+    let times = thread::scope(|scope| {
+        let bouncer = move || {
+            SigSet::from(Signal::SIGPIPE).thread_block()?;
+            let times = time_rounds(rounds, || bounce(&mut to_child, &mut from_child));
+            drop(to_child); // end of file: the child exits
+            times
+        };
+        let thread = thread::Builder::new().name("process-pipes".into());
+        let bouncer =
+            thread.spawn_scoped(scope, bouncer).context("spawning the bouncing thread")?;
+        bouncer.join().map_err(|_| anyhow::anyhow!("the bouncing thread panicked"))
+    })?;
     for report in manager.wait_all() {
         let status = report.status?;
         ensure!(status.success(), "`{program}` (pid {}) ended with {status}", report.pid);

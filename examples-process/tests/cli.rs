@@ -283,3 +283,72 @@ fn wasm_instances_are_isolated_and_a_trap_is_contained() {
         ],
     );
 }
+
+/// `examples-process | head -1`: once the reader of stdout has gone, the next
+/// `println!` failed with `EPIPE` and panicked ("failed printing to stdout:
+/// Broken pipe", exit code 101). The run must end quietly instead, as `cat`
+/// does: killed by SIGPIPE (status 141 in a shell), or exiting 0.
+#[test]
+fn a_closed_stdout_ends_the_run_quietly() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    use std::process::{Command, Stdio};
+    use std::sync::mpsc;
+    use std::thread;
+    use std::time::Duration;
+
+    use nix::sys::signal::{kill, killpg, Signal};
+    use nix::unistd::Pid;
+
+    /// Far beyond what a run needs: a bound on a hang, not a timing claim.
+    const LIMIT: Duration = Duration::from_secs(60);
+    // Its own process group, so that whatever it started can be killed
+    // below: the test leaves no process behind, even when it fails.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_examples-process"))
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let pid = Pid::from_raw(i32::try_from(child.id()).expect("a pid fits in i32"));
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    let (line_tx, first_line) = mpsc::channel();
+    thread::spawn(move || {
+        // One line, then the read end is dropped (closed), as `head -1` does.
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = line_tx.send(line);
+    });
+    let (err_tx, err_text) = mpsc::channel();
+    thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        let _ = err_tx.send(text);
+    });
+    let (status_tx, exit) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = status_tx.send(child.wait());
+    });
+    let line = first_line.recv_timeout(LIMIT);
+    let status = exit.recv_timeout(LIMIT);
+    let stderr = err_text.recv_timeout(LIMIT).unwrap_or_default();
+    if status.is_err() {
+        let _ = kill(pid, Signal::SIGKILL);
+    }
+    let _ = killpg(pid, Signal::SIGKILL); // nothing of its group survives it
+    let line = line.expect("a first line within the limit");
+    let status = status
+        .unwrap_or_else(|_| panic!("still running {LIMIT:?} after its stdout closed"))
+        .expect("the binary is reaped");
+    assert!(!line.is_empty(), "no first line; stderr:\n{stderr}");
+    assert!(
+        status.success() || status.signal() == Some(Signal::SIGPIPE as i32),
+        "a closed stdout ended the run with {status}; stderr:\n{stderr}"
+    );
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+        "a closed stdout is reported as a failure:\n{stderr}"
+    );
+}

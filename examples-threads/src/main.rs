@@ -19,8 +19,9 @@ mod spawn;
 mod sync;
 mod terms;
 
-use anyhow::Context;
+use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser, Subcommand};
+use nix::sys::signal::{signal, SigHandler, Signal};
 
 /// Threads in Rust, done right: run every demo, or name one.
 #[derive(Debug, Parser)]
@@ -89,12 +90,32 @@ fn demos() -> Vec<(String, String)> {
         .collect()
 }
 
+/// Gives SIGPIPE back its default action, so that a closed stdout ends the
+/// program quietly (`examples-threads | head -1`).
+///
+/// Rust starts every program with SIGPIPE ignored: a write into a pipe
+/// whose reader is gone then fails with `EPIPE`, and `println!` panics on
+/// it ("failed printing to stdout: Broken pipe", exit code 101). Command-line
+/// tools (`cat`, `ls`, `grep`) keep the default action instead: the first
+/// write after the reader left ends the process, silently, status 141 in a
+/// shell (128 + 13), which is what a pipeline expects of them. It stops
+/// every thread at once, a demo's workers included, where catching `EPIPE`
+/// would mean checking every `println!`.
+fn die_quietly_on_a_closed_stdout() -> Result<()> {
+    // SAFETY: SIG_DFL installs no handler, so no code of ours can run in a
+    // signal context; main calls this first, before it starts any thread.
+    unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) }
+        .context("restoring SIGPIPE's default action")?;
+    Ok(())
+}
+
 /// Parses the command line, then runs the demo it names, or every demo in order.
 ///
 /// # Errors
 /// A demo failed (a thread could not be spawned or panicked, a clock could not be
 /// read); the error names the demo and the stage. Usage errors exit with code 2.
 fn main() -> anyhow::Result<()> {
+    die_quietly_on_a_closed_stdout()?;
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) if err.kind() == clap::error::ErrorKind::InvalidSubcommand => {

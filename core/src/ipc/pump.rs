@@ -79,18 +79,19 @@ fn millis_until(deadline: Instant) -> Option<libc::c_int> {
     Some(libc::c_int::try_from(millis).unwrap_or(libc::c_int::MAX))
 }
 
-/// One `read(2)` from `fd` into the spare capacity of `buf`, appended.
+/// One `read(2)` from `fd` into the spare capacity of `buf`, at most `max`
+/// bytes, appended.
 ///
 /// Reading into uninitialised capacity, rather than zeroing room for the
 /// safe `Read::read(&mut [u8])` first, spares one pass over every byte of
 /// the output (10 to 40% more throughput for large outputs, measured).
-fn read_append(fd: BorrowedFd<'_>, buf: &mut Vec<u8>) -> io::Result<usize> {
+pub(super) fn read_append(fd: BorrowedFd<'_>, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
     let spare = buf.spare_capacity_mut();
-    let room = spare.len();
+    let room = spare.len().min(max);
     // SAFETY: `spare` is memory owned by `buf`, exclusively borrowed for the
-    // call and valid for writes of `room` bytes (`MaybeUninit<u8>` may be
-    // written without being initialised first); `read` writes at most `room`
-    // bytes into it and nothing else.
+    // call and valid for writes of `spare.len() >= room` bytes
+    // (`MaybeUninit<u8>` may be written without being initialised first);
+    // `read` writes at most `room` bytes into it and nothing else.
     let read = unsafe { libc::read(fd.as_raw_fd(), spare.as_mut_ptr().cast(), room) };
     let read = usize::try_from(read).map_err(|_| io::Error::last_os_error())?;
     // The kernel never reports more than it was offered; `min` makes that a
@@ -142,7 +143,7 @@ impl Capture {
             Some(keep) => keep.clamp(MIN_READ, MAX_READ),
         };
         self.buf.reserve(room);
-        let read = read_append(source.as_fd(), &mut self.buf)?;
+        let read = read_append(source.as_fd(), &mut self.buf, usize::MAX)?;
         if let Some(keep) = self.keep {
             if self.buf.len() > keep.saturating_mul(2) {
                 self.buf.drain(..self.buf.len() - keep);
@@ -176,8 +177,6 @@ enum Slot {
 pub(super) struct Pump<'a> {
     input: &'a [u8],
     written: usize,
-    /// A write into stdin failed with `EPIPE` (and so raised SIGPIPE).
-    broken_pipe: bool,
     /// `None` once the input is written, refused (`EPIPE`) or abandoned.
     stdin: Option<ChildStdin>,
     /// `None` once at end of file.
@@ -217,7 +216,6 @@ impl<'a> Pump<'a> {
         Ok(Pump {
             input,
             written: 0,
-            broken_pipe: false,
             stdin,
             stdout,
             stdout_enlarged: false,
@@ -236,16 +234,21 @@ impl<'a> Pump<'a> {
     /// shows as `EPIPE`, never as a signal that kills the caller.
     pub(super) fn run(&mut self, deadline: Option<Instant>) -> io::Result<bool> {
         if self.stdin.is_none() {
-            return self.run_loop(deadline);
+            return self.run_loop(deadline, None);
         }
-        let block = SigpipeBlock::new()?;
-        let result = self.run_loop(deadline);
-        block.finish(self.broken_pipe);
-        result
+        // Dropped on every way out, a panic included: the SIGPIPE a write
+        // raised is taken back and the thread's mask restored.
+        let mut block = SigpipeBlock::new()?;
+        self.run_loop(deadline, Some(&mut block))
     }
 
-    /// The loop behind [`run`](Pump::run).
-    fn run_loop(&mut self, deadline: Option<Instant>) -> io::Result<bool> {
+    /// The loop behind [`run`](Pump::run); `sigpipe` is the block in force
+    /// while stdin is written.
+    fn run_loop(
+        &mut self,
+        deadline: Option<Instant>,
+        mut sigpipe: Option<&mut SigpipeBlock>,
+    ) -> io::Result<bool> {
         loop {
             self.fds.clear();
             self.slots.clear();
@@ -282,7 +285,7 @@ impl<'a> Pump<'a> {
                     return Err(io::Error::other("poll: a pipe descriptor was not open"));
                 }
                 match self.slots[index] {
-                    Slot::Stdin => self.write_stdin()?,
+                    Slot::Stdin => self.write_stdin(sigpipe.as_deref_mut())?,
                     Slot::Stdout => {
                         read_once(&mut self.stdout, &mut self.out)?;
                         if !self.stdout_enlarged && self.out.len() >= DEFAULT_PIPE_SIZE {
@@ -324,7 +327,9 @@ impl<'a> Pump<'a> {
     }
 
     /// One `write` of all the input that is left; the kernel takes what fits.
-    fn write_stdin(&mut self) -> io::Result<()> {
+    /// A write that meets a closed pipe is recorded in `sigpipe`, whose drop
+    /// takes back the SIGPIPE it raised.
+    fn write_stdin(&mut self, sigpipe: Option<&mut SigpipeBlock>) -> io::Result<()> {
         let Some(pipe) = &mut self.stdin else {
             return Ok(());
         };
@@ -341,7 +346,9 @@ impl<'a> Pump<'a> {
             // (SIGPIPE is blocked meanwhile, so this is an error, not a death.)
             Err(error) if error.kind() == io::ErrorKind::BrokenPipe => {
                 self.stdin = None;
-                self.broken_pipe = true;
+                if let Some(block) = sigpipe {
+                    block.raised();
+                }
                 Ok(())
             }
             Err(error) if is_transient(&error) => Ok(()),
@@ -361,7 +368,7 @@ impl<'a> Pump<'a> {
 }
 
 /// SIGPIPE blocked in the calling thread, from [`new`](SigpipeBlock::new)
-/// until the value is dropped, when the thread's previous mask comes back.
+/// until the value is dropped.
 ///
 /// A `write` into a pipe whose readers are all gone raises SIGPIPE in the
 /// writing thread, and its default action kills the process. Rust programs
@@ -369,39 +376,64 @@ impl<'a> Pump<'a> {
 /// Python program calling this library, a Rust binary built to restore the
 /// default) would die when a child exits without reading its input, which
 /// `communicate` promises is not even an error. Blocked, the signal stays
-/// pending on this thread instead; [`finish`](SigpipeBlock::finish) takes
-/// it back before the mask is restored.
+/// pending on this thread instead.
+///
+/// Everything is undone in `Drop`, so on every path out of the block, a
+/// panic included: if a write of ours raised SIGPIPE
+/// ([`raised`](SigpipeBlock::raised)), that signal is taken back, then the
+/// thread's previous mask is restored.
+///
+/// Only our own signal is taken back. The kernel keeps two pending sets: the
+/// thread's (where the signal of a failed `write` goes: it is directed at
+/// the writing thread) and the process's (where `kill(getpid(), SIGPIPE)`
+/// goes); `sigpending` reports their union. A SIGPIPE pending for the
+/// process is someone else's and stays pending; so does one already
+/// pending for this thread before the block (a caller that keeps SIGPIPE
+/// blocked), since a second SIGPIPE does not queue behind it.
+#[derive(Debug)]
 struct SigpipeBlock {
     /// The thread's signal mask before.
     old: SigSet,
-    /// SIGPIPE was already pending (someone else's): leave it alone.
+    /// SIGPIPE was already pending for this thread (someone else's): leave
+    /// it alone.
     was_pending: bool,
+    /// A write of ours met a closed pipe, and so raised SIGPIPE in this
+    /// thread.
+    raised: bool,
 }
 
 impl SigpipeBlock {
+    /// Blocks SIGPIPE in the calling thread.
     fn new() -> io::Result<Self> {
         let old = sigpipe()
             .thread_swap_mask(SigmaskHow::SIG_BLOCK)
             .map_err(io::Error::from)?;
+        // Unblocked, a SIGPIPE directed at this thread would have been
+        // delivered (or discarded, if ignored) rather than left pending: only
+        // a caller that had it blocked can have one pending here. When we
+        // cannot tell the thread's set from the process's, the union errs
+        // on the side of leaving a signal alone.
+        let was_pending = old.contains(Signal::SIGPIPE)
+            && sigpipe_pending_for_thread().unwrap_or_else(sigpipe_pending);
         Ok(SigpipeBlock {
             old,
-            was_pending: sigpipe_pending(),
+            was_pending,
+            raised: false,
         })
     }
 
-    /// Consumes the SIGPIPE that a write into a broken pipe raised, if
-    /// `broken_pipe` says there was one, then restores the mask.
-    fn finish(self, broken_pipe: bool) {
-        if broken_pipe && !self.was_pending && sigpipe_pending() {
-            // Pending, so `sigwait` returns at once. A thread-directed
-            // signal (as this one is) can be taken by no other thread.
-            let _ = sigpipe().wait();
-        }
+    /// Records that a write in this thread failed with `EPIPE`, which raised
+    /// a SIGPIPE for this thread: the drop takes it back.
+    fn raised(&mut self) {
+        self.raised = true;
     }
 }
 
 impl Drop for SigpipeBlock {
     fn drop(&mut self) {
+        if self.raised && !self.was_pending {
+            take_back_thread_sigpipe();
+        }
         // Fails only for an invalid `how`, which `thread_set_mask` is not.
         let _ = self.old.thread_set_mask();
     }
@@ -414,7 +446,8 @@ fn sigpipe() -> SigSet {
     set
 }
 
-/// True if SIGPIPE is pending for this thread or the process.
+/// True if SIGPIPE is pending for this thread or the process (the union
+/// `sigpending` reports).
 fn sigpipe_pending() -> bool {
     let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
     // SAFETY: `sigpending` fills the `sigset_t` it is given, which lives on
@@ -423,6 +456,82 @@ fn sigpipe_pending() -> bool {
     unsafe {
         libc::sigpending(set.as_mut_ptr()) == 0
             && libc::sigismember(set.as_ptr(), libc::SIGPIPE) == 1
+    }
+}
+
+/// Whether SIGPIPE is pending for the calling thread alone (not counting
+/// the process's pending set), or `None` if that cannot be told.
+///
+/// Linux shows the two sets apart in `/proc/thread-self/status`: `SigPnd`
+/// is the thread's, `ShdPnd` the process's, each a hexadecimal mask with
+/// bit `n - 1` for signal `n`. No system call reports the thread's alone.
+fn sigpipe_pending_for_thread() -> Option<bool> {
+    pending_in_status("SigPnd:")
+}
+
+/// Whether SIGPIPE is pending for the whole process (`ShdPnd`), or `None`
+/// if that cannot be told. See [`sigpipe_pending_for_thread`].
+#[cfg(test)]
+fn sigpipe_pending_for_process() -> Option<bool> {
+    pending_in_status("ShdPnd:")
+}
+
+/// SIGPIPE's bit in the mask on the line of `/proc/thread-self/status`
+/// that starts with `field`.
+fn pending_in_status(field: &str) -> Option<bool> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let status = std::fs::read_to_string("/proc/thread-self/status").ok()?;
+        let line = status.lines().find_map(|line| line.strip_prefix(field))?;
+        let mask = u64::from_str_radix(line.trim(), 16).ok()?;
+        let bit = u32::try_from(libc::SIGPIPE - 1).ok()?;
+        Some(mask & (1 << bit) != 0)
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let _ = field;
+        None
+    }
+}
+
+/// Takes back the SIGPIPE that a failed write raised in this thread (it is
+/// pending, as SIGPIPE is blocked), leaving a SIGPIPE pending for the whole
+/// process where it is.
+fn take_back_thread_sigpipe() {
+    if sigpipe_pending_for_thread() == Some(false) {
+        // Nothing of ours is pending (a check, rather than trust that
+        // `EPIPE` always comes with the signal).
+        return;
+    }
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let set = sigpipe();
+        let zero = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // Linux takes a signal pending for the thread before one pending for
+        // the process (`dequeue_signal` in kernel/signal.c), so this takes
+        // ours. A zero timeout: never a wait, even if nothing is pending.
+        loop {
+            // SAFETY: `set` and `zero` are initialised values on this stack
+            // frame that outlive the call; a null `siginfo_t` pointer is
+            // allowed and asks for no information.
+            let taken = unsafe { libc::sigtimedwait(set.as_ref(), std::ptr::null_mut(), &zero) };
+            if taken != -1 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+                break;
+            }
+        }
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        // Without a per-thread view or `sigtimedwait`: the union, and
+        // `sigwait`, which returns at once since the signal is pending. A
+        // SIGPIPE pending for the process at this moment could be the one
+        // taken.
+        if sigpipe_pending() {
+            let _ = sigpipe().wait();
+        }
     }
 }
 
@@ -485,6 +594,100 @@ mod tests {
         let data: Vec<u8> = (0..1_000_000u32).map(|n| (n % 251) as u8).collect();
         let tail = capture_all(Capture::tail(10_000), &data);
         assert!(tail == data[data.len() - 10_000..]);
+    }
+
+    /// Raises a SIGPIPE directed at the calling thread, the way a failed
+    /// write of the pump does: a write into a pipe with no reader.
+    fn break_a_pipe() {
+        let (reader, mut writer) = io::pipe().expect("a pipe");
+        drop(reader);
+        let error = writer.write(b"x").expect_err("a pipe without a reader");
+        assert_eq!(error.kind(), io::ErrorKind::BrokenPipe);
+    }
+
+    /// True if the calling thread's mask blocks SIGPIPE.
+    fn blocks_sigpipe() -> bool {
+        let mask = SigSet::thread_get_mask().expect("the thread's mask");
+        mask.contains(Signal::SIGPIPE)
+    }
+
+    /// The block taken, SIGPIPE raised and recorded, then a panic (a bug in
+    /// the loop, or in a callee): the unwinding must still take the signal
+    /// back and restore the mask, or the caller keeps SIGPIPE blocked, or
+    /// dies of it (its default action) the moment it unblocks it.
+    fn panic_inside_the_block() {
+        let caught = std::panic::catch_unwind(|| {
+            let mut block = SigpipeBlock::new().expect("SIGPIPE is blocked");
+            break_a_pipe();
+            block.raised();
+            panic!("a panic inside the SIGPIPE block (expected by the test)");
+        });
+        assert!(caught.is_err(), "the closure panicked");
+    }
+
+    #[test]
+    fn a_panic_inside_the_sigpipe_block_restores_the_mask() {
+        // A thread of its own: the test's mask is then nobody else's.
+        thread::spawn(|| {
+            assert!(!blocks_sigpipe(), "a new thread of a Rust test");
+            panic_inside_the_block();
+            assert!(!blocks_sigpipe(), "SIGPIPE still blocked after the panic");
+            assert_ne!(sigpipe_pending_for_thread(), Some(true));
+        })
+        .join()
+        .expect("the checks passed");
+    }
+
+    #[test]
+    fn a_panic_inside_the_sigpipe_block_leaves_no_sigpipe_pending() {
+        // A caller that keeps SIGPIPE blocked: a signal left pending by our
+        // write would stay visible (and kill it once it unblocks SIGPIPE).
+        thread::spawn(|| {
+            sigpipe().thread_block().expect("SIGPIPE is blocked");
+            assert_eq!(sigpipe_pending_for_thread(), Some(false), "nothing yet");
+            panic_inside_the_block();
+            assert!(blocks_sigpipe(), "the caller's mask is not restored");
+            assert_eq!(
+                sigpipe_pending_for_thread(),
+                Some(false),
+                "the SIGPIPE our write raised is left pending after the panic"
+            );
+        })
+        .join()
+        .expect("the checks passed");
+    }
+
+    #[test]
+    fn a_sigpipe_the_caller_left_pending_on_its_thread_is_not_taken() {
+        thread::spawn(|| {
+            sigpipe().thread_block().expect("SIGPIPE is blocked");
+            // The caller's own SIGPIPE, pending for this thread before ours.
+            // SAFETY: a signal to the calling thread, which blocks it.
+            let sent = unsafe { libc::pthread_kill(libc::pthread_self(), libc::SIGPIPE) };
+            assert_eq!(sent, 0, "pthread_kill");
+            assert_eq!(sigpipe_pending_for_thread(), Some(true));
+            {
+                let mut block = SigpipeBlock::new().expect("SIGPIPE is blocked");
+                break_a_pipe(); // does not queue a second SIGPIPE
+                block.raised();
+            }
+            assert_eq!(
+                sigpipe_pending_for_thread(),
+                Some(true),
+                "the caller's pending SIGPIPE was taken"
+            );
+            assert!(blocks_sigpipe());
+            take_back_thread_sigpipe();
+            assert_eq!(sigpipe_pending_for_thread(), Some(false));
+        })
+        .join()
+        .expect("the checks passed");
+    }
+
+    #[test]
+    fn the_process_pending_set_is_read_apart_from_the_thread_one() {
+        // Nothing in this test binary leaves SIGPIPE pending for the process.
+        assert_eq!(sigpipe_pending_for_process(), Some(false));
     }
 
     #[test]

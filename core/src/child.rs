@@ -248,6 +248,22 @@ impl Tracked {
     /// (`None`: no limit), whichever comes first; returns the state then
     /// ([`State::Running`] at the deadline).
     pub(crate) fn wait_until(&mut self, deadline: Option<Instant>) -> io::Result<State> {
+        if let (None, Some(fd), State::Running) = (deadline, &self.pidfd, self.state) {
+            // No deadline: one blocking `waitid`, as `waitpid` would be.
+            return match waitid_retry(|| Id::PIDFd(fd.as_fd()), WaitPidFlag::WEXITED) {
+                Ok(status) => match raw_status(status) {
+                    Some(status) => Ok(self.reaped(status)),
+                    None => Err(io::Error::other(format!(
+                        "unexpected wait status {status:?}"
+                    ))),
+                },
+                Err(Errno::ECHILD) => {
+                    self.lost();
+                    Ok(State::Lost)
+                }
+                Err(errno) => Err(errno.into()),
+            };
+        }
         loop {
             let state = self.try_reap()?;
             if state != State::Running {

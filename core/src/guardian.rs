@@ -56,6 +56,9 @@ struct Link {
     /// has the same `Link` but must start a guardian of its own.
     owner: u32,
     next_token: u64,
+    /// Children reaped since the last message: their forgets ride along
+    /// with the next one (at most [`MAX_FORGETS`] wait here).
+    forgets: Vec<u64>,
 }
 
 /// The link, started on first use. Invariant: the lock is held while a
@@ -63,8 +66,22 @@ struct Link {
 /// tokens are unique.
 static LINK: Mutex<Option<Link>> = Mutex::new(None);
 
-/// Bytes of one message: `[op, group, 0, 0, pid: u32 LE, token: u64 LE]`.
-const MESSAGE: usize = 16;
+/// Bytes of a message's head: `[op, group, 0, 0, pid: u32 LE, token: u64
+/// LE]`; then up to [`MAX_FORGETS`] tokens to forget, 8 bytes LE each.
+const HEAD: usize = 16;
+
+/// How many forgets a message carries at most, and how many may wait for
+/// the next message before they are sent on their own.
+const MAX_FORGETS: usize = 64;
+
+/// The largest message.
+const MESSAGE: usize = HEAD + 8 * MAX_FORGETS;
+
+/// How long the guardian sleeps after it has read what was queued, so that
+/// it wakes at most 50 times a second however fast children are started
+/// (each wake-up would take CPU from them); also how late it may notice
+/// this process's death.
+const BATCH_NANOS: libc::c_long = 20_000_000;
 const WATCH: u8 = b'+';
 const FORGET: u8 = b'-';
 
@@ -90,10 +107,11 @@ pub(crate) fn watch(pidfd: BorrowedFd<'_>, pid: u32, group: bool) -> io::Result<
             return Err(io::Error::other("no guardian"));
         };
         let token = current.next_token;
-        let message = encode(WATCH, group, pid, token);
+        let message = encode(WATCH, group, pid, token, &current.forgets);
         match send(current.socket.as_fd(), &message, Some(pidfd)) {
             Ok(()) => {
                 current.next_token += 1;
+                current.forgets.clear();
                 return Ok(Token(token));
             }
             // The guardian is gone (killed): start a new one, once.
@@ -113,26 +131,36 @@ pub(crate) fn watch(pidfd: BorrowedFd<'_>, pid: u32, group: bool) -> io::Result<
 
 /// Tells the guardian that the child of `token` was reaped: it will not be
 /// killed. Best effort (a guardian that is gone holds nothing).
+///
+/// The forget waits for the next message (a guardian still holding the
+/// pidfd of a reaped child can do no harm: a signal through it reaches
+/// nobody), and is sent on its own once [`MAX_FORGETS`] wait.
 pub(crate) fn forget(token: Token) {
-    let link = LINK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some(link) = link
-        .as_ref()
+    let mut link = LINK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let Some(link) = link
+        .as_mut()
         .filter(|link| link.owner == std::process::id())
-    {
-        let _ = send(
-            link.socket.as_fd(),
-            &encode(FORGET, false, 0, token.0),
-            None,
-        );
+    else {
+        return;
+    };
+    link.forgets.push(token.0);
+    if link.forgets.len() >= MAX_FORGETS {
+        let message = encode(FORGET, false, 0, u64::MAX, &link.forgets);
+        let _ = send(link.socket.as_fd(), &message, None);
+        link.forgets.clear();
     }
 }
 
-fn encode(op: u8, group: bool, pid: u32, token: u64) -> [u8; MESSAGE] {
-    let mut message = [0; MESSAGE];
+fn encode(op: u8, group: bool, pid: u32, token: u64, forgets: &[u64]) -> Vec<u8> {
+    let forgets = &forgets[..forgets.len().min(MAX_FORGETS)];
+    let mut message = vec![0; HEAD];
     message[0] = op;
     message[1] = u8::from(group);
     message[4..8].copy_from_slice(&pid.to_le_bytes());
-    message[8..].copy_from_slice(&token.to_le_bytes());
+    message[8..HEAD].copy_from_slice(&token.to_le_bytes());
+    for forget in forgets {
+        message.extend_from_slice(&forget.to_le_bytes());
+    }
     message
 }
 
@@ -226,6 +254,7 @@ fn start() -> io::Result<Link> {
         socket: ours,
         owner: std::process::id(),
         next_token: 0,
+        forgets: Vec::new(),
     })
 }
 
@@ -305,89 +334,103 @@ unsafe fn guardian_main(socket: libc::c_int) -> ! {
         }
         let mut len: usize = 0;
 
-        loop {
-            let mut message = [0u8; MESSAGE];
-            // Room for one descriptor, aligned as cmsghdr wants.
-            let mut control = [0u64; 8];
-            let mut iov = libc::iovec {
-                iov_base: message.as_mut_ptr().cast(),
-                iov_len: MESSAGE,
+        'serve: loop {
+            // Sleep until something is queued (or this process is gone),
+            // read everything queued, then pause: a burst of spawns costs
+            // one wake-up, not one per message.
+            let mut ready = libc::pollfd {
+                fd: socket,
+                events: libc::POLLIN,
+                revents: 0,
             };
-            let mut header: libc::msghdr = std::mem::zeroed();
-            header.msg_iov = &mut iov;
-            header.msg_iovlen = 1;
-            header.msg_control = control.as_mut_ptr().cast();
-            header.msg_controllen = std::mem::size_of_val(&control) as _;
-            let read = libc::recvmsg(socket, &mut header, libc::MSG_CMSG_CLOEXEC);
-            if read < 0 && *libc::__errno_location() == libc::EINTR {
-                continue;
+            if libc::poll(&mut ready, 1, -1) < 0 && *libc::__errno_location() != libc::EINTR {
+                break 'serve;
             }
-            if read <= 0 {
-                break; // end of file: the process we guard is gone
-            }
-            let mut fd = -1;
-            let cmsg = libc::CMSG_FIRSTHDR(&header);
-            if !cmsg.is_null()
-                && (*cmsg).cmsg_level == libc::SOL_SOCKET
-                && (*cmsg).cmsg_type == libc::SCM_RIGHTS
-            {
-                fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>());
-            }
-            let token = u64::from_le_bytes([
-                message[8],
-                message[9],
-                message[10],
-                message[11],
-                message[12],
-                message[13],
-                message[14],
-                message[15],
-            ]);
-            let entries = table.cast::<Entry>();
-            match message[0] {
-                WATCH if fd >= 0 => {
-                    if len == capacity {
-                        let grown = libc::mremap(
-                            table,
-                            capacity * entry_size,
-                            capacity * 2 * entry_size,
-                            libc::MREMAP_MAYMOVE,
-                        );
-                        if grown == libc::MAP_FAILED {
-                            // Cannot hold it: it is not protected.
-                            libc::close(fd);
-                            continue;
-                        }
-                        table = grown;
-                        capacity *= 2;
-                    }
-                    let pid = i32::from_le_bytes([message[4], message[5], message[6], message[7]]);
-                    *table.cast::<Entry>().add(len) = Entry {
-                        token,
-                        pidfd: fd,
-                        pid,
-                        group: message[1] != 0,
-                    };
-                    len += 1;
-                }
-                FORGET => {
-                    let mut index = 0;
-                    while index < len {
-                        if (*entries.add(index)).token == token {
-                            libc::close((*entries.add(index)).pidfd);
-                            len -= 1;
-                            *entries.add(index) = *entries.add(len);
-                            break;
-                        }
-                        index += 1;
+            loop {
+                let mut message = [0u8; MESSAGE];
+                // Room for one descriptor, aligned as cmsghdr wants.
+                let mut control = [0u64; 8];
+                let mut iov = libc::iovec {
+                    iov_base: message.as_mut_ptr().cast(),
+                    iov_len: MESSAGE,
+                };
+                let mut header: libc::msghdr = std::mem::zeroed();
+                header.msg_iov = &mut iov;
+                header.msg_iovlen = 1;
+                header.msg_control = control.as_mut_ptr().cast();
+                header.msg_controllen = std::mem::size_of_val(&control) as _;
+                let flags = libc::MSG_CMSG_CLOEXEC | libc::MSG_DONTWAIT;
+                let read = libc::recvmsg(socket, &mut header, flags);
+                if read < 0 {
+                    match *libc::__errno_location() {
+                        libc::EINTR => continue,
+                        libc::EAGAIN => break,
+                        _ => break 'serve,
                     }
                 }
-                _ => {
+                if read == 0 {
+                    break 'serve; // end of file: the process we guard is gone
+                }
+                let read = read as usize;
+                let mut fd = -1;
+                let cmsg = libc::CMSG_FIRSTHDR(&header);
+                if !cmsg.is_null()
+                    && (*cmsg).cmsg_level == libc::SOL_SOCKET
+                    && (*cmsg).cmsg_type == libc::SCM_RIGHTS
+                {
+                    fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>());
+                }
+                if read < HEAD {
                     if fd >= 0 {
                         libc::close(fd);
                     }
+                    continue;
                 }
+                // Forgets first: they name children reaped before this one.
+                let mut offset = HEAD;
+                while offset + 8 <= read {
+                    let forget = read_u64(&message, offset);
+                    remove(table.cast::<Entry>(), &mut len, forget);
+                    offset += 8;
+                }
+                if message[0] == FORGET {
+                    remove(table.cast::<Entry>(), &mut len, read_u64(&message, 8));
+                }
+                if message[0] != WATCH || fd < 0 {
+                    if fd >= 0 {
+                        libc::close(fd);
+                    }
+                    continue;
+                }
+                if len == capacity {
+                    let grown = libc::mremap(
+                        table,
+                        capacity * entry_size,
+                        capacity * 2 * entry_size,
+                        libc::MREMAP_MAYMOVE,
+                    );
+                    if grown == libc::MAP_FAILED {
+                        // Cannot hold it: it is not protected.
+                        libc::close(fd);
+                        continue;
+                    }
+                    table = grown;
+                    capacity *= 2;
+                }
+                let pid = i32::from_le_bytes([message[4], message[5], message[6], message[7]]);
+                *table.cast::<Entry>().add(len) = Entry {
+                    token: read_u64(&message, 8),
+                    pidfd: fd,
+                    pid,
+                    group: message[1] != 0,
+                };
+                len += 1;
             }
+            let pause = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: BATCH_NANOS,
+            };
+            libc::nanosleep(&pause, std::ptr::null_mut());
         }
 
         let entries = table.cast::<Entry>();
@@ -395,6 +438,39 @@ unsafe fn guardian_main(socket: libc::c_int) -> ! {
             kill_entry(*entries.add(index));
         }
         libc::_exit(0)
+    }
+}
+
+/// The little-endian `u64` at `offset` of `message` (within bounds: the
+/// callers check).
+fn read_u64(message: &[u8; MESSAGE], offset: usize) -> u64 {
+    let mut bytes = [0u8; 8];
+    for (index, byte) in bytes.iter_mut().enumerate() {
+        *byte = message.get(offset + index).copied().unwrap_or(0);
+    }
+    u64::from_le_bytes(bytes)
+}
+
+/// Removes the entry of `token` from the table of `len` entries, closing
+/// its pidfd.
+///
+/// # Safety
+///
+/// `entries` points to at least `len` initialised entries; only in the
+/// guardian.
+unsafe fn remove(entries: *mut Entry, len: &mut usize, token: u64) {
+    let mut index = 0;
+    // SAFETY: every index read or written is below `*len`.
+    unsafe {
+        while index < *len {
+            if (*entries.add(index)).token == token {
+                libc::close((*entries.add(index)).pidfd);
+                *len -= 1;
+                *entries.add(index) = *entries.add(*len);
+                return;
+            }
+            index += 1;
+        }
     }
 }
 
@@ -469,8 +545,7 @@ unsafe fn close_all_but(keep: libc::c_int) {
     }
 }
 
-/// The guardian's pid is not kept; this is for tests that must find it:
-/// true if `fd` is this process's end of a live guardian link.
+/// True once this process has started its guardian.
 #[cfg(test)]
 pub(crate) fn is_started() -> bool {
     LINK.lock()
@@ -487,11 +562,15 @@ mod tests {
 
     #[test]
     fn messages_encode_op_group_pid_and_token() {
-        let message = encode(WATCH, true, 0x0102_0304, 7);
+        let message = encode(WATCH, true, 0x0102_0304, 7, &[3, 4]);
         assert_eq!(message[0], WATCH);
         assert_eq!(message[1], 1);
         assert_eq!(&message[4..8], &0x0102_0304u32.to_le_bytes());
-        assert_eq!(&message[8..], &7u64.to_le_bytes());
+        assert_eq!(&message[8..16], &7u64.to_le_bytes());
+        assert_eq!(&message[16..24], &3u64.to_le_bytes());
+        assert_eq!(&message[24..], &4u64.to_le_bytes());
+        let full = encode(FORGET, false, 0, 0, &[0; 2 * MAX_FORGETS]);
+        assert_eq!(full.len(), MESSAGE, "at most MAX_FORGETS ride along");
     }
 
     #[test]

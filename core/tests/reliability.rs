@@ -571,6 +571,7 @@ fn a_frozen_child_cannot_hang_a_timeout_or_a_kill() {
         assert!(message.contains(&format!("pid {pid}")), "{message}");
         assert!(message.contains("`sh`"), "{message}");
         assert!(elapsed < GONE_BOUND, "communicate took {elapsed:?}");
+        println!("communicate with a 500 ms timeout, child frozen: returned after {elapsed:?}");
         pids.push(pid);
     }
     assert_eq!(reaper_threads(), 1, "one reaper for every survivor");
@@ -592,6 +593,7 @@ fn a_frozen_child_cannot_hang_a_timeout_or_a_kill() {
     });
     assert!(matches!(result, Err(Error::Io(_))), "{result:?}");
     assert!(elapsed < GONE_BOUND, "the pipeline took {elapsed:?}");
+    println!("Pipeline with a 500 ms timeout, stage frozen: returned after {elapsed:?}");
 
     // kill_all: the frozen child is reported, not waited for.
     let mut manager = ProcessManager::new();
@@ -601,6 +603,7 @@ fn a_frozen_child_cannot_hang_a_timeout_or_a_kill() {
     let reports = manager.kill_all();
     let elapsed = start.elapsed();
     assert!(elapsed < GONE_BOUND, "kill_all took {elapsed:?}");
+    println!("kill_all, child frozen: returned after {elapsed:?}");
     assert_eq!(reports[0].pid, pid);
     let error = reports[0].status.as_ref().expect_err("not reaped: frozen");
     assert!(error.to_string().contains("did not die"), "{error}");
@@ -689,6 +692,7 @@ fn a_long_grace_is_not_a_busy_wait() {
         wall >= Duration::from_secs(2),
         "the grace was spent: {wall:?}"
     );
+    println!("terminate_all: {cpu:?} of CPU during a {wall:?} grace");
     assert!(
         cpu < wall / 10,
         "{cpu:?} of CPU during a {wall:?} grace: a busy wait"

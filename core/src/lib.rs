@@ -60,6 +60,7 @@ pub mod ipc;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub mod isolate;
 pub mod pool;
+mod popen;
 pub mod process;
 mod sync;
 pub mod worker;

@@ -130,10 +130,11 @@ use std::process::{Command, ExitStatus, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::Signal;
-
-use crate::child::{reap_in_background, wait_readable, Guard, State, Tracked};
+use crate::child::{wait_readable, Guard, State, Tracked};
 use crate::error::{Error, Result};
+pub use crate::popen::Process;
+/// The signals of [`Process::signal`] (nix's, re-exported).
+pub use nix::sys::signal::Signal;
 
 /// How long dropping a [`ProcessManager`] waits after SIGTERM before SIGKILL.
 const DROP_GRACE: Duration = Duration::from_millis(100);
@@ -197,7 +198,7 @@ pub(crate) const STDERR_TAIL_BYTES: usize = 4096;
 #[derive(Debug)]
 pub struct ProcessManager {
     /// Children not yet reaped, in the order they were started.
-    children: Vec<Tracked>,
+    children: Vec<Process>,
     /// Register each child with the guardian (the default).
     die_with_parent: bool,
 }
@@ -332,30 +333,47 @@ impl ProcessManager {
     }
 
     /// Spawns `cmd` in its own group and adds it to the manager.
-    fn start(&mut self, mut cmd: Command, program: String) -> Result<u32> {
-        sys::own_group(&mut cmd);
-        close_inherited_fds(&mut cmd);
-        let mut child = match cmd.spawn() {
-            Ok(child) => child,
-            Err(source) => return Err(spawn_error(&cmd, program, source)),
-        };
-        // Close the command's copies of descriptors it was given (a pipe's
-        // write end, say) now, not whenever the caller's frame ends.
-        drop(cmd);
-        // Nobody could read or write these: close them so that the child
-        // sees EOF (or EPIPE) instead of blocking on a pipe forever.
-        drop(child.stdin.take());
-        drop(child.stdout.take());
-        drop(child.stderr.take());
+    fn start(&mut self, cmd: Command, program: String) -> Result<u32> {
         let guard = if self.die_with_parent {
             Guard::Group
         } else {
             Guard::None
         };
-        let tracked = Tracked::new(child, &program, guard)?;
-        let pid = tracked.pid();
-        self.children.push(tracked);
+        // In a group of its own, with no inherited descriptor; the
+        // command's copies of descriptors it was given (a pipe's write end,
+        // say) are closed now, not whenever the caller's frame ends.
+        let child = Process::start(cmd, program, guard)?;
+        // Nobody could read or write these: close them so that the child
+        // sees EOF (or EPIPE) instead of blocking on a pipe forever.
+        drop(child.take_stdin());
+        drop(child.take_stdout());
+        drop(child.take_stderr());
+        let pid = child.pid();
+        self.children.push(child);
         Ok(pid)
+    }
+
+    /// The managed child with this pid, to wait for or signal it alone
+    /// (see [`Process`]); `None` if no unreaped child of this manager has
+    /// it. A child reaped through it is reported by the manager's next
+    /// wait like any other, with the same status.
+    ///
+    /// ```
+    /// use ptm::process::{ProcessManager, Signal};
+    ///
+    /// # fn main() -> ptm::Result<()> {
+    /// let mut manager = ProcessManager::new();
+    /// let sleeper = manager.spawn("sleep", &["1000"])?;
+    /// manager.spawn("true", &[])?;
+    /// let one = manager.process(sleeper).expect("managed");
+    /// one.signal(Signal::SIGKILL)?;
+    /// assert!(!one.wait()?.success());
+    /// assert_eq!(manager.wait_all().len(), 2); // both reported
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn process(&self, pid: u32) -> Option<&Process> {
+        self.children.iter().find(|child| child.pid() == pid)
     }
 
     /// Runs `program` with `args` to completion and returns its stdout and
@@ -472,8 +490,8 @@ impl ProcessManager {
         std::mem::take(&mut self.children)
             .into_iter()
             .map(|mut child| {
-                let state = child.wait_until(None);
-                report(child, state, Vec::new())
+                let state = tracked(&mut child).wait_until(None);
+                report(&child, state, Vec::new())
             })
             .collect()
     }
@@ -493,9 +511,9 @@ impl ProcessManager {
         let mut reports = Vec::new();
         loop {
             for mut child in std::mem::take(&mut self.children) {
-                match child.try_reap() {
+                match tracked(&mut child).try_reap() {
                     Ok(State::Running) => self.children.push(child),
-                    state => reports.push(report(child, state, Vec::new())),
+                    state => reports.push(report(&child, state, Vec::new())),
                 }
             }
             if self.children.is_empty() || !self.wait_for_an_exit(&[], Some(deadline)) {
@@ -513,7 +531,7 @@ impl ProcessManager {
             if exited.get(index).copied().unwrap_or(false) {
                 continue;
             }
-            match child.pidfd() {
+            match child.watch() {
                 Some(fd) => fds.push(fd),
                 None => without_pidfd = true,
             }
@@ -576,10 +594,10 @@ impl ProcessManager {
         if self.children.is_empty() {
             return Vec::new();
         }
-        for child in &self.children {
+        for child in &mut self.children {
             // A failure here shows again, and is reported, at the SIGKILL.
-            let _ = child.signal_group(Signal::SIGTERM);
-            let _ = child.signal_group(Signal::SIGCONT);
+            let _ = tracked(child).signal_group(Signal::SIGTERM);
+            let _ = tracked(child).signal_group(Signal::SIGCONT);
         }
         let deadline = Instant::now().checked_add(grace);
         let mut exited = vec![false; self.children.len()];
@@ -597,7 +615,7 @@ impl ProcessManager {
                 if !*exited {
                     // An error means there is nothing to wait for: count
                     // it as exited; the reaping wait reports it.
-                    *exited = child.has_exited().unwrap_or(true);
+                    *exited = tracked(child).has_exited().unwrap_or(true);
                 }
             }
             if exited.iter().all(|&exited| exited) {
@@ -644,8 +662,8 @@ impl ProcessManager {
     fn kill_and_reap(&mut self, exited: &[bool]) -> Vec<ExitReport> {
         let sent: Vec<io::Result<()>> = self
             .children
-            .iter()
-            .map(|child| child.signal_group(Signal::SIGKILL))
+            .iter_mut()
+            .map(|child| tracked(child).signal_group(Signal::SIGKILL))
             .collect();
         // SIGKILL acts when its target next runs, so the grandchildren may
         // still be alive for a moment: wait (bounded) until no process of
@@ -661,11 +679,11 @@ impl ProcessManager {
                 .filter(|(group, pid)| *group == child.pid() && *pid != child.pid())
                 .map(|&(_, pid)| pid)
                 .collect();
-            let state = child.try_reap();
+            let state = tracked(&mut child).try_reap();
             match (state, sent) {
                 (Ok(State::Running), Err(error)) => {
                     // Still running and out of reach: waiting would hang.
-                    let error = child.context(error, "sending SIGKILL to");
+                    let error = tracked(&mut child).context(error, "sending SIGKILL to");
                     reports.push(ExitReport {
                         pid: child.pid(),
                         program: child.program().to_owned(),
@@ -691,9 +709,9 @@ impl ProcessManager {
                         status: Err(Error::Io(error)),
                         survivors: group_survivors,
                     });
-                    reap_in_background(child);
+                    child.into_background();
                 }
-                (state, _) => reports.push(report(child, state, group_survivors)),
+                (state, _) => reports.push(report(&child, state, group_survivors)),
             }
         }
         reports
@@ -724,13 +742,22 @@ impl Drop for ProcessManager {
     fn drop(&mut self) {
         drop(self.terminate_all(DROP_GRACE));
         for child in std::mem::take(&mut self.children) {
-            reap_in_background(child);
+            child.into_background();
         }
     }
 }
 
+/// The tracked child of a managed [`Process`]. Invariant: a managed
+/// process is handed to the background reaper only as it leaves the
+/// manager, so it always has one.
+fn tracked(child: &mut Process) -> &mut Tracked {
+    child
+        .tracked_mut()
+        .expect("a managed child is only handed off as it leaves the manager")
+}
+
 /// The report for `child`, from the result of waiting for it.
-fn report(child: Tracked, state: io::Result<State>, survivors: Vec<u32>) -> ExitReport {
+fn report(child: &Process, state: io::Result<State>, survivors: Vec<u32>) -> ExitReport {
     let pid = child.pid();
     let status = match state {
         Ok(State::Reaped(status)) => Ok(status),
@@ -744,7 +771,10 @@ fn report(child: Tracked, state: io::Result<State>, survivors: Vec<u32>) -> Exit
             io::ErrorKind::TimedOut,
             format!("`{}` (pid {pid}) is still running", child.program()),
         ))),
-        Err(error) => Err(Error::Io(child.context(error, "waiting for"))),
+        Err(error) => Err(Error::Io(io::Error::new(
+            error.kind(),
+            format!("waiting for `{}` (pid {pid}): {error}", child.program()),
+        ))),
     };
     ExitReport {
         pid,
@@ -756,11 +786,11 @@ fn report(child: Tracked, state: io::Result<State>, survivors: Vec<u32>) -> Exit
 
 /// Live processes (group, pid) in the groups of those `children` that have
 /// not been reaped elsewhere (a lost child's group id may have been reused).
-fn live_members(children: &[Tracked]) -> Vec<(u32, u32)> {
+fn live_members(children: &[Process]) -> Vec<(u32, u32)> {
     let groups: Vec<u32> = children
         .iter()
-        .filter(|child| child.state() == State::Running)
-        .map(Tracked::pid)
+        .filter(|child| child.with_tracked(Tracked::state) == Some(State::Running))
+        .map(Process::pid)
         .collect();
     sys::live_group_members(&groups)
 }
@@ -978,13 +1008,6 @@ impl ProcessInfo {
 /// Process groups and `/proc`.
 mod sys {
     use std::os::fd::RawFd;
-    use std::os::unix::process::CommandExt;
-    use std::process::Command;
-
-    /// Makes the command start in a new process group, led by the child.
-    pub(super) fn own_group(cmd: &mut Command) {
-        cmd.process_group(0);
-    }
 
     /// Live processes (not zombies) whose process group is one of `groups`,
     /// as (group, pid). Linux reads `/proc`; where there is no `/proc`,

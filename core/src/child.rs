@@ -34,7 +34,7 @@
 //!   [`State::Lost`], its status is unknown, and it is never signalled by
 //!   pid again.
 //!
-//! Without `pidfd_open` (Linux before 5.3, other Unixes) the child is
+//! Without `pidfd_open` (Linux before 5.3) the child is
 //! tracked by pid through std's [`Child`], with the old caveat: do not reap
 //! the children elsewhere.
 //!
@@ -98,19 +98,27 @@ pub(crate) struct Tracked {
 impl Tracked {
     /// Takes charge of a freshly spawned child: opens its pidfd, checks that
     /// it is still our child, and registers it with the guardian (`guard`).
+    /// `leads_group`: the child was started in a process group of its own
+    /// (`process_group(0)`), which group signals then reach, whatever the
+    /// guardian is told.
     ///
     /// # Errors
     ///
     /// The pidfd cannot be opened (out of descriptors) or the guardian
     /// cannot be reached: the child is then killed and reaped here, and the
     /// error names it.
-    pub(crate) fn new(child: Child, program: &str, guard: Guard) -> io::Result<Tracked> {
+    pub(crate) fn new(
+        child: Child,
+        program: &str,
+        guard: Guard,
+        leads_group: bool,
+    ) -> io::Result<Tracked> {
         let mut tracked = Tracked {
             child,
             program: program.to_owned(),
             state: State::Running,
             pidfd: None,
-            leads_group: guard == Guard::Group,
+            leads_group,
             guard: None,
         };
         match open_pidfd(tracked.pid()) {
@@ -597,7 +605,7 @@ mod tests {
             .args(["-c", "exit 7"])
             .spawn()
             .expect("sh starts");
-        let mut tracked = Tracked::new(child, "sh", Guard::None).expect("tracked");
+        let mut tracked = Tracked::new(child, "sh", Guard::None, true).expect("tracked");
         let state = tracked.wait_until(None).expect("waited");
         assert!(
             matches!(state, State::Reaped(status) if status.code() == Some(7)),
@@ -614,7 +622,7 @@ mod tests {
             .arg("5")
             .spawn()
             .expect("sleep starts");
-        let mut tracked = Tracked::new(child, "sleep", Guard::None).expect("tracked");
+        let mut tracked = Tracked::new(child, "sleep", Guard::None, true).expect("tracked");
         let deadline = Instant::now() + Duration::from_millis(20);
         assert_eq!(
             tracked.wait_until(Some(deadline)).expect("waited"),

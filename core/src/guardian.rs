@@ -27,7 +27,17 @@
 //!   (`PIDFD_SIGNAL_PROCESS_GROUP`, so a recycled pid or group id is never
 //!   hit), and exits.
 //!
-//! Its limits: a process that this one forks without `exec` inherits the
+//! Its limits: it is a fork without `exec`, so it shares this process's
+//! memory copy-on-write: pages this process rewrites after the guardian
+//! started are kept twice, the guardian's copy private to it (a program
+//! that touches a large heap after its first spawn pays that much again);
+//! a child whose pidfd the guardian cannot hold (the guardian out of
+//! descriptors or memory) is not protected, and nothing tells this process;
+//! if the guardian cannot be started (a process limit), every spawn fails
+//! with that error; a reaped child's pidfd may still be held until the next
+//! message (forgets are batched), so at this process's death what such a
+//! child left in its group may be killed too; when this process is a
+//! subreaper, the guardian is re-parented to it; a process that this one forks without `exec` inherits the
 //! socket end, so the guardian waits for it too; a guardian killed with
 //! SIGKILL protects nothing (a new one is started for the children spawned
 //! after); `exec` of this process closes the socket end (close-on-exec), so
@@ -129,12 +139,29 @@ pub(crate) fn watch(pidfd: BorrowedFd<'_>, pid: u32, group: bool) -> io::Result<
     }
 }
 
+/// Starts the guardian now if it is not running yet. Called before a
+/// guarded child is spawned, so that a child that reports to the world at
+/// once (and a parent killed right then) does not find the guardian still
+/// being forked: what is left between a spawn and its registration is a
+/// `pidfd_open` and one `sendmsg`, a few microseconds.
+pub(crate) fn prepare() -> io::Result<()> {
+    let mut link = LINK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if link
+        .as_ref()
+        .is_none_or(|link| link.owner != std::process::id())
+    {
+        *link = Some(start()?);
+    }
+    Ok(())
+}
+
 /// Tells the guardian that the child of `token` was reaped: it will not be
 /// killed. Best effort (a guardian that is gone holds nothing).
 ///
-/// The forget waits for the next message (a guardian still holding the
-/// pidfd of a reaped child can do no harm: a signal through it reaches
-/// nobody), and is sent on its own once [`MAX_FORGETS`] wait.
+/// The forget waits for the next message, and is sent on its own once
+/// [`MAX_FORGETS`] wait. Meanwhile the guardian still holds the reaped
+/// child's pidfd: a signal through it reaches no process by a recycled pid,
+/// but its group signal still reaches what the child left in its group.
 pub(crate) fn forget(token: Token) {
     let mut link = LINK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let Some(link) = link
@@ -253,7 +280,9 @@ fn start() -> io::Result<Link> {
     Ok(Link {
         socket: ours,
         owner: std::process::id(),
-        next_token: 0,
+        // Unique across forks too: a forked copy that starts a guardian of
+        // its own must not forget the parent's tokens, nor the parent its.
+        next_token: u64::from(std::process::id()) << 32,
         forgets: Vec::new(),
     })
 }
@@ -343,9 +372,9 @@ unsafe fn guardian_main(socket: libc::c_int) -> ! {
                 events: libc::POLLIN,
                 revents: 0,
             };
-            if libc::poll(&mut ready, 1, -1) < 0 && *libc::__errno_location() != libc::EINTR {
-                break 'serve;
-            }
+            // A failed poll (EINTR, or ENOMEM) is retried after the pause
+            // below: only end of file means the guarded process is gone.
+            let polled = libc::poll(&mut ready, 1, -1);
             loop {
                 let mut message = [0u8; MESSAGE];
                 // Room for one descriptor, aligned as cmsghdr wants.
@@ -364,8 +393,9 @@ unsafe fn guardian_main(socket: libc::c_int) -> ! {
                 if read < 0 {
                     match *libc::__errno_location() {
                         libc::EINTR => continue,
-                        libc::EAGAIN => break,
-                        _ => break 'serve,
+                        // EAGAIN: all read; anything else (ENOMEM, ENOBUFS)
+                        // is retried after the pause. Never a reason to kill.
+                        _ => break,
                     }
                 }
                 if read == 0 {
@@ -426,6 +456,7 @@ unsafe fn guardian_main(socket: libc::c_int) -> ! {
                 };
                 len += 1;
             }
+            let _ = polled;
             let pause = libc::timespec {
                 tv_sec: 0,
                 tv_nsec: BATCH_NANOS,
@@ -579,8 +610,9 @@ mod tests {
             .arg("5")
             .spawn()
             .expect("sleep starts");
-        let mut tracked = crate::child::Tracked::new(child, "sleep", crate::child::Guard::Process)
-            .expect("tracked");
+        let mut tracked =
+            crate::child::Tracked::new(child, "sleep", crate::child::Guard::Process, false)
+                .expect("tracked");
         assert!(is_started());
         tracked
             .signal(nix::sys::signal::Signal::SIGKILL)

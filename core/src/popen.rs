@@ -110,6 +110,9 @@ impl Process {
     pub(crate) fn start(mut cmd: Command, program: String, guard: Guard) -> Result<Process> {
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         close_inherited_fds(&mut cmd);
+        if guard != Guard::None {
+            crate::guardian::prepare()?;
+        }
         let mut child = cmd
             .spawn()
             .map_err(|source| spawn_error(&cmd, program.clone(), source))?;
@@ -117,7 +120,7 @@ impl Process {
         drop(cmd);
         let (stdin, stdout, stderr) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take());
-        let tracked = Tracked::new(child, &program, guard)?;
+        let tracked = Tracked::new(child, &program, guard, true)?;
         let watch = match tracked.pidfd() {
             Some(fd) => Some(
                 fd.try_clone_to_owned()

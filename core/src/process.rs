@@ -33,9 +33,10 @@
 //!
 //! **Process groups.** Every managed child is started in a process group of
 //! its own (`Command::process_group(0)`: the group's id is the child's pid),
-//! through std's `posix_spawn` fast path, with no `pre_exec` hook.
+//! through std's `posix_spawn` fast path unless this process holds
+//! descriptors without close-on-exec (see *File descriptors* below).
 //! [`ProcessManager::terminate_all`] and [`ProcessManager::kill_all`] signal
-//! the whole group (`killpg`), so what the child started (the `sleep` of
+//! the whole group (through the child's pidfd, below), so what the child started (the `sleep` of
 //! `sh -c 'sleep 1000 & sleep 1000; wait'`) dies with it instead of being
 //! orphaned to init. A child that moved itself to another group is signalled
 //! by pid as well. A group that no longer exists (`ESRCH`) is not an error.
@@ -104,7 +105,10 @@
 //! To let children outlive this process (a daemon, a detached job), use
 //! [`ProcessManager::die_with_parent(false)`](ProcessManager::die_with_parent)
 //! or [`Pipeline::die_with_parent(false)`](crate::ipc::Pipeline::die_with_parent).
-//! The guardian's limits: a process this one forks without `exec` inherits
+//! The guardian's limits: a child is registered just after its spawn
+//! returns, so a parent that dies in those few microseconds leaves that one
+//! child unguarded (the guardian itself is started before the spawn); a
+//! process this one forks without `exec` inherits
 //! its socket, so the guardian waits for that one too; an `exec` of this
 //! process counts as its death; a guardian killed with SIGKILL protects
 //! nothing (a new one is started for later children).
@@ -120,8 +124,9 @@
 //! stderr concurrently, so a child that fills one pipe while the parent
 //! reads the other cannot deadlock.
 //!
-//! The module needs Linux for its pidfds (other Unixes fall back to pids
-//! through std's `Child` where the code allows, but are not tested).
+//! The module is for Linux (pidfds, `/proc`). On a Linux kernel before 5.3,
+//! which has no `pidfd_open`, children are tracked by pid through std's
+//! `Child`, with the old caveat: do not reap them elsewhere.
 
 use std::env;
 use std::io;
@@ -130,7 +135,7 @@ use std::process::{Command, ExitStatus, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::child::{wait_readable, Guard, State, Tracked};
+use crate::child::{reap_in_background, wait_readable, Guard, State, Tracked};
 use crate::error::{Error, Result};
 pub use crate::popen::Process;
 /// The signals of [`Process::signal`] (nix's, re-exported).
@@ -421,12 +426,13 @@ impl ProcessManager {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         close_inherited_fds(&mut cmd);
+        crate::guardian::prepare()?;
         let mut child = cmd
             .spawn()
             .map_err(|source| spawn_error(&cmd, program.to_owned(), source))?;
         drop(cmd);
         let pipes = (child.stdout.take(), child.stderr.take());
-        let mut tracked = Tracked::new(child, program, Guard::Process)?;
+        let mut tracked = Tracked::new(child, program, Guard::Process, false)?;
         let read = match pipes {
             (Some(stdout), Some(stderr)) => crate::ipc::read_both(stdout.into(), stderr.into()),
             _ => Err(io::Error::other("std gave no pipes")),
@@ -436,7 +442,10 @@ impl ProcessManager {
             Err(error) => {
                 let error = tracked.context(error, "reading the output of");
                 let _ = tracked.signal(Signal::SIGKILL);
-                let _ = tracked.wait_until(None);
+                let soon = Instant::now().checked_add(KILL_WAIT);
+                if matches!(tracked.wait_until(soon), Ok(State::Running)) {
+                    reap_in_background(tracked);
+                }
                 return Err(Error::Io(error));
             }
         };
@@ -860,10 +869,13 @@ pub(crate) fn stderr_tail(stderr: &[u8]) -> String {
     String::from_utf8_lossy(&stderr[start..]).into_owned()
 }
 
-/// Makes the child start with no descriptor but 0, 1 and 2 and those its
-/// own `pre_exec` hooks set up: every descriptor this process holds open
-/// *without* close-on-exec (inherited from a shell, opened by C code) is
-/// marked close-on-exec in the child, between fork and exec.
+/// Makes the child start with no descriptor but 0, 1 and 2: every
+/// descriptor this process holds open *without* close-on-exec (inherited
+/// from a shell, opened by C code) is marked close-on-exec in the child,
+/// between fork and exec. The hook runs after the caller's own `pre_exec`
+/// hooks: a descriptor such a hook sets up at a number this process holds
+/// without close-on-exec is closed too (pick a number this process does not
+/// use, or mark its own descriptor close-on-exec first).
 ///
 /// std opens its own descriptors close-on-exec, so usually there is none:
 /// then nothing is added, and std keeps its fast `posix_spawn` path. When

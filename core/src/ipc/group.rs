@@ -50,7 +50,8 @@ impl Group {
         } else {
             Guard::None
         };
-        self.children.push(Tracked::new(child, program, guard)?);
+        self.children
+            .push(Tracked::new(child, program, guard, true)?);
         Ok(())
     }
 

@@ -75,7 +75,8 @@
 //! # Process groups, timeouts and end of file
 //!
 //! Each child runs in a new process group that it leads (`process_group(0)`;
-//! in a pipeline, one per stage), set by std's fast spawn path. At a deadline the whole group gets
+//! in a pipeline, one per stage), set by std's spawn (its `posix_spawn` fast path unless this
+//! process holds descriptors without close-on-exec). At a deadline the whole group gets
 //! `SIGKILL`, so a grandchild holding a pipe (`sh -c 'sleep 100 & echo hi'`)
 //! dies too; the children are reaped, then the loop reads what was left in
 //! the pipes until end of file, for at most one second (a grace that is
@@ -244,6 +245,7 @@ pub fn communicate(mut cmd: Command, input: &[u8], timeout: Option<Duration>) ->
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     close_inherited_fds(&mut cmd);
+    crate::guardian::prepare()?;
     let spawned = cmd.spawn();
     let mut child = spawned.map_err(|source| spawn_error(&cmd, program.clone(), source))?;
     drop(cmd);

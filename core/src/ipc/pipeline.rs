@@ -229,6 +229,9 @@ impl Pipeline {
         let last = self.stages.len() - 1;
 
         // Dropped on any early return: kills and reaps what was spawned.
+        if !self.outlive_parent {
+            crate::guardian::prepare()?;
+        }
         let mut group = Group::new(!self.outlive_parent);
         let mut stdin = None;
         let mut stdout = None;

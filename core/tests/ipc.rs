@@ -841,3 +841,56 @@ fn no_descriptor_leaks_into_children() {
     );
     drop(leak);
 }
+
+/// `Pipeline::command` keeps a stage's environment and working directory
+/// (its stdio and group are the pipeline's).
+#[test]
+fn a_command_stage_keeps_its_environment_and_directory() {
+    let dir = std::env::temp_dir();
+    let mut stage = Command::new("sh");
+    stage
+        .args([
+            "-c",
+            "cat; echo \"$PTM_STAGE_VAR\"; pwd; echo \"${HOME-unset}\"",
+        ])
+        .env("PTM_STAGE_VAR", "kept")
+        .env_remove("HOME")
+        .current_dir(&dir);
+    let out = within("a command stage", move || {
+        Pipeline::new().stage("echo", &["in"]).command(stage).run()
+    })
+    .expect("the pipeline runs");
+    let canonical = fs::canonicalize(&dir).expect("the temp dir");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("in\nkept\n{}\nunset\n", canonical.display())
+    );
+}
+
+/// `unchecked` returns every stage's status and the whole output of a
+/// pipeline whose middle stage failed.
+#[test]
+fn an_unchecked_pipeline_returns_every_status_and_the_output() {
+    let out = within("an unchecked pipeline", || {
+        Pipeline::new()
+            .stage("printf", &["a\\nb\\n"])
+            .stage("sh", &["-c", "cat; exit 3"])
+            .stage("sort", &["-r"])
+            .unchecked()
+            .run()
+    })
+    .expect("unchecked: Ok whatever the statuses");
+    assert_eq!(out.stdout, b"b\na\n");
+    let codes: Vec<_> = out.statuses.iter().map(|status| status.code()).collect();
+    assert_eq!(codes, vec![Some(0), Some(3), Some(0)]);
+    // Checked, the same pipeline fails at stage 1.
+    let checked = Pipeline::new()
+        .stage("printf", &["a\\nb\\n"])
+        .stage("sh", &["-c", "cat; exit 3"])
+        .stage("sort", &["-r"])
+        .run();
+    assert!(
+        matches!(checked, Err(Error::Pipeline { stage: 1, .. })),
+        "{checked:?}"
+    );
+}

@@ -1,6 +1,8 @@
 //! [`Pipeline`]: `a | b | c` without a shell, with `pipefail`.
 
+use std::ffi::OsString;
 use std::fmt;
+use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -17,8 +19,34 @@ const STDERR_KEEP: usize = 64 * 1024;
 /// One `program args...` of a pipeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Stage {
+    /// For messages (lossy UTF-8).
     program: String,
+    /// For messages (lossy UTF-8).
     args: Vec<String>,
+    /// What the `Command` is rebuilt from at each run.
+    raw_program: OsString,
+    raw_args: Vec<OsString>,
+    /// Variables set (`Some`) or removed (`None`), in order.
+    envs: Vec<(OsString, Option<OsString>)>,
+    current_dir: Option<PathBuf>,
+}
+
+impl Stage {
+    /// A fresh `Command` for this stage (its stdio and group still unset).
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.raw_program);
+        cmd.args(&self.raw_args);
+        for (key, value) in &self.envs {
+            match value {
+                Some(value) => cmd.env(key, value),
+                None => cmd.env_remove(key),
+            };
+        }
+        if let Some(dir) = &self.current_dir {
+            cmd.current_dir(dir);
+        }
+        cmd
+    }
 }
 
 /// A shell-style pipeline, `a | b | c`, run without a shell: each stage's
@@ -71,6 +99,8 @@ pub struct Pipeline {
     timeout: Option<Duration>,
     /// `false` if the stages may outlive this process.
     outlive_parent: bool,
+    /// Return every status instead of failing on the first failed stage.
+    unchecked: bool,
 }
 
 impl fmt::Debug for Pipeline {
@@ -81,6 +111,7 @@ impl fmt::Debug for Pipeline {
             .field("input_len", &self.input.len())
             .field("timeout", &self.timeout)
             .field("die_with_parent", &!self.outlive_parent)
+            .field("unchecked", &self.unchecked)
             .finish()
     }
 }
@@ -91,7 +122,8 @@ pub struct PipelineOutput {
     /// Everything the last stage wrote to its stdout.
     pub stdout: Vec<u8>,
     /// How each stage ended, one per stage, in order (all successes, since
-    /// a failing stage makes [`Pipeline::run`] an error).
+    /// a failing stage makes [`Pipeline::run`] an error, unless the
+    /// pipeline is [`unchecked`](Pipeline::unchecked)).
     pub statuses: Vec<ExitStatus>,
 }
 
@@ -123,7 +155,65 @@ impl Pipeline {
         self.stages.push(Stage {
             program: program.to_owned(),
             args: args.iter().map(|&arg| arg.to_owned()).collect(),
+            raw_program: program.into(),
+            raw_args: args.iter().map(OsString::from).collect(),
+            envs: Vec::new(),
+            current_dir: None,
         });
+        self
+    }
+
+    /// Appends a stage from a full [`Command`]: its program, arguments,
+    /// environment changes ([`Command::env`], [`Command::env_remove`]) and
+    /// working directory are kept; its stdin, stdout, stderr and process
+    /// group are replaced by the pipeline's. (Std gives no way to read
+    /// whether [`Command::env_clear`] was called: a cleared environment is
+    /// not kept, only the variables set after it. Neither are `pre_exec`
+    /// hooks, uid or gid.)
+    ///
+    /// ```
+    /// use std::process::Command;
+    ///
+    /// let mut greet = Command::new("sh");
+    /// greet.args(["-c", "echo \"$GREETING from $(pwd)\""]).env("GREETING", "hi").current_dir("/");
+    /// let out = ptm::ipc::Pipeline::new().command(greet).stage("tr", &["a-z", "A-Z"]).run()?;
+    /// assert_eq!(out.stdout, b"HI FROM /\n");
+    /// # Ok::<(), ptm::Error>(())
+    /// ```
+    pub fn command(mut self, cmd: Command) -> Self {
+        let lossy = |text: &std::ffi::OsStr| text.to_string_lossy().into_owned();
+        self.stages.push(Stage {
+            program: lossy(cmd.get_program()),
+            args: cmd.get_args().map(lossy).collect(),
+            raw_program: cmd.get_program().to_owned(),
+            raw_args: cmd.get_args().map(ToOwned::to_owned).collect(),
+            envs: cmd
+                .get_envs()
+                .map(|(key, value)| (key.to_owned(), value.map(ToOwned::to_owned)))
+                .collect(),
+            current_dir: cmd.get_current_dir().map(ToOwned::to_owned),
+        });
+        self
+    }
+
+    /// Makes [`run`](Pipeline::run) return `Ok` with every stage's status
+    /// and all the output read, whatever the statuses (duct's
+    /// `unchecked`): `pipefail` is off. A timeout, a stage that cannot
+    /// start and a status lost to another reaper are still errors.
+    ///
+    /// ```
+    /// let out = ptm::ipc::Pipeline::new()
+    ///     .stage("echo", &["hi"])
+    ///     .stage("sh", &["-c", "cat; exit 3"])
+    ///     .stage("cat", &[])
+    ///     .unchecked()
+    ///     .run()?;
+    /// assert_eq!(out.stdout, b"hi\n");
+    /// assert_eq!(out.statuses[1].code(), Some(3));
+    /// # Ok::<(), ptm::Error>(())
+    /// ```
+    pub fn unchecked(mut self) -> Self {
+        self.unchecked = true;
         self
     }
 
@@ -237,10 +327,8 @@ impl Pipeline {
         let mut stdout = None;
         let mut errs = Vec::with_capacity(self.stages.len());
         for (index, stage) in self.stages.iter().enumerate() {
-            let mut cmd = Command::new(&stage.program);
-            cmd.args(&stage.args)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped());
+            let mut cmd = stage.command();
+            cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
             match stdout.take() {
                 // The previous stage's stdout: moved into this Command, so
                 // the parent's copy closes when `cmd` is dropped below.
@@ -306,7 +394,10 @@ impl Pipeline {
                 },
             });
         }
-        let failed = statuses.iter().position(|status| !status.success());
+        let failed = statuses
+            .iter()
+            .position(|status| !status.success())
+            .filter(|_| !self.unchecked);
         if let Some(index) = failed {
             let stage = &self.stages[index];
             return Err(Error::Pipeline {

@@ -11,6 +11,7 @@
 //! Each demo is logic that returns values (unit-tested in its module) and a
 //! small `run` that prints them. `os` and `roundtrip` are helpers, not demos.
 
+mod child;
 mod communicate;
 mod container;
 mod fork;
@@ -55,6 +56,8 @@ enum Demo {
     Communicate(communicate::Args),
     /// terminate_all: SIGTERM, SIGKILL after a grace; a process-group kill reaches grandchildren
     Signals(signals::Args),
+    /// Process: one child's lines read as they come, stopped at a deadline (wait_timeout, terminate)
+    Child(child::Args),
     /// nix fork/exec/waitpid: async-signal-safe child, exit status, separate address spaces
     Fork,
     /// Round-trip cost thread-to-thread vs process-to-process, unpinned and pinned to one CPU
@@ -86,6 +89,7 @@ fn run(demo: &Demo) -> Result<()> {
         Demo::Pipe => pipe::run(),
         Demo::Communicate(args) => communicate::run(args),
         Demo::Signals(args) => signals::run(args),
+        Demo::Child(args) => child::run(args),
         Demo::Fork => fork::run(),
         Demo::Switch(args) => switch::run(args),
         Demo::Socket => socket::run(),

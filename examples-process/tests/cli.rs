@@ -7,12 +7,13 @@ use std::os::unix::ffi::OsStrExt;
 use assert_cmd::cargo::cargo_bin_cmd;
 
 /// The demos, in the order a run without arguments shows them.
-const DEMOS: [&str; 11] = [
+const DEMOS: [&str; 12] = [
     "spawn",
     "info",
     "pipe",
     "communicate",
     "signals",
+    "child",
     "fork",
     "switch",
     "socket",
@@ -119,6 +120,20 @@ fn signals_show_sigterm_sigkill_and_the_group() {
             " sh: signal 9 (SIGKILL)",
             "live in its group after: [] (grandchildren gone: true)",
             "2 grandchildren still running",
+        ],
+    );
+}
+
+#[test]
+fn child_streams_lines_and_stops_the_child_at_its_deadline() {
+    assert_has(
+        &stdout_of(&["child", "--deadline-ms", "250"]),
+        &[
+            "read \"tick 0\" while the child runs",
+            "still running at the 250 ms deadline: true",
+            "stopped it: killed by signal 15",
+            "the reader saw end of file once the child was reaped",
+            "notice: ",
         ],
     );
 }

@@ -277,13 +277,13 @@ impl Tracked {
             if state != State::Running {
                 return Ok(state);
             }
-            match self.pidfd() {
-                Some(fd) => {
-                    if !wait_readable(&[fd], deadline)? {
+            match (self.pidfd(), deadline) {
+                (Some(fd), _) => {
+                    if !wait_for_exit(&[fd], false, deadline)? {
                         return Ok(State::Running);
                     }
                 }
-                None => match deadline {
+                (None, deadline) => match deadline {
                     None => {
                         let status = self.child.wait();
                         return match status {
@@ -295,12 +295,10 @@ impl Tracked {
                             Err(e) => Err(e),
                         };
                     }
-                    Some(deadline) => {
-                        let now = Instant::now();
-                        if now >= deadline {
+                    Some(_) => {
+                        if !wait_for_exit(&[], true, deadline)? {
                             return Ok(State::Running);
                         }
-                        std::thread::sleep((deadline - now).min(Duration::from_millis(2)));
                     }
                 },
             }
@@ -537,6 +535,32 @@ fn raw_status(status: WaitStatus) -> Option<ExitStatus> {
         )),
         _ => None,
     }
+}
+
+/// How often children without a pidfd (Linux before 5.3) are checked.
+pub(crate) const NO_PIDFD_POLL: Duration = Duration::from_millis(2);
+
+/// Sleeps until one of the children behind the pidfds `fds` exits, or
+/// `deadline` passes; if some child has no pidfd (`unwatched`), for at most
+/// [`NO_PIDFD_POLL`], so that it is checked again. True if a pidfd became
+/// readable or the deadline is still ahead (check the children, then call
+/// again); false once the deadline has passed with nothing ready.
+pub(crate) fn wait_for_exit(
+    fds: &[BorrowedFd<'_>],
+    unwatched: bool,
+    deadline: Option<Instant>,
+) -> io::Result<bool> {
+    let bound = if unwatched {
+        let soon = Instant::now().checked_add(NO_PIDFD_POLL);
+        match (deadline, soon) {
+            (Some(deadline), Some(soon)) => Some(deadline.min(soon)),
+            (deadline, soon) => deadline.or(soon),
+        }
+    } else {
+        deadline
+    };
+    let ready = wait_readable(fds, bound)?;
+    Ok(ready || deadline.is_none_or(|deadline| Instant::now() < deadline))
 }
 
 /// Blocks until one of `fds` is readable (for a pidfd: its process exited)

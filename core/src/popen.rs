@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
-use crate::child::{reap_in_background, wait_readable, Guard, State, Tracked};
+use crate::child::{reap_in_background, wait_for_exit, Guard, State, Tracked};
 use crate::error::{Error, Result};
 use crate::process::{close_inherited_fds, spawn_error};
 
@@ -19,9 +19,6 @@ const KILL_WAIT: Duration = Duration::from_secs(1);
 
 /// How long dropping a running [`Process`] waits after SIGTERM.
 const DROP_GRACE: Duration = Duration::from_millis(100);
-
-/// How often a child is checked where there are no pidfds (before 5.3).
-const POLL: Duration = Duration::from_millis(2);
 
 /// One child in its own process group; `Send + Sync` (share it through
 /// [`Arc`](std::sync::Arc)).
@@ -301,21 +298,9 @@ impl Process {
             if let Some(status) = self.reap_now()? {
                 return Ok(Some(status));
             }
-            match &self.watch {
-                Some(fd) => {
-                    if !wait_readable(&[fd.as_fd()], deadline)? {
-                        return Ok(None);
-                    }
-                }
-                None => {
-                    let now = Instant::now();
-                    let pause = match deadline {
-                        Some(deadline) if now >= deadline => return Ok(None),
-                        Some(deadline) => POLL.min(deadline - now),
-                        None => POLL,
-                    };
-                    std::thread::sleep(pause);
-                }
+            let watch = self.watch();
+            if !wait_for_exit(watch.as_slice(), watch.is_none(), deadline)? {
+                return Ok(None);
             }
         }
     }

@@ -135,7 +135,7 @@ use std::process::{Command, ExitStatus, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::child::{reap_in_background, wait_readable, Guard, State, Tracked};
+use crate::child::{reap_in_background, wait_for_exit, Guard, State, Tracked, NO_PIDFD_POLL};
 use crate::error::{Error, Result};
 pub use crate::popen::Process;
 /// The signals of [`Process::signal`] (nix's, re-exported).
@@ -148,9 +148,6 @@ const DROP_GRACE: Duration = Duration::from_millis(100);
 /// children's groups to be gone (one in uninterruptible sleep can take
 /// longer; it is then left to die on its own).
 const KILL_WAIT: Duration = Duration::from_secs(1);
-
-/// How often children without a pidfd (Linux before 5.3) are checked.
-const MAX_POLL: Duration = Duration::from_millis(2);
 
 /// The first pause between two reads of `/proc` for the live members of
 /// the children's groups, once the children themselves have exited.
@@ -545,20 +542,10 @@ impl ProcessManager {
                 None => without_pidfd = true,
             }
         }
-        // A child without a pidfd (Linux before 5.3) is polled every 2 ms.
-        let bound = if without_pidfd {
-            let soon = Instant::now().checked_add(MAX_POLL);
-            match (deadline, soon) {
-                (Some(deadline), Some(soon)) => Some(deadline.min(soon)),
-                (deadline, soon) => deadline.or(soon),
-            }
-        } else {
-            deadline
-        };
-        if wait_readable(&fds, bound).is_err() {
+        if wait_for_exit(&fds, without_pidfd, deadline).is_err() {
             // Cannot be waited out (EINTR is retried inside): check the
             // children again after a pause rather than spin.
-            thread::sleep(MAX_POLL);
+            thread::sleep(NO_PIDFD_POLL);
         }
         deadline.is_none_or(|deadline| Instant::now() < deadline)
     }

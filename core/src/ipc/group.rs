@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
-use crate::child::{reap_in_background, wait_readable, Guard, State, Tracked};
+use crate::child::{reap_in_background, wait_for_exit, Guard, State, Tracked};
 
 /// How long [`Group::kill_and_reap`] waits after SIGKILL before it leaves
 /// the children still alive (frozen, in uninterruptible sleep, or out of
@@ -86,16 +86,7 @@ impl Group {
                 return Ok(true);
             }
             let fds: Vec<_> = running.iter().filter_map(|child| child.pidfd()).collect();
-            // Without pidfds (Linux before 5.3): check every 2 ms.
-            let bound = if fds.len() < running.len() {
-                let soon = Instant::now().checked_add(Duration::from_millis(2));
-                deadline.map_or(soon, |deadline| soon.map(|soon| soon.min(deadline)))
-            } else {
-                deadline
-            };
-            if !wait_readable(&fds, bound)?
-                && deadline.is_some_and(|deadline| Instant::now() >= deadline)
-            {
+            if !wait_for_exit(&fds, fds.len() < running.len(), deadline)? {
                 return Ok(false);
             }
         }

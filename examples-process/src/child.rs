@@ -1,19 +1,27 @@
-//! # `child`: one child, its output read as it comes, stopped at a deadline
+//! # `child`: one child, waited for with a deadline, shared, streamed
 //!
-//! Shows [`Process`]: a shell that prints a line every 100 ms for ever is
-//! started with its stdout piped; a reader thread takes the pipe
-//! (`take_stdout`) and prints each line as it arrives, while this thread
-//! waits with a deadline (`wait_timeout`); at the deadline the child is
-//! still running, so it is stopped (`terminate`: SIGTERM to its process
-//! group, SIGKILL after a grace) and reaped. The reader then sees end of
-//! file, because nothing holds the pipe any more.
+//! Shows [`Process`], one child to wait for, time out, signal or stop on
+//! its own, in four steps:
+//!
+//! 1. [`first_look`]: start `sleep 10`, see that it still runs after
+//!    100 ms (`wait_timeout` answers `None` and leaves it alone), stop it
+//!    (`terminate`: SIGTERM to its process group, SIGKILL after a grace).
+//! 2. [`naive_shared_child`]: the common first attempt at "wait in one
+//!    thread, kill from another" with std's `Child` in a `Mutex`: the
+//!    waiter holds the lock for as long as the child runs, so the kill
+//!    meant for 100 ms happens only when the child has exited by itself.
+//! 3. [`shared_process`]: the same with an `Arc<Process>`: the kill takes
+//!    effect at once, and the waiter and the killer get the same status.
+//! 4. [`stream`]: a shell that prints a line every 100 ms for ever, its
+//!    stdout read line by line by another thread while this one waits with
+//!    a deadline; at the deadline the child still runs, so it is stopped,
+//!    and the reader then sees end of file.
 //!
 //! Run: `cargo run -p examples-process -- child [--deadline-ms 350]`
 
 use std::io::{BufRead, BufReader};
-use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, ExitStatus, Stdio};
-use std::sync::Arc;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -23,12 +31,86 @@ use ptm::process::Process;
 /// Flags of the `child` demo.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// How long to let the child run before stopping it, in ms (at most 10000).
+    /// How long to let the ticking child run before stopping it, in ms (at
+    /// most 10000).
     #[arg(long, default_value_t = 350, value_parser = clap::value_parser!(u64).range(0..=10_000))]
     pub deadline_ms: u64,
 }
 
-/// What the demo saw.
+// ANCHOR: first
+/// Starts `sleep 10`, checks it after 100 ms, stops it.
+pub fn first_look() -> ptm::Result<(Option<ExitStatus>, ExitStatus)> {
+    let mut cmd = Command::new("sleep");
+    cmd.arg("10");
+    let child = Process::spawn(cmd)?;
+    // Still running after 100 ms: `None`, and the child is left alone.
+    let early = child.wait_timeout(Duration::from_millis(100))?;
+    // SIGTERM to its group; SIGKILL if it is still there after 1 s.
+    let status = child.terminate(Duration::from_secs(1))?;
+    Ok((early, status))
+}
+// ANCHOR_END: first
+
+/// What a "wait in one thread, kill from another" attempt saw.
+#[derive(Debug)]
+pub struct Shared {
+    /// When the kill was meant to happen (from the start).
+    pub kill_at: Duration,
+    /// When the kill call returned (from the start).
+    pub killed_at: Duration,
+    /// The status the waiting thread got.
+    pub waiter: ExitStatus,
+    /// The status the killing thread got, if its call returns one.
+    pub killer: Option<ExitStatus>,
+}
+
+// ANCHOR: naive
+/// `sleep 1` in a `Mutex<Child>`: one thread waits, this one kills at 100 ms.
+pub fn naive_shared_child() -> Result<Shared> {
+    let child: Child = Command::new("sleep").arg("1").spawn()?;
+    let child = Arc::new(Mutex::new(child));
+    let start = Instant::now();
+    let (locked, is_locked) = mpsc::channel();
+    let waiter = {
+        let child = Arc::clone(&child);
+        thread::spawn(move || {
+            // `Child::wait` needs `&mut Child`: the lock is held throughout.
+            let mut child = child.lock().unwrap();
+            locked.send(()).unwrap();
+            child.wait()
+        })
+    };
+    is_locked.recv()?;
+    thread::sleep(Duration::from_millis(100));
+    let kill_at = start.elapsed();
+    let _ = child.lock().unwrap().kill(); // blocks until the wait is over
+    let killed_at = start.elapsed();
+    let waiter = waiter.join().expect("the waiting thread panicked")?;
+    Ok(Shared { kill_at, killed_at, waiter, killer: None })
+}
+// ANCHOR_END: naive
+
+// ANCHOR: shared
+/// The same with `Process`: `wait` holds no lock while it sleeps.
+pub fn shared_process() -> Result<Shared> {
+    let mut cmd = Command::new("sleep");
+    cmd.arg("1");
+    let child = Arc::new(Process::spawn(cmd)?);
+    let start = Instant::now();
+    let waiter = {
+        let child = Arc::clone(&child);
+        thread::spawn(move || child.wait())
+    };
+    thread::sleep(Duration::from_millis(100));
+    let kill_at = start.elapsed();
+    let killer = child.kill()?; // SIGKILL to the group, then reaped
+    let killed_at = start.elapsed();
+    let waiter = waiter.join().expect("the waiting thread panicked")?;
+    Ok(Shared { kill_at, killed_at, waiter, killer: Some(killer) })
+}
+// ANCHOR_END: shared
+
+/// What the streaming step saw.
 #[derive(Debug)]
 pub struct Report {
     /// Each line, with when it was read (from the start).
@@ -41,34 +123,32 @@ pub struct Report {
     pub status: ExitStatus,
 }
 
+/// A shell loop that prints `tick 0`, `tick 1`, ... every 100 ms, for ever.
+const TICKS: &str = "i=0; while :; do echo tick $i; i=$((i+1)); sleep 0.1; done";
+
 // ANCHOR: stream
-/// Starts a ticking shell, reads its lines as they come, stops it at `deadline`.
+/// Starts a ticking shell, reads its lines as they come, stops it at
+/// `deadline`.
 pub fn stream(deadline: Duration) -> Result<Report> {
     let mut cmd = Command::new("sh");
-    cmd.args(["-c", "i=0; while :; do echo tick $i; i=$((i+1)); sleep 0.1; done"])
-        .stdout(Stdio::piped());
-    let child = Arc::new(Process::spawn(cmd)?);
+    cmd.args(["-c", TICKS]).stdout(Stdio::piped());
+    let child = Process::spawn(cmd)?;
     let stdout = child.take_stdout().context("stdout was piped")?;
     let start = Instant::now();
-    let reader = thread::Builder::new()
-        .name("child-reader".to_owned())
-        .spawn(move || -> Result<Vec<(Duration, String)>> {
-            let mut lines = Vec::new();
-            for line in BufReader::new(stdout).lines() {
-                let line = line.context("reading the child's stdout")?;
-                println!(
-                    "  {:>4} ms  read {line:?} while the child runs",
-                    start.elapsed().as_millis()
-                );
-                lines.push((start.elapsed(), line));
-            }
-            Ok(lines) // end of file: the child and its group are gone
-        })
-        .context("starting the reader thread")?;
+    let reader = thread::spawn(move || -> Result<Vec<(Duration, String)>> {
+        let mut lines = Vec::new();
+        for line in BufReader::new(stdout).lines() {
+            let line = line.context("reading the child's stdout")?;
+            let at = start.elapsed();
+            println!("  {:>4} ms  read {line:?}", at.as_millis());
+            lines.push((at, line));
+        }
+        Ok(lines) // end of file: the child and its group are gone
+    });
     let running_at_deadline = child.wait_timeout(deadline)?.is_none();
     let stopped_at = start.elapsed();
     let status = child.terminate(Duration::from_millis(500))?;
-    let lines = reader.join().map_err(|_| anyhow::anyhow!("the reader panicked"))??;
+    let lines = reader.join().expect("the reader thread panicked")?;
     Ok(Report { lines, running_at_deadline, stopped_at, status })
 }
 // ANCHOR_END: stream
@@ -76,31 +156,81 @@ pub fn stream(deadline: Duration) -> Result<Report> {
 /// Runs the demo.
 pub fn run(args: &Args) -> Result<()> {
     let deadline = Duration::from_millis(args.deadline_ms);
-    println!("child: a shell printing a line every 100 ms, stdout piped to a reader thread");
+    println!("== child: one child, waited for with a deadline, shared, streamed ==");
+
+    let (early, status) = first_look()?;
+    println!(
+        "first look: `sleep 10` still running after 100 ms: {}; terminate() -> {status}",
+        early.is_none()
+    );
+
+    let naive = naive_shared_child()?;
+    println!(
+        "naive: Mutex<Child>, kill meant at {} ms, done at {} ms: after the child's own \
+         end ({})",
+        naive.kill_at.as_millis(),
+        naive.killed_at.as_millis(),
+        naive.waiter
+    );
+    let shared = shared_process()?;
+    println!(
+        "Process: kill meant at {} ms, done at {} ms; waiter and killer saw the same \
+         status: {} ({})",
+        shared.kill_at.as_millis(),
+        shared.killed_at.as_millis(),
+        Some(shared.waiter) == shared.killer,
+        shared.waiter
+    );
+
+    println!("stream: a shell printing a line every 100 ms, stdout read by another thread");
     let report = stream(deadline)?;
     println!(
-        "child: still running at the {} ms deadline: {}",
+        "stream: still running at the {} ms deadline: {}; terminate() at {} ms -> {}",
         deadline.as_millis(),
-        report.running_at_deadline
+        report.running_at_deadline,
+        report.stopped_at.as_millis(),
+        report.status
     );
-    match report.status.signal() {
-        Some(signal) => println!(
-            "child: terminate() at {} ms stopped it: killed by signal {signal}",
-            report.stopped_at.as_millis()
-        ),
-        None => println!("child: it had exited by itself: {}", report.status),
-    }
     println!(
-        "child: {} lines read; the reader saw end of file once the child was reaped",
+        "stream: {} lines read; the reader saw end of file once the child was reaped",
         report.lines.len()
     );
-    println!("notice: the lines arrived while the child ran, not at its end; wait_timeout left it running");
+    println!(
+        "notice: a Mutex<Child> delays the kill until the wait ends; Process does not, \
+         and lines arrive while the child runs"
+    );
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::process::ExitStatusExt;
+
+    #[test]
+    fn the_first_look_sees_a_running_child_then_stops_it() {
+        let (early, status) = first_look().expect("the listing runs");
+        assert_eq!(early, None, "sleep 10 is still running after 100 ms");
+        assert_eq!(status.signal(), Some(15), "SIGTERM was enough for sleep");
+    }
+
+    #[test]
+    fn a_mutex_around_child_delays_the_kill_until_the_child_ends_by_itself() {
+        let naive = naive_shared_child().expect("the listing runs");
+        // The child was never killed: it ran its full second and exited 0.
+        assert!(naive.waiter.success(), "{}", naive.waiter);
+        assert!(naive.killed_at >= Duration::from_millis(900), "{naive:?}");
+        assert!(naive.kill_at < Duration::from_millis(900), "{naive:?}");
+    }
+
+    #[test]
+    fn a_shared_process_is_killed_while_another_thread_waits() {
+        let shared = shared_process().expect("the listing runs");
+        assert_eq!(shared.waiter.signal(), Some(9), "{}", shared.waiter);
+        assert_eq!(shared.killer, Some(shared.waiter), "one status for both");
+        // Killed, not waited out: `sleep 1` would have exited 0 by itself.
+        assert!(!shared.waiter.success());
+    }
 
     #[test]
     fn lines_arrive_before_the_child_is_stopped() {

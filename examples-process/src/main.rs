@@ -56,7 +56,7 @@ enum Demo {
     Communicate(communicate::Args),
     /// terminate_all: SIGTERM, SIGKILL after a grace; a process-group kill reaches grandchildren
     Signals(signals::Args),
-    /// Process: one child's lines read as they come, stopped at a deadline (wait_timeout, terminate)
+    /// Process: wait with a deadline, kill while another thread waits, read lines as they come
     Child(child::Args),
     /// nix fork/exec/waitpid: async-signal-safe child, exit status, separate address spaces
     Fork,

@@ -129,9 +129,13 @@ fn child_streams_lines_and_stops_the_child_at_its_deadline() {
     assert_has(
         &stdout_of(&["child", "--deadline-ms", "250"]),
         &[
-            "read \"tick 0\" while the child runs",
-            "still running at the 250 ms deadline: true",
-            "stopped it: killed by signal 15",
+            "== child: ",
+            "first look: `sleep 10` still running after 100 ms: true; terminate() -> signal: 15",
+            "after the child's own end (exit status: 0)",
+            "waiter and killer saw the same status: true (signal: 9",
+            "read \"tick 0\"",
+            "stream: still running at the 250 ms deadline: true; terminate() at",
+            "-> signal: 15",
             "the reader saw end of file once the child was reaped",
             "notice: ",
         ],

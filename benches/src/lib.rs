@@ -27,8 +27,8 @@
 //! - `src/bin/pool_dispatch.rs`: the experiment binary, every design
 //!   interleaved round by round, a median/min/max table and optional CSV.
 //! - `src/bin/spawn_cost.rs`: spawn + wait of `/bin/true` through
-//!   `ptm::process::ProcessManager` vs `Command::status` (with and without a
-//!   process group) vs `sh -c true`.
+//!   `ptm::process::ProcessManager` and `ptm::process::Process` vs
+//!   `Command::status` (with and without a process group) vs `sh -c true`.
 //! - `src/bin/pipe_throughput.rs`: `ptm::ipc::communicate` through `cat` vs
 //!   the plain std approach vs a raw pipe between two threads.
 //! - [`units`]: [`parse_size`] ("1GiB") for the binaries' flags.

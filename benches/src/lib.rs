@@ -27,10 +27,14 @@
 //! - `src/bin/pool_dispatch.rs`: the experiment binary, every design
 //!   interleaved round by round, a median/min/max table and optional CSV.
 //! - `src/bin/spawn_cost.rs`: spawn + wait of `/bin/true` through
-//!   `ptm::process::ProcessManager` vs `Command::status` (with and without a
-//!   process group) vs `sh -c true`.
+//!   `ptm::process::ProcessManager` and `ptm::process::Process` vs
+//!   `Command::status` (with and without a process group) vs `sh -c true`.
 //! - `src/bin/pipe_throughput.rs`: `ptm::ipc::communicate` through `cat` vs
 //!   the plain std approach vs a raw pipe between two threads.
+//! - [`exit_notice`]: how late an exit is noticed by `Process::wait_timeout`
+//!   and `Process::terminate` (pidfd and `poll(2)`) against the polling they
+//!   replaced and a blocking `waitpid`; the child is the binary
+//!   `src/bin/exit_notice.rs` itself, re-executed. Not part of `report`.
 //! - [`units`]: [`parse_size`] ("1GiB") for the binaries' flags.
 //! - `src/bin/first_touch.rs`: what making fresh memory present costs here
 //!   (4 KiB faults, `MADV_POPULATE_WRITE`, transparent huge pages).
@@ -56,6 +60,7 @@
 pub mod book_pool;
 pub mod csv;
 pub mod designs;
+pub mod exit_notice;
 pub mod experiments;
 pub mod latch;
 pub mod machine;

@@ -1,12 +1,14 @@
 //! Issue 5, comparison 6 (issue 3's target): starting a short program and
-//! waiting for it, one child at a time, through ptm's `ProcessManager` and
-//! through plain `std::process::Command`.
+//! waiting for it, one child at a time, through ptm's `ProcessManager`, through
+//! ptm's `Process` and through plain `std::process::Command`.
 //!
 //! Variants, each starting the program (default `/bin/true`, no
 //! arguments) and waiting for it before the next:
 //!
 //! - `pm`: `ProcessManager::spawn(program, &[])` then `wait_all()`, on one
 //!   manager per run. ptm starts every child in a process group of its own.
+//! - `process`: `Process::spawn(Command::new(program))` then `wait()`: one
+//!   child held by a pidfd, without a manager's bookkeeping.
 //! - `status`: `Command::new(program).status()`: the issue's reference.
 //! - `status-pgroup`: `Command::new(program).process_group(0).status()`:
 //!   std with ptm's process group, to tell what the group costs from what
@@ -24,7 +26,7 @@ use std::time::Instant;
 
 use anyhow::{ensure, Context};
 use indicatif::ProgressBar;
-use ptm::process::ProcessManager;
+use ptm::process::{Process, ProcessManager};
 
 use super::{per_round_ratios, rotated, secs, Outcome, Size};
 use crate::csv::Table;
@@ -38,6 +40,8 @@ use crate::verdict::{Check, Target};
 pub enum Variant {
     /// ProcessManager::spawn, then wait_all (own process group).
     Pm,
+    /// Process::spawn(Command::new(program)), then wait (own process group).
+    Process,
     /// Command::new(program).status().
     Status,
     /// Command::new(program).process_group(0).status().
@@ -48,8 +52,9 @@ pub enum Variant {
 
 impl Variant {
     /// Every variant, in the order tables list them.
-    pub const ALL: [Variant; 4] = [
+    pub const ALL: [Variant; 5] = [
         Variant::Pm,
+        Variant::Process,
         Variant::Status,
         Variant::StatusPgroup,
         Variant::Sh,
@@ -59,6 +64,7 @@ impl Variant {
     pub fn name(self) -> &'static str {
         match self {
             Variant::Pm => "pm",
+            Variant::Process => "process",
             Variant::Status => "status",
             Variant::StatusPgroup => "status-pgroup",
             Variant::Sh => "sh",
@@ -85,6 +91,16 @@ impl Variant {
                             .with_context(|| format!("waiting for {program}"))?;
                         check(program, status)?;
                     }
+                }
+            }
+            Variant::Process => {
+                for _ in 0..spawns {
+                    let child = Process::spawn(Command::new(program))
+                        .with_context(|| format!("spawning {program} as a Process"))?;
+                    let status = child
+                        .wait()
+                        .with_context(|| format!("waiting for {program} (pid {})", child.pid()))?;
+                    check(program, status)?;
                 }
             }
             Variant::Status => {
@@ -341,11 +357,12 @@ impl Outcome for ProcessesOutcome {
             }
         }
         out.push_str(
-            "\nThe target's check uses the per-round ratios (both variants ran back to back in \
-             each round); the ratios of the medians:\n\n| time ratio of medians | value |\n|---|---:|\n",
+            "\nThe targets' checks (`pm / status` and `process / status`) use the per-round \
+             ratios (both variants ran back to back in each round); the ratios of the medians:\n\n| time ratio of medians | value |\n|---|---:|\n",
         );
         for (a, b) in [
             (Variant::Pm, Variant::Status),
+            (Variant::Process, Variant::Status),
             (Variant::Pm, Variant::StatusPgroup),
             (Variant::StatusPgroup, Variant::Status),
             (Variant::Sh, Variant::Status),
@@ -358,11 +375,21 @@ impl Outcome for ProcessesOutcome {
     }
 
     fn checks(&self) -> Vec<Check> {
-        vec![Check::new(
-            Target::at_most("processes: pm / status time per spawn", 1.05),
-            per_round_ratios(&self.by_round(Variant::Pm), &self.by_round(Variant::Status)),
-        )
-        .per("round")]
+        vec![
+            Check::new(
+                Target::at_most("processes: pm / status time per spawn", 1.05),
+                per_round_ratios(&self.by_round(Variant::Pm), &self.by_round(Variant::Status)),
+            )
+            .per("round"),
+            Check::new(
+                Target::at_most("processes: process / status time per spawn", 1.05),
+                per_round_ratios(
+                    &self.by_round(Variant::Process),
+                    &self.by_round(Variant::Status),
+                ),
+            )
+            .per("round"),
+        ]
     }
 }
 
@@ -382,9 +409,12 @@ mod tests {
             variants: Variant::ALL.to_vec(),
         };
         let outcome = run(&config, &ProgressBar::hidden()).expect("running");
-        assert_eq!(outcome.rows.len(), 2 * 4);
-        assert_ne!(outcome.checks()[0].verdict(), Verdict::NotMeasured);
+        assert_eq!(outcome.rows.len(), 2 * 5);
+        for check in outcome.checks() {
+            assert_ne!(check.verdict(), Verdict::NotMeasured);
+        }
         assert!(outcome.summary().contains("| pm / status |"));
+        assert!(outcome.summary().contains("| process / status |"));
     }
 
     #[test]

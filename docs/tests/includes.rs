@@ -409,6 +409,65 @@ fn every_chapter_with_rust_code_is_doctested() {
     );
 }
 
+/// The widest lines of what `include` puts on the page: the anchored region
+/// (without nested `ANCHOR` lines, which mdBook drops), or the whole file.
+/// Returns `(line number, width)` of every line over `limit` columns.
+fn too_wide(page: &Path, include: &Include, limit: usize) -> Vec<(usize, usize)> {
+    let dir = page.parent().expect("a page is in a directory");
+    let source = read(&normalize(&dir.join(&include.path)));
+    let lines: Vec<&str> = source.lines().collect();
+    let range = match &include.selector {
+        None => 0..lines.len(),
+        Some(anchor) => {
+            let marks = |marker: &str| {
+                lines.iter().position(|line| {
+                    line.split(marker).nth(1).is_some_and(|after| {
+                        let name: String = after
+                            .trim_start()
+                            .chars()
+                            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '-')
+                            .collect();
+                        name == *anchor
+                    })
+                })
+            };
+            match (marks("ANCHOR:"), marks("ANCHOR_END:")) {
+                (Some(start), Some(end)) if start < end => start + 1..end,
+                _ => return Vec::new(), // reported by the include check
+            }
+        }
+    };
+    range
+        .filter(|&i| !lines[i].contains("ANCHOR"))
+        .map(|i| (i + 1, lines[i].chars().count()))
+        .filter(|&(_, width)| width > limit)
+        .collect()
+}
+
+/// The widest listing that fits the book's column without a scroll bar.
+const MAX_COLUMNS: usize = 80;
+
+#[test]
+fn every_included_listing_fits_80_columns() {
+    let src = book_src();
+    let mut problems = Vec::new();
+    for page in markdown_files(&src) {
+        for include in includes(&page, &read(&page)) {
+            for (line, width) in too_wide(&page, &include, MAX_COLUMNS) {
+                problems.push(format!(
+                    "{}: `{}` line {line} is {width} columns (at most {MAX_COLUMNS})",
+                    include.at, include.path
+                ));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "listings too wide for the page:\n{}",
+        problems.join("\n")
+    );
+}
+
 #[test]
 fn the_checks_catch_what_they_should() {
     let src = book_src();
@@ -426,6 +485,11 @@ fn the_checks_catch_what_they_should() {
     let good = "{{#include ../../examples-threads/src/spawn.rs:spawn_named}}";
     let found = includes(&page, good);
     assert_eq!(check_include(&page, &found[0]), None);
+    let whole = includes(&page, "{{#include ../../examples-threads/src/spawn.rs}}");
+    assert!(
+        !too_wide(&page, &whole[0], 40).is_empty(),
+        "a 40-column limit caught nothing"
+    );
     assert!(includes(&page, r"\{{#include nowhere.rs}}").is_empty());
 
     assert!(check_link(&src, &page, "no-such-page.md").is_some());

@@ -100,12 +100,10 @@ pub fn run() -> anyhow::Result<()> {
     );
     let [item, pointer, nothing, by_ref, by_move] = sizes();
     let (word, vec) = (size_of::<usize>(), size_of::<Vec<u64>>());
-    println!("size_of_val: fn item `add` = {item}, fn pointer = {pointer} (= usize {word}), closure capturing nothing = {nothing}");
-    println!("size_of_val: closure capturing a Vec by ref = {by_ref}, by move = {by_move} (= Vec<u64> {vec})");
-    println!(
-        "notice: a closure is as big as what it captures; a fn item and a \
-         closure capturing nothing are 0 bytes until coerced to a fn pointer"
-    );
+    println!("size_of_val: fn item `add` = {item}, fn pointer = {pointer} (= usize {word})");
+    println!("size_of_val: closure capturing nothing = {nothing}, a Vec by ref = {by_ref}");
+    println!("size_of_val: closure capturing a Vec by move = {by_move} (= Vec<u64> {vec})");
+    println!("notice: a closure is as big as what it captures; a fn item is 0 bytes");
     Ok(())
 }
 

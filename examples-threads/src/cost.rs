@@ -74,18 +74,15 @@ pub fn measure(args: &Args, modes: &[Mode]) -> Result<Vec<(u32, Vec<f64>)>> {
 }
 
 /// What a debug build changes in the table: said on its header line.
-const DEBUG_NOTE: &str = "  (debug build: spawn and join are slower than with \
-                          --release; the 20 ms of work is not)";
+const DEBUG_NOTE: &str = "  (debug build: spawns slower than --release)";
 
 /// Prints the table, the rule, and a verdict per mode.
 pub fn run(args: &Args) -> Result<()> {
     let modes = args.mode.expand();
     let cores = thread::available_parallelism().map_or(1, |c| c.get());
-    let what: Vec<String> = modes
-        .iter()
-        .map(|m| format!("{} {}", m.name(), m.what()))
-        .collect();
-    println!("each of n threads: {}", what.join("; "));
+    for mode in &modes {
+        println!("{} = each of n threads {}", mode.name(), mode.what());
+    }
     let head: String = modes
         .iter()
         .map(|m| format!("{:>9}", m.name() + "_ms"))
@@ -102,10 +99,8 @@ pub fn run(args: &Args) -> Result<()> {
         println!("{n:>5} {cells}");
     }
     let band = verdict::FLAT_BAND;
-    println!(
-        "rule: a curve has a knee where it leaves {band}x its first time for good; \
-         slope by least squares from there; no steady rise = no clear knee (noisy)"
-    );
+    println!("rule: a knee is where a curve leaves {band}x its first time for good;");
+    println!("rule: the slope after it is a least-squares fit; no steady rise = noisy");
     for (i, mode) in modes.iter().enumerate() {
         let curve = verdict::column(&table, i);
         let why = mode.why(cores);
@@ -114,11 +109,7 @@ pub fn run(args: &Args) -> Result<()> {
             verdict::verdict(&mode.name(), &curve, mode.cpu_ms(), &why)
         );
     }
-    println!(
-        "notice: sleeping and spinning threads wait, so they stay near 20 ms; \
-         CPU-bound threads need a core each, so past {cores} cores each one \
-         adds time: more threads than cores buys no speed"
-    );
+    println!("notice: past the core count, each CPU-bound thread adds time, not speed");
     Ok(())
 }
 

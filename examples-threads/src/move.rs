@@ -82,16 +82,13 @@ pub fn run() -> anyhow::Result<()> {
     let pause = Duration::from_millis(20);
     let [a, b] = move_copies(pause)?;
     let ok = a >= pause && b >= pause;
-    println!("with move: 2 threads each slept {pause:?} (>= 20 ms: {ok}); `pause` still usable: {pause:?}");
+    println!("with move: 2 threads slept {pause:?} each (>= 20 ms: {ok}); `pause` still usable: {pause:?}");
     let (l, r) = arc_halves((1..=100).collect())?;
     println!("Arc + move: halves of 1..=100 sum to {l} + {r} = {}", l + r);
     let mut data: Vec<u64> = (1..=100).collect();
     let doubled = scoped_double(&mut data)?;
-    println!("thread::scope, no move: doubled 1..=100 in place, sum = {doubled}, data still owned here ({} items)", data.len());
-    println!(
-        "notice: `move` copies or moves values into a thread; \
-         `thread::scope` lets threads borrow, because it joins them before it returns"
-    );
+    println!("thread::scope, no move: doubled 1..=100 in place; `data` sums to {doubled}");
+    println!("notice: `move` gives a thread its own values; thread::scope lets threads borrow");
     Ok(())
 }
 

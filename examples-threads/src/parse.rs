@@ -91,10 +91,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         "same result: true ({} operations, forward distance {forward})",
         by_map.len()
     );
-    println!(
-        "notice: map/collect is the same loop, on the same single thread; \
-         it is shorter, not parallel"
-    );
+    println!("notice: map/collect is the same loop on the same thread: shorter, not parallel");
     Ok(())
 }
 

@@ -139,12 +139,9 @@ pub fn run() -> Result<()> {
     let (sum, id) =
         first_thread().map_err(|p| anyhow!("the first thread panicked: {}", panic_message(&*p)))?;
     let main = thread::current().id();
-    println!("first thread: 1 + 2 + ... + 10 = {sum}, computed on {id:?}, joined by {main:?}");
+    println!("first thread: sum 1..=10 = {sum}, computed on {id:?}, joined by {main:?}");
     let done = join_all_ignoring_results(three_workers_one_panics()?);
-    println!(
-        "join, results dropped: {done} of 3 threads counted as done, though \
-         `worker-1` panicked (its panic message is on stderr)"
-    );
+    println!("join results dropped: {done} of 3 done, yet `worker-1` panicked (see stderr)");
     let joined = three_workers_one_panics()?.into_iter().map(join_named);
     let (ok, failed): (Vec<_>, Vec<_>) = joined.partition(Result::is_ok);
     let failed: Vec<String> = failed
@@ -153,24 +150,19 @@ pub fn run() -> Result<()> {
         .map(|e| e.to_string())
         .collect();
     println!(
-        "join_named, results checked: {} of 3 threads done; {}",
+        "join results checked: {} of 3 done; {}",
         ok.len(),
         failed.join("; ")
     );
     let data: Vec<u64> = (0..100).collect();
     let (total, partials) = sum_of_squares(&data, 4)?;
-    println!("sum of squares 0..100 = {total} (4 threads, partial sums {partials:?})");
+    println!("sum of squares of 0..100 on 4 threads: {partials:?} = {total}");
     let pause = Duration::from_millis(300);
     let took = time_sleeper(pause)?;
     let (ms, at_least) = (took.as_secs_f64() * 1e3, took >= pause);
-    println!(
-        "thread `sleeper` slept 300 ms: measured {ms:.1} ms, >= 300 ms: {at_least} \
-         (a sleep ends late, never early, in any build)"
-    );
-    println!(
-        "notice: join hands back each thread's value, or its panic: a program \
-         that drops what join returned counts a failed thread as done"
-    );
+    // A sleep's length does not depend on the build, so no debug-build note.
+    println!("sleeper: asked for 300 ms, took {ms:.1} ms (>= 300: {at_least}; late, never early)");
+    println!("notice: join gives back each thread's value or its panic: check what it returns");
     Ok(())
 }
 

@@ -101,24 +101,17 @@ pub fn run() -> anyhow::Result<()> {
         std::process::id()
     );
     let [(main_id, main_tid), (other_id, other_tid)] = thread_ids()?;
-    let pid = i32::try_from(std::process::id()).unwrap_or(-1);
-    let is_pid = if main_tid == pid {
-        "= the pid"
+    let pid = std::process::id();
+    let is_pid = if u32::try_from(main_tid) == Ok(pid) {
+        "="
     } else {
-        "not the pid"
+        "not"
     };
-    println!(
-        "threads: main {main_id:?} (kernel tid {main_tid} {is_pid}) and \
-         another {other_id:?} (tid {other_tid}): one pid, scheduled by the OS"
-    );
-    println!(
-        "ThreadId: std numbers the threads of a process in the order they \
-         start, main = 1, never reusing a number: {other_id:?} is the thread \
-         this process started as number {n} (in a full run the earlier demos \
-         started others first); it is not the kernel's tid, nor a count of \
-         threads alive now",
-        n = format!("{other_id:?}").trim_matches(|c: char| !c.is_ascii_digit()),
-    );
+    println!("threads: main is {main_id:?}, kernel tid {main_tid} ({is_pid} the pid)");
+    println!("threads: the other is {other_id:?}, kernel tid {other_tid}; both in pid {pid}");
+    println!("{other_id:?}: a serial number, in the order threads start (main = 1);");
+    println!("  every thread started before counts, ended or not (a full run: more);");
+    println!("  it is not the kernel's tid, and not how many threads are alive");
     let order = run_coroutines(vec![
         Task {
             name: "a",
@@ -131,20 +124,12 @@ pub fn run() -> anyhow::Result<()> {
             steps: 2,
         },
     ]);
-    println!(
-        "coroutines: order {} on thread {:?} alone, switched by the program",
-        order.join(" "),
-        thread::current().id()
-    );
+    let (order, me) = (order.join(" "), thread::current().id());
+    println!("coroutines: {order}, all on {me:?}, switched by the program");
     let (first, bytes) = nonblocking_read().context("the non-blocking read")?;
-    println!(
-        "non-blocking I/O: first read -> {first:?} (no sleep); after the write -> {:?}",
-        String::from_utf8_lossy(&bytes)
-    );
-    println!(
-        "notice: threads share one pid and are scheduled by the OS; \
-         coroutines share one thread and are switched by the program"
-    );
+    let bytes = String::from_utf8_lossy(&bytes);
+    println!("non-blocking read: {first:?} at once (no sleep); after a write: {bytes:?}");
+    println!("notice: threads are scheduled by the OS; coroutines by the program itself");
     Ok(())
 }
 

@@ -72,35 +72,41 @@ pub fn shape(curve: &[(u32, f64)]) -> Shape {
     Shape::Knee { at, per }
 }
 
-/// One line on the curve of mode `name`: its shape, then `why` it has that
-/// shape. For threads that each need `cpu_ms` of CPU, a knee also says how
-/// many threads ran at a time.
+/// Two lines on the curve of mode `name`: its shape, then, indented and in
+/// parentheses, what the shape means. For threads that each need `cpu_ms`
+/// of CPU, a knee means how many threads ran at a time; otherwise the
+/// meaning is `why`, the mode's own explanation.
 pub fn verdict(name: &str, curve: &[(u32, f64)], cpu_ms: Option<f64>, why: &str) -> String {
     let (Some(&(_, base)), Some(&(last, _))) = (curve.first(), curve.last()) else {
         return format!("{name}: no data");
     };
-    match shape(curve) {
-        Shape::Flat => {
-            format!("{name}: flat (~{base:.0} ms) for every n up to {last}: no knee; {why}")
-        }
-        Shape::Noisy => format!(
-            "{name}: no clear knee (noisy): leaves the band around ~{base:.0} ms but does not \
-             keep rising; {why}"
+    let (shape, meaning) = match shape(curve) {
+        Shape::Flat => (
+            format!("flat (~{base:.0} ms) for every n up to {last}: no knee"),
+            match cpu_ms {
+                Some(cpu) => format!("each got its {cpu:.0} ms of CPU at once; {why}"),
+                None => why.to_owned(),
+            },
+        ),
+        Shape::Noisy => (
+            format!("no clear knee (noisy): leaves ~{base:.0} ms, does not keep rising"),
+            why.to_owned(),
         ),
         Shape::Knee { at, per } => {
-            let knee = format!(
-                "{name}: flat (~{base:.0} ms) up to n = {at}, then grows ~{per:.1} ms per thread"
-            );
-            match cpu_ms {
+            let shape =
+                format!("flat (~{base:.0} ms) up to n = {at}, then grows ~{per:.1} ms per thread");
+            let meaning = match cpu_ms {
                 Some(cpu) => format!(
-                    "{knee}: each needs {cpu:.0} ms of CPU, so ~{:.1} threads ran at a time \
-                     ({cpu:.0} / {per:.1}); {why}",
+                    "each needs {cpu:.0} ms of CPU: {cpu:.0} / {per:.1} = ~{:.1} threads ran at \
+                     a time; {why}",
                     cpu / per
                 ),
-                None => format!("{knee}; {why}"),
-            }
+                None => why.to_owned(),
+            };
+            (shape, meaning)
         }
-    }
+    };
+    format!("{name}: {shape}\n  ({meaning})")
 }
 
 /// The curve in column `i` of `table` (rows of n and one time per mode).
@@ -132,11 +138,11 @@ mod tests {
         let two_cores = [(2, 20.5), (4, 40.0), (6, 60.0), (8, 80.5)];
         let (at, per) = knee(&two_cores);
         assert!(at == 2 && close(per, 10.0), "{at} {per}");
-        let expected = "cpu: flat (~20 ms) up to n = 2, then grows ~10.0 ms per thread: \
-                        each needs 20 ms of CPU, so ~2.0 threads ran at a time (20 / 10.0); \
-                        2 cores";
+        let expected = "cpu: flat (~20 ms) up to n = 2, then grows ~10.0 ms per thread\n  \
+                        (each needs 20 ms of CPU: 20 / 10.0 = ~2.0 threads ran at a time; \
+                        2 cores)";
         assert_eq!(verdict("cpu", &two_cores, Some(20.0), "2 cores"), expected);
-        let expected = "spin: flat (~20 ms) up to n = 2, then grows ~10.0 ms per thread; why";
+        let expected = "spin: flat (~20 ms) up to n = 2, then grows ~10.0 ms per thread\n  (why)";
         assert_eq!(verdict("spin", &two_cores, None, "why"), expected);
         let four_cores = [
             (1, 20.0),
@@ -154,7 +160,7 @@ mod tests {
     fn flat_curves_and_tiny_tables_have_no_knee() {
         let flat = [(1, 20.0), (2, 21.0), (3, 29.9), (4, 25.0)];
         assert_eq!(shape(&flat), Shape::Flat);
-        let expected = "sleep: flat (~20 ms) for every n up to 4: no knee; no CPU";
+        let expected = "sleep: flat (~20 ms) for every n up to 4: no knee\n  (no CPU)";
         assert_eq!(verdict("sleep", &flat, None, "no CPU"), expected);
         assert_eq!(
             (shape(&[(2, 20.0)]), shape(&[])),
@@ -169,8 +175,8 @@ mod tests {
     fn one_spike_is_noise_not_a_knee() {
         let spike = [(2, 20.0), (4, 20.5), (6, 45.0), (8, 21.0), (10, 20.8)];
         assert_eq!(shape(&spike), Shape::Noisy);
-        let expected = "sleep: no clear knee (noisy): leaves the band around ~20 ms but does \
-                        not keep rising; no CPU";
+        let expected = "sleep: no clear knee (noisy): leaves ~20 ms, does not keep rising\n  \
+                        (no CPU)";
         assert_eq!(verdict("sleep", &spike, None, "no CPU"), expected);
         // A spike and then a real rise: the knee is where the curve leaves for good.
         let rise = [(2, 20.0), (4, 45.0), (6, 20.0), (8, 40.0), (10, 60.0)];

@@ -56,15 +56,14 @@ impl Mode {
         }
     }
 
-    /// Why this mode's curve has the shape it has, for its verdict line.
+    /// Why this mode's curve has the shape it has, for its verdict.
     pub fn why(self, cores: usize) -> String {
         match self {
             Mode::Sleep => "a sleeping thread needs no CPU".to_owned(),
-            Mode::Spin => "a spinner stops once 20 ms of wall time passed, \
-                           however little CPU it got: this times waiting, \
-                           not work"
+            Mode::Spin => "each spinner stops 20 ms after it started, CPU or not: \
+                           it times waiting"
                 .to_owned(),
-            Mode::Cpu | Mode::All => format!("this machine has {cores} cores"),
+            Mode::Cpu | Mode::All => format!("{cores} cores here"),
         }
     }
 

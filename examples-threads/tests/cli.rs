@@ -444,7 +444,7 @@ fn an_unknown_demo_lists_the_valid_ones() {
 }
 
 #[test]
-fn terms_shows_ids_coroutines_and_nonblocking_io() {
+fn terms_shows_coroutines_and_nonblocking_io() {
     let out = stdout_of(&["terms"]);
     assert_has(
         &out,

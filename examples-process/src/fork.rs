@@ -81,11 +81,12 @@ pub fn exec(path: &str, args: &[&str]) -> Result<(u32, i32)> {
         args.iter().map(|a| a.as_ptr()).collect();
     argv.push(ptr::null());
     fork_and_wait(|| {
-        // SAFETY: `path` and `argv` (NUL-terminated, pointing into `args`) were
-        // built before fork and are alive; execv and _exit are async-signal-safe.
+        // SAFETY: `path` and `argv` (NUL-terminated, pointing into `args`)
+        // were built before fork and are alive; execv and _exit are
+        // async-signal-safe.
         unsafe {
             libc::execv(path.as_ptr(), argv.as_ptr());
-        } // returns only if execv failed: `fork_and_wait` then calls _exit(127)
+        } // returns only if execv failed: `fork_and_wait` calls _exit(127)
     })
 }
 // ANCHOR_END: exec

@@ -323,48 +323,6 @@ fn every_chapter_in_the_summary_exists() {
     );
 }
 
-/// The `file.rs::path::to::test` names in backticks on a page.
-fn cited_tests(text: &str) -> Vec<(String, String)> {
-    let mut cited = Vec::new();
-    for (i, span) in text.split('`').enumerate() {
-        // Odd pieces are the insides of code spans.
-        if i % 2 == 0 {
-            continue;
-        }
-        if let Some((file, path)) = span.split_once(".rs::") {
-            let plain = |s: &str| {
-                !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || "_-/:".contains(c))
-            };
-            if plain(file) && plain(path) {
-                let name = path.rsplit("::").next().unwrap_or(path);
-                cited.push((format!("{file}.rs"), name.to_owned()));
-            }
-        }
-    }
-    cited
-}
-
-#[test]
-fn every_test_the_seed_map_cites_exists() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("docs/ is in the workspace");
-    let cited = cited_tests(&read(&book_src().join("seed-map.md")));
-    assert!(cited.len() > 50, "too few tests cited: {}", cited.len());
-    let missing: Vec<String> = cited
-        .iter()
-        .filter(|(file, name)| {
-            let source = fs::read_to_string(root.join(file)).unwrap_or_default();
-            !source.contains(&format!("fn {name}()"))
-        })
-        .map(|(file, name)| format!("{file}::{name}"))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "the seed map cites tests that do not exist: {missing:?}"
-    );
-}
-
 /// The chapters that `lib.rs` turns into doctests.
 fn doctested_chapters() -> Vec<String> {
     let lib = read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("lib.rs"));

@@ -66,7 +66,8 @@ pub trait Outcome {
     /// percentiles and its ratios.
     fn summary(&self) -> String;
 
-    /// Its checks against the issues' targets (none by default).
+    /// Its checks against the targets of `benches/RESULTS.md` (none by
+    /// default).
     fn checks(&self) -> Vec<Check> {
         Vec::new()
     }

@@ -1,4 +1,4 @@
-//! Issue 5, comparison 6 (issue 3's target): starting a short program and
+//! Comparison 6: starting a short program and
 //! waiting for it, one child at a time, through ptm's `ProcessManager`, through
 //! ptm's `Process` and through plain `std::process::Command`.
 //!

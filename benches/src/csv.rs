@@ -10,7 +10,7 @@
 //! assert_eq!(table.to_csv(), "design,jobs_per_sec\nptm,2.5e7\n\"a, b\",1\n");
 //! ```
 
-use std::fs::File;
+use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
@@ -99,6 +99,43 @@ impl Table {
         self.write_to(&mut out)
             .and_then(|()| out.flush())
             .with_context(|| format!("writing {}", path.display()))
+    }
+}
+
+impl Table {
+    /// Reads a file written by [`save`](Self::save) back: its first line
+    /// is the header. (Fields with line breaks, which [`Table`] quotes but
+    /// no table of this crate holds, are not read back.)
+    ///
+    /// # Errors
+    ///
+    /// If the file cannot be read, is empty, or has a line with an unclosed
+    /// quote or the wrong number of fields; the error names the path and
+    /// line.
+    pub fn load(path: &Path) -> anyhow::Result<Table> {
+        let text =
+            fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut lines = text.lines().enumerate();
+        let (_, header) = lines
+            .next()
+            .with_context(|| format!("{}: empty", path.display()))?;
+        let header = split_line(header)
+            .with_context(|| format!("{}:1: an unclosed quote", path.display()))?;
+        let mut table = Table::new(header);
+        for (i, line) in lines {
+            let row = split_line(line)
+                .with_context(|| format!("{}:{}: an unclosed quote", path.display(), i + 1))?;
+            anyhow::ensure!(
+                row.len() == table.header.len(),
+                "{}:{}: {} fields under a header of {}",
+                path.display(),
+                i + 1,
+                row.len(),
+                table.header.len()
+            );
+            table.rows.push(row);
+        }
+        Ok(table)
     }
 }
 
@@ -223,6 +260,10 @@ mod tests {
             std::fs::read_to_string(&path).expect("reading back"),
             "n\n7\n"
         );
+        assert_eq!(Table::load(&path).expect("loading"), table);
+        std::fs::write(&path, "a,b\n1\n").expect("writing");
+        let error = Table::load(&path).expect_err("a short row");
+        assert!(error.to_string().contains(":2: 1 fields"), "{error}");
         std::fs::remove_dir_all(&dir).expect("cleaning up");
     }
 }

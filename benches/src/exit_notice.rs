@@ -67,8 +67,8 @@ const FIRST_POLL: Duration = Duration::from_micros(50);
 /// The old polling's longest pause: how late it could notice an exit.
 const MAX_POLL: Duration = Duration::from_millis(2);
 
-/// The seed of [`delays_us`]'s sequence.
-const SEED: u64 = 0x9E37_79B9_7F4A_7C15;
+/// The start value of [`delays_us`]'s sequence.
+const START_VALUE: u64 = 0x9E37_79B9_7F4A_7C15;
 
 /// What the re-executed child does before it timestamps and exits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,7 +207,7 @@ fn monotonic_ns() -> anyhow::Result<u64> {
 }
 
 /// The delays, in microseconds, of samples `0..samples`: a fixed
-/// pseudo-random sequence (xorshift64 from a constant seed), uniform in
+/// pseudo-random sequence (xorshift64 from a constant start value), uniform in
 /// `[0, max_delay_us]` (up to a modulo bias of at most `max_delay_us` in
 /// 2^64). Sample `i`'s delay does not depend on `samples`.
 ///
@@ -219,7 +219,7 @@ fn monotonic_ns() -> anyhow::Result<u64> {
 /// assert_eq!(delays[..10], delays_us(10, 3000)[..]);
 /// ```
 pub fn delays_us(samples: usize, max_delay_us: u64) -> Vec<u64> {
-    let mut state = SEED;
+    let mut state = START_VALUE;
     let span = max_delay_us.saturating_add(1);
     (0..samples)
         .map(|_| {

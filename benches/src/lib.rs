@@ -1,14 +1,14 @@
 //! ptm's benchmarks: criterion benches, experiment binaries, and `report`,
-//! which runs every side-by-side comparison of issue 5 and writes a CSV and
-//! an SVG plot for each.
+//! which runs every side-by-side comparison and writes a CSV and an SVG
+//! plot for each (the book's Benchmarks chapter shows them; the verdicts on
+//! the targets are in `benches/RESULTS.md`).
 //!
 //! The first question they answered: how many no-op jobs per second a pool
 //! runs when one thread submits them all and then waits until every one has
 //! finished, for ptm's [`ThreadPool`](ptm::ThreadPool) and the designs it is
-//! measured against (issue 2, "Performance"). Issue 5 added pool latency,
-//! channels, round trips between threads and between processes, the cost of
-//! threads, and brought the process and pipe measurements of issue 3 into
-//! the same report.
+//! measured against. Then came pool latency, channels, round trips between
+//! threads and between processes, the cost of threads, processes and
+//! pipes.
 //!
 //! # Layout
 //!
@@ -41,16 +41,19 @@
 //! - `benches/pool.rs`: the same designs under criterion, at 2 workers;
 //!   `benches/channels.rs` and `benches/threads.rs`: channel throughput and
 //!   spawn + join / `thread::scope` under criterion.
-//! - [`experiments`]: the seven comparisons of issue 5 as library code, each
-//!   a `Config` (full or quick sizes), a `run` returning rows, and an
-//!   [`Outcome`](experiments::Outcome) (CSV, SVG, Markdown, target checks).
-//! - `src/bin/report.rs`: runs them all and writes `target/ptm-report/`.
+//! - [`experiments`]: the seven comparisons as library code, each a
+//!   `Config` (full or quick sizes), a `run` returning rows, and an
+//!   [`Outcome`](experiments::Outcome) (CSV, SVG, Markdown, target checks)
+//!   that can be read back from its CSV.
+//! - `src/bin/report.rs`: runs them all and writes `target/ptm-report/`;
+//!   `--replot DIR` redraws the SVGs from the CSVs in DIR without measuring.
 //! - [`csv`], [`plot`], [`verdict`], [`pin`], [`machine`]: CSV tables, SVG
-//!   plots (plotters), the issues' targets, pinning to one CPU, and what the
-//!   report says about the machine and where it writes.
+//!   plots (plotters, at most 720 px wide), the targets, pinning to one
+//!   CPU, and what the report says about the machine and where it writes.
 //!
 //! ```text
 //! cargo run --release -p ptm-benches --bin report -- --quick
+//! cargo run --release -p ptm-benches --bin report -- --replot docs/src/benchmarks
 //! cargo run --release -p ptm-benches --bin pool_dispatch -- --workers 2,4,8
 //! cargo bench -p ptm-benches --bench pool
 //! ```

@@ -1,24 +1,31 @@
-//! Runs every side-by-side comparison of issue 5 and writes, for each, a CSV
-//! of every measured row and an SVG plot, plus `summary.md` (medians,
-//! percentiles, same-process ratios, and the issues' targets with a
-//! verdict), into `target/ptm-report/` or `--out DIR`.
+//! Runs every side-by-side comparison and writes, for each, a CSV of every
+//! measured row and an SVG plot, plus `summary.md` (medians, percentiles,
+//! same-process ratios, and the targets of `benches/RESULTS.md` with a
+//! verdict), into `target/ptm-report/` or `--out DIR`. With `--replot DIR`
+//! it measures nothing: it reads each CSV in DIR back and redraws its SVG
+//! beside it (how the book's plots in `docs/src/benchmarks/` are drawn).
 //!
 //! ```text
-//! cargo run --release -p ptm-benches --bin report              # full: about 10 minutes
+//! cargo run --release -p ptm-benches --bin report              # full: about 6 minutes
 //! cargo run --release -p ptm-benches --bin report -- --quick   # under 2 minutes
 //! cargo run --release -p ptm-benches --bin report -- --quick --only pool,pipes --out /tmp/r
+//! cargo run --release -p ptm-benches --bin report -- --replot docs/src/benchmarks
 //! ```
 //!
 //! | file stem | comparison |
 //! |---|---|
 //! | `pool_dispatch` | 1. no-op jobs/s through each pool design, 2/4/8 workers, 3 processes |
-//! | `pool_latency` | 2. submit-to-start latency on an idle pool, unpinned and pinned |
+//! | `pool_latency` | 2. submit-to-start latency on an idle pool, unpinned, pinned and split |
 //! | `channels` | 3. u64 messages/s, std and crossbeam channels, 1->1 and 2->1 |
 //! | `roundtrip` | 4. round trips thread<->thread and process<->process |
 //! | `thread_spawn` | 5. spawn + join, `thread::scope` with one thread |
-//! | `thread_curves` | 5. the seed's n threads that sleep / spin / burn CPU |
+//! | `thread_curves` | 5. n threads that sleep, spin or burn CPU |
 //! | `processes` | 6. spawn + wait of `/bin/true` |
 //! | `pipes` | 7. `communicate` through `cat` vs std vs a raw pipe |
+//!
+//! `--replot` also reads `roundtrip-*.csv` (round trips of another run) and
+//! `pool_like_for_like.csv` (the pool comparison with allocation-free jobs,
+//! figures from `benches/RESULTS.md`); it skips other CSV files.
 //!
 //! Progress goes to stderr (indicatif bars on a terminal, one line per
 //! experiment otherwise); the summary is also printed to stdout. An
@@ -38,11 +45,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::{bail, ensure, Context};
 use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use ptm_benches::csv::Table;
 use ptm_benches::experiments::{
-    channels, latency, pipes, pool, processes, roundtrip, threads, Outcome, Size,
+    channels, latency, pipes, pool, processes, read_back, roundtrip, threads, Outcome, Size,
 };
 use ptm_benches::machine::{default_report_dir, load_average, now_utc, Machine};
 use ptm_benches::verdict::Check;
@@ -63,6 +71,10 @@ struct Args {
     /// Only these experiments, comma-separated [default: all].
     #[arg(long, value_enum, value_delimiter = ',')]
     only: Vec<Experiment>,
+
+    /// Measure nothing: redraw each SVG in DIR from the CSV beside it.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["quick", "out", "only"])]
+    replot: Option<PathBuf>,
 
     /// Echo stdin to stdout until end of file (the round-trip partner).
     #[arg(long, hide = true)]
@@ -91,7 +103,7 @@ enum Experiment {
     Roundtrip,
     /// 5. Thread spawn + join and thread::scope.
     Spawn,
-    /// 5. The seed's n-thread curves.
+    /// 5. n threads that sleep, spin or burn CPU.
     Curves,
     /// 6. Process spawn + wait.
     Processes,
@@ -193,8 +205,41 @@ fn save(outcome: &dyn Outcome, out: &Path) -> anyhow::Result<(String, Vec<Check>
     Ok((outcome.summary(), outcome.checks()))
 }
 
+/// Reads every CSV in `dir` that an experiment wrote back and redraws its
+/// SVG beside it; measures nothing.
+fn replot(dir: &Path) -> anyhow::Result<()> {
+    let mut csvs: Vec<PathBuf> = fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("reading {}", dir.display()))?;
+    csvs.retain(|path| path.extension().is_some_and(|ext| ext == "csv"));
+    csvs.sort();
+    ensure!(!csvs.is_empty(), "no CSV file in {}", dir.display());
+    for csv in csvs {
+        let stem = csv
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .with_context(|| format!("{}: not a UTF-8 name", csv.display()))?;
+        let table = Table::load(&csv)?;
+        let Some(outcome) = read_back(stem, &table)? else {
+            eprintln!("{}: no experiment writes this file; skipped", csv.display());
+            continue;
+        };
+        let svg = dir.join(format!("{stem}.svg"));
+        outcome
+            .plot(&svg)
+            .with_context(|| format!("plotting {}", svg.display()))?;
+        println!("{} <- {}", svg.display(), csv.display());
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(dir) = &args.replot {
+        return replot(dir);
+    }
     let size = if args.quick { Size::Quick } else { Size::Full };
     if args.shm_echo {
         return roundtrip::shm_echo_stdin().context("the shared-memory echo partner");

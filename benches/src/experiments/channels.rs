@@ -1,4 +1,4 @@
-//! Issue 5, comparison 3: channel throughput. `u64` messages per second
+//! Comparison 3: channel throughput. `u64` messages per second
 //! from one producer thread (1->1) and from two (2->1) to one consumer,
 //! through std's `mpsc::channel` and `sync_channel(1024)` and crossbeam's
 //! `unbounded`, `bounded(1024)`, `bounded(1)` and `bounded(0)`.
@@ -21,9 +21,9 @@ use std::time::Instant;
 use anyhow::{anyhow, ensure};
 use indicatif::ProgressBar;
 
-use super::{rotated, secs, Outcome, Size};
+use super::{distinct, expect_header, field, named, rotated, secs, Outcome, Size};
 use crate::csv::Table;
-use crate::plot::{bars, short, BarPanel, Scale, Series};
+use crate::plot::{rows, short, Mark, Panel, Rows, Scale, Series};
 use crate::stats::{median, summarize};
 
 /// A channel flavour under test.
@@ -63,6 +63,18 @@ impl Kind {
             Kind::CrossbeamBounded1024 => "cb bounded(1024)",
             Kind::CrossbeamBounded1 => "cb bounded(1)",
             Kind::CrossbeamBounded0 => "cb bounded(0)",
+        }
+    }
+
+    /// Its name written out, for plots.
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::StdMpsc => "std mpsc::channel()",
+            Kind::StdSync1024 => "std mpsc::sync_channel(1024)",
+            Kind::CrossbeamUnbounded => "crossbeam unbounded()",
+            Kind::CrossbeamBounded1024 => "crossbeam bounded(1024)",
+            Kind::CrossbeamBounded1 => "crossbeam bounded(1)",
+            Kind::CrossbeamBounded0 => "crossbeam bounded(0)",
         }
     }
 
@@ -317,6 +329,61 @@ pub struct ChannelsOutcome {
 }
 
 impl ChannelsOutcome {
+    /// The CSV columns.
+    pub const HEADER: [&'static str; 7] = [
+        "channel",
+        "producers",
+        "round",
+        "position",
+        "messages",
+        "seconds",
+        "messages_per_sec",
+    ];
+
+    /// Reads the rows of a CSV written from [`table`](Outcome::table)
+    /// back; the sizes are taken from the rows.
+    ///
+    /// # Errors
+    ///
+    /// If `table` is not such a CSV.
+    pub fn from_table(table: &Table) -> anyhow::Result<ChannelsOutcome> {
+        let header = &ChannelsOutcome::HEADER;
+        expect_header(table, header)?;
+        let rows = table
+            .rows()
+            .iter()
+            .map(|f| {
+                Ok(Row {
+                    kind: named(&Kind::ALL, Kind::name, &f[0])?,
+                    producers: field(f, 1, header)?,
+                    round: field(f, 2, header)?,
+                    position: field(f, 3, header)?,
+                    messages: field(f, 4, header)?,
+                    seconds: field(f, 5, header)?,
+                })
+            })
+            .collect::<anyhow::Result<Vec<Row>>>()?;
+        let messages = |slow: bool| {
+            rows.iter()
+                .find(|r| r.kind.is_slow() == slow)
+                .map(|r| r.messages)
+        };
+        let full = Config::full();
+        let mut producers = distinct(rows.iter().map(|r| r.producers));
+        producers.sort_unstable();
+        let config = Config {
+            messages: messages(false).unwrap_or(full.messages),
+            slow_messages: messages(true).unwrap_or(full.slow_messages),
+            producers,
+            rounds: rows.iter().map(|r| r.round + 1).max().unwrap_or(0),
+            kinds: Kind::ALL
+                .into_iter()
+                .filter(|&k| rows.iter().any(|r| r.kind == k))
+                .collect(),
+        };
+        Ok(ChannelsOutcome { config, rows })
+    }
+
     /// The median messages/s of `kind` with `producers`.
     pub fn median_rate(&self, kind: Kind, producers: usize) -> Option<f64> {
         median(self.rates(kind, producers))
@@ -337,15 +404,7 @@ impl Outcome for ChannelsOutcome {
     }
 
     fn table(&self) -> Table {
-        let mut table = Table::new([
-            "channel",
-            "producers",
-            "round",
-            "position",
-            "messages",
-            "seconds",
-            "messages_per_sec",
-        ]);
+        let mut table = Table::new(ChannelsOutcome::HEADER);
         for r in &self.rows {
             table.push([
                 r.kind.name().to_owned(),
@@ -361,39 +420,31 @@ impl Outcome for ChannelsOutcome {
     }
 
     fn plot(&self, path: &Path) -> anyhow::Result<()> {
-        let panel = BarPanel {
-            title: format!(
-                "median of {} rounds; {} messages per run ({} for bounded(1) and bounded(0))",
-                self.config.rounds, self.config.messages, self.config.slow_messages
-            ),
-            groups: self
-                .config
-                .kinds
-                .iter()
-                .map(|k| k.name().to_owned())
-                .collect(),
+        let kinds = &self.config.kinds;
+        let panel = Panel {
+            title: String::new(),
+            rows: kinds.iter().map(|k| k.label().to_owned()).collect(),
             series: self
                 .config
                 .producers
                 .iter()
                 .map(|&p| Series {
-                    name: format!("{p}->1"),
-                    values: self
-                        .config
-                        .kinds
-                        .iter()
-                        .map(|&k| self.median_rate(k, p))
-                        .collect(),
+                    name: match p {
+                        1 => "1 producer thread".to_owned(),
+                        p => format!("{p} producer threads"),
+                    },
+                    values: kinds.iter().map(|&k| self.median_rate(k, p)).collect(),
                 })
                 .collect(),
         };
-        bars(
-            path,
-            "Channels: u64 messages/s to one consumer",
-            "messages/s",
-            &[panel],
-            Scale::Log10,
-        )
+        let chart = Rows {
+            title: "Channels: u64 messages per second to one consumer",
+            axis: "messages per second",
+            scale: Scale::Log10,
+            mark: Mark::Dot,
+            value: short,
+        };
+        rows(path, &chart, &[panel])
     }
 
     fn summary(&self) -> String {
@@ -428,7 +479,7 @@ impl Outcome for ChannelsOutcome {
 
 #[cfg(test)]
 mod tests {
-    use super::{run, Config, Kind};
+    use super::{run, ChannelsOutcome, Config, Kind};
     use crate::experiments::Outcome;
     use indicatif::ProgressBar;
 
@@ -456,5 +507,8 @@ mod tests {
         assert!(outcome.median_rate(Kind::CrossbeamBounded0, 2).is_some());
         assert!(outcome.summary().contains("| cb bounded(0) | 2 |"));
         assert_eq!(outcome.table().rows().len(), outcome.rows.len());
+        let back = ChannelsOutcome::from_table(&outcome.table()).expect("reading back");
+        assert_eq!(back.config, config);
+        assert_eq!(back.rows.len(), outcome.rows.len());
     }
 }

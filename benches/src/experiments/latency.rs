@@ -1,4 +1,4 @@
-//! Issue 5, comparison 2: pool latency. How long a single job waits between
+//! Comparison 2: pool latency. How long a single job waits between
 //! `execute` (or `spawn`) on an idle pool and the moment it starts running,
 //! as an hdrhistogram distribution (p50, p99, p99.9, max).
 //!
@@ -31,11 +31,11 @@ use crossbeam_channel::{Receiver, Sender};
 use hdrhistogram::Histogram;
 use indicatif::ProgressBar;
 
-use super::{rotated, Outcome, Size};
+use super::{expect_header, field, named, rotated, Outcome, Size};
 use crate::book_pool;
 use crate::csv::Table;
 use crate::pin::Pinning;
-use crate::plot::{bars, BarPanel, Scale, Series};
+use crate::plot::{rows, Mark, Panel, Rows, Scale, Series};
 use crate::queue_pool::QueuePool;
 use crate::stats::{latency_histogram, Percentiles};
 
@@ -76,6 +76,18 @@ impl LatencyDesign {
             LatencyDesign::Book => "book",
             LatencyDesign::Queue => "queue",
             LatencyDesign::ThreadSpawn => "thread-spawn",
+        }
+    }
+
+    /// Its name written out, for plots.
+    pub fn label(self) -> &'static str {
+        match self {
+            LatencyDesign::Ptm => "ptm ThreadPool",
+            LatencyDesign::RayonSpawn => "rayon spawn",
+            LatencyDesign::Threadpool => "threadpool crate",
+            LatencyDesign::Book => "Rust Book pool (Mutex<Receiver>)",
+            LatencyDesign::Queue => "crossbeam queue alone",
+            LatencyDesign::ThreadSpawn => "a new thread per job",
         }
     }
 }
@@ -295,14 +307,18 @@ pub struct LatencyRow {
     pub mean: f64,
 }
 
+/// The columns of a table of percentile distributions (this experiment's
+/// and the round-trip experiment's).
+pub(crate) const PERCENTILE_HEADER: [&str; 8] = [
+    "variant", "pinning", "count", "p50_ns", "p99_ns", "p999_ns", "max_ns", "mean_ns",
+];
+
 /// Writes `rows` of percentile distributions as a table and the summary's
 /// Markdown; shared with the round-trip experiment.
 pub(crate) fn percentile_table<'a>(
     rows: impl Iterator<Item = (&'a str, Pinning, &'a Percentiles, f64)>,
 ) -> (Table, String) {
-    let mut table = Table::new([
-        "variant", "pinning", "count", "p50_ns", "p99_ns", "p999_ns", "max_ns", "mean_ns",
-    ]);
+    let mut table = Table::new(PERCENTILE_HEADER);
     let mut markdown = String::from(
         "| variant | pinning | samples | p50 µs | p99 µs | p99.9 µs | max µs |\n|---|---|---:|---:|---:|---:|---:|\n",
     );
@@ -330,31 +346,80 @@ pub(crate) fn percentile_table<'a>(
     (table, markdown)
 }
 
-/// One panel per placement (unpinned, pinned, split) of p50/p99/p99.9/max
-/// bars per variant, in microseconds on a log axis.
+/// Reads a table of [`percentile_table`] back: `(variant, pinning,
+/// percentiles, mean)` per row.
+pub(crate) fn percentile_rows(
+    table: &Table,
+) -> anyhow::Result<Vec<(String, Pinning, Percentiles, f64)>> {
+    let header = &PERCENTILE_HEADER;
+    expect_header(table, header)?;
+    table
+        .rows()
+        .iter()
+        .map(|f| {
+            let pinning = Pinning::from_name(&f[1]).ok_or_else(|| anyhow!("pinning {:?}", f[1]))?;
+            let percentiles = Percentiles {
+                count: field(f, 2, header)?,
+                p50: field(f, 3, header)?,
+                p99: field(f, 4, header)?,
+                p999: field(f, 5, header)?,
+                max: field(f, 6, header)?,
+            };
+            Ok((f[0].clone(), pinning, percentiles, field(f, 7, header)?))
+        })
+        .collect()
+}
+
+/// Microseconds as a plot prints them: "9.9", "43.7", "239".
+pub(crate) fn micros(us: f64) -> String {
+    if us < 100.0 {
+        format!("{us:.1}")
+    } else {
+        format!("{us:.0}")
+    }
+}
+
+/// One panel per placement (unpinned, pinned, split), stacked, each with
+/// a row per variant and its median and 99th percentile as dots, in
+/// microseconds on a log axis. A variant is its label and its percentiles
+/// under each placement of [`Pinning::ALL`]; "n/a" where it has none.
 pub(crate) fn percentile_plot(
     path: &Path,
     title: &str,
-    variants: &[&str],
-    lookup: impl Fn(&str, Pinning) -> Option<Percentiles>,
+    variants: &[(&str, [Option<Percentiles>; 3])],
 ) -> anyhow::Result<()> {
-    let panels: Vec<BarPanel> = Pinning::ALL
+    let panels: Vec<Panel> = Pinning::ALL
         .into_iter()
-        .map(|pinning| BarPanel {
-            title: pinning.describe().to_owned(),
-            groups: variants.iter().map(|v| (*v).to_owned()).collect(),
-            series: (0..4)
-                .map(|i| Series {
-                    name: Percentiles::default().named()[i].0.to_owned(),
-                    values: variants
-                        .iter()
-                        .map(|v| lookup(v, pinning).map(|p| p.named()[i].1 as f64 / 1e3))
-                        .collect(),
-                })
-                .collect(),
+        .enumerate()
+        .map(|(i, pinning)| {
+            let series = |name: &str, pick: fn(&Percentiles) -> u64| Series {
+                name: name.to_owned(),
+                values: variants
+                    .iter()
+                    .map(|(_, p)| p[i].map(|p| pick(&p) as f64 / 1e3))
+                    .collect(),
+            };
+            Panel {
+                title: pinning.describe().to_owned(),
+                rows: variants
+                    .iter()
+                    .map(|(label, _)| (*label).to_owned())
+                    .collect(),
+                series: vec![
+                    series("median (p50)", |p| p.p50),
+                    series("99th percentile (p99)", |p| p.p99),
+                ],
+            }
         })
         .collect();
-    bars(path, title, "microseconds", &panels, Scale::Log10)
+    let chart = Rows {
+        title,
+        axis: "microseconds",
+        scale: Scale::Log10,
+        mark: Mark::Dot,
+        value: micros,
+    };
+    rows(path, &chart, &panels)
 }
 
 /// Every design's distributions.
@@ -373,6 +438,36 @@ impl LatencyOutcome {
             .iter()
             .find(|r| r.design == design && r.pinning == pinning)
             .map(|r| r.percentiles)
+    }
+
+    /// Reads the rows of a CSV written from [`table`](Outcome::table)
+    /// back. The designs and the sample count come from the rows; the other
+    /// sizes, which the CSV does not record, are [`Config::full`]'s.
+    ///
+    /// # Errors
+    ///
+    /// If `table` is not such a CSV.
+    pub fn from_table(table: &Table) -> anyhow::Result<LatencyOutcome> {
+        let rows = percentile_rows(table)?
+            .into_iter()
+            .map(|(name, pinning, percentiles, mean)| {
+                Ok(LatencyRow {
+                    design: named(&LatencyDesign::ALL, LatencyDesign::name, &name)?,
+                    pinning,
+                    percentiles,
+                    mean,
+                })
+            })
+            .collect::<anyhow::Result<Vec<LatencyRow>>>()?;
+        let config = Config {
+            samples: rows.first().map_or(0, |r| r.percentiles.count as usize),
+            designs: LatencyDesign::ALL
+                .into_iter()
+                .filter(|&d| rows.iter().any(|r| r.design == d))
+                .collect(),
+            ..Config::full()
+        };
+        Ok(LatencyOutcome { config, rows })
     }
 
     fn sorted_rows(&self) -> Vec<&LatencyRow> {
@@ -397,18 +492,17 @@ impl Outcome for LatencyOutcome {
     }
 
     fn plot(&self, path: &Path) -> anyhow::Result<()> {
-        let names: Vec<&str> = self.config.designs.iter().map(|d| d.name()).collect();
-        percentile_plot(
-            path,
-            "Pool latency: submit to start of one job on an idle pool",
-            &names,
-            |name, pinning| {
-                self.rows
-                    .iter()
-                    .find(|r| r.design.name() == name && r.pinning == pinning)
-                    .map(|r| r.percentiles)
-            },
-        )
+        let variants: Vec<(&str, [Option<Percentiles>; 3])> = self
+            .config
+            .designs
+            .iter()
+            .map(|&d| (d.label(), Pinning::ALL.map(|p| self.get(d, p))))
+            .collect();
+        let title = format!(
+            "Pool latency: from submit to the job's start, idle pool of {}",
+            self.config.workers
+        );
+        percentile_plot(path, &title, &variants)
     }
 
     fn summary(&self) -> String {
@@ -430,7 +524,7 @@ impl Outcome for LatencyOutcome {
 
 #[cfg(test)]
 mod tests {
-    use super::{run, Config, LatencyDesign};
+    use super::{run, Config, LatencyDesign, LatencyOutcome};
     use crate::experiments::Outcome;
     use crate::pin::Pinning;
     use indicatif::ProgressBar;
@@ -457,5 +551,9 @@ mod tests {
         assert!(outcome.get(LatencyDesign::Ptm, Pinning::Pinned).is_some());
         assert_eq!(outcome.table().rows().len(), outcome.rows.len());
         assert!(outcome.summary().contains("| ptm | pinned |"));
+        let back = LatencyOutcome::from_table(&outcome.table()).expect("reading back");
+        assert_eq!(back.table(), outcome.table());
+        assert_eq!(back.config.designs, LatencyDesign::ALL);
+        assert_eq!(back.config.samples, 10);
     }
 }

@@ -1,24 +1,31 @@
 //! The experiments `report` runs, one module each: a `Config` with `full()`
 //! and `quick()` sizes, a `run` function that measures and returns rows, and
 //! an outcome type implementing [`Outcome`] (CSV table, SVG plot, Markdown
-//! summary, checks against the issues' targets).
+//! summary, checks against the targets in `benches/RESULTS.md`). Each
+//! outcome type can also be read back from its CSV (`from_table`), which
+//! [`read_back`] does for `report --replot`: the plots are redrawn from
+//! measured rows without measuring again.
 //!
 //! Every comparison runs all its variants in the same process, interleaved
 //! round by round in an order rotated by one place per round: this machine's
 //! speed changes from one process to the next (up to 3x), so only
 //! same-process ratios mean anything.
 //!
-//! | module | issue 5 item | what it measures |
+//! | module | section | what it measures |
 //! |---|---|---|
 //! | [`pool`] | 1 | jobs/s of no-op jobs through each pool design, 2/4/8 workers |
 //! | [`latency`] | 2 | submit-to-start latency of one job on an idle pool |
 //! | [`channels`] | 3 | u64 messages/s through std and crossbeam channels, 1->1 and 2->1 |
 //! | [`roundtrip`] | 4 | ping-pong round trips between threads and between processes |
-//! | [`threads`] | 5 | spawn + join, `thread::scope`; the seed's n-thread curves |
+//! | [`threads`] | 5 | spawn + join, `thread::scope`; n threads that sleep, spin or compute |
 //! | [`processes`] | 6 | spawn + wait of `/bin/true` |
 //! | [`pipes`] | 7 | bytes/s through `cat` with `communicate` vs std vs a raw pipe |
 
+use std::fmt::Display;
 use std::path::Path;
+use std::str::FromStr;
+
+use anyhow::{anyhow, ensure, Context};
 
 use crate::csv::Table;
 use crate::verdict::Check;
@@ -59,7 +66,8 @@ pub trait Outcome {
     /// percentiles and its ratios.
     fn summary(&self) -> String;
 
-    /// Its checks against the issues' targets (none by default).
+    /// Its checks against the targets of `benches/RESULTS.md` (none by
+    /// default).
     fn checks(&self) -> Vec<Check> {
         Vec::new()
     }
@@ -95,6 +103,91 @@ pub fn per_round_ratios(a: &[(usize, f64)], b: &[(usize, f64)]) -> Vec<f64> {
             crate::stats::ratio(x, y)
         })
         .collect()
+}
+
+/// The outcome whose CSV file stem is `stem` (`pool_dispatch`,
+/// `roundtrip`, ...; a stem that starts with `roundtrip` is a round-trip
+/// table), read back from `table`; `None` if no experiment writes such a
+/// file.
+///
+/// # Errors
+///
+/// If `table` is not that experiment's table (header or a field).
+pub fn read_back(stem: &str, table: &Table) -> anyhow::Result<Option<Box<dyn Outcome>>> {
+    let read = || -> anyhow::Result<Box<dyn Outcome>> {
+        Ok(match stem {
+            "pool_dispatch" => Box::new(pool::PoolOutcome::from_table(table)?),
+            "pool_like_for_like" => Box::new(pool::LikeForLike::from_table(table)?),
+            "pool_latency" => Box::new(latency::LatencyOutcome::from_table(table)?),
+            "channels" => Box::new(channels::ChannelsOutcome::from_table(table)?),
+            "thread_spawn" => Box::new(threads::SpawnOutcome::from_table(table)?),
+            "thread_curves" => Box::new(threads::CurvesOutcome::from_table(table)?),
+            "processes" => Box::new(processes::ProcessesOutcome::from_table(table)?),
+            "pipes" => Box::new(pipes::PipesOutcome::from_table(table)?),
+            _ => Box::new(roundtrip::RoundTripOutcome::from_table(table)?),
+        })
+    };
+    let known = [
+        "pool_dispatch",
+        "pool_like_for_like",
+        "pool_latency",
+        "channels",
+        "thread_spawn",
+        "thread_curves",
+        "processes",
+        "pipes",
+    ];
+    if known.contains(&stem) || stem.starts_with("roundtrip") {
+        read()
+            .map(Some)
+            .with_context(|| format!("reading {stem}.csv back"))
+    } else {
+        Ok(None)
+    }
+}
+
+/// Checks that `table`'s header is `header`.
+pub(crate) fn expect_header(table: &Table, header: &[&str]) -> anyhow::Result<()> {
+    ensure!(
+        table.header() == header,
+        "columns {:?}, expected {header:?}",
+        table.header()
+    );
+    Ok(())
+}
+
+/// Field `i` of `row` (a row under `header`), parsed.
+pub(crate) fn field<T>(row: &[String], i: usize, header: &[&str]) -> anyhow::Result<T>
+where
+    T: FromStr,
+    T::Err: Display,
+{
+    row[i]
+        .parse()
+        .map_err(|e| anyhow!("{} {:?}: {e}", header[i], row[i]))
+}
+
+/// The one of `all` whose `name` is `text`.
+pub(crate) fn named<T: Copy>(
+    all: &[T],
+    name: fn(T) -> &'static str,
+    text: &str,
+) -> anyhow::Result<T> {
+    all.iter()
+        .copied()
+        .find(|&item| name(item) == text)
+        .ok_or_else(|| anyhow!("unknown name {text:?}"))
+}
+
+/// `items` without repeats, in the order they first appear.
+pub(crate) fn distinct<T: PartialEq>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut seen = Vec::new();
+    for item in items {
+        if !seen.contains(&item) {
+            seen.push(item);
+        }
+    }
+    seen
 }
 
 /// `seconds` formatted for CSV (nanosecond resolution).

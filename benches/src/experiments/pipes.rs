@@ -1,4 +1,4 @@
-//! Issue 5, comparison 7 (issue 3's targets): bytes through `cat` and back
+//! Comparison 7: bytes through `cat` and back
 //! with `ptm::ipc::communicate`, against the plain std approach and a raw
 //! pipe between two threads, in one process.
 //!
@@ -36,9 +36,9 @@ use std::time::Instant;
 use anyhow::{bail, ensure, Context};
 use indicatif::ProgressBar;
 
-use super::{per_round_ratios, rotated, secs, Outcome, Size};
+use super::{expect_header, field, named, per_round_ratios, rotated, secs, Outcome, Size};
 use crate::csv::Table;
-use crate::plot::{bars, BarPanel, Scale, Series};
+use crate::plot::{rows, Mark, Panel, Rows, Scale, Series};
 use crate::stats::{median, ratio, summarize};
 use crate::verdict::{Check, Target};
 
@@ -72,6 +72,16 @@ impl Variant {
             Variant::Std => "std",
             Variant::RawDiscard => "raw-discard",
             Variant::RawCollect => "raw-collect",
+        }
+    }
+
+    /// Its name written out, for plots.
+    pub fn label(self) -> &'static str {
+        match self {
+            Variant::Ptm => "ptm communicate() through cat",
+            Variant::Std => "std: cat, a writer thread, read_to_end",
+            Variant::RawDiscard => "raw pipe, output discarded",
+            Variant::RawCollect => "raw pipe, output kept in a Vec",
         }
     }
 
@@ -530,6 +540,46 @@ pub struct PipesOutcome {
 }
 
 impl PipesOutcome {
+    /// The CSV columns.
+    pub const HEADER: [&'static str; 6] = [
+        "variant", "round", "position", "bytes", "seconds", "gb_per_s",
+    ];
+
+    /// Reads the rows of a CSV written from [`table`](Outcome::table)
+    /// back; the size, rounds and variants are taken from the rows, the
+    /// raw pipes' sizes (not in the CSV) are the defaults.
+    ///
+    /// # Errors
+    ///
+    /// If `table` is not such a CSV.
+    pub fn from_table(table: &Table) -> anyhow::Result<PipesOutcome> {
+        let header = &PipesOutcome::HEADER;
+        expect_header(table, header)?;
+        let rows = table
+            .rows()
+            .iter()
+            .map(|f| {
+                Ok(Row {
+                    variant: named(&Variant::ALL, Variant::name, &f[0])?,
+                    round: field(f, 1, header)?,
+                    position: field(f, 2, header)?,
+                    bytes: field(f, 3, header)?,
+                    seconds: field(f, 4, header)?,
+                })
+            })
+            .collect::<anyhow::Result<Vec<Row>>>()?;
+        let config = Config {
+            size: rows.first().map_or(0, |r| r.bytes),
+            rounds: rows.iter().map(|r| r.round + 1).max().unwrap_or(0),
+            variants: Variant::ALL
+                .into_iter()
+                .filter(|&v| rows.iter().any(|r| r.variant == v))
+                .collect(),
+            ..Config::full()
+        };
+        Ok(PipesOutcome { config, rows })
+    }
+
     /// GB/s of `variant`, one value per round.
     pub fn rates(&self, variant: Variant) -> Vec<f64> {
         self.rows
@@ -567,9 +617,7 @@ impl Outcome for PipesOutcome {
     }
 
     fn table(&self) -> Table {
-        let mut table = Table::new([
-            "variant", "round", "position", "bytes", "seconds", "gb_per_s",
-        ]);
+        let mut table = Table::new(PipesOutcome::HEADER);
         for r in &self.rows {
             table.push([
                 r.variant.name().to_owned(),
@@ -585,25 +633,34 @@ impl Outcome for PipesOutcome {
 
     fn plot(&self, path: &Path) -> anyhow::Result<()> {
         let variants = &self.config.variants;
-        let panel = BarPanel {
-            title: format!(
-                "median of {} rounds of {} MiB",
-                self.config.rounds,
-                self.config.size >> 20
-            ),
-            groups: variants.iter().map(|v| v.name().to_owned()).collect(),
+        let panel = Panel {
+            title: String::new(),
+            rows: variants.iter().map(|v| v.label().to_owned()).collect(),
             series: vec![Series {
                 name: String::new(),
                 values: variants.iter().map(|&v| self.median_rate(v)).collect(),
             }],
         };
-        bars(
-            path,
-            "Pipes: bytes through cat and back, and a raw pipe",
-            "GB/s",
-            &[panel],
-            Scale::Linear,
-        )
+        let size = self.config.size;
+        let title = if size.is_multiple_of(1 << 30) {
+            format!(
+                "Pipes: {} GiB through cat and back, and a raw pipe",
+                size >> 30
+            )
+        } else {
+            format!(
+                "Pipes: {} MiB through cat and back, and a raw pipe",
+                size >> 20
+            )
+        };
+        let chart = Rows {
+            title: &title,
+            axis: "GB per second (10^9 bytes)",
+            scale: Scale::Linear,
+            mark: Mark::Bar,
+            value: |gb| format!("{gb:.2} GB/s"),
+        };
+        rows(path, &chart, &[panel])
     }
 
     fn summary(&self) -> String {
@@ -670,7 +727,7 @@ impl Outcome for PipesOutcome {
 
 #[cfg(test)]
 mod tests {
-    use super::{checksum, data, run, Config, Raw, Received, Variant};
+    use super::{checksum, data, run, Config, PipesOutcome, Raw, Received, Variant};
     use crate::experiments::Outcome;
     use indicatif::ProgressBar;
 
@@ -713,5 +770,8 @@ mod tests {
         assert_eq!(outcome.rows.len(), 2 * 4);
         assert_eq!(outcome.checks().len(), 3);
         assert!(outcome.summary().contains("| ptm / std |"));
+        let back = PipesOutcome::from_table(&outcome.table()).expect("reading back");
+        assert_eq!((back.config.size, back.config.rounds), (3 << 20, 2));
+        assert_eq!(back.config.variants, Variant::ALL);
     }
 }

@@ -1,5 +1,5 @@
-//! Issue 5, comparison 1: pool dispatch. One thread submits N no-op jobs,
-//! then waits until all have run; jobs per second for every design of
+//! Comparison 1: pool dispatch. One thread submits N no-op jobs, then
+//! waits until all have run; jobs per second for every design of
 //! [`Design`] (ptm, rayon `spawn` and `scope`, the `threadpool` crate, the
 //! Rust Book's pool, a bare crossbeam queue, a thread per job) at 2, 4 and 8
 //! workers.
@@ -11,8 +11,12 @@
 //! as CSV lines), takes each design's median per invocation, then the
 //! median over invocations of the same-process ratios.
 //!
-//! Latch-waited designs use [`LatchJobs::Captured`] jobs (what users write,
-//! and issue 2's reference mode); see [`crate::designs`].
+//! Latch-waited designs use [`LatchJobs::Captured`] jobs (what users write:
+//! each job captures a reference to the latch, so boxing it allocates); see
+//! [`crate::designs`]. The like-for-like comparison, where no design's job
+//! allocates (`pool_dispatch --latch static`), is [`LikeForLike`]: its
+//! figures are the per-design medians of `benches/RESULTS.md`, kept in
+//! `docs/src/benchmarks/pool_like_for_like.csv` and plotted from there.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -22,10 +26,10 @@ use anyhow::{bail, ensure, Context};
 use clap::ValueEnum;
 use indicatif::ProgressBar;
 
-use super::{rotated, secs, Outcome, Size};
+use super::{distinct, expect_header, field, rotated, secs, Outcome, Size};
 use crate::csv::{split_line, Table};
 use crate::designs::{Bench, Design, LatchJobs};
-use crate::plot::{bars, short, BarPanel, Scale, Series};
+use crate::plot::{rows, short, Mark, Panel, Rows, Scale, Series};
 use crate::stats::{median, ratio, summarize};
 use crate::verdict::{Check, Target};
 
@@ -155,12 +159,17 @@ impl Row {
     /// If the line is not such a row.
     pub fn parse(line: &str) -> anyhow::Result<Row> {
         let fields = split_line(line).context("an unclosed quote")?;
+        Row::from_fields(&fields)
+    }
+
+    /// The row of these CSV fields (in [`HEADER`](Self::HEADER) order).
+    ///
+    /// # Errors
+    ///
+    /// If they are not such a row.
+    pub fn from_fields(fields: &[String]) -> anyhow::Result<Row> {
         ensure!(fields.len() == Row::HEADER.len(), "{} fields", fields.len());
-        let number = |i: usize| -> anyhow::Result<usize> {
-            fields[i]
-                .parse()
-                .with_context(|| format!("{}: {:?}", Row::HEADER[i], fields[i]))
-        };
+        let number = |i: usize| -> anyhow::Result<usize> { field(fields, i, &Row::HEADER) };
         let design = Design::from_str(&fields[1], false)
             .map_err(|e| anyhow::anyhow!("design {:?}: {e}", fields[1]))?;
         Ok(Row {
@@ -170,9 +179,7 @@ impl Row {
             round: number(3)?,
             position: number(4)?,
             jobs: number(5)?,
-            seconds: fields[6]
-                .parse()
-                .with_context(|| format!("seconds: {:?}", fields[6]))?,
+            seconds: field(fields, 6, &Row::HEADER)?,
         })
     }
 }
@@ -301,7 +308,57 @@ pub struct PoolOutcome {
     pub rows: Vec<Row>,
 }
 
+/// A design's name written out, for plots.
+pub fn label(design: Design) -> &'static str {
+    match design {
+        Design::Ptm => "ptm ThreadPool, wait_idle",
+        Design::PtmLatch => "ptm ThreadPool + latch (control)",
+        Design::RayonSpawn => "rayon spawn + latch",
+        Design::RayonScope => "rayon scope",
+        Design::Threadpool => "threadpool crate, join",
+        Design::Book => "Rust Book pool (Mutex<Receiver>) + latch",
+        Design::Queue => "crossbeam queue alone + latch",
+        Design::ThreadSpawn => "a new thread per job",
+    }
+}
+
 impl PoolOutcome {
+    /// Reads the rows of a CSV written from [`table`](Outcome::table) back.
+    /// The sizes are taken from the rows; the latch mode, which the CSV
+    /// does not record, is `report`'s ([`LatchJobs::Captured`]).
+    ///
+    /// # Errors
+    ///
+    /// If `table` is not such a CSV.
+    pub fn from_table(table: &Table) -> anyhow::Result<PoolOutcome> {
+        expect_header(table, &Row::HEADER)?;
+        let rows = table
+            .rows()
+            .iter()
+            .map(|fields| Row::from_fields(fields))
+            .collect::<anyhow::Result<Vec<Row>>>()?;
+        let mut designs = distinct(rows.iter().map(|r| r.design));
+        designs.sort();
+        let mut workers = distinct(rows.iter().map(|r| r.workers));
+        workers.sort_unstable();
+        let jobs = |spawn: bool| {
+            rows.iter()
+                .find(|r| (r.design == Design::ThreadSpawn) == spawn)
+                .map(|r| r.jobs)
+        };
+        let full = Config::full();
+        let config = Config {
+            jobs: jobs(false).unwrap_or(full.jobs),
+            spawn_jobs: jobs(true).unwrap_or(full.spawn_jobs),
+            workers,
+            rounds: rows.iter().map(|r| r.round + 1).max().unwrap_or(0),
+            invocations: rows.iter().map(|r| r.invocation + 1).max().unwrap_or(0),
+            designs,
+            latch: LatchJobs::Captured,
+        };
+        Ok(PoolOutcome { config, rows })
+    }
+
     /// Each invocation's median jobs/s for `design` at `workers` (one value
     /// per invocation that measured it, in invocation order).
     pub fn invocation_medians(&self, design: Design, workers: usize) -> Vec<f64> {
@@ -351,12 +408,9 @@ impl Outcome for PoolOutcome {
 
     fn plot(&self, path: &Path) -> anyhow::Result<()> {
         let designs = &self.config.designs;
-        let panel = BarPanel {
-            title: format!(
-                "median of {} invocations; {} jobs per batch ({} for thread-spawn)",
-                self.config.invocations, self.config.jobs, self.config.spawn_jobs
-            ),
-            groups: designs.iter().map(|d| d.name().to_owned()).collect(),
+        let panel = Panel {
+            title: String::new(),
+            rows: designs.iter().map(|&d| label(d).to_owned()).collect(),
             series: self
                 .config
                 .workers
@@ -367,13 +421,14 @@ impl Outcome for PoolOutcome {
                 })
                 .collect(),
         };
-        bars(
-            path,
-            "Pool dispatch: no-op jobs/s, submit all then wait",
-            "jobs/s",
-            &[panel],
-            Scale::Log10,
-        )
+        let chart = Rows {
+            title: "What users write: no-op jobs, each latch job allocates",
+            axis: "jobs per second",
+            scale: Scale::Log10,
+            mark: Mark::Dot,
+            value: short,
+        };
+        rows(path, &chart, &[panel])
     }
 
     fn summary(&self) -> String {
@@ -444,9 +499,140 @@ impl Outcome for PoolOutcome {
     }
 }
 
+/// One design's figures in the like-for-like comparison.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LikeRow {
+    /// The design.
+    pub design: Design,
+    /// Worker threads.
+    pub workers: usize,
+    /// How many processes the figures are taken over.
+    pub processes: usize,
+    /// The median over processes of each process's median jobs/s.
+    pub median: f64,
+    /// The lowest process median.
+    pub min: f64,
+    /// The highest process median.
+    pub max: f64,
+}
+
+/// The like-for-like comparison: no design's job allocates
+/// (`pool_dispatch --latch static`). `report` does not run it; its rows are
+/// the per-design figures `benches/RESULTS.md` gives for that mode, kept as
+/// a CSV of [`LikeForLike::HEADER`] so that `report --replot` draws it
+/// beside the others.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LikeForLike {
+    /// One row per design.
+    pub rows: Vec<LikeRow>,
+}
+
+impl LikeForLike {
+    /// The CSV columns.
+    pub const HEADER: [&'static str; 6] = [
+        "design",
+        "workers",
+        "processes",
+        "median_jobs_per_sec",
+        "min_jobs_per_sec",
+        "max_jobs_per_sec",
+    ];
+
+    /// Reads a CSV of [`HEADER`](Self::HEADER).
+    ///
+    /// # Errors
+    ///
+    /// If `table` is not such a CSV.
+    pub fn from_table(table: &Table) -> anyhow::Result<LikeForLike> {
+        let header = &LikeForLike::HEADER;
+        expect_header(table, header)?;
+        let rows = table
+            .rows()
+            .iter()
+            .map(|f| {
+                Ok(LikeRow {
+                    design: Design::from_str(&f[0], false)
+                        .map_err(|e| anyhow::anyhow!("design {:?}: {e}", f[0]))?,
+                    workers: field(f, 1, header)?,
+                    processes: field(f, 2, header)?,
+                    median: field(f, 3, header)?,
+                    min: field(f, 4, header)?,
+                    max: field(f, 5, header)?,
+                })
+            })
+            .collect::<anyhow::Result<Vec<LikeRow>>>()?;
+        Ok(LikeForLike { rows })
+    }
+}
+
+impl Outcome for LikeForLike {
+    fn name(&self) -> &'static str {
+        "pool_like_for_like"
+    }
+
+    fn table(&self) -> Table {
+        let mut table = Table::new(LikeForLike::HEADER);
+        for r in &self.rows {
+            table.push([
+                r.design.name().to_owned(),
+                r.workers.to_string(),
+                r.processes.to_string(),
+                format!("{:.0}", r.median),
+                format!("{:.0}", r.min),
+                format!("{:.0}", r.max),
+            ]);
+        }
+        table
+    }
+
+    fn plot(&self, path: &Path) -> anyhow::Result<()> {
+        let panel = Panel {
+            title: String::new(),
+            rows: self
+                .rows
+                .iter()
+                .map(|r| label(r.design).to_owned())
+                .collect(),
+            series: vec![Series {
+                name: String::new(),
+                values: self.rows.iter().map(|r| Some(r.median)).collect(),
+            }],
+        };
+        let chart = Rows {
+            title: "Like for like: no-op jobs, no job allocates",
+            axis: "jobs per second",
+            scale: Scale::Linear,
+            mark: Mark::Bar,
+            value: short,
+        };
+        rows(path, &chart, &[panel])
+    }
+
+    fn summary(&self) -> String {
+        let mut out = String::from(
+            "## 1. Pool dispatch, like for like\n\nNo design's job allocates. Jobs/s: the \
+             median over processes of each process's median, and the range of the process \
+             medians.\n\n| design | workers | processes | jobs/s | range |\n|---|---:|---:|---:|---:|\n",
+        );
+        for r in &self.rows {
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} .. {} |\n",
+                r.design,
+                r.workers,
+                r.processes,
+                short(r.median),
+                short(r.min),
+                short(r.max)
+            ));
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{run, Config, PoolOutcome, Row};
+    use super::{run, Config, LikeForLike, PoolOutcome, Row};
+    use crate::csv::Table;
     use crate::designs::Design;
     use crate::experiments::Outcome;
     use indicatif::ProgressBar;
@@ -523,5 +709,23 @@ mod tests {
         assert_eq!(outcome.rows.len(), 2 * 2 * Design::ALL.len());
         assert_eq!(outcome.table().rows().len(), outcome.rows.len());
         assert!(outcome.summary().contains("| ptm / rayon-spawn | 2 |"));
+        let back = PoolOutcome::from_table(&outcome.table()).expect("reading back");
+        assert_eq!(back.config, config);
+        assert_eq!(back.rows.len(), outcome.rows.len());
+    }
+
+    #[test]
+    fn the_like_for_like_table_reads_back() {
+        let mut table = Table::new(LikeForLike::HEADER);
+        table.push(["ptm", "2", "5", "27200000", "19800000", "29000000"]);
+        table.push(["book", "2", "5", "22400000", "17800000", "32300000"]);
+        let outcome = LikeForLike::from_table(&table).expect("reading");
+        assert_eq!(outcome.rows[1].design, Design::Book);
+        assert_eq!(outcome.table(), table);
+        assert!(outcome
+            .summary()
+            .contains("| book | 2 | 5 | 22.4M | 17.8M .. 32.3M |"));
+        let wrong = Table::new(["design"]);
+        assert!(LikeForLike::from_table(&wrong).is_err());
     }
 }

@@ -1,4 +1,4 @@
-//! Issue 5, comparison 6 (issue 3's target): starting a short program and
+//! Comparison 6: starting a short program and
 //! waiting for it, one child at a time, through ptm's `ProcessManager`, through
 //! ptm's `Process` and through plain `std::process::Command`.
 //!
@@ -28,9 +28,9 @@ use anyhow::{ensure, Context};
 use indicatif::ProgressBar;
 use ptm::process::{Process, ProcessManager};
 
-use super::{per_round_ratios, rotated, secs, Outcome, Size};
+use super::{expect_header, field, named, per_round_ratios, rotated, secs, Outcome, Size};
 use crate::csv::Table;
-use crate::plot::{bars, BarPanel, Scale, Series};
+use crate::plot::{rows, Mark, Panel, Rows, Scale, Series};
 use crate::stats::{median, summarize};
 use crate::verdict::{Check, Target};
 
@@ -68,6 +68,17 @@ impl Variant {
             Variant::Status => "status",
             Variant::StatusPgroup => "status-pgroup",
             Variant::Sh => "sh",
+        }
+    }
+
+    /// Its name written out, for plots.
+    pub fn label(self) -> &'static str {
+        match self {
+            Variant::Pm => "ptm ProcessManager: spawn, wait_all",
+            Variant::Process => "ptm Process: spawn, wait",
+            Variant::Status => "Command::status()",
+            Variant::StatusPgroup => "Command::status(), own process group",
+            Variant::Sh => "sh -c true, through Command::status()",
         }
     }
 
@@ -258,6 +269,51 @@ pub struct ProcessesOutcome {
 }
 
 impl ProcessesOutcome {
+    /// The CSV columns.
+    pub const HEADER: [&'static str; 6] = [
+        "variant",
+        "round",
+        "position",
+        "spawns",
+        "seconds",
+        "us_per_spawn",
+    ];
+
+    /// Reads the rows of a CSV written from [`table`](Outcome::table)
+    /// back; the sizes and variants are taken from the rows, the program
+    /// (not in the CSV) is [`Config::full`]'s `/bin/true`.
+    ///
+    /// # Errors
+    ///
+    /// If `table` is not such a CSV.
+    pub fn from_table(table: &Table) -> anyhow::Result<ProcessesOutcome> {
+        let header = &ProcessesOutcome::HEADER;
+        expect_header(table, header)?;
+        let rows = table
+            .rows()
+            .iter()
+            .map(|f| {
+                Ok(Row {
+                    variant: named(&Variant::ALL, Variant::name, &f[0])?,
+                    round: field(f, 1, header)?,
+                    position: field(f, 2, header)?,
+                    spawns: field(f, 3, header)?,
+                    seconds: field(f, 4, header)?,
+                })
+            })
+            .collect::<anyhow::Result<Vec<Row>>>()?;
+        let config = Config {
+            spawns: rows.first().map_or(0, |r| r.spawns),
+            rounds: rows.iter().map(|r| r.round + 1).max().unwrap_or(0),
+            variants: Variant::ALL
+                .into_iter()
+                .filter(|&v| rows.iter().any(|r| r.variant == v))
+                .collect(),
+            ..Config::full()
+        };
+        Ok(ProcessesOutcome { config, rows })
+    }
+
     /// Microseconds per spawn of `variant`, one value per round.
     pub fn micros(&self, variant: Variant) -> Vec<f64> {
         self.rows
@@ -288,14 +344,7 @@ impl Outcome for ProcessesOutcome {
     }
 
     fn table(&self) -> Table {
-        let mut table = Table::new([
-            "variant",
-            "round",
-            "position",
-            "spawns",
-            "seconds",
-            "us_per_spawn",
-        ]);
+        let mut table = Table::new(ProcessesOutcome::HEADER);
         for r in &self.rows {
             table.push([
                 r.variant.name().to_owned(),
@@ -310,34 +359,24 @@ impl Outcome for ProcessesOutcome {
     }
 
     fn plot(&self, path: &Path) -> anyhow::Result<()> {
-        let panel = BarPanel {
-            title: format!(
-                "median of {} rounds of {} spawns of {}",
-                self.config.rounds, self.config.spawns, self.config.program
-            ),
-            groups: self
-                .config
-                .variants
-                .iter()
-                .map(|v| v.name().to_owned())
-                .collect(),
+        let variants = &self.config.variants;
+        let panel = Panel {
+            title: String::new(),
+            rows: variants.iter().map(|v| v.label().to_owned()).collect(),
             series: vec![Series {
                 name: String::new(),
-                values: self
-                    .config
-                    .variants
-                    .iter()
-                    .map(|&v| self.median_micros(v))
-                    .collect(),
+                values: variants.iter().map(|&v| self.median_micros(v)).collect(),
             }],
         };
-        bars(
-            path,
-            "Processes: spawn + wait, one child at a time",
-            "microseconds per spawn",
-            &[panel],
-            Scale::Linear,
-        )
+        let title = format!("Processes: start {} and wait for it", self.config.program);
+        let chart = Rows {
+            title: &title,
+            axis: "microseconds per spawn + wait",
+            scale: Scale::Linear,
+            mark: Mark::Bar,
+            value: |us| format!("{us:.0} µs"),
+        };
+        rows(path, &chart, &[panel])
     }
 
     fn summary(&self) -> String {
@@ -395,7 +434,7 @@ impl Outcome for ProcessesOutcome {
 
 #[cfg(test)]
 mod tests {
-    use super::{run, Config, Variant};
+    use super::{run, Config, ProcessesOutcome, Variant};
     use crate::experiments::Outcome;
     use crate::verdict::Verdict;
     use indicatif::ProgressBar;
@@ -415,6 +454,9 @@ mod tests {
         }
         assert!(outcome.summary().contains("| pm / status |"));
         assert!(outcome.summary().contains("| process / status |"));
+        let back = ProcessesOutcome::from_table(&outcome.table()).expect("reading back");
+        assert_eq!((back.config.spawns, back.config.rounds), (3, 2));
+        assert_eq!(back.config.variants, Variant::ALL);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Issue 5, comparison 4: round trips, the cost of isolation. One `u64`
+//! Comparison 4: round trips, the cost of isolation. One `u64`
 //! goes to a partner and comes back, again and again; each round trip is
 //! recorded in an hdrhistogram:
 //!
@@ -46,8 +46,8 @@ use hdrhistogram::Histogram;
 use indicatif::ProgressBar;
 use ptm::ipc::{MessageSocket, SharedMemory};
 
-use super::latency::{percentile_plot, percentile_table};
-use super::{rotated, Outcome, Size};
+use super::latency::{percentile_plot, percentile_rows, percentile_table};
+use super::{named, rotated, Outcome, Size};
 use crate::csv::Table;
 use crate::pin::Pinning;
 use crate::stats::{latency_histogram, Percentiles};
@@ -132,6 +132,18 @@ impl Variant {
             Variant::ProcessPipe => "process-pipe",
             Variant::ProcessSocket => "process-socket",
             Variant::ProcessShm => "process-shm",
+        }
+    }
+
+    /// Its name written out, for plots.
+    pub fn label(self) -> &'static str {
+        match self {
+            Variant::Crossbeam => "thread, crossbeam bounded(1) each way",
+            Variant::StdMpsc => "thread, std mpsc channel each way",
+            Variant::ThreadPipe => "thread, a pipe each way",
+            Variant::ProcessPipe => "process, its stdin and stdout pipes",
+            Variant::ProcessSocket => "process, a Unix socket (MessageSocket)",
+            Variant::ProcessShm => "process, shared memory (atomics)",
         }
     }
 }
@@ -615,6 +627,37 @@ impl RoundTripOutcome {
             .map(|r| r.percentiles)
     }
 
+    /// Reads the rows of a CSV written from [`table`](Outcome::table)
+    /// back. The variants and the sample count come from the rows; the
+    /// rounds and the partner program, which the CSV does not record, are
+    /// [`Config::full`]'s with `cat`.
+    ///
+    /// # Errors
+    ///
+    /// If `table` is not such a CSV.
+    pub fn from_table(table: &Table) -> anyhow::Result<RoundTripOutcome> {
+        let rows = percentile_rows(table)?
+            .into_iter()
+            .map(|(name, pinning, percentiles, mean)| {
+                Ok(RoundTripRow {
+                    variant: named(&Variant::ALL, Variant::name, &name)?,
+                    pinning,
+                    percentiles,
+                    mean,
+                })
+            })
+            .collect::<anyhow::Result<Vec<RoundTripRow>>>()?;
+        let config = Config {
+            samples: rows.first().map_or(0, |r| r.percentiles.count as usize),
+            variants: Variant::ALL
+                .into_iter()
+                .filter(|&v| rows.iter().any(|r| r.variant == v))
+                .collect(),
+            ..Config::full(EchoProgram::cat())
+        };
+        Ok(RoundTripOutcome { config, rows })
+    }
+
     fn sorted(&self) -> Vec<&RoundTripRow> {
         let mut rows: Vec<&RoundTripRow> = self.rows.iter().collect();
         rows.sort_by_key(|r| r.pinning);
@@ -637,18 +680,13 @@ impl Outcome for RoundTripOutcome {
     }
 
     fn plot(&self, path: &Path) -> anyhow::Result<()> {
-        let names: Vec<&str> = self.config.variants.iter().map(|v| v.name()).collect();
-        percentile_plot(
-            path,
-            "Round trip of a u64: threads vs processes",
-            &names,
-            |name, pinning| {
-                self.rows
-                    .iter()
-                    .find(|r| r.variant.name() == name && r.pinning == pinning)
-                    .map(|r| r.percentiles)
-            },
-        )
+        let variants: Vec<(&str, [Option<Percentiles>; 3])> = self
+            .config
+            .variants
+            .iter()
+            .map(|&v| (v.label(), Pinning::ALL.map(|p| self.get(v, p))))
+            .collect();
+        percentile_plot(path, "Round trip of a u64 to a partner and back", &variants)
     }
 
     fn summary(&self) -> String {
@@ -695,7 +733,7 @@ impl Outcome for RoundTripOutcome {
 
 #[cfg(test)]
 mod tests {
-    use super::{echo, run, Config, EchoProgram, Variant};
+    use super::{echo, run, Config, EchoProgram, RoundTripOutcome, Variant};
     use crate::experiments::Outcome;
     use crate::pin::Pinning;
     use indicatif::ProgressBar;
@@ -736,5 +774,8 @@ mod tests {
             summary.contains("| process-pipe / crossbeam |"),
             "{summary}"
         );
+        let back = RoundTripOutcome::from_table(&outcome.table()).expect("reading back");
+        assert_eq!(back.table(), outcome.table());
+        assert_eq!(back.config.variants.len(), 5);
     }
 }

@@ -1,16 +1,15 @@
-//! Issue 5, comparison 5: what threads cost.
+//! Comparison 5: what threads cost.
 //!
 //! - [`run_spawn`]: starting and joining one thread, one at a time:
 //!   `thread::spawn(..).join()` and `thread::scope` with one spawned
 //!   thread, unpinned and pinned to one CPU (interleaved).
-//! - [`run_curves`]: the seed's experiment ("Plotting The Cost Of
-//!   Threads"): start `n` threads at once, each of which sleeps 20 ms
-//!   (`sleep`), spins on `yield_now` until 20 ms have passed (`spin`), or
-//!   burns 20 ms of its own CPU time, read with
-//!   `clock_gettime(CLOCK_THREAD_CPUTIME_ID)` (`cpu`); join them all and
-//!   time the whole. The seed ran n = 1..500 one by one; here n takes
-//!   [`CurvesConfig::counts`] values up to 500 (full) or 100 (quick), each
-//!   several times, and the curves are plotted with the CPU count marked:
+//! - [`run_curves`]: the cost of n threads: start `n` threads at once,
+//!   each of which sleeps 20 ms (`sleep`), spins on `yield_now` until
+//!   20 ms have passed (`spin`), or burns 20 ms of its own CPU time, read
+//!   with `clock_gettime(CLOCK_THREAD_CPUTIME_ID)` (`cpu`); join them all
+//!   and time the whole. n takes [`CurvesConfig::counts`] values up to 500
+//!   (full) or 100 (quick), each several times, and the curves are plotted
+//!   with the CPU count marked:
 //!   up to it, `cpu` stays at 20 ms; beyond it, it grows like
 //!   20 ms x n / CPUs.
 
@@ -24,10 +23,10 @@ use anyhow::{anyhow, Context};
 use indicatif::ProgressBar;
 use nix::time::{clock_gettime, ClockId};
 
-use super::{rotated, secs, Outcome, Size};
+use super::{distinct, expect_header, field, named, rotated, secs, Outcome, Size};
 use crate::csv::Table;
 use crate::pin::Pinning;
-use crate::plot::{bars, lines, BarPanel, Line, Marker, Scale, Series};
+use crate::plot::{lines, rows, Line, Mark, Marker, Panel, Rows, Scale, Series};
 use crate::stats::{median, summarize};
 
 /// A way of starting and finishing one thread.
@@ -48,6 +47,14 @@ impl SpawnVariant {
         match self {
             SpawnVariant::SpawnJoin => "spawn+join",
             SpawnVariant::ScopeOne => "scope(1 thread)",
+        }
+    }
+
+    /// Its name written out, for plots.
+    pub fn label(self) -> &'static str {
+        match self {
+            SpawnVariant::SpawnJoin => "thread::spawn, then join",
+            SpawnVariant::ScopeOne => "thread::scope with one thread",
         }
     }
 
@@ -192,6 +199,48 @@ pub struct SpawnOutcome {
 }
 
 impl SpawnOutcome {
+    /// The CSV columns.
+    pub const HEADER: [&'static str; 7] = [
+        "variant",
+        "pinning",
+        "round",
+        "position",
+        "threads",
+        "seconds",
+        "us_per_thread",
+    ];
+
+    /// Reads the rows of a CSV written from [`table`](Outcome::table)
+    /// back; the sizes are taken from the rows.
+    ///
+    /// # Errors
+    ///
+    /// If `table` is not such a CSV.
+    pub fn from_table(table: &Table) -> anyhow::Result<SpawnOutcome> {
+        let header = &SpawnOutcome::HEADER;
+        expect_header(table, header)?;
+        let rows = table
+            .rows()
+            .iter()
+            .map(|f| {
+                Ok(SpawnRow {
+                    variant: named(&SpawnVariant::ALL, SpawnVariant::name, &f[0])?,
+                    pinning: Pinning::from_name(&f[1])
+                        .ok_or_else(|| anyhow!("pinning {:?}", f[1]))?,
+                    round: field(f, 2, header)?,
+                    position: field(f, 3, header)?,
+                    ops: field(f, 4, header)?,
+                    seconds: field(f, 5, header)?,
+                })
+            })
+            .collect::<anyhow::Result<Vec<SpawnRow>>>()?;
+        let config = SpawnConfig {
+            ops: rows.first().map_or(0, |r| r.ops),
+            rounds: rows.iter().map(|r| r.round + 1).max().unwrap_or(0),
+        };
+        Ok(SpawnOutcome { config, rows })
+    }
+
     /// The median microseconds per thread of `variant` under `pinning`.
     pub fn median_micros(&self, variant: SpawnVariant, pinning: Pinning) -> Option<f64> {
         median(self.micros(variant, pinning))
@@ -212,15 +261,7 @@ impl Outcome for SpawnOutcome {
     }
 
     fn table(&self) -> Table {
-        let mut table = Table::new([
-            "variant",
-            "pinning",
-            "round",
-            "position",
-            "threads",
-            "seconds",
-            "us_per_thread",
-        ]);
+        let mut table = Table::new(SpawnOutcome::HEADER);
         for r in &self.rows {
             table.push([
                 r.variant.name().to_owned(),
@@ -236,19 +277,16 @@ impl Outcome for SpawnOutcome {
     }
 
     fn plot(&self, path: &Path) -> anyhow::Result<()> {
-        let panel = BarPanel {
-            title: format!(
-                "median of {} rounds of {} threads, one at a time",
-                self.config.rounds, self.config.ops
-            ),
-            groups: SpawnVariant::ALL
+        let panel = Panel {
+            title: String::new(),
+            rows: SpawnVariant::ALL
                 .iter()
-                .map(|v| v.name().to_owned())
+                .map(|v| v.label().to_owned())
                 .collect(),
             series: Pinning::BOTH
                 .into_iter()
                 .map(|p| Series {
-                    name: p.name().to_owned(),
+                    name: p.describe().to_owned(),
                     values: SpawnVariant::ALL
                         .iter()
                         .map(|&v| self.median_micros(v, p))
@@ -256,13 +294,14 @@ impl Outcome for SpawnOutcome {
                 })
                 .collect(),
         };
-        bars(
-            path,
-            "Threads: start and finish one empty thread",
-            "microseconds per thread",
-            &[panel],
-            Scale::Linear,
-        )
+        let chart = Rows {
+            title: "Threads: start and finish one empty thread",
+            axis: "microseconds per thread",
+            scale: Scale::Linear,
+            mark: Mark::Bar,
+            value: |us| format!("{us:.1} µs"),
+        };
+        rows(path, &chart, &[panel])
     }
 
     fn summary(&self) -> String {
@@ -397,7 +436,7 @@ pub struct CurvesConfig {
     pub counts: Vec<usize>,
     /// Repetitions of the whole sweep (medians are taken over them).
     pub repetitions: usize,
-    /// What each thread sleeps, spins or burns (the seed's 20 ms).
+    /// What each thread sleeps, spins or burns (20 ms).
     pub length: Duration,
 }
 
@@ -494,6 +533,58 @@ pub struct CurvesOutcome {
 }
 
 impl CurvesOutcome {
+    /// The CSV columns (`cpus`: the CPUs available to the run, the same on
+    /// every row).
+    pub const HEADER: [&'static str; 6] = [
+        "workload",
+        "threads",
+        "repetition",
+        "position",
+        "seconds",
+        "cpus",
+    ];
+
+    /// Reads the rows of a CSV written from [`table`](Outcome::table)
+    /// back; the counts, repetitions and CPUs are taken from the rows, the
+    /// work per thread (not in the CSV) is [`CurvesConfig::full`]'s 20 ms.
+    ///
+    /// # Errors
+    ///
+    /// If `table` is not such a CSV.
+    pub fn from_table(table: &Table) -> anyhow::Result<CurvesOutcome> {
+        let header = &CurvesOutcome::HEADER;
+        expect_header(table, header)?;
+        let mut cpus = Vec::new();
+        let rows = table
+            .rows()
+            .iter()
+            .map(|f| {
+                cpus.push(field::<usize>(f, 5, header)?);
+                Ok(CurveRow {
+                    workload: named(&Workload::ALL, Workload::name, &f[0])?,
+                    n: field(f, 1, header)?,
+                    repetition: field(f, 2, header)?,
+                    position: field(f, 3, header)?,
+                    seconds: field(f, 4, header)?,
+                })
+            })
+            .collect::<anyhow::Result<Vec<CurveRow>>>()?;
+        let cpus = distinct(cpus);
+        anyhow::ensure!(cpus.len() == 1, "cpus {cpus:?}: one value expected");
+        let mut counts = distinct(rows.iter().map(|r| r.n));
+        counts.sort_unstable();
+        let config = CurvesConfig {
+            counts,
+            repetitions: rows.iter().map(|r| r.repetition + 1).max().unwrap_or(0),
+            ..CurvesConfig::full()
+        };
+        Ok(CurvesOutcome {
+            config,
+            cpus: cpus[0],
+            rows,
+        })
+    }
+
     /// The median milliseconds of `workload` with `n` threads.
     pub fn median_ms(&self, workload: Workload, n: usize) -> Option<f64> {
         median(
@@ -521,7 +612,7 @@ impl Outcome for CurvesOutcome {
     }
 
     fn table(&self) -> Table {
-        let mut table = Table::new(["workload", "threads", "repetition", "position", "seconds"]);
+        let mut table = Table::new(CurvesOutcome::HEADER);
         for r in &self.rows {
             table.push([
                 r.workload.name().to_owned(),
@@ -529,6 +620,7 @@ impl Outcome for CurvesOutcome {
                 r.repetition.to_string(),
                 r.position.to_string(),
                 secs(r.seconds),
+                self.cpus.to_string(),
             ]);
         }
         table
@@ -540,9 +632,9 @@ impl Outcome for CurvesOutcome {
             .iter()
             .map(|&w| Line {
                 name: match w {
-                    Workload::Sleep => format!("sleep {ms} ms"),
-                    Workload::Spin => format!("spin on yield_now for {ms} ms"),
-                    Workload::Cpu => format!("burn {ms} ms of CPU time"),
+                    Workload::Sleep => format!("each thread sleeps {ms} ms"),
+                    Workload::Spin => format!("each spins on yield_now for {ms} ms"),
+                    Workload::Cpu => format!("each burns {ms} ms of CPU time"),
                 },
                 points: self
                     .config
@@ -554,7 +646,10 @@ impl Outcome for CurvesOutcome {
             })
             .collect();
         curves.push(Line {
-            name: format!("{ms} ms x max(1, n / {} CPUs): perfect sharing", self.cpus),
+            name: format!(
+                "perfect sharing of {} CPUs: {ms} ms x max(1, n / {})",
+                self.cpus, self.cpus
+            ),
             points: self
                 .config
                 .counts
@@ -565,10 +660,7 @@ impl Outcome for CurvesOutcome {
         });
         lines(
             path,
-            &format!(
-                "Time to start n threads and join them (median of {})",
-                self.config.repetitions
-            ),
+            "Time to start n threads at once and join them all",
             (
                 "threads started at once (n)",
                 "milliseconds, start to last join",
@@ -584,7 +676,7 @@ impl Outcome for CurvesOutcome {
 
     fn summary(&self) -> String {
         let mut out = format!(
-            "## 5b. The cost of n threads (the seed's experiment)\n\nn threads started at once, \
+            "## 5b. The cost of n threads\n\nn threads started at once, \
              each sleeping, spinning on `yield_now`, or burning {} ms of its own CPU time; \
              milliseconds from the first spawn to the last join, median of {} repetitions. \
              {} CPUs; `cpu bound` is {} ms x max(1, n / CPUs), perfect sharing of the CPUs.\n\n\
@@ -614,8 +706,8 @@ impl Outcome for CurvesOutcome {
 #[cfg(test)]
 mod tests {
     use super::{
-        burn_cpu, run_curves, run_spawn, thread_cpu_time, CurvesConfig, SpawnConfig, SpawnVariant,
-        Workload,
+        burn_cpu, run_curves, run_spawn, thread_cpu_time, CurvesConfig, CurvesOutcome, SpawnConfig,
+        SpawnOutcome, SpawnVariant, Workload,
     };
     use crate::experiments::Outcome;
     use crate::pin::Pinning;
@@ -643,6 +735,9 @@ mod tests {
             .median_micros(SpawnVariant::ScopeOne, Pinning::Pinned)
             .is_some());
         assert!(outcome.summary().contains("| scope(1 thread) | pinned |"));
+        let back = SpawnOutcome::from_table(&outcome.table()).expect("reading back");
+        assert_eq!(back.config, SpawnConfig { ops: 5, rounds: 2 });
+        assert_eq!(back.rows.len(), 8);
     }
 
     #[test]
@@ -659,6 +754,9 @@ mod tests {
             assert!(ms >= 2.0, "{w}: {ms} ms");
         }
         assert_eq!(outcome.table().rows().len(), 6);
+        let back = CurvesOutcome::from_table(&outcome.table()).expect("reading back");
+        assert_eq!((back.config.counts, back.cpus), (vec![1, 3], outcome.cpus));
+        assert_eq!(back.config.repetitions, 1);
     }
 
     #[test]

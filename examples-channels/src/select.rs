@@ -89,7 +89,10 @@ pub fn select_two(fast: u64, slow: u64, quiet: Duration) -> Result<Report> {
                 Err(_) => (slow_open, slow_rx) = (false, never()),
             },
             // Only the timeout is left once both arms are `never()`.
-            default(quiet) => if fast_open || slow_open { r.early_timeouts += 1 } else { break },
+            default(quiet) => match fast_open || slow_open {
+                true => r.early_timeouts += 1,
+                false => break,
+            },
         }
     }
     for (name, t) in [("fast", fast_t), ("slow", slow_t)] {

@@ -88,7 +88,10 @@ fn main() -> Result<()> {
 
 /// The subcommand names, in declaration order.
 fn demo_names() -> Vec<String> {
-    Cli::command().get_subcommands().map(|sub| sub.get_name().to_owned()).collect()
+    Cli::command()
+        .get_subcommands()
+        .map(|sub| sub.get_name().to_owned())
+        .collect()
 }
 
 /// Runs one demo.
@@ -111,7 +114,9 @@ fn run_all() -> Result<()> {
             println!();
         }
         let cli = Cli::try_parse_from(["examples-pool", name.as_str()])
-            .with_context(|| format!("parsing the default flags of demo `{name}`"))?;
+            .with_context(|| {
+                format!("parsing the default flags of demo `{name}`")
+            })?;
         if let Some(demo) = cli.demo {
             run(demo).with_context(|| format!("demo `{name}` failed"))?;
         }
@@ -124,15 +129,22 @@ fn run_all() -> Result<()> {
 /// that hangs (the seeds' bugs do) then fails the test instead of hanging it;
 /// the stuck thread is left behind and ends with the test process.
 #[cfg(test)]
-fn within_10s<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+fn within_10s<T: Send + 'static>(
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
     let (tx, rx) = std::sync::mpsc::channel();
-    let spawned = std::thread::Builder::new().name(what.to_owned()).spawn(move || tx.send(f()));
+    let spawned = std::thread::Builder::new()
+        .name(what.to_owned())
+        .spawn(move || tx.send(f()));
     spawned.expect("the OS starts a helper thread");
     match rx.recv_timeout(std::time::Duration::from_secs(10)) {
         Ok(value) => value,
         Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
             panic!("{what}: still running after 10 s (hung?)")
         }
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("{what}: panicked"),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            panic!("{what}: panicked")
+        }
     }
 }

@@ -43,23 +43,34 @@ impl NaivePool {
         let mut pool = NaivePool { workers: Vec::new(), sender: Some(sender) };
         for id in 0..size {
             let receiver = Arc::clone(&receiver);
-            let worker = thread::Builder::new().name(format!("naive-{id}")).spawn(move || loop {
-                // The guard is a temporary of this statement: it is released
-                // before the job runs. Poison cannot hurt a `Receiver`.
-                let job = receiver.lock().unwrap_or_else(PoisonError::into_inner).recv();
-                match job {
-                    Ok(job) => job(),
-                    Err(_) => break, // the sender is gone and the queue is empty
-                }
-            });
-            pool.workers.push(worker.with_context(|| format!("spawning naive worker {id}"))?);
+            let worker = thread::Builder::new()
+                .name(format!("naive-{id}"))
+                .spawn(move || loop {
+                    // The guard is a temporary of this statement: it is released
+                    // before the job runs. Poison cannot hurt a `Receiver`.
+                    let job = receiver
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .recv();
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => break, // the sender is gone and the queue is empty
+                    }
+                });
+            pool.workers.push(
+                worker
+                    .with_context(|| format!("spawning naive worker {id}"))?,
+            );
         }
         Ok(pool)
     }
 
     /// Queues `f`; fails only once every worker has died of a panicking job.
     pub fn execute(&self, f: impl FnOnce() + Send + 'static) -> Result<()> {
-        let sent = self.sender.as_ref().and_then(|sender| sender.send(Box::new(f)).ok());
+        let sent = self
+            .sender
+            .as_ref()
+            .and_then(|sender| sender.send(Box::new(f)).ok());
         sent.context("every naive worker has died")
     }
 }
@@ -92,13 +103,17 @@ pub fn demo(workers: usize, jobs: u64) -> Result<[(Duration, Vec<u64>); 2]> {
         (0..jobs).try_for_each(|_| pool.execute(job()))?;
         drop(pool); // the fixed `Drop`: runs what is queued, joins, returns
         runs[0].push((began.elapsed(), ran.swap(0, Relaxed)));
-        let (pool, began) = (ThreadPool::new(workers).context("starting a pool")?, Instant::now());
+        let (pool, began) = (
+            ThreadPool::new(workers).context("starting a pool")?,
+            Instant::now(),
+        );
         (0..jobs).try_for_each(|_| pool.execute(job()))?;
         pool.shutdown(); // runs what is queued, joins every worker
         runs[1].push((began.elapsed(), ran.swap(0, Relaxed)));
     }
     Ok(runs.map(|runs| {
-        let mut times: Vec<Duration> = runs.iter().map(|&(time, _)| time).collect();
+        let mut times: Vec<Duration> =
+            runs.iter().map(|&(time, _)| time).collect();
         times.sort_unstable();
         (times[REPS / 2], runs.into_iter().map(|(_, ran)| ran).collect())
     }))
@@ -120,10 +135,16 @@ pub fn run() -> Result<()> {
     let (workers, jobs) = (4, 50_000);
     let [(naive, naive_ran), (ptm, ptm_ran)] = demo(workers, jobs)?;
     println!("{jobs} tiny jobs on {workers} workers, median of {REPS} runs");
-    let (naive_ran, ptm_ran) = (describe_ran(&naive_ran), describe_ran(&ptm_ran));
-    println!("naive Mutex<Receiver> pool: {naive_ran}, {naive:.2?} (drop returned)");
+    let (naive_ran, ptm_ran) =
+        (describe_ran(&naive_ran), describe_ran(&ptm_ran));
+    println!(
+        "naive Mutex<Receiver> pool: {naive_ran}, {naive:.2?} (drop returned)"
+    );
     println!("ptm ThreadPool:             {ptm_ran}, {ptm:.2?}");
-    println!("naive / ptm time = {:.2}x", naive.as_secs_f64() / ptm.as_secs_f64().max(1e-9));
+    println!(
+        "naive / ptm time = {:.2}x",
+        naive.as_secs_f64() / ptm.as_secs_f64().max(1e-9)
+    );
     Ok(())
 }
 
@@ -136,7 +157,8 @@ mod tests {
     /// every run. A `Drop` that hangs again fails this test after 10 s.
     #[test]
     fn both_pools_run_every_job_and_shut_down() {
-        let [naive, ptm] = crate::within_10s("naive::demo", || demo(3, 1000)).expect("demo runs");
+        let [naive, ptm] = crate::within_10s("naive::demo", || demo(3, 1000))
+            .expect("demo runs");
         assert_eq!((naive.1, ptm.1), (vec![1000; REPS], vec![1000; REPS]));
     }
 

@@ -48,8 +48,9 @@ const PATIENCE: Duration = Duration::from_secs(10);
 /// Spawns `workers` jobs that panic, one per worker, then `workers` jobs that
 /// return `i + 1` and their thread's name, again one per worker.
 pub fn demo(workers: usize) -> Result<Report> {
-    let pool = ThreadPool::new(workers)
-        .with_context(|| format!("starting a ThreadPool of {workers} workers"))?;
+    let pool = ThreadPool::new(workers).with_context(|| {
+        format!("starting a ThreadPool of {workers} workers")
+    })?;
     // One job per worker: each reports on `started`, then waits at the gate,
     // which opens (its sender dropped) once every worker has reported.
     let spawn_all = |f: fn(u32) -> (u32, String)| -> Result<Vec<_>> {
@@ -57,7 +58,8 @@ pub fn demo(workers: usize) -> Result<Report> {
         let (gate, gate_rx) = crossbeam_channel::bounded::<()>(0);
         let handles = (0..workers as u32)
             .map(|i| {
-                let (started_tx, gate_rx) = (started_tx.clone(), gate_rx.clone());
+                let (started_tx, gate_rx) =
+                    (started_tx.clone(), gate_rx.clone());
                 pool.spawn(move || {
                     let _ = started_tx.send(()); // `Err` only if `demo` gave up
                     let _ = gate_rx.recv(); // `Err` once `gate` is dropped: it opens
@@ -80,8 +82,11 @@ pub fn demo(workers: usize) -> Result<Report> {
         .collect();
     let mut survivors = BTreeSet::new();
     let mut sum_after = 0;
-    for handle in spawn_all(|i| (i + 1, thread::current().name().unwrap_or("?").to_owned()))? {
-        let (value, name) = handle.join().context("joining a job after the panics")?;
+    for handle in spawn_all(|i| {
+        (i + 1, thread::current().name().unwrap_or("?").to_owned())
+    })? {
+        let (value, name) =
+            handle.join().context("joining a job after the panics")?;
         sum_after += value;
         survivors.insert(name);
     }
@@ -97,14 +102,19 @@ pub fn run() -> Result<()> {
     let default_hook = panic::take_hook();
     panic::set_hook(Box::new(|info| {
         let thread = thread::current().name().unwrap_or("?").to_owned();
-        eprintln!("panic hook: {thread}: {}", info.payload_as_str().unwrap_or("?"));
+        eprintln!(
+            "panic hook: {thread}: {}",
+            info.payload_as_str().unwrap_or("?")
+        );
     }));
     let r = demo(workers);
     panic::set_hook(default_hook);
     let r = r?;
     for result in &r.results {
         match result {
-            Ok(value) => println!("unexpected: a panicking job returned {value}"),
+            Ok(value) => {
+                println!("unexpected: a panicking job returned {value}")
+            }
             Err(err) => println!("JobHandle::join -> Err: {err}"),
         }
     }
@@ -116,7 +126,10 @@ pub fn run() -> Result<()> {
         names.join(", ")
     );
     println!("their results sum to {} (1+..+{workers})", r.sum_after);
-    println!("stats: completed {}, panicked {}", r.stats.completed, r.stats.panicked);
+    println!(
+        "stats: completed {}, panicked {}",
+        r.stats.completed, r.stats.panicked
+    );
     Ok(())
 }
 
@@ -129,8 +142,11 @@ mod tests {
     #[test]
     fn every_worker_survives_a_panic() {
         let r = demo(3).expect("the demo runs");
-        let expected: Vec<std::result::Result<u32, JobError>> =
-            (0..3).map(|i| Err(JobError::Panicked(format!("job {i} failed on purpose")))).collect();
+        let expected: Vec<std::result::Result<u32, JobError>> = (0..3)
+            .map(|i| {
+                Err(JobError::Panicked(format!("job {i} failed on purpose")))
+            })
+            .collect();
         assert_eq!(r.results, expected);
         assert_eq!(r.survivors.len(), 3);
         assert_eq!(r.sum_after, 1 + 2 + 3);

@@ -24,10 +24,10 @@ use rayon::prelude::*;
 /// Flags of the `parallel` demo.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// Count the primes below this number (at most 10000000: trial division).
+    /// Count the primes below n (at most 10000000)
     #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(0..=MAX_N))]
     pub n: u64,
-    /// Runs of each way (1 to 100); the median time is printed.
+    /// Timed runs of each way, 1 to 100
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub reps: u32,
 }
@@ -60,7 +60,9 @@ fn count_on_pool(pool: &ThreadPool, n: u64, chunks: u64) -> Result<usize> {
     let handles: Vec<_> = (0..n)
         .step_by(size as usize)
         .map(|start| {
-            pool.spawn(move || (start..n.min(start.saturating_add(size))).filter(prime).count())
+            pool.spawn(move || {
+                (start..n.min(start.saturating_add(size))).filter(prime).count()
+            })
         })
         .collect::<ptm::Result<_>>()
         .context("spawn a chunk on the pool")?;
@@ -71,7 +73,11 @@ fn count_on_pool(pool: &ThreadPool, n: u64, chunks: u64) -> Result<usize> {
 
 /// Runs `f` once to warm up (rayon starts its threads then), then `reps`
 /// times; returns the count and the median time.
-fn median(name: &'static str, reps: u32, f: impl Fn() -> Result<usize>) -> Result<Outcome> {
+fn median(
+    name: &'static str,
+    reps: u32,
+    f: impl Fn() -> Result<usize>,
+) -> Result<Outcome> {
     let (mut times, mut primes) = (Vec::new(), f()?);
     for _ in 0..reps {
         let start = Instant::now();
@@ -86,11 +92,16 @@ fn median(name: &'static str, reps: u32, f: impl Fn() -> Result<usize>) -> Resul
 /// Runs the three ways, the pool with as many workers as the machine has cores.
 pub fn demo(args: &Args) -> Result<Vec<Outcome>> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let pool = ThreadPool::new(workers).with_context(|| format!("starting a pool of {workers}"))?;
+    let pool = ThreadPool::new(workers)
+        .with_context(|| format!("starting a pool of {workers}"))?;
     let (n, reps) = (args.n, args.reps);
     Ok(vec![
-        median("rayon par_iter", reps, || Ok((0..n).into_par_iter().filter(prime).count()))?,
-        median("ptm ThreadPool", reps, || count_on_pool(&pool, n, 16 * workers as u64))?,
+        median("rayon par_iter", reps, || {
+            Ok((0..n).into_par_iter().filter(prime).count())
+        })?,
+        median("ptm ThreadPool", reps, || {
+            count_on_pool(&pool, n, 16 * workers as u64)
+        })?,
         median("one thread", reps, || Ok((0..n).filter(prime).count()))?,
     ])
 }
@@ -100,7 +111,8 @@ pub fn demo(args: &Args) -> Result<Vec<Outcome>> {
 pub fn run(args: &Args) -> Result<()> {
     println!("== parallel: rayon vs ptm ThreadPool vs one thread ==");
     let outcomes = demo(args)?;
-    let one = outcomes.last().map_or(Duration::ZERO, |o| o.median).as_secs_f64();
+    let one =
+        outcomes.last().map_or(Duration::ZERO, |o| o.median).as_secs_f64();
     for o in &outcomes {
         let speedup = one / o.median.as_secs_f64().max(1e-9);
         println!(
@@ -119,12 +131,17 @@ mod tests {
 
     #[test]
     fn the_three_ways_agree_and_chunks_cover_the_range() {
-        let outcomes = demo(&Args { n: 10_000, reps: 1 }).expect("the demo runs");
+        let outcomes =
+            demo(&Args { n: 10_000, reps: 1 }).expect("the demo runs");
         assert!(outcomes.iter().all(|o| o.primes == 1229), "{outcomes:?}");
         let pool = ThreadPool::new(2).expect("a pool starts");
         for (n, chunks) in [(0, 4), (1, 4), (3, 8), (100, 7), (101, 1)] {
             let expected = (0..n).filter(prime).count();
-            assert_eq!(count_on_pool(&pool, n, chunks).expect("counts"), expected, "n={n}");
+            assert_eq!(
+                count_on_pool(&pool, n, chunks).expect("counts"),
+                expected,
+                "n={n}"
+            );
         }
     }
 }

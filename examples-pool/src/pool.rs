@@ -47,7 +47,8 @@ pub struct Report {
 /// On a pool of `workers` threads: `jobs` `execute` jobs, `jobs` `spawn`
 /// jobs (`i * i`), then `jobs` more queued right before `shutdown`.
 pub fn demo(workers: usize, jobs: usize) -> Result<Report> {
-    let pool = ThreadPool::new(workers).with_context(|| format!("starting {workers} workers"))?;
+    let pool = ThreadPool::new(workers)
+        .with_context(|| format!("starting {workers} workers"))?;
     let counter = Arc::new(AtomicUsize::new(0));
     for _ in 0..jobs {
         let counter = Arc::clone(&counter);
@@ -78,7 +79,8 @@ pub fn demo(workers: usize, jobs: usize) -> Result<Report> {
     let (gate, gate_rx) = crossbeam_channel::bounded::<()>(0);
     let ((tx, rx), (started_tx, started)) = (mpsc::channel(), mpsc::channel());
     for i in 0..jobs {
-        let (tx, gate_rx, started_tx) = (tx.clone(), gate_rx.clone(), started_tx.clone());
+        let (tx, gate_rx, started_tx) =
+            (tx.clone(), gate_rx.clone(), started_tx.clone());
         let job = move || {
             if i < held {
                 let _ = started_tx.send(()); // `Err` only if `demo` gave up
@@ -89,7 +91,9 @@ pub fn demo(workers: usize, jobs: usize) -> Result<Report> {
         pool.execute(job).context("execute before shutdown")?;
     }
     for n in 0..held {
-        let timeout = |_| anyhow!("only {n} of {held} workers took a gated job within 10 s");
+        let timeout = |_| {
+            anyhow!("only {n} of {held} workers took a gated job within 10 s")
+        };
         started.recv_timeout(Duration::from_secs(10)).map_err(timeout)?;
     }
     drop(tx);
@@ -106,10 +110,12 @@ pub fn demo(workers: usize, jobs: usize) -> Result<Report> {
 pub fn run() -> Result<()> {
     println!("== pool: ThreadPool execute, spawn + join, stats, shutdown ==");
     let (workers, jobs) = (4, 100);
-    let Report { counter, squares, idle: s, queued, sent: (n, sum), last } = demo(workers, jobs)?;
+    let Report { counter, squares, idle: s, queued, sent: (n, sum), last } =
+        demo(workers, jobs)?;
     println!("execute: {jobs} jobs, counter = {counter}");
     println!("spawn + join: sum of squares 0..{jobs} = {squares}");
-    let (w, q, a, c, p) = (s.workers, s.queued, s.active, s.completed, s.panicked);
+    let (w, q, a, c, p) =
+        (s.workers, s.queued, s.active, s.completed, s.panicked);
     println!(
         "stats after wait_idle: workers {w}, queued {q}, active {a}, completed {c}, panicked {p}"
     );
@@ -130,9 +136,19 @@ mod tests {
     fn every_job_runs_and_is_counted() {
         let r = demo(3, 50).expect("the demo runs");
         assert_eq!((r.counter, r.squares), (50, (0..50).map(|i| i * i).sum()));
-        assert_eq!((r.idle.completed, r.idle.queued, r.idle.active), (100, 0, 0));
-        assert_eq!(r.queued, 50 - 3, "the jobs were queued when shutdown was called");
+        assert_eq!(
+            (r.idle.completed, r.idle.queued, r.idle.active),
+            (100, 0, 0)
+        );
+        assert_eq!(
+            r.queued,
+            50 - 3,
+            "the jobs were queued when shutdown was called"
+        );
         assert_eq!(r.sent, (50, 49 * 50 / 2));
-        assert_eq!((r.last.completed, r.last.panicked, r.last.queued), (150, 0, 0));
+        assert_eq!(
+            (r.last.completed, r.last.panicked, r.last.queued),
+            (150, 0, 0)
+        );
     }
 }

@@ -50,7 +50,9 @@ pub fn demo(tasks: u64, capacity: usize) -> Result<Report> {
     })
     .context("starting the worker thread")?;
     for task in 1..=tasks {
-        worker.submit(task).with_context(|| format!("submitting task {task}"))?;
+        worker
+            .submit(task)
+            .with_context(|| format!("submitting task {task}"))?;
     }
     let stats = worker.stop();
     let (seen, totals): (Vec<u64>, Vec<u64>) = rx.iter().unzip();
@@ -65,7 +67,10 @@ pub fn run() -> Result<()> {
     let tasks = 1000;
     let r = demo(tasks, 16)?;
     println!("submitted {tasks} tasks through a queue of 16; stop() joined the thread");
-    println!("WorkerStats: processed {}, panicked {}", r.stats.processed, r.stats.panicked);
+    println!(
+        "WorkerStats: processed {}, panicked {}",
+        r.stats.processed, r.stats.panicked
+    );
     let in_order = r.seen.iter().copied().eq(1..=tasks);
     println!(
         "handler saw {} tasks, each once, in order: {in_order}; running total = {} (1+..+{tasks} = {})",
@@ -85,7 +90,8 @@ mod tests {
     /// a `stop` that hangs again fails this test after 10 s.
     #[test]
     fn stop_processes_every_task_then_ends() {
-        let r = crate::within_10s("worker::demo", || demo(500, 4)).expect("the demo runs");
+        let r = crate::within_10s("worker::demo", || demo(500, 4))
+            .expect("the demo runs");
         assert_eq!(r.stats, WorkerStats { processed: 500, panicked: 0 });
         assert_eq!(r.seen, (1..=500).collect::<Vec<_>>());
         assert_eq!(r.total, 500 * 501 / 2);
@@ -94,8 +100,10 @@ mod tests {
     /// The seed's worker dies on a handler panic; ptm's counts it and goes on.
     #[test]
     fn a_panicking_task_is_counted_and_the_next_one_runs() {
-        let worker = WorkerThread::new(|n: u32| assert_ne!(n, 2, "task 2 fails on purpose"))
-            .expect("the worker starts");
+        let worker = WorkerThread::new(|n: u32| {
+            assert_ne!(n, 2, "task 2 fails on purpose")
+        })
+        .expect("the worker starts");
         for n in 1..=3 {
             worker.submit(n).expect("the worker accepts tasks");
         }

@@ -7,18 +7,26 @@ use std::process::Output;
 use assert_cmd::cargo::cargo_bin_cmd;
 
 /// Every demo, in the order the binary runs them.
-const DEMOS: [&str; 6] = ["pool", "worker", "panics", "backpressure", "parallel", "naive"];
+const DEMOS: [&str; 6] =
+    ["pool", "worker", "panics", "backpressure", "parallel", "naive"];
 
 /// Runs the binary with `args` and returns its output, whatever the exit code.
 fn run(args: &[&str]) -> Output {
-    cargo_bin_cmd!("examples-pool").args(args).output().expect("the binary starts")
+    cargo_bin_cmd!("examples-pool")
+        .args(args)
+        .output()
+        .expect("the binary starts")
 }
 
 /// Runs the binary with `args`, asserts success and returns its stdout.
 fn stdout_of(args: &[&str]) -> String {
     let out = run(args);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{args:?} failed: {:?}\n{stderr}", out.status);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {:?}\n{stderr}",
+        out.status
+    );
     String::from_utf8(out.stdout).expect("stdout is UTF-8")
 }
 
@@ -31,10 +39,16 @@ fn assert_contains(text: &str, needles: &[&str]) {
 
 /// The number after `prefix` in `text`.
 fn number_after(text: &str, prefix: &str) -> u64 {
-    let start = text.find(prefix).unwrap_or_else(|| panic!("no {prefix:?} in:\n{text}"));
-    let digits: String =
-        text[start + prefix.len()..].chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().unwrap_or_else(|_| panic!("no number after {prefix:?} in:\n{text}"))
+    let start = text
+        .find(prefix)
+        .unwrap_or_else(|| panic!("no {prefix:?} in:\n{text}"));
+    let digits: String = text[start + prefix.len()..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits
+        .parse()
+        .unwrap_or_else(|_| panic!("no number after {prefix:?} in:\n{text}"))
 }
 
 #[test]
@@ -68,11 +82,18 @@ fn worker_processes_every_task_then_stops() {
 fn panics_are_reported_and_every_worker_survives() {
     let out = stdout_of(&["panics"]);
     for i in 0..4 {
-        assert_contains(&out, &[&format!("Err: job panicked: job {i} failed on purpose")]);
+        assert_contains(
+            &out,
+            &[&format!("Err: job panicked: job {i} failed on purpose")],
+        );
     }
     assert_contains(
         &out,
-        &["4 of 4 workers ran a job each", "sum to 10", "completed 4, panicked 4"],
+        &[
+            "4 of 4 workers ran a job each",
+            "sum to 10",
+            "completed 4, panicked 4",
+        ],
     );
 }
 
@@ -107,7 +128,10 @@ fn no_argument_runs_every_demo_in_order() {
     let out = stdout_of(&[]);
     let positions: Vec<usize> = DEMOS
         .iter()
-        .map(|demo| out.find(&format!("== {demo}: ")).unwrap_or_else(|| panic!("no {demo}")))
+        .map(|demo| {
+            out.find(&format!("== {demo}: "))
+                .unwrap_or_else(|| panic!("no {demo}"))
+        })
         .collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "out of order:\n{out}");
     assert_contains(
@@ -127,7 +151,10 @@ fn no_argument_runs_every_demo_in_order() {
 fn help_lists_every_demo() {
     let out = stdout_of(&["--help"]);
     for demo in DEMOS {
-        assert!(out.lines().any(|line| line.trim_start().starts_with(demo)), "{demo}:\n{out}");
+        assert!(
+            out.lines().any(|line| line.trim_start().starts_with(demo)),
+            "{demo}:\n{out}"
+        );
     }
 }
 
@@ -137,7 +164,10 @@ fn a_bad_flag_is_a_usage_error() {
     for args in [&["pool", "--bogus"][..], &["parallel", "--m", "5"]] {
         let out = run(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert_contains(&String::from_utf8_lossy(&out.stderr), &["error:", "Usage:"]);
+        assert_contains(
+            &String::from_utf8_lossy(&out.stderr),
+            &["error:", "Usage:"],
+        );
     }
     // A bad value, or one past its cap: clap names the flag and the value.
     for args in [
@@ -150,7 +180,10 @@ fn a_bad_flag_is_a_usage_error() {
     ] {
         let out = run(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert_contains(&String::from_utf8_lossy(&out.stderr), &["error: invalid value", args[2]]);
+        assert_contains(
+            &String::from_utf8_lossy(&out.stderr),
+            &["error: invalid value", args[2]],
+        );
     }
 }
 
@@ -159,7 +192,10 @@ fn an_unknown_demo_lists_the_valid_ones() {
     let out = run(&["nope"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_contains(&stderr, &["nope", &format!("valid demos: {}", DEMOS.join(", "))]);
+    assert_contains(
+        &stderr,
+        &["nope", &format!("valid demos: {}", DEMOS.join(", "))],
+    );
 }
 
 /// `examples-pool | head -1`: once the reader of stdout has gone, the next
@@ -189,7 +225,8 @@ fn a_closed_stdout_ends_the_run_quietly() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("the binary starts");
-    let pid = Pid::from_raw(i32::try_from(child.id()).expect("a pid fits in i32"));
+    let pid =
+        Pid::from_raw(i32::try_from(child.id()).expect("a pid fits in i32"));
     let stdout = child.stdout.take().expect("stdout is piped");
     let mut stderr = child.stderr.take().expect("stderr is piped");
     let (line_tx, first_line) = mpsc::channel();
@@ -218,7 +255,9 @@ fn a_closed_stdout_ends_the_run_quietly() {
     let _ = killpg(pid, Signal::SIGKILL); // nothing of its group survives it
     let line = line.expect("a first line within the limit");
     let status = status
-        .unwrap_or_else(|_| panic!("still running {LIMIT:?} after its stdout closed"))
+        .unwrap_or_else(|_| {
+            panic!("still running {LIMIT:?} after its stdout closed")
+        })
         .expect("the binary is reaped");
     assert!(!line.is_empty(), "no first line; stderr:\n{stderr}");
     assert!(

@@ -1,12 +1,10 @@
 //! `backpressure`: a bounded pool queue (`PoolBuilder::queue_capacity`).
 //! `try_execute` refuses a job with `Error::QueueFull` when it is full;
-//! `execute` waits for room. Answers "Bounded And Unbounded Queues From
-//! `crossbeam` Crate" (`processes-threads-and-containers.md`), which tells of
-//! back pressure but shows only an unbounded channel, as does the seed's
-//! "Thread Pool" (`process-and-thread-management.md`): a producer faster than
-//! the workers grows that queue without limit.
+//! `execute` waits for room. Without a bound, a producer faster than the
+//! workers grows the queue without limit.
 //!
-//! Run it: `cargo run -p examples-pool -- backpressure [--capacity 4] [--jobs 1000]`
+//! Run it: `cargo run -p examples-pool -- backpressure [--capacity 4]
+//! [--jobs 1000]`
 //!
 //! First, deterministically: both workers are held at a gate (a channel that
 //! opens when its sender is dropped; no sleeps), the queue is filled, and the
@@ -27,7 +25,7 @@ pub struct Args {
     /// Jobs that may wait to start (at most 10000)
     #[arg(long, default_value_t = 4, value_parser = RangedU64ValueParser::<usize>::new().range(0..=10_000))]
     pub capacity: usize,
-    /// Jobs offered after the queue is full (at most 1000000)
+    /// Jobs to offer once it is full (at most 1000000)
     #[arg(long, default_value_t = 1000, value_parser = RangedU64ValueParser::<usize>::new().range(0..=1_000_000))]
     pub jobs: usize,
 }
@@ -60,7 +58,8 @@ pub fn demo(args: &Args) -> Result<Report> {
     let pool = pool.with_context(|| {
         format!("starting {workers} workers, queue of {capacity}")
     })?;
-    // Declared after `pool`, so dropped first on an early return: the gate opens.
+    // Declared after `pool`, so dropped first on an early return: the gate
+    // opens, and the pool's shutdown does not wait for ever.
     let (gate, gate_rx) = crossbeam_channel::bounded::<()>(0);
     let (started_tx, started) = mpsc::channel();
     for _ in 0..workers {
@@ -71,7 +70,7 @@ pub fn demo(args: &Args) -> Result<Report> {
         };
         pool.execute(gated).context("execute a gated job")?;
     }
-    started.iter().take(workers).for_each(drop); // every worker holds a gated job
+    started.iter().take(workers).for_each(drop); // both workers are held
     for i in 0..capacity {
         pool.try_execute(job)
             .with_context(|| format!("queueing filler job {i}"))?;
@@ -119,6 +118,10 @@ pub fn run(args: &Args) -> Result<()> {
     println!(
         "submitted {n}, completed {done}, lost {}",
         n.saturating_sub(done)
+    );
+    println!(
+        "notice: the queue never held more than {c} jobs, and every \
+         refused job ran after its retry"
     );
     Ok(())
 }

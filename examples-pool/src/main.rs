@@ -1,9 +1,10 @@
 //! examples-pool: thread pools in Rust, done right.
 //!
-//! Each demo is a module of its own (`src/<demo>.rs`) that answers a section
-//! of the seed tutorials: ptm's `ThreadPool` and `WorkerThread`, what a
-//! panicking job does, back pressure with a bounded queue, rayon against the
-//! pool and one thread, and the seed's own `Mutex<Receiver>` pool, fixed.
+//! Each demo is a module of its own (`src/<demo>.rs`) with one idea: ptm's
+//! `ThreadPool` and `WorkerThread`, what a panicking job does, back
+//! pressure with a bounded queue, rayon against the pool and one thread,
+//! and the Rust Book's `Mutex<Receiver>` pool, a common first attempt:
+//! shown hanging in `Drop`, fixed, and timed.
 //!
 //! ```sh
 //! cargo run -p examples-pool                    # every demo, in order
@@ -34,17 +35,17 @@ struct Cli {
 /// The demos, in the order a no-argument run shows them.
 #[derive(Debug, Subcommand)]
 enum Demo {
-    /// ThreadPool: execute, spawn + JobHandle::join, stats, graceful shutdown
+    /// ThreadPool: execute, spawn + join, stats, graceful shutdown
     Pool,
-    /// WorkerThread: submit tasks, stop cleanly, prove every task was processed
+    /// WorkerThread: one thread, a queue, a clean stop
     Worker,
-    /// A panicking job does not kill the pool: JobError, stats, workers live on
+    /// A panicking job does not kill the pool
     Panics,
-    /// Bounded queue: try_execute refuses with QueueFull, execute blocks
+    /// A bounded queue: try_execute refuses, execute waits
     Backpressure(backpressure::Args),
-    /// The same CPU work with rayon, the ptm pool and one thread, timed
+    /// Counting primes with rayon, the ptm pool and one thread, timed
     Parallel(parallel::Args),
-    /// The seed's `Mutex<Receiver>` pool fixed to shut down, timed against ThreadPool
+    /// The Rust Book's Mutex<Receiver> pool: its Drop hangs, fixed, timed
     Naive,
 }
 
@@ -124,9 +125,31 @@ fn run_all() -> Result<()> {
     Ok(())
 }
 
+/// Appended to a timing printed by a debug build, empty in a release one.
+pub const DEBUG_NOTE: &str = if cfg!(debug_assertions) {
+    "(debug build: timings are not representative; use --release)"
+} else {
+    ""
+};
+
+/// Runs `f` with a panic hook that prints one line per panic, the thread's
+/// name and the message (the default hook adds a note on backtraces, or a
+/// whole backtrace under `RUST_BACKTRACE`), then puts the old hook back.
+fn with_one_line_panics<T>(f: impl FnOnce() -> T) -> T {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|info| {
+        let current = std::thread::current();
+        let message = info.payload_as_str().unwrap_or("?");
+        eprintln!("panic hook: {}: {message}", current.name().unwrap_or("?"));
+    }));
+    let value = f();
+    std::panic::set_hook(default_hook);
+    value
+}
+
 /// Test helper: runs `f` on a helper thread and returns its value, or fails
 /// the test naming `what` if it has not returned within 10 s. A regression
-/// that hangs (the seeds' bugs do) then fails the test instead of hanging it;
+/// that hangs (a shutdown that never ends) then fails the test instead of hanging it;
 /// the stuck thread is left behind and ends with the test process.
 #[cfg(test)]
 fn within_10s<T: Send + 'static>(

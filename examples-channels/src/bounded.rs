@@ -103,8 +103,8 @@ pub fn run(args: &Args) -> Result<()> {
     let cap = usize::try_from(args.capacity)?;
     println!("== bounded: a bounded queue slows the producer, caps memory ==");
     println!(
-        "{n} items to a slow consumer ({work} rounds of work each), held \
-         back until the queue is first full"
+        "{n} items; the slow consumer ({work} rounds each) starts once \
+         the queue is full"
     );
     for capacity in [Some(cap), None] {
         let name =
@@ -127,8 +127,8 @@ pub fn run(args: &Args) -> Result<()> {
         println!("{name}: longest queue {max} {bound}");
     }
     println!(
-        "notice: only the bounded queue made the producer wait, and its \
-              memory stayed fixed"
+        "notice: only the bounded queue made the producer wait; its memory \
+         stayed fixed"
     );
     Ok(())
 }

@@ -91,8 +91,8 @@ pub fn run() -> Result<()> {
         }
     }
     println!(
-        "notice: each error says that the other side has gone; an unwrap \
-         would turn that news into a panic"
+        "notice: each error says that the other side has gone; unwrap makes \
+         that a panic"
     );
     Ok(())
 }

@@ -108,8 +108,8 @@ pub fn run() -> Result<()> {
         );
     }
     println!(
-        "notice: dropping the Sender stops the worker after the last \
-         request; a Stop message leaves later ones unanswered"
+        "notice: Stop left a later request unanswered; dropping the Sender \
+         did not"
     );
     Ok(())
 }

@@ -114,19 +114,19 @@ pub fn run(args: &Args) -> Result<()> {
     let ms = PATIENCE.as_millis();
     match ended {
         false => println!(
-            "original Sender kept: the consumer still waited after {ms} ms \
+            "kept the original Sender: still waiting after {ms} ms \
              (a hang, cut by a timeout)"
         ),
-        true => println!("original Sender kept: the consumer ended (a bug)"),
+        true => println!("kept the original Sender: the loop ended (a bug)"),
     }
-    println!("original Sender dropped: the loop ended, {received} received");
+    println!("dropped it: the consumer's loop ended, {received} received");
     let values = many_producers(producers, messages)?;
     let total = producers * messages;
     let (n, sum) = (values.len(), values.iter().sum::<u64>());
     let expected = total * total.saturating_sub(1) / 2;
     println!(
-        "{producers} producers x {messages} messages, a Sender each: \
-         received {n}, sum = {sum} (expected {expected})"
+        "{producers} producers x {messages} messages: received {n}, \
+         sum {sum} (expected {expected})"
     );
     let once = if each_once(&values, total) {
         "exactly"

@@ -118,8 +118,8 @@ pub fn run(args: &Args) -> Result<()> {
         "the queue closed and drained: all {workers} workers ended, joined"
     );
     println!(
-        "notice: dropping the task Sender is the stop signal; each \
-              worker ends once the queue is empty"
+        "notice: dropping the task Sender stops the workers, once the queue \
+         is empty"
     );
     Ok(())
 }

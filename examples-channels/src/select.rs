@@ -122,8 +122,8 @@ pub fn run(args: &Args) -> Result<()> {
          selector ended"
     );
     println!(
-        "notice: a disconnected channel is always ready, so its arm is \
-         switched off with never()"
+        "notice: a disconnected channel is always ready: switch its arm off \
+         with never()"
     );
     Ok(())
 }

@@ -38,10 +38,10 @@ fn mpsc_loses_nothing_and_ends() {
         &[
             "one sender: received \"message 1\", \"message 2\", \"message 3\"; \
              the loop ended",
-            "original Sender kept: the consumer still waited after 200 ms",
-            "original Sender dropped: the loop ended, 1 received",
-            "3 producers x 200 messages, a Sender each: received 600, \
-             sum = 179700 (expected 179700)",
+            "kept the original Sender: still waiting after 200 ms",
+            "dropped it: the consumer's loop ended, 1 received",
+            "3 producers x 200 messages: received 600, sum 179700 \
+             (expected 179700)",
             "each of the 600 values arrived exactly once",
         ],
     );
@@ -151,7 +151,7 @@ fn no_argument_runs_every_demo_in_order() {
     let stdout = demo_prints(
         &[],
         &[
-            "received 4000, sum = 7998000 (expected 7998000)",
+            "received 4000, sum 7998000 (expected 7998000)",
             "sum of squares 0..100 = 328350",
             "bounded(16): longest queue 16",
             "pings: Ping(2) -> Pong(2)",

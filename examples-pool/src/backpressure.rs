@@ -120,8 +120,8 @@ pub fn run(args: &Args) -> Result<()> {
         n.saturating_sub(done)
     );
     println!(
-        "notice: the queue never held more than {c} jobs, and every \
-         refused job ran after its retry"
+        "notice: the queue held at most {c} jobs; every refused job ran \
+         after its retry"
     );
     Ok(())
 }

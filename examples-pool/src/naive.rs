@@ -206,27 +206,27 @@ fn describe_ran(ran: &[usize]) -> String {
 pub fn run() -> Result<()> {
     println!(
         "== naive: the Rust Book's Mutex<Receiver> pool, a common first \
-              attempt =="
+         attempt =="
     );
     let (ran, returned) = first_draft_drop(100)?;
     let ms = PATIENCE.as_millis();
-    let state = match returned {
-        false => format!(
-            "had not returned after {ms} ms: hung (cut by the \
-                          timeout; its threads stay parked)"
+    println!("first draft: {ran} of 100 jobs ran, then drop(pool) was called");
+    match returned {
+        false => println!(
+            "first draft: still in drop after {ms} ms (a hang, cut by a \
+             timeout)"
         ),
-        true => "returned (unexpected)".to_owned(),
-    };
-    println!("first draft: {ran} of 100 jobs ran, but drop(pool) {state}");
+        true => println!("first draft: drop returned (unexpected)"),
+    }
     let ran = fixed_drop(100)?;
     println!(
-        "fixed (sender dropped before joining): drop returned, {ran} \
-              of 100 jobs ran"
+        "fixed (sender dropped before joining): drop returned, {ran} of 100 \
+         jobs ran"
     );
     let others = crate::with_one_line_panics(|| panics_kill_workers(4))?;
     println!(
-        "4 panicking jobs, then 4 others: {others} of the 4 others ran \
-              (each panic killed its worker)"
+        "4 panicking jobs, then 4 others: {others} of 4 ran (each panic \
+         killed a worker)"
     );
     let (workers, jobs) = (4, 50_000);
     let [(naive, naive_ran), (ptm, ptm_ran)] = time_both(workers, jobs)?;
@@ -242,8 +242,8 @@ pub fn run() -> Result<()> {
     };
     println!("naive / ptm time = {ratio:.2}x {note}");
     println!(
-        "notice: a pool shuts down only if its queue is closed before \
-              its workers are joined"
+        "notice: close the queue before joining the workers, or the pool \
+         cannot stop"
     );
     Ok(())
 }

@@ -105,20 +105,19 @@ pub fn run() -> Result<()> {
         }
     }
     let names: Vec<_> = r.survivors.iter().map(String::as_str).collect();
+    let (panics, alive) = (r.results.len(), r.survivors.len());
     println!(
-        "after {} panics, {} of {workers} workers ran a job each: {}",
-        r.results.len(),
-        r.survivors.len(),
-        names.join(", ")
+        "after {panics} panics, {alive} of {workers} workers ran a job each"
     );
+    println!("the workers: {}", names.join(", "));
     println!("their results sum to {} (1+..+{workers})", r.sum_after);
     println!(
         "stats: completed {}, panicked {}",
         r.stats.completed, r.stats.panicked
     );
     println!(
-        "notice: each panic came back to its JobHandle as an Err, and \
-         every worker lived on"
+        "notice: each panic came back to its JobHandle as an Err; every \
+         worker lived on"
     );
     Ok(())
 }

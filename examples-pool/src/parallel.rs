@@ -136,8 +136,8 @@ pub fn run(args: &Args) -> Result<()> {
     let agree = outcomes.windows(2).all(|w| w[0].primes == w[1].primes);
     println!("all three counts equal: {agree}");
     println!(
-        "notice: the speed-up is bounded by the cores; rayon needs the \
-         least code for this shape of work"
+        "notice: the cores bound the speed-up; rayon needs the least code \
+         for this work"
     );
     Ok(())
 }

@@ -97,29 +97,29 @@ pub fn run() -> Result<()> {
     println!("== worker: WorkerThread with a clean stop ==");
     let (handled, ended) = condvar_worker(5, PATIENCE);
     let ms = PATIENCE.as_millis();
-    let state = match ended {
-        false => {
-            format!("still waited after {ms} ms (a hang, cut by a timeout)")
-        }
-        true => "ended (unexpected)".to_owned(),
-    };
-    println!("Condvar loop: handled {handled} of 5 tasks; its thread {state}");
+    println!(
+        "Condvar loop: handled {handled} of 5 tasks; the owner dropped it"
+    );
+    match ended {
+        false => println!(
+            "Condvar loop: its thread still waited after {ms} ms (a hang, \
+             cut by a timeout)"
+        ),
+        true => println!("Condvar loop: its thread ended (unexpected)"),
+    }
     let tasks = 1000;
     let r = demo(tasks, 16)?;
     println!(
-        "WorkerThread: submitted {tasks} tasks through a queue of 16; \
-         stop() joined the thread"
+        "WorkerThread: {tasks} tasks through a queue of 16; stop() joined \
+         the thread"
     );
     let (processed, panicked) = (r.stats.processed, r.stats.panicked);
     println!("WorkerStats: processed {processed}, panicked {panicked}");
     let in_order = r.seen.iter().copied().eq(1..=tasks);
-    println!(
-        "handler saw {} tasks, each once, in order: {in_order}; \
-         running total = {} (1+..+{tasks} = {})",
-        r.seen.len(),
-        r.total,
-        tasks * (tasks + 1) / 2
-    );
+    let seen = r.seen.len();
+    println!("handler saw {seen} tasks, each once, in order: {in_order}");
+    let (total, sum) = (r.total, tasks * (tasks + 1) / 2);
+    println!("running total = {total} (1+..+{tasks} = {sum})");
     println!(
         "notice: a worker thread needs a way to be told to stop; closing \
          its queue is one"

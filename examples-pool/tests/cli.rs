@@ -73,8 +73,8 @@ fn worker_processes_every_task_then_stops() {
     assert_contains(
         &stdout_of(&["worker"]),
         &[
-            "Condvar loop: handled 5 of 5 tasks; its thread still waited \
-             after 200 ms",
+            "Condvar loop: handled 5 of 5 tasks; the owner dropped it",
+            "Condvar loop: its thread still waited after 200 ms",
             "WorkerStats: processed 1000, panicked 0",
             "handler saw 1000 tasks, each once, in order: true",
             "running total = 500500",
@@ -126,11 +126,12 @@ fn naive_pool_hangs_as_first_written_and_shuts_down_fixed() {
     assert_contains(
         &out,
         &[
-            "first draft: 100 of 100 jobs ran, but drop(pool) had not \
-             returned after 200 ms: hung",
+            "first draft: 100 of 100 jobs ran, then drop(pool) was called",
+            "first draft: still in drop after 200 ms (a hang, cut by a \
+             timeout)",
             "fixed (sender dropped before joining): drop returned, 100 of \
              100 jobs ran",
-            "4 panicking jobs, then 4 others: 0 of the 4 others ran",
+            "4 panicking jobs, then 4 others: 0 of 4 ran",
             "(drop returned)",
         ],
     );

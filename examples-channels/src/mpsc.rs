@@ -153,7 +153,7 @@ mod tests {
     /// A kept original `Sender` keeps the channel open: the consumer's loop
     /// never ends on its own; dropping the original ends it.
     #[test]
-    fn a_kept_sender_keeps_the_consumer_waiting() {
+    fn a_kept_sender_keeps_the_channel_open() {
         assert_eq!(kept_sender(Duration::from_millis(50)), (false, 1));
     }
 

@@ -127,7 +127,7 @@ fn run_all() -> Result<()> {
 
 /// Appended to a timing printed by a debug build, empty in a release one.
 pub const DEBUG_NOTE: &str = if cfg!(debug_assertions) {
-    "(debug build: timings are not representative; use --release)"
+    "(debug build: not representative; use --release)"
 } else {
     ""
 };

@@ -26,10 +26,10 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context, Result};
 use ptm::ThreadPool;
 
+// ANCHOR: start_workers
 /// A job: any closure that runs once on another thread.
 type Job = Box<dyn FnOnce() + Send>;
 
-// ANCHOR: start_workers
 /// Starts `size` workers that share one receiver behind a mutex; each runs
 /// jobs until the channel is closed and empty.
 fn start_workers(size: usize) -> Result<(Sender<Job>, Vec<JoinHandle<()>>)> {
@@ -141,6 +141,7 @@ pub fn fixed_drop(jobs: usize) -> Result<usize> {
     Ok(ran.load(Relaxed)) // Relaxed: the joins ordered every job before
 }
 
+// ANCHOR: panics_kill_workers
 /// On a [`NaivePool`] of `workers`: `workers` jobs that panic, then
 /// `workers` that count. Returns how many of the counting jobs ran.
 pub fn panics_kill_workers(workers: usize) -> Result<usize> {
@@ -157,6 +158,7 @@ pub fn panics_kill_workers(workers: usize) -> Result<usize> {
     drop(pool); // joins the dead workers; the jobs they left are dropped
     Ok(ran.load(Relaxed)) // Relaxed: the joins ordered every job before
 }
+// ANCHOR_END: panics_kill_workers
 
 /// Runs of each pool in [`time_both`]; the median time is printed.
 const REPS: usize = 5;

@@ -111,13 +111,10 @@ pub const MEASURABLE: Duration = Duration::from_millis(1);
 /// What a way's speed-up over `one` (the one-thread time) is, in words.
 pub fn speed_up(one: Duration, time: Duration) -> String {
     if one < MEASURABLE {
-        return format!(
-            "speed-up not measured: {one:.2?} on one thread is \
-                        too short (try a larger --n)"
-        );
+        return "not measured: too short (try a larger --n)".to_owned();
     }
     let ratio = one.as_secs_f64() / time.as_secs_f64().max(1e-9);
-    format!("speed-up {ratio:.2}x {}", crate::DEBUG_NOTE).trim_end().to_owned()
+    format!("{ratio:.2}x {}", crate::DEBUG_NOTE).trim_end().to_owned()
 }
 
 /// Prints [`demo`]: counts, median times, speed-ups over one thread.
@@ -126,15 +123,21 @@ pub fn run(args: &Args) -> Result<()> {
     let outcomes = demo(args)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (n, reps) = (args.n, args.reps);
-    println!("primes below {n}, median of {reps} runs, {cores} cores:");
+    let counts: Vec<_> =
+        outcomes.iter().map(|o| o.primes.to_string()).collect();
+    let agree = outcomes.windows(2).all(|w| w[0].primes == w[1].primes);
+    let counts = counts.join(", ");
+    println!(
+        "primes below {n}, counted three ways: {counts} (all equal: {agree})"
+    );
+    println!(
+        "median of {reps} runs on {cores} cores, speed-up over one thread:"
+    );
     let one = outcomes.last().map_or(Duration::ZERO, |o| o.median);
     for o in &outcomes {
-        let (name, primes, time) = (o.name, o.primes, o.median);
-        let speed_up = speed_up(one, time);
-        println!("{name:<15} {primes} primes in {time:.2?}, {speed_up}");
+        let time = format!("{:.2?}", o.median);
+        println!("{:<15} {time:<9} {}", o.name, speed_up(one, o.median));
     }
-    let agree = outcomes.windows(2).all(|w| w[0].primes == w[1].primes);
-    println!("all three counts equal: {agree}");
     println!(
         "notice: the cores bound the speed-up; rayon needs the least code \
          for this work"
@@ -150,8 +153,8 @@ mod tests {
     fn a_run_too_short_to_measure_says_so() {
         let (us, ms) = (Duration::from_micros, Duration::from_millis);
         let short = speed_up(us(100), us(50));
-        assert!(short.starts_with("speed-up not measured"), "{short}");
-        assert!(speed_up(ms(100), ms(50)).starts_with("speed-up 2.00x"));
+        assert!(short.starts_with("not measured: too short"), "{short}");
+        assert!(speed_up(ms(100), ms(50)).starts_with("2.00x"));
     }
 
     #[test]

@@ -45,5 +45,5 @@ pub mod isolation {}
 #[doc = include_str!("src/choosing.md")]
 pub mod choosing {}
 
-#[doc = include_str!("src/seed-map.md")]
-pub mod seed_map {}
+#[doc = include_str!("src/appendix-tutorials.md")]
+pub mod appendix_tutorials {}

@@ -47,14 +47,14 @@
 //! (`waitid`): after [`kill_all`](ProcessManager::kill_all),
 //! [`terminate_all`](ProcessManager::terminate_all), [`wait_all`](ProcessManager::wait_all)
 //! or a drop of the manager, no zombie and no running child of the manager
-//! is left. The seed's `kill_all` (section "Process Creation and Control")
-//! calls `Child::kill` and then clears its `Vec<Child>`: `kill` only sends
+//! is left. The common first attempt, `Child::kill` on each child and then
+//! clearing the `Vec<Child>`, goes wrong three ways: `kill` only sends
 //! SIGKILL, and dropping a `Child` neither kills nor waits, so each killed
 //! child stays a zombie for the life of the parent, the grandchildren keep
 //! running, and a manager that is merely dropped leaves its children running
-//! as orphans. Its `wait_for_all` also drops the children whose wait failed
-//! and returns statuses that no longer say which child they belong to;
-//! [`ExitReport`] carries the pid and program with each status.
+//! as orphans. A "wait for all" that keeps only the statuses of the waits
+//! that worked returns a list that no longer says which child each belongs
+//! to; [`ExitReport`] carries the pid and program with each status.
 //!
 //! **No signal to a recycled pid.** A pid, and so a process group id, names
 //! a process only until it is reaped; then the kernel may give the number
@@ -894,7 +894,7 @@ pub(crate) fn close_inherited_fds(cmd: &mut Command) {
 ///
 /// All functions are associated functions: `ProcessInfo::pid()`. They are
 /// thin wrappers over `std::process` and `std::env`, with two fixes over
-/// the seed's version (section "Process Information and Control"):
+/// the obvious version that collects `std::env::args()` into `String`s:
 /// [`args`](Self::args) and [`env_vars`](Self::env_vars) convert non-UTF-8
 /// text lossily where `std::env::args` and `std::env::vars` panic, and
 /// errors keep their [`io::ErrorKind`] and say what failed.

@@ -33,8 +33,8 @@ const MIB: usize = 1 << 20;
 
 /// `len` pseudo-random bytes (xorshift64*): every byte position matters, so a
 /// lost, duplicated or reordered chunk shows.
-fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed | 1;
+fn random_bytes(len: usize, stream: u64) -> Vec<u8> {
+    let mut state = stream | 1;
     let mut bytes = Vec::with_capacity(len + 8);
     while bytes.len() < len {
         state ^= state >> 12;
@@ -273,14 +273,14 @@ fn child_runs_in_its_own_process_group() {
     assert_eq!(ids[0], ids[1], "the child leads its own process group");
 }
 
-/// Seed, section "Process Communication": `communicate_with_process` writes
-/// all of the input before it reads any output. With more input than two
-/// pipes hold (2 x 64 KiB by default), `cat` blocks writing its full stdout
-/// pipe, stops reading, and the parent blocks writing stdin: a deadlock. Here
-/// the same call, with 4 MiB (more than two enlarged 1 MiB pipes) returns.
+/// Regression: writing all of the input before reading any output (a
+/// common first attempt) deadlocks with more input than the pipes hold
+/// (2 x 64 KiB by default): `cat` blocks writing its full stdout pipe,
+/// stops reading, and the parent blocks writing stdin. Here `communicate`,
+/// with 4 MiB (more than two enlarged 1 MiB pipes), returns.
 #[test]
-fn seed_communicate_with_process_does_not_deadlock_on_large_input() {
-    let (input, output) = within("the seed's deadlock", || {
+fn communicate_does_not_deadlock_on_more_input_than_the_pipes_hold() {
+    let (input, output) = within("write-all-then-read's deadlock", || {
         let input = random_bytes(4 * MIB, 4);
         let output = communicate(Command::new("cat"), &input, None).expect("cat runs");
         (input, output)
@@ -685,12 +685,12 @@ fn pipeline_can_run_twice_and_debug_shows_no_input_bytes() {
     }
 }
 
-/// Seed, section "Process Communication": `pipe_processes` waits for the
-/// consumer only. The producer is never reaped (a zombie until the parent
-/// exits) and its exit status is never looked at, so `false | cat`
-/// "succeeds". Here every stage is reaped and checked.
+/// Regression: two `Command`s joined by a pipe, waiting for the consumer
+/// only (a common first attempt), never reap the producer (a zombie until
+/// the parent exits) nor look at its status, so `false | cat` "succeeds".
+/// Here every stage is reaped and checked.
 #[test]
-fn seed_pipe_processes_waits_for_the_producer() {
+fn pipeline_waits_for_the_producer() {
     let out = within("producer | cat", || {
         Pipeline::new()
             .stage("sh", &["-c", "echo $$"])

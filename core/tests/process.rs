@@ -252,12 +252,11 @@ fn kill_all_kills_and_reaps_50_sleeps() {
     assert_gone(&sleeps);
 }
 
-/// Regression, seed section "Process Creation and Control": the seed's
-/// `kill_all` calls `Child::kill` and clears its `Vec<Child>` without
-/// waiting, so every killed child stays a zombie until the parent exits.
-/// `kill_all` must reap.
+/// Regression: `Child::kill` on each child, then clearing the `Vec<Child>`
+/// without waiting (a common first attempt), leaves every killed child a
+/// zombie until the parent exits. `kill_all` must reap.
 #[test]
-fn seed_kill_all_must_reap() {
+fn kill_all_reaps_every_child_it_kills() {
     let mut manager = ProcessManager::new();
     let sleeps = spawn_sleeps(&mut manager, 3);
     let reports = within("kill_all", move || manager.kill_all());
@@ -269,10 +268,9 @@ fn seed_kill_all_must_reap() {
     }
 }
 
-/// Regression, seed section "Process Creation and Control": the seed's
-/// manager has no `Drop`, and dropping a `Child` neither kills nor waits,
-/// so a dropped manager leaves its children running. Dropping ours
-/// terminates and reaps them.
+/// Regression: dropping a `Child` neither kills nor waits, so a manager
+/// without a `Drop` of its own leaves its children running when dropped.
+/// Dropping ours terminates and reaps them.
 #[test]
 fn dropping_a_manager_ends_and_reaps_its_children() {
     let mut manager = ProcessManager::new();
@@ -281,9 +279,8 @@ fn dropping_a_manager_ends_and_reaps_its_children() {
     assert_gone(&sleeps);
 }
 
-/// Regression, seed section "Process Creation and Control": the seed kills
-/// only the child, so what the child started lives on. `kill_all` signals
-/// the child's process group.
+/// Regression: `Child::kill` signals only the child, so what the child
+/// started lives on. `kill_all` signals the child's process group.
 #[test]
 fn kill_all_kills_grandchildren() {
     let (manager, grandchild) = within("starting sh and its sleep", || {
@@ -535,9 +532,9 @@ fn spawn_command_closes_piped_streams() {
 
 // ----------------------------------------------------------------- waiting
 
-/// Regression, seed section "Process Creation and Control": the seed's
-/// `wait_for_all` drops the children whose wait failed and returns bare
-/// statuses. Every report says which child it is about.
+/// Regression: a "wait for all" that keeps only the statuses of the waits
+/// that worked returns a list that no longer says whose status is whose.
+/// Every report says which child it is about.
 #[test]
 fn wait_all_reports_every_status_with_its_pid_and_program() {
     let mut manager = ProcessManager::new();
@@ -629,9 +626,8 @@ fn output_captures_stdout() {
     assert!(output.stderr.is_empty());
 }
 
-/// Regression, seed section "Process Creation and Control": the seed's
-/// `spawn_process_with_output` turns a failure into the bare stderr text,
-/// losing the program, its arguments and its status.
+/// Regression: turning a failed command into its bare stderr text loses
+/// the program, its arguments and its status. `Error::Exit` keeps them.
 #[test]
 fn output_error_carries_program_args_status_and_stderr_tail() {
     let script = "echo oops >&2; exit 3";
@@ -785,9 +781,9 @@ fn process_info_args_and_current_dir() {
     assert!(dir.is_absolute(), "{dir:?}");
 }
 
-/// Regression, seed section "Process Information and Control": the seed's
-/// `get_env_vars` is `env::vars().collect()`, which panics on a variable
-/// that is not UTF-8. Runs in a re-run given such a variable.
+/// Regression: `env::vars().collect()` panics on a variable that is not
+/// UTF-8; `ProcessInfo::env_vars` must not. Runs in a re-run given such a
+/// variable.
 #[test]
 fn process_info_env_vars_survive_non_utf8() {
     const TEST: &str = "process_info_env_vars_survive_non_utf8";

@@ -323,48 +323,6 @@ fn every_chapter_in_the_summary_exists() {
     );
 }
 
-/// The `file.rs::path::to::test` names in backticks on a page.
-fn cited_tests(text: &str) -> Vec<(String, String)> {
-    let mut cited = Vec::new();
-    for (i, span) in text.split('`').enumerate() {
-        // Odd pieces are the insides of code spans.
-        if i % 2 == 0 {
-            continue;
-        }
-        if let Some((file, path)) = span.split_once(".rs::") {
-            let plain = |s: &str| {
-                !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || "_-/:".contains(c))
-            };
-            if plain(file) && plain(path) {
-                let name = path.rsplit("::").next().unwrap_or(path);
-                cited.push((format!("{file}.rs"), name.to_owned()));
-            }
-        }
-    }
-    cited
-}
-
-#[test]
-fn every_test_the_seed_map_cites_exists() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("docs/ is in the workspace");
-    let cited = cited_tests(&read(&book_src().join("seed-map.md")));
-    assert!(cited.len() > 50, "too few tests cited: {}", cited.len());
-    let missing: Vec<String> = cited
-        .iter()
-        .filter(|(file, name)| {
-            let source = fs::read_to_string(root.join(file)).unwrap_or_default();
-            !source.contains(&format!("fn {name}()"))
-        })
-        .map(|(file, name)| format!("{file}::{name}"))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "the seed map cites tests that do not exist: {missing:?}"
-    );
-}
-
 /// The chapters that `lib.rs` turns into doctests.
 fn doctested_chapters() -> Vec<String> {
     let lib = read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("lib.rs"));
@@ -409,6 +367,65 @@ fn every_chapter_with_rust_code_is_doctested() {
     );
 }
 
+/// The widest lines of what `include` puts on the page: the anchored region
+/// (without nested `ANCHOR` lines, which mdBook drops), or the whole file.
+/// Returns `(line number, width)` of every line over `limit` columns.
+fn too_wide(page: &Path, include: &Include, limit: usize) -> Vec<(usize, usize)> {
+    let dir = page.parent().expect("a page is in a directory");
+    let source = read(&normalize(&dir.join(&include.path)));
+    let lines: Vec<&str> = source.lines().collect();
+    let range = match &include.selector {
+        None => 0..lines.len(),
+        Some(anchor) => {
+            let marks = |marker: &str| {
+                lines.iter().position(|line| {
+                    line.split(marker).nth(1).is_some_and(|after| {
+                        let name: String = after
+                            .trim_start()
+                            .chars()
+                            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '-')
+                            .collect();
+                        name == *anchor
+                    })
+                })
+            };
+            match (marks("ANCHOR:"), marks("ANCHOR_END:")) {
+                (Some(start), Some(end)) if start < end => start + 1..end,
+                _ => return Vec::new(), // reported by the include check
+            }
+        }
+    };
+    range
+        .filter(|&i| !lines[i].contains("ANCHOR"))
+        .map(|i| (i + 1, lines[i].chars().count()))
+        .filter(|&(_, width)| width > limit)
+        .collect()
+}
+
+/// The widest listing that fits the book's column without a scroll bar.
+const MAX_COLUMNS: usize = 80;
+
+#[test]
+fn every_included_listing_fits_80_columns() {
+    let src = book_src();
+    let mut problems = Vec::new();
+    for page in markdown_files(&src) {
+        for include in includes(&page, &read(&page)) {
+            for (line, width) in too_wide(&page, &include, MAX_COLUMNS) {
+                problems.push(format!(
+                    "{}: `{}` line {line} is {width} columns (at most {MAX_COLUMNS})",
+                    include.at, include.path
+                ));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "listings too wide for the page:\n{}",
+        problems.join("\n")
+    );
+}
+
 #[test]
 fn the_checks_catch_what_they_should() {
     let src = book_src();
@@ -426,6 +443,11 @@ fn the_checks_catch_what_they_should() {
     let good = "{{#include ../../examples-threads/src/spawn.rs:spawn_named}}";
     let found = includes(&page, good);
     assert_eq!(check_include(&page, &found[0]), None);
+    let whole = includes(&page, "{{#include ../../examples-threads/src/spawn.rs}}");
+    assert!(
+        !too_wide(&page, &whole[0], 40).is_empty(),
+        "a 40-column limit caught nothing"
+    );
     assert!(includes(&page, r"\{{#include nowhere.rs}}").is_empty());
 
     assert!(check_link(&src, &page, "no-such-page.md").is_some());

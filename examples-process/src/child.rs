@@ -124,7 +124,8 @@ pub struct Report {
 }
 
 /// A shell loop that prints `tick 0`, `tick 1`, ... every 100 ms, for ever.
-const TICKS: &str = "i=0; while :; do echo tick $i; i=$((i+1)); sleep 0.1; done";
+const TICKS: &str =
+    "i=0; while :; do echo tick $i; i=$((i+1)); sleep 0.1; done";
 
 // ANCHOR: stream
 /// Starts a ticking shell, reads its lines as they come, stops it at
@@ -156,7 +157,6 @@ pub fn stream(deadline: Duration) -> Result<Report> {
 /// Runs the demo.
 pub fn run(args: &Args) -> Result<()> {
     let deadline = Duration::from_millis(args.deadline_ms);
-    println!("== child: one child, waited for with a deadline, shared, streamed ==");
 
     let (early, status) = first_look()?;
     println!(
@@ -235,10 +235,17 @@ mod tests {
     #[test]
     fn lines_arrive_before_the_child_is_stopped() {
         let report = stream(Duration::from_millis(350)).expect("the demo runs");
-        assert!(report.running_at_deadline, "the ticking shell never ends by itself");
+        assert!(
+            report.running_at_deadline,
+            "the ticking shell never ends by itself"
+        );
         assert_eq!(report.status.signal(), Some(15), "SIGTERM was enough");
-        let (first_at, first) = report.lines.first().expect("at least one line");
+        let (first_at, first) =
+            report.lines.first().expect("at least one line");
         assert_eq!(first, "tick 0");
-        assert!(*first_at < report.stopped_at, "read while the child ran: {first_at:?}");
+        assert!(
+            *first_at < report.stopped_at,
+            "read while the child ran: {first_at:?}"
+        );
     }
 }

@@ -28,13 +28,10 @@ mod wasm;
 
 use anyhow::{Context, Result};
 use clap::error::ErrorKind;
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use nix::sys::signal::{signal, SigHandler, Signal};
 
-/// Processes in Rust, done right: spawning, process info, pipelines,
-/// communicate, signals, fork/exec, the cost of a context switch, and
-/// isolation: sockets, shared memory, containers, WebAssembly.
-/// Without a demo, runs them all in order.
+/// Processes and IPC in Rust, one demo each (no demo: all, in order).
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
@@ -43,46 +40,56 @@ struct Cli {
     demo: Option<Demo>,
 }
 
-/// The demos, in the order a run without arguments shows them.
+/// The demos, in the order a run without arguments shows them. Each
+/// one-line summary is also the demo's header (`== spawn: ... ==`).
 #[derive(Debug, Clone, Subcommand)]
 enum Demo {
-    /// ProcessManager: spawn, output (and its Error::Exit), wait_all, kill_all with no zombie
+    /// ProcessManager: spawn, wait_all, output, kill_all without zombies
     Spawn,
-    /// ProcessInfo: pid, ppid, args, env, current dir; threads share the pid, a child has its own
+    /// ProcessInfo: pid, args, env, current dir; threads share the pid
     Info,
-    /// Pipeline: printf | tr | sort with every stage's status; false | true fails at stage 0
+    /// Pipeline: a | b | c without a shell, every stage reaped and checked
     Pipe,
-    /// communicate: megabytes through sort and cat, verified, where the seed deadlocks
+    /// Megabytes in and out of a child without deadlock, with communicate
     Communicate(communicate::Args),
-    /// terminate_all: SIGTERM, SIGKILL after a grace; a process-group kill reaches grandchildren
+    /// terminate_all: SIGTERM, a grace, SIGKILL, to the whole group
     Signals(signals::Args),
-    /// Process: wait with a deadline, kill while another thread waits, read lines as they come
+    /// Process: one child, waited for with a deadline, shared, streamed
     Child(child::Args),
-    /// nix fork/exec/waitpid: async-signal-safe child, exit status, separate address spaces
+    /// fork, exec and waitpid; a child's crash and memory stay its own
     Fork,
-    /// Round-trip cost thread-to-thread vs process-to-process, unpinned and pinned to one CPU
+    /// Round trips, thread to thread and process to process, timed
     Switch(switch::Args),
-    /// MessageSocket: framed messages to a child over a Unix socket pair; bad frames are errors
+    /// MessageSocket: framed messages to a child over a socket pair
     Socket,
-    /// SharedMemory: a child maps the same sealed memfd pages and answers in place
+    /// SharedMemory: a child sums, in place, pages shared with it
     Shm,
-    /// Container: a shell in new PID, UTS, mount and IPC namespaces under ptm's init (root)
+    /// A shell in its own pid, UTS, mount and IPC namespaces (as root)
     Container,
-    /// WebAssembly: instances with separate linear memories; an out-of-bounds trap is contained
+    /// WebAssembly: separate linear memories; a trap is contained
     Wasm,
-    /// Internal: copy stdin to stdout until end of file (the child of `switch`)
+    /// Internal: copy stdin to stdout until end of file (for `switch`)
     #[command(hide = true)]
     Echo,
-    /// Internal: answer framed requests on the socket that is stdin (the child of `socket`)
+    /// Internal: answer framed requests on the socket on stdin (`socket`)
     #[command(hide = true)]
     SocketChild,
-    /// Internal: sum the shared memory that is stdin, in place (the child of `shm`)
+    /// Internal: sum the shared memory on stdin, in place (for `shm`)
     #[command(hide = true)]
     ShmChild,
+    /// Internal: print this process's arguments (for `info`)
+    #[command(hide = true)]
+    ArgsChild(info::ArgsChild),
 }
 
-/// Runs one demo.
-fn run(demo: &Demo) -> Result<()> {
+/// Runs one demo, after its header if it has one (the hidden modes that
+/// other demos run as children print none).
+fn run(name: &str, demo: &Demo) -> Result<()> {
+    let command = Cli::command();
+    let shown = command.find_subcommand(name).filter(|c| !c.is_hide_set());
+    if let Some(about) = shown.and_then(|command| command.get_about()) {
+        println!("== {name}: {about} ==");
+    }
     match demo {
         Demo::Spawn => spawn::run(),
         Demo::Info => info::run(),
@@ -99,6 +106,7 @@ fn run(demo: &Demo) -> Result<()> {
         Demo::Echo => roundtrip::echo_stdio(),
         Demo::SocketChild => socket::child(),
         Demo::ShmChild => shm::child(),
+        Demo::ArgsChild(args) => info::args_child(args),
     }
 }
 
@@ -116,10 +124,12 @@ fn run_all() -> Result<()> {
     for name in demo_names() {
         // Parsing the bare name gives the demo exactly its `--help` defaults.
         let cli = Cli::try_parse_from([env!("CARGO_PKG_NAME"), name.as_str()])
-            .with_context(|| format!("parsing the default flags of demo `{name}`"))?;
+            .with_context(|| {
+                format!("parsing the default flags of demo `{name}`")
+            })?;
         if let Some(demo) = cli.demo {
-            println!("== {name} ==");
-            run(&demo).with_context(|| format!("demo `{name}` failed"))?;
+            run(&name, &demo)
+                .with_context(|| format!("demo `{name}` failed"))?;
             println!();
         }
     }
@@ -141,7 +151,7 @@ fn run_all() -> Result<()> {
 /// Pipes to children are the exception, and handled so: ptm's
 /// `communicate` blocks SIGPIPE in the thread that writes a child's stdin,
 /// `MessageSocket` sends with `MSG_NOSIGNAL`, and the demos' own writes
-/// into a child's pipe (`communicate`'s seed writer, `switch`'s process
+/// into a child's pipe (the deadlocking writer of `communicate`, `switch`'s process
 /// round trips) run on threads that block SIGPIPE, so a child that closed
 /// its end is an error there, not this program's end. Children start with
 /// the default action too, as std gives every child.
@@ -155,8 +165,8 @@ fn die_quietly_on_a_closed_stdout() -> Result<()> {
 
 fn main() -> Result<()> {
     die_quietly_on_a_closed_stdout()?;
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let matches = match Cli::command().try_get_matches() {
+        Ok(matches) => matches,
         Err(err) if err.kind() == ErrorKind::InvalidSubcommand => {
             // Printing to stderr can only fail if stderr is gone: exit anyway.
             let _ = err.print();
@@ -165,8 +175,9 @@ fn main() -> Result<()> {
         }
         Err(err) => err.exit(),
     };
-    match cli.demo {
-        Some(demo) => run(&demo),
-        None => run_all(),
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
+    match (matches.subcommand_name(), cli.demo) {
+        (Some(name), Some(demo)) => run(name, &demo),
+        _ => run_all(),
     }
 }

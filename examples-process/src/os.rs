@@ -48,7 +48,11 @@ pub fn live_group_members(pgid: u32) -> Vec<u32> {
     };
     let mut pids: Vec<u32> = entries
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
-        .filter(|&pid| stat(pid).is_some_and(|s| s.pgrp == pgid && !matches!(s.state, 'Z' | 'X')))
+        .filter(|&pid| {
+            stat(pid).is_some_and(|s| {
+                s.pgrp == pgid && !matches!(s.state, 'Z' | 'X')
+            })
+        })
         .collect();
     pids.sort_unstable();
     pids
@@ -56,7 +60,10 @@ pub fn live_group_members(pgid: u32) -> Vec<u32> {
 
 /// `pid` as nix wants it.
 fn nix_pid(pid: u32) -> Result<Pid> {
-    Ok(Pid::from_raw(i32::try_from(pid).with_context(|| format!("pid {pid} out of range"))?))
+    Ok(Pid::from_raw(
+        i32::try_from(pid)
+            .with_context(|| format!("pid {pid} out of range"))?,
+    ))
 }
 
 /// Blocks until child `pid` has exited, without reaping it
@@ -64,10 +71,15 @@ fn nix_pid(pid: u32) -> Result<Pid> {
 pub fn wait_exited_unreaped(pid: u32) -> Result<()> {
     let pid_t = nix_pid(pid)?;
     loop {
-        match waitid(Id::Pid(pid_t), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT) {
+        match waitid(
+            Id::Pid(pid_t),
+            WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT,
+        ) {
             Err(Errno::EINTR) => continue,
             other => {
-                other.with_context(|| format!("waiting for pid {pid} to exit"))?;
+                other.with_context(|| {
+                    format!("waiting for pid {pid} to exit")
+                })?;
                 return Ok(());
             }
         }
@@ -80,7 +92,9 @@ pub fn reap(pid: u32) -> Result<WaitStatus> {
     loop {
         match waitpid(pid_t, None) {
             Err(Errno::EINTR) => continue,
-            other => return other.with_context(|| format!("reaping pid {pid}")),
+            other => {
+                return other.with_context(|| format!("reaping pid {pid}"))
+            }
         }
     }
 }
@@ -97,24 +111,22 @@ impl ChildGuard {
     pub fn new(child: Child) -> ChildGuard {
         ChildGuard(Some(child))
     }
-
-    /// Gives the child up, unguarded: the caller must reap it.
-    pub fn into_inner(mut self) -> Child {
-        // Always `Some`: only `into_inner` and `drop` take it.
-        self.0.take().unwrap_or_else(|| unreachable!("a ChildGuard holds its child"))
-    }
 }
 
 impl Deref for ChildGuard {
     type Target = Child;
     fn deref(&self) -> &Child {
-        self.0.as_ref().unwrap_or_else(|| unreachable!("a ChildGuard holds its child"))
+        self.0
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("a ChildGuard holds its child"))
     }
 }
 
 impl DerefMut for ChildGuard {
     fn deref_mut(&mut self) -> &mut Child {
-        self.0.as_mut().unwrap_or_else(|| unreachable!("a ChildGuard holds its child"))
+        self.0
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("a ChildGuard holds its child"))
     }
 }
 
@@ -126,7 +138,9 @@ impl Drop for ChildGuard {
         }
         let pid = child.id();
         match child.kill() {
-            Err(e) => eprintln!("warning: could not kill child pid {pid} ({e}); left running"),
+            Err(e) => eprintln!(
+                "warning: could not kill child pid {pid} ({e}); left running"
+            ),
             Ok(()) => {
                 if let Err(e) = child.wait() {
                     eprintln!("warning: could not reap child pid {pid}: {e}");
@@ -148,7 +162,10 @@ pub fn new_private_dir(prefix: &str) -> Result<PathBuf> {
         match DirBuilder::new().mode(0o700).create(&dir) {
             Ok(()) => return Ok(dir),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("creating {}", dir.display()))
+            }
         }
     }
     bail!(
@@ -162,20 +179,24 @@ pub fn new_private_dir(prefix: &str) -> Result<PathBuf> {
 pub fn describe(status: &ExitStatus) -> String {
     match (status.code(), status.signal()) {
         (Some(code), _) => format!("exit code {code}"),
-        (None, Some(number)) => format!("signal {number} ({})", signal_name(number)),
+        (None, Some(number)) => {
+            format!("signal {number} ({})", signal_name(number))
+        }
         (None, None) => status.to_string(),
     }
 }
 
 /// `pid 12 sh: signal 9 (SIGKILL)`, or the error that stands for the status.
 pub fn report_line(report: &ExitReport) -> String {
-    let status = report.status.as_ref().map_or_else(|e| e.to_string(), describe);
+    let status =
+        report.status.as_ref().map_or_else(|e| e.to_string(), describe);
     format!("pid {} {}: {status}", report.pid, report.program)
 }
 
 /// `SIGTERM` for 15; `signal N` for a number nix does not know.
 pub fn signal_name(number: i32) -> String {
-    Signal::try_from(number).map_or_else(|_| format!("signal {number}"), |s| s.as_str().to_owned())
+    Signal::try_from(number)
+        .map_or_else(|_| format!("signal {number}"), |s| s.as_str().to_owned())
 }
 
 #[cfg(test)]
@@ -191,7 +212,10 @@ mod tests {
 
     #[test]
     fn a_dropped_guard_kills_and_reaps_its_child() {
-        let child = std::process::Command::new("sleep").arg("1000").spawn().expect("sleep runs");
+        let child = std::process::Command::new("sleep")
+            .arg("1000")
+            .spawn()
+            .expect("sleep runs");
         let pid = child.id();
         drop(ChildGuard::new(child));
         let ours = stat(pid).is_some_and(|s| s.ppid == std::process::id());
@@ -201,9 +225,12 @@ mod tests {
     #[test]
     fn a_private_dir_is_new_and_0700_even_when_its_name_is_taken() {
         use std::os::unix::fs::PermissionsExt;
-        let first = new_private_dir("ptm-test-info").expect("a directory is created");
-        let second = new_private_dir("ptm-test-info").expect("a directory is created");
-        let mode = std::fs::metadata(&first).expect("it exists").permissions().mode();
+        let first =
+            new_private_dir("ptm-test-info").expect("a directory is created");
+        let second =
+            new_private_dir("ptm-test-info").expect("a directory is created");
+        let mode =
+            std::fs::metadata(&first).expect("it exists").permissions().mode();
         let removed = [&first, &second].map(std::fs::remove_dir);
         assert_ne!(first, second);
         assert_eq!(mode & 0o777, 0o700);

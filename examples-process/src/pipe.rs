@@ -5,15 +5,14 @@
 //! stage 0 (`pipefail`: the first failing stage wins, not the last one's
 //! status as in a plain shell).
 //!
-//! Seed: `process-and-thread-management.md`, "Process Communication".
-//!
 //! Run: `cargo run -p examples-process -- pipe`
 //!
-//! What the seed got wrong: its `pipe_processes` waits only for the consumer.
-//! The producer is never waited for, so it stays a zombie, and its failure is
-//! never seen: `false | cat` "succeeds". The demo runs that code, shows the
-//! success and the zombie, then reaps it. `Pipeline::run` reaps every stage
-//! and reports the first one that failed.
+//! First the common first attempt, [`naive_false_cat`]: std's `Command`s
+//! joined by a pipe, waiting for the consumer only. The producer is never
+//! waited for, so it stays a zombie, and its failure is never seen:
+//! `false | cat` "succeeds". The demo shows the success and the zombie,
+//! then reaps it. `Pipeline::run` reaps every stage and reports the first
+//! one that failed.
 
 use std::process::{Command, ExitStatus, Stdio};
 
@@ -36,10 +35,13 @@ pub fn upper_sorted() -> Result<PipelineOutput> {
 // ANCHOR: false_true
 /// `false | true`: the failing stage's index, program and the error message.
 pub fn false_true() -> Result<(usize, String, String)> {
-    let error = match Pipeline::new().stage("false", &[]).stage("true", &[]).run() {
-        Ok(out) => bail!("expected `false | true` to fail, it gave {out:?}"),
-        Err(error) => error,
-    };
+    let error =
+        match Pipeline::new().stage("false", &[]).stage("true", &[]).run() {
+            Ok(out) => {
+                bail!("expected `false | true` to fail, it gave {out:?}")
+            }
+            Err(error) => error,
+        };
     let message = error.to_string();
     let ptm::Error::Pipeline { stage, program, .. } = error else {
         bail!("`false | true` failed, but not at a stage: {message}");
@@ -48,42 +50,58 @@ pub fn false_true() -> Result<(usize, String, String)> {
 }
 // ANCHOR_END: false_true
 
-// ANCHOR: seed_false_cat
-/// The seed's `pipe_processes` on `false | cat`: whether it reported success,
-/// the producer's pid, its `/proc` state once it exited (a zombie), and its
-/// status, which the seed never read (read here, reaping it).
-pub fn seed_false_cat() -> Result<(bool, u32, Option<char>, ExitStatus)> {
-    let producer =
-        Command::new("false").stdout(Stdio::piped()).spawn().context("spawning `false`")?;
+// ANCHOR: naive_false_cat
+/// `false | cat`, waiting for `cat` only: whether that reported success,
+/// the producer's pid, its `/proc` state once it exited (a zombie), and
+/// its status, which that code never reads (read here, reaping it).
+pub fn naive_false_cat() -> Result<(bool, u32, Option<char>, ExitStatus)> {
+    let producer = Command::new("false")
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("spawning `false`")?;
     // Reaped on drop if a step below fails (`?`), not left a zombie.
     let mut producer = os::ChildGuard::new(producer);
-    let pipe = producer.stdout.take().context("the producer's stdout is piped")?;
-    let consumer =
-        Command::new("cat").stdin(pipe).stdout(Stdio::piped()).spawn().context("spawning `cat`")?;
+    let pipe =
+        producer.stdout.take().context("the producer's stdout is piped")?;
+    let consumer = Command::new("cat")
+        .stdin(pipe)
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("spawning `cat`")?;
     let output = consumer.wait_with_output().context("waiting for `cat`")?;
     let pid = producer.id();
     os::wait_exited_unreaped(pid)?;
     let state = os::stat(pid).map(|stat| stat.state);
-    let status = producer.wait().with_context(|| format!("reaping `false` (pid {pid})"))?;
+    let status = producer
+        .wait()
+        .with_context(|| format!("reaping `false` (pid {pid})"))?;
     Ok((output.status.success(), pid, state, status))
 }
-// ANCHOR_END: seed_false_cat
+// ANCHOR_END: naive_false_cat
 
 /// Prints the output and statuses.
 pub fn run() -> Result<()> {
+    let (success, pid, state, status) = naive_false_cat()?;
+    let state = state.map_or_else(|| "gone".to_owned(), |s| s.to_string());
+    println!(
+        "naive: `false | cat` reported success = {success}; producer pid \
+         {pid} left in state {state} (Z = zombie), its {} never read",
+        os::describe(&status)
+    );
     let out = upper_sorted()?;
-    let lines: Vec<_> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect();
+    let lines: Vec<_> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
     println!("printf | tr a-z A-Z | sort -> {}", lines.join(" "));
     for (stage, status) in ["printf", "tr", "sort"].iter().zip(&out.statuses) {
         println!("  stage {stage}: {}", os::describe(status));
     }
     let (stage, program, message) = false_true()?;
     println!("false | true -> failed at stage {stage} ({program}): {message}");
-    let (success, pid, state, status) = seed_false_cat()?;
-    let state = state.map_or_else(|| "gone".to_owned(), |s| s.to_string());
     println!(
-        "seed's pipe_processes: `false | cat` reported success = {success}; producer pid {pid} left in state {state} (Z = zombie), its {} never read",
-        os::describe(&status)
+        "notice: Pipeline waits for every stage and names the first that \
+         failed; waiting for the last one only hides a failure"
     );
     Ok(())
 }
@@ -102,15 +120,16 @@ mod tests {
 
     #[test]
     fn false_true_fails_at_stage_0() {
-        let (stage, program, message) = false_true().expect("a stage-0 failure");
+        let (stage, program, message) =
+            false_true().expect("a stage-0 failure");
         assert_eq!((stage, program.as_str()), (0, "false"));
         assert!(message.contains("stage 0"), "{message}");
     }
 
-    /// Seed "Process Communication": `pipe_processes` hid the failure and left a zombie.
     #[test]
-    fn seed_pipe_hides_the_failure_and_leaves_a_zombie() {
-        let (success, _, state, status) = seed_false_cat().expect("coreutils run");
+    fn waiting_for_the_consumer_only_hides_the_failure_and_leaves_a_zombie() {
+        let (success, _, state, status) =
+            naive_false_cat().expect("coreutils run");
         assert!(success);
         assert_eq!((state, status.code()), (Some('Z'), Some(1)));
     }

@@ -19,11 +19,16 @@ use ptm::process::ProcessManager;
 pub const WARM_UP: usize = 100;
 
 /// Runs `round` [`WARM_UP`] times, then `rounds` times timed: nanoseconds each.
-fn time_rounds(rounds: usize, mut round: impl FnMut() -> io::Result<()>) -> io::Result<Vec<u64>> {
+fn time_rounds(
+    rounds: usize,
+    mut round: impl FnMut() -> io::Result<()>,
+) -> io::Result<Vec<u64>> {
     (0..WARM_UP).try_for_each(|_| round())?;
     let mut timed = || {
         let start = Instant::now();
-        round().map(|()| u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX))
+        round().map(|()| {
+            u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX)
+        })
     };
     (0..rounds).map(|_| timed()).collect()
 }
@@ -49,9 +54,16 @@ pub fn echo(mut input: impl Read, mut output: impl Write) -> io::Result<()> {
 
 /// The hidden `echo` subcommand: this process's stdin to its stdout, unbuffered.
 pub fn echo_stdio() -> Result<()> {
-    let stdin = io::stdin().as_fd().try_clone_to_owned().context("duplicating stdin")?;
-    let stdout = io::stdout().as_fd().try_clone_to_owned().context("duplicating stdout")?;
-    echo(File::from(stdin), File::from(stdout)).context("echoing stdin to stdout")
+    let stdin = io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .context("duplicating stdin")?;
+    let stdout = io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .context("duplicating stdout")?;
+    echo(File::from(stdin), File::from(stdout))
+        .context("echoing stdin to stdout")
 }
 
 /// Round trips to a thread through two `crossbeam_channel::bounded(1)`.
@@ -61,7 +73,9 @@ pub fn thread_channel(rounds: usize) -> Result<Vec<u64>> {
     thread::scope(|scope| {
         thread::Builder::new()
             .name("echo-channel".into())
-            .spawn_scoped(scope, move || echo_in.iter().try_for_each(|byte| echo_out.send(byte)))
+            .spawn_scoped(scope, move || {
+                echo_in.iter().try_for_each(|byte| echo_out.send(byte))
+            })
             .context("spawning the echo thread")?;
         let times = time_rounds(rounds, || {
             to_echo.send(1).map_err(io::Error::other)?;
@@ -81,7 +95,8 @@ pub fn thread_pipes(rounds: usize) -> Result<Vec<u64>> {
             .name("echo-pipes".into())
             .spawn_scoped(scope, move || echo(echo_in, echo_out))
             .context("spawning the echo thread")?;
-        let times = time_rounds(rounds, || bounce(&mut to_echo, &mut from_echo));
+        let times =
+            time_rounds(rounds, || bounce(&mut to_echo, &mut from_echo));
         drop(to_echo); // end of file: the echo thread returns
         times.context("bouncing a byte through two pipes between threads")
     })
@@ -89,7 +104,11 @@ pub fn thread_pipes(rounds: usize) -> Result<Vec<u64>> {
 
 /// Round trips to a child process (`program` with `args`, which must echo
 /// its stdin to its stdout, unbuffered) through two OS pipes.
-pub fn process_pipes(rounds: usize, program: &OsStr, args: &[&str]) -> Result<Vec<u64>> {
+pub fn process_pipes(
+    rounds: usize,
+    program: &OsStr,
+    args: &[&str],
+) -> Result<Vec<u64>> {
     let mut cmd = Command::new(program);
     let program = program.to_string_lossy();
     let (child_in, mut to_child) = io::pipe().context("creating a pipe")?;
@@ -105,18 +124,26 @@ pub fn process_pipes(rounds: usize, program: &OsStr, args: &[&str]) -> Result<Ve
     let times = thread::scope(|scope| {
         let bouncer = move || {
             SigSet::from(Signal::SIGPIPE).thread_block()?;
-            let times = time_rounds(rounds, || bounce(&mut to_child, &mut from_child));
+            let times =
+                time_rounds(rounds, || bounce(&mut to_child, &mut from_child));
             drop(to_child); // end of file: the child exits
             times
         };
         let thread = thread::Builder::new().name("process-pipes".into());
-        let bouncer =
-            thread.spawn_scoped(scope, bouncer).context("spawning the bouncing thread")?;
-        bouncer.join().map_err(|_| anyhow::anyhow!("the bouncing thread panicked"))
+        let bouncer = thread
+            .spawn_scoped(scope, bouncer)
+            .context("spawning the bouncing thread")?;
+        bouncer
+            .join()
+            .map_err(|_| anyhow::anyhow!("the bouncing thread panicked"))
     })?;
     for report in manager.wait_all() {
         let status = report.status?;
-        ensure!(status.success(), "`{program}` (pid {}) ended with {status}", report.pid);
+        ensure!(
+            status.success(),
+            "`{program}` (pid {}) ended with {status}",
+            report.pid
+        );
     }
     times.with_context(|| format!("bouncing a byte through `{program}`"))
 }
@@ -124,7 +151,8 @@ pub fn process_pipes(rounds: usize, program: &OsStr, args: &[&str]) -> Result<Ve
 /// `(median, p99)` of `times` (nanoseconds), in microseconds.
 pub fn median_p99(mut times: Vec<u64>) -> (f64, f64) {
     times.sort_unstable();
-    let rank = |q: f64| ((times.len() as f64 * q).ceil() as usize).saturating_sub(1);
+    let rank =
+        |q: f64| ((times.len() as f64 * q).ceil() as usize).saturating_sub(1);
     let at = |q: f64| times.get(rank(q)).map_or(0.0, |&ns| ns as f64 / 1000.0);
     (at(0.5), at(0.99))
 }
@@ -135,6 +163,9 @@ mod tests {
 
     #[test]
     fn median_and_p99() {
-        assert_eq!(median_p99((1..=100).map(|n| n * 1000).collect()), (50.0, 99.0));
+        assert_eq!(
+            median_p99((1..=100).map(|n| n * 1000).collect()),
+            (50.0, 99.0)
+        );
     }
 }

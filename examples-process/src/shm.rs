@@ -1,23 +1,20 @@
-//! `shm`: memory shared by two processes, with `ptm::ipc::SharedMemory` (a
-//! Linux memfd mapped `MAP_SHARED`, sealed against shrinking).
+//! # `shm`: memory shared by two processes
 //!
-//! Answers "Processes" and "Isolation" in
-//! `processes-threads-and-containers.md`: processes cannot see each other's
-//! memory unless the OS maps the same pages into both. The parent fills
-//! 1 MiB with the numbers 0, 1, 2, ...; a child (this binary re-run as the
-//! hidden `shm-child`, the memfd as its stdin) maps the same pages, sums
-//! them and writes the sum in place; the parent reads it after the child
-//! exited (waiting is what orders the two sides' accesses). The seals make
+//! Shows `ptm::ipc::SharedMemory` (a Linux memfd mapped `MAP_SHARED`,
+//! sealed against shrinking). Processes cannot see each other's memory
+//! unless the OS maps the same pages into both. The parent fills 1 MiB
+//! with the numbers 0, 1, 2, ...; a child (this binary re-run as the hidden
+//! `shm-child`, the memfd as its stdin) maps the same pages, sums them and
+//! writes the sum in place; the parent reads it after the child exited
+//! (waiting is what orders the two sides' accesses). The seals make
 //! shrinking fail, so no holder can turn the other's accesses into SIGBUS.
 //!
-//! What the seed says: processes are "prohibited from inspecting each other's
-//! memory" (unless permitted: a debugger may, through `ptrace`), and sharing
-//! data needs the OS's "specialized forms of IPC". It leaves out that shared
-//! memory is the form that copies nothing: both map the same pages, and then
-//! nothing orders their accesses but what they arrange (here, `wait`; between
-//! two live processes, atomics in the pages or a message).
+//! Shared memory is the form of IPC that copies nothing: both map the same
+//! pages, and then nothing orders their accesses but what they arrange
+//! (here, `wait`; between two live processes, atomics in the pages or a
+//! message).
 //!
-//! Run it: `cargo run -p examples-process -- shm`.
+//! Run: `cargo run -p examples-process -- shm`
 
 use std::os::fd::AsFd;
 use std::process::{Command, Stdio};
@@ -53,8 +50,12 @@ pub fn sum_in_place(shm: &mut SharedMemory) -> ptm::Result<u64> {
 ///
 /// If stdin cannot be duplicated or mapped, or the sum cannot be written.
 pub fn child() -> Result<()> {
-    let stdin = std::io::stdin().as_fd().try_clone_to_owned().context("duplicating stdin")?;
-    let mut shm = SharedMemory::from_fd(stdin).context("mapping stdin (the memfd)")?;
+    let stdin = std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .context("duplicating stdin")?;
+    let mut shm =
+        SharedMemory::from_fd(stdin).context("mapping stdin (the memfd)")?;
     sum_in_place(&mut shm).context("summing the shared memory in place")?;
     Ok(())
 }
@@ -76,11 +77,15 @@ pub struct Seen {
 ///
 /// If the memory cannot be created, written or read, or the child fails.
 pub fn share_with_child() -> Result<Seen> {
-    let mut shm = SharedMemory::create("ptm-demo", LEN).context("creating 1 MiB shared memory")?;
-    let numbers: Vec<u8> = (0..(LEN / 4) as u32).flat_map(u32::to_le_bytes).collect();
+    let mut shm = SharedMemory::create("ptm-demo", LEN)
+        .context("creating 1 MiB shared memory")?;
+    let numbers: Vec<u8> =
+        (0..(LEN / 4) as u32).flat_map(u32::to_le_bytes).collect();
     shm.write(0, &numbers).context("filling the shared memory")?;
-    let exe = std::env::current_exe().context("finding this program's executable")?;
-    let memfd = shm.as_fd().try_clone_to_owned().context("duplicating the memfd")?;
+    let exe =
+        std::env::current_exe().context("finding this program's executable")?;
+    let memfd =
+        shm.as_fd().try_clone_to_owned().context("duplicating the memfd")?;
     let mut cmd = Command::new(exe);
     cmd.arg("shm-child").stdin(Stdio::from(memfd));
     let mut manager = ProcessManager::new();
@@ -104,13 +109,19 @@ pub fn share_with_child() -> Result<Seen> {
 pub fn run() -> Result<()> {
     let seen = share_with_child()?;
     let n = (LEN / 4) as u64;
-    println!("shm: parent wrote 0..{n} as u32 into 1 MiB of shared memory (memfd)");
+    println!(
+        "shm: parent wrote 0..{n} as u32 into 1 MiB of shared memory (memfd)"
+    );
     println!(
         "shm: the child summed the same pages in place: {} (expected {})",
         seen.sum,
         n * (n - 1) / 2
     );
     println!("shm: truncating the memfd to 0 bytes: {}", seen.shrink);
+    println!(
+        "notice: the child's sum was read from the same pages, copied by \
+         no one; the wait for its exit ordered the two sides"
+    );
     Ok(())
 }
 
@@ -120,8 +131,10 @@ mod tests {
 
     #[test]
     fn sums_in_place() {
-        let mut shm = SharedMemory::create("ptm-test", 16).expect("shared memory");
-        shm.write(0, &[1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0]).expect("write");
+        let mut shm =
+            SharedMemory::create("ptm-test", 16).expect("shared memory");
+        shm.write(0, &[1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0])
+            .expect("write");
         assert_eq!(sum_in_place(&mut shm).expect("sum"), 10);
         let mut first = [0u8; 8];
         shm.read(0, &mut first).expect("read");

@@ -1,22 +1,18 @@
-//! `socket`: whole messages between two processes over a Unix domain socket
-//! pair, with `ptm::ipc::MessageSocket` (length-prefixed frames).
+//! # `socket`: whole messages to a child over a Unix domain socket pair
 //!
-//! Answers "Processes" in `processes-threads-and-containers.md` ("to share
-//! data between processes you need some support from the OS ... specialized
-//! forms of interprocess communication"): unlike a pipe, one socket carries
-//! both directions, and framing turns its byte stream into messages. The
-//! child is this binary re-run (a hidden `socket-child` subcommand) with the
-//! socket as its stdin; it answers each number with its square. A peer that
-//! sends a truncated or oversized frame gets an error, not a panic or a
-//! 4 GiB allocation.
+//! Shows `ptm::ipc::MessageSocket` (length-prefixed frames): unlike a pipe,
+//! one socket carries both directions, and framing turns its byte stream
+//! into messages. The child is this binary re-run (a hidden `socket-child`
+//! subcommand) with the socket as its stdin; it answers each number with
+//! its square. A peer that sends a truncated or oversized frame gets an
+//! error, not a panic or a 4 GiB allocation.
 //!
-//! What the seed says: "reusing network sockets is common" for sharing data
-//! between processes, then shows none. A socket is a byte stream: without a
-//! frame (here a 4-byte length) a reader cannot tell where one message ends,
-//! and a length it trusts blindly is a denial of service. A Unix socket pair
-//! is the local, unnamed kind: no address, no port, only the two ends.
+//! A socket is a byte stream: without a frame (here a 4-byte length) a
+//! reader cannot tell where one message ends, and a length it trusts
+//! blindly is a denial of service. A Unix socket pair is the local,
+//! unnamed kind: no address, no port, only the two ends.
 //!
-//! Run it: `cargo run -p examples-process -- socket`.
+//! Run: `cargo run -p examples-process -- socket`
 
 use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
@@ -37,10 +33,13 @@ use ptm::process::ProcessManager;
 pub fn serve_squares(socket: &mut MessageSocket) -> ptm::Result<usize> {
     let mut served = 0;
     while let Some(request) = socket.recv()? {
-        let answer = match String::from_utf8_lossy(&request).trim().parse::<u64>() {
-            Ok(n) => n.checked_mul(n).map_or("overflow".to_owned(), |square| square.to_string()),
-            Err(_) => "not a number".to_owned(),
-        };
+        let answer =
+            match String::from_utf8_lossy(&request).trim().parse::<u64>() {
+                Ok(n) => n
+                    .checked_mul(n)
+                    .map_or("overflow".to_owned(), |square| square.to_string()),
+                Err(_) => "not a number".to_owned(),
+            };
         socket.send(answer.as_bytes())?;
         served += 1;
     }
@@ -54,8 +53,10 @@ pub fn serve_squares(socket: &mut MessageSocket) -> ptm::Result<usize> {
 ///
 /// If stdin cannot be duplicated, or a frame is bad or cannot be sent.
 pub fn child() -> Result<()> {
-    let stdin: OwnedFd =
-        std::io::stdin().as_fd().try_clone_to_owned().context("duplicating stdin (the socket)")?;
+    let stdin: OwnedFd = std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .context("duplicating stdin (the socket)")?;
     serve_squares(&mut MessageSocket::new(UnixStream::from(stdin)))
         .context("serving squares on the socket")?;
     Ok(())
@@ -69,8 +70,10 @@ pub fn child() -> Result<()> {
 /// If the socket pair or the child cannot be made, a message cannot be sent
 /// or received, or the child fails.
 pub fn ask_child(numbers: &[u64]) -> Result<Vec<String>> {
-    let (mut ours, theirs) = MessageSocket::pair().context("creating a socket pair")?;
-    let exe = std::env::current_exe().context("finding this program's executable")?;
+    let (mut ours, theirs) =
+        MessageSocket::pair().context("creating a socket pair")?;
+    let exe =
+        std::env::current_exe().context("finding this program's executable")?;
     let mut cmd = Command::new(exe);
     cmd.arg("socket-child").stdin(Stdio::from(OwnedFd::from(theirs)));
     // The manager kills and reaps the child if anything below fails.
@@ -78,8 +81,11 @@ pub fn ask_child(numbers: &[u64]) -> Result<Vec<String>> {
     manager.spawn_command(cmd).context("starting the socket child")?;
     let mut answers = Vec::new();
     for n in numbers {
-        ours.send(n.to_string().as_bytes()).with_context(|| format!("sending {n}"))?;
-        let answer = ours.recv().with_context(|| format!("receiving the square of {n}"))?;
+        ours.send(n.to_string().as_bytes())
+            .with_context(|| format!("sending {n}"))?;
+        let answer = ours
+            .recv()
+            .with_context(|| format!("receiving the square of {n}"))?;
         let answer = answer.context("the child hung up early")?;
         answers.push(String::from_utf8_lossy(&answer).into_owned());
     }
@@ -101,7 +107,8 @@ pub fn ask_child(numbers: &[u64]) -> Result<Vec<String>> {
 /// If the socket pair cannot be made or written to (`sent` must fit in its
 /// buffer: nothing reads while it is written).
 pub fn bad_frame(length: u32, sent: usize) -> Result<String> {
-    let (mut raw, end) = UnixStream::pair().context("creating a socket pair")?;
+    let (mut raw, end) =
+        UnixStream::pair().context("creating a socket pair")?;
     raw.write_all(&length.to_le_bytes()).context("writing a frame's length")?;
     raw.write_all(&vec![0u8; sent]).context("writing a frame's bytes")?;
     drop(raw);
@@ -120,6 +127,10 @@ pub fn run() -> Result<()> {
     println!("socket: it answered {}", answers.join(", "));
     println!("socket: a frame cut short: {}", bad_frame(100, 3)?);
     println!("socket: a frame of 4 GiB: {}", bad_frame(u32::MAX, 0)?);
+    println!(
+        "notice: each send arrives as one whole message, and a bad length \
+         is an error before any memory is allocated for it"
+    );
     Ok(())
 }
 
@@ -130,10 +141,15 @@ mod tests {
     #[test]
     fn serves_squares_until_shutdown() {
         let (mut client, mut server) = MessageSocket::pair().expect("a pair");
-        let serving = std::thread::spawn(move || serve_squares(&mut server).expect("serves"));
+        let serving = std::thread::spawn(move || {
+            serve_squares(&mut server).expect("serves")
+        });
         for (request, expected) in [("7", "49"), ("x", "not a number")] {
             client.send(request.as_bytes()).expect("send");
-            assert_eq!(client.recv().expect("recv").expect("an answer"), expected.as_bytes());
+            assert_eq!(
+                client.recv().expect("recv").expect("an answer"),
+                expected.as_bytes()
+            );
         }
         client.shutdown_send().expect("shutdown");
         assert_eq!(serving.join().expect("no panic"), 2);

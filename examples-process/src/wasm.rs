@@ -1,22 +1,20 @@
-//! `wasm`: tasks isolated inside one process by WebAssembly linear memory
-//! (wasmi, a pure-Rust interpreter; the module written in WAT).
+//! # `wasm`: tasks isolated inside one process by WebAssembly
 //!
-//! Answers "Task And Process In WebAssembly" in
-//! `processes-threads-and-containers.md`: a Wasm instance can address only
-//! its own linear memory, a bounds-checked array the runtime owns. Two
-//! instances of one module compute in separate memories; an access past the
-//! end traps (an error value for the host) instead of reading host memory;
-//! and after the trap the host and the other instance go on.
+//! Two instances of one module (written in WAT, run by wasmi, a pure-Rust
+//! interpreter): a Wasm instance can address only its own linear memory, a
+//! bounds-checked array the runtime owns. The two compute in separate
+//! memories; an access past the end traps (an error value for the host)
+//! instead of reading host memory; and after the trap the host and the
+//! other instance go on.
 //!
-//! It also answers "Do All Applications Need An OS?": a Wasm module is a
-//! freestanding program. It makes no system calls; all it can do beyond
-//! computing on its memory is call what the host chose to import into it.
-//! The second module here prints only because the host lends it a `write`.
-//! (The seed's "runtime interprets any request for data within linear
-//! memory" fits an interpreter like wasmi; compiling runtimes instead check
-//! bounds with guard pages, at native speed.)
+//! A Wasm module is also a freestanding program: it makes no system calls,
+//! and all it can do beyond computing on its memory is call what the host
+//! chose to import into it. The second module here prints only because
+//! the host lends it a `write`. (An interpreter like wasmi checks every
+//! access; compiling runtimes check bounds with guard pages instead, at
+//! native speed.)
 //!
-//! Run it: `cargo run -p examples-process -- wasm`.
+//! Run: `cargo run -p examples-process -- wasm`
 
 use anyhow::{anyhow, Result};
 use wasmi::{Caller, Engine, Instance, Linker, Module, Store};
@@ -64,25 +62,38 @@ pub fn observe(n: i32) -> Result<Observed> {
     let linker = <Linker<()>>::new(&engine);
     let a = linker.instantiate_and_start(&mut store, &module)?;
     let b = linker.instantiate_and_start(&mut store, &module)?;
-    let call = |store: &mut Store<()>, who: &Instance, name: &str, arg: i32| -> Result<i64> {
+    let call = |store: &mut Store<()>,
+                who: &Instance,
+                name: &str,
+                arg: i32|
+     -> Result<i64> {
         match name {
-            "fill" => {
-                Ok(who.get_typed_func::<i32, ()>(&*store, name)?.call(store, arg).map(|()| 0)?)
-            }
-            "sum" => Ok(who.get_typed_func::<i32, i64>(&*store, name)?.call(store, arg)?),
-            _ => Ok(who.get_typed_func::<i32, i32>(&*store, name)?.call(store, arg)?.into()),
+            "fill" => Ok(who
+                .get_typed_func::<i32, ()>(&*store, name)?
+                .call(store, arg)
+                .map(|()| 0)?),
+            "sum" => Ok(who
+                .get_typed_func::<i32, i64>(&*store, name)?
+                .call(store, arg)?),
+            _ => Ok(who
+                .get_typed_func::<i32, i32>(&*store, name)?
+                .call(store, arg)?
+                .into()),
         }
     };
     call(&mut store, &a, "fill", n)?;
     let sum_a = call(&mut store, &a, "sum", n)?;
     let sum_b = call(&mut store, &b, "sum", n)?;
-    let memory = a.get_memory(&store, "memory").ok_or_else(|| anyhow!("no memory export"))?;
+    let memory = a
+        .get_memory(&store, "memory")
+        .ok_or_else(|| anyhow!("no memory export"))?;
     let a_memory = memory.data(&store)[..16]
         .chunks_exact(4)
         .map(|word| u32::from_le_bytes([word[0], word[1], word[2], word[3]]))
         .collect();
     let size = i32::try_from(memory.data(&store).len())?;
-    let trap = call(&mut store, &a, "peek", size).err().map(|error| error.to_string());
+    let trap =
+        call(&mut store, &a, "peek", size).err().map(|error| error.to_string());
     call(&mut store, &b, "fill", n)?;
     let sum_b_after = call(&mut store, &b, "sum", n)?;
     let sum_a_after = call(&mut store, &a, "sum", n)?;
@@ -103,21 +114,33 @@ const GREET_WAT: &str = r#"(module
 pub fn freestanding() -> Result<(Vec<String>, String)> {
     let engine = Engine::default();
     let module = Module::new(&engine, &wat::parse_str(GREET_WAT)?[..])?;
-    let imports =
-        module.imports().map(|import| format!("{}.{}", import.module(), import.name())).collect();
+    let imports = module
+        .imports()
+        .map(|import| format!("{}.{}", import.module(), import.name()))
+        .collect();
     let mut store = Store::new(&engine, String::new());
     let mut linker = <Linker<String>>::new(&engine);
-    linker.func_wrap("host", "write", |mut caller: Caller<'_, String>, ptr: i32, len: i32| {
-        let memory = caller.get_export("memory").and_then(|export| export.into_memory());
-        let (Some(memory), Ok(ptr), Ok(len)) = (memory, usize::try_from(ptr), usize::try_from(len))
-        else {
-            return;
-        };
-        let bytes = memory.data(&caller).get(ptr..ptr.saturating_add(len)).map(<[u8]>::to_vec);
-        if let Some(bytes) = bytes {
-            caller.data_mut().push_str(&String::from_utf8_lossy(&bytes));
-        }
-    })?;
+    linker.func_wrap(
+        "host",
+        "write",
+        |mut caller: Caller<'_, String>, ptr: i32, len: i32| {
+            let memory = caller
+                .get_export("memory")
+                .and_then(|export| export.into_memory());
+            let (Some(memory), Ok(ptr), Ok(len)) =
+                (memory, usize::try_from(ptr), usize::try_from(len))
+            else {
+                return;
+            };
+            let bytes = memory
+                .data(&caller)
+                .get(ptr..ptr.saturating_add(len))
+                .map(<[u8]>::to_vec);
+            if let Some(bytes) = bytes {
+                caller.data_mut().push_str(&String::from_utf8_lossy(&bytes));
+            }
+        },
+    )?;
     let instance = linker.instantiate_and_start(&mut store, &module)?;
     instance.get_typed_func::<(), ()>(&store, "main")?.call(&mut store, ())?;
     Ok((imports, store.into_data()))
@@ -126,8 +149,14 @@ pub fn freestanding() -> Result<(Vec<String>, String)> {
 
 pub fn run() -> Result<()> {
     let seen = observe(100)?;
-    println!("wasm: instance a filled its linear memory: sum of squares 0..100 = {}", seen.sum_a);
-    println!("wasm: the host reads a's memory as plain bytes: first u32s {:?}", seen.a_memory);
+    println!(
+        "wasm: instance a filled its linear memory: sum of squares 0..100 = {}",
+        seen.sum_a
+    );
+    println!(
+        "wasm: the host reads a's memory as plain bytes: first u32s {:?}",
+        seen.a_memory
+    );
     println!(
         "wasm: instance b, same module, its own memory: sum = {} (a's data is not there)",
         seen.sum_b
@@ -136,7 +165,9 @@ pub fn run() -> Result<()> {
         Some(trap) => {
             println!("wasm: a reads 4 bytes at the end of its 64 KiB memory: trap: {trap}")
         }
-        None => println!("wasm: a read past its memory without a trap (unexpected)"),
+        None => {
+            println!("wasm: a read past its memory without a trap (unexpected)")
+        }
     }
     println!(
         "wasm: after the trap the host runs on; b: sum = {}, a: sum = {} (both still usable)",
@@ -145,6 +176,10 @@ pub fn run() -> Result<()> {
     let (imports, written) = freestanding()?;
     println!(
         "wasm: a module with no OS imports only {imports:?}; through it, it wrote {written:?}"
+    );
+    println!(
+        "notice: the host reads a module's memory, no module reads the \
+         host's or the other's; a trap ends a call, not the process"
     );
     Ok(())
 }
@@ -162,7 +197,8 @@ mod tests {
 
     #[test]
     fn a_freestanding_module_acts_only_through_imports() {
-        let (imports, written) = super::freestanding().expect("the module runs");
+        let (imports, written) =
+            super::freestanding().expect("the module runs");
         assert_eq!(imports, ["host.write"]);
         assert_eq!(written, "hello from a module that has no OS");
     }

@@ -24,7 +24,8 @@ const DEMOS: [&str; 12] = [
 
 /// Runs the binary with `args`, asserts it succeeded, returns its stdout.
 fn stdout_of(args: &[&str]) -> String {
-    let assert = cargo_bin_cmd!("examples-process").args(args).assert().success();
+    let assert =
+        cargo_bin_cmd!("examples-process").args(args).assert().success();
     String::from_utf8_lossy(&assert.get_output().stdout).into_owned()
 }
 
@@ -40,6 +41,8 @@ fn spawn_reports_statuses_errors_and_no_zombie() {
     assert_has(
         &stdout_of(&["spawn"]),
         &[
+            "== spawn: ProcessManager: ",
+            "Command::status: sh -c 'exit 3' -> exit code 3",
             " true: exit code 0",
             " false: exit code 1",
             " sh: exit code 3",
@@ -48,13 +51,18 @@ fn spawn_reports_statuses_errors_and_no_zombie() {
             "spawn error: failed to start `no-such-program-ptm`",
             " sleep: signal 9 (SIGKILL)",
             "kill_all: 3 children killed and reaped; still our children (zombie or running): 0",
+            "naive kill_all: pid ",
             "is in state Z (Z = zombie) after kill + drop",
+            "the first reaped elsewhere: 2 statuses [exit code 1, exit code 3]",
+            " true: `true` (pid ",
+            "was reaped by something else",
+            "notice: ",
         ],
     );
 }
 
-/// Seed "Process Information and Control": `get_env_vars` (`env::vars`)
-/// panics on a variable that is not UTF-8; `ProcessInfo::env_vars` does not.
+/// `std::env::vars` panics on a variable that is not UTF-8, and
+/// `std::env::args` on such an argument; `ProcessInfo`'s do not.
 #[test]
 fn info_shows_the_process_and_what_it_shares() {
     let out = cargo_bin_cmd!("examples-process")
@@ -64,16 +72,24 @@ fn info_shows_the_process_and_what_it_shares() {
         .assert()
         .success();
     let out = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
-    // The first line is `pid <pid>, parent pid <ppid>`.
-    let pid = out.strip_prefix("pid ").and_then(|rest| rest.split(',').next()).unwrap_or("?");
+    // After the header: `pid <pid>, parent pid <ppid>`.
+    let pid = out
+        .lines()
+        .find_map(|line| line.strip_prefix("pid "))
+        .and_then(|rest| rest.split(',').next())
+        .unwrap_or("?");
     assert_has(
         &out,
         &[
+            "== info: ProcessInfo: ",
+            r#"given b"caf\xe9": exit code 101: panicked: called `Result::unwrap()`"#,
+            "ProcessInfo::args in the same child: exit code 0: \"caf\u{fffd}\"",
             "LANG = xx_PTM.UTF-8",
             "and back: true",
             &format!("all 3 threads share pid {pid}: true"),
             &format!("thread 0: pid {pid}, thread id {pid}"),
             &format!("parent pid {pid} (this process: true)"),
+            "notice: ",
         ],
     );
 }
@@ -83,6 +99,7 @@ fn pipe_prints_output_statuses_and_the_failing_stage() {
     assert_has(
         &stdout_of(&["pipe"]),
         &[
+            "== pipe: Pipeline: ",
             "printf | tr a-z A-Z | sort -> A B C",
             "stage printf: exit code 0",
             "stage tr: exit code 0",
@@ -90,6 +107,7 @@ fn pipe_prints_output_statuses_and_the_failing_stage() {
             "false | true -> failed at stage 0 (false)",
             "`false | cat` reported success = true",
             "left in state Z (Z = zombie), its exit code 1 never read",
+            "notice: ",
         ],
     );
 }
@@ -99,11 +117,13 @@ fn communicate_verifies_a_mebibyte() {
     assert_has(
         &stdout_of(&["communicate", "--mib", "1"]),
         &[
-            "cat: 1048576 bytes in, 1048576 out",
+            "3 lines through sort -> \"a\\nb\\nc\\n\"",
+            "1 MiB through cat: still blocked after 300 ms: true",
+            "communicate: cat: 1048576 bytes in, 1048576 out",
             "identical: true",
             "sort: 65536 lines in, 65536 out, sorted: true",
             "equal: true",
-            "still blocked after 300 ms: true",
+            "notice: ",
         ],
     );
 }
@@ -120,6 +140,7 @@ fn signals_show_sigterm_sigkill_and_the_group() {
             " sh: signal 9 (SIGKILL)",
             "live in its group after: [] (grandchildren gone: true)",
             "2 grandchildren still running",
+            "notice: ",
         ],
     );
 }
@@ -150,6 +171,8 @@ fn fork_shows_exit_codes_and_separate_memory() {
             "waitpid -> exit code 7",
             "-> exit code 127",
             "the child set its copy to 42 (its exit code); the parent's value is still 41",
+            "crash: the child died of signal 11 (SIGSEGV); this process goes on",
+            "notice: ",
         ],
     );
 }
@@ -157,8 +180,20 @@ fn fork_shows_exit_codes_and_separate_memory() {
 #[test]
 fn switch_times_every_variant_and_gives_a_verdict() {
     let out = stdout_of(&["switch", "--rounds", "200"]);
-    let rows: Vec<&str> = out.lines().filter(|line| line.contains(" median ")).collect();
+    let rows: Vec<&str> =
+        out.lines().filter(|line| line.contains(" median ")).collect();
     assert_eq!(rows.len(), 6, "{out}");
+    // The binary is built with the tests' profile: a debug build says so
+    // on every line with a timing or a ratio.
+    if cfg!(debug_assertions) {
+        let timed = out.lines().filter(|line| {
+            line.contains(" median ") || line.starts_with("verdict ")
+        });
+        for line in timed {
+            assert!(line.ends_with("(debug build)"), "{line}");
+        }
+        assert_has(&out, &["in µs (debug build: not representative"]);
+    }
     for row in rows {
         let median: f64 = row
             .split_whitespace()
@@ -170,21 +205,38 @@ fn switch_times_every_variant_and_gives_a_verdict() {
     }
     assert_has(
         &out,
-        &["verdict unpinned: process-to-process is ", "verdict pinned to CPU ", "note: unpinned"],
+        &[
+            "verdict unpinned: process-to-process is ",
+            "verdict pinned to CPU ",
+            "note: unpinned",
+            "notice: ",
+        ],
     );
 }
 
 #[test]
 fn the_hidden_echo_mode_copies_stdin_to_stdout() {
-    let assert = cargo_bin_cmd!("examples-process").arg("echo").write_stdin("ping").assert();
+    let assert = cargo_bin_cmd!("examples-process")
+        .arg("echo")
+        .write_stdin("ping")
+        .assert();
     assert.success().stdout("ping");
 }
 
 #[test]
 fn no_argument_runs_every_demo() {
     let out = stdout_of(&[]);
-    for demo in DEMOS {
-        assert!(out.contains(&format!("== {demo} ==")), "no {demo} section in:\n{out}");
+    // Each demo, in order: its header first, a `notice: ` line last.
+    let sections: Vec<&str> =
+        out.split("\n\n").filter(|s| !s.trim().is_empty()).collect();
+    assert_eq!(sections.len(), DEMOS.len(), "{out}");
+    for (demo, section) in DEMOS.iter().zip(sections) {
+        let mut lines = section.trim().lines();
+        let first = lines.next().unwrap_or("");
+        assert!(first.starts_with(&format!("== {demo}: ")), "{section}");
+        assert!(first.ends_with(" =="), "{section}");
+        let last = lines.last().unwrap_or("");
+        assert!(last.starts_with("notice: "), "{demo}: {section}");
     }
     assert_has(
         &out,
@@ -192,7 +244,7 @@ fn no_argument_runs_every_demo() {
             "kill_all: 3 children killed and reaped; still our children (zombie or running): 0",
             "all 3 threads share pid",
             "printf | tr a-z A-Z | sort -> A B C",
-            "cat: 8388608 bytes in, 8388608 out",
+            "communicate: cat: 8388608 bytes in, 8388608 out",
             "grandchildren gone: true",
             "the parent's value is still 41",
             "verdict pinned to CPU ",
@@ -204,15 +256,21 @@ fn no_argument_runs_every_demo() {
 fn help_lists_every_demo() {
     let help = stdout_of(&["--help"]);
     for demo in DEMOS {
-        assert!(help.lines().any(|line| line.trim_start().starts_with(demo)), "{demo}: {help}");
+        assert!(
+            help.lines().any(|line| line.trim_start().starts_with(demo)),
+            "{demo}: {help}"
+        );
     }
     assert!(!help.contains("echo"), "the echo mode is hidden:\n{help}");
 }
 
 #[test]
 fn a_bad_flag_is_a_usage_error() {
-    let assert = cargo_bin_cmd!("examples-process").args(["communicate", "--bogus"]).assert();
-    let stderr = String::from_utf8_lossy(&assert.code(2).get_output().stderr).into_owned();
+    let assert = cargo_bin_cmd!("examples-process")
+        .args(["communicate", "--bogus"])
+        .assert();
+    let stderr = String::from_utf8_lossy(&assert.code(2).get_output().stderr)
+        .into_owned();
     assert_has(&stderr, &["--bogus", "Usage:"]);
 }
 
@@ -220,9 +278,13 @@ fn a_bad_flag_is_a_usage_error() {
 /// `--grace-ms` used to overflow the deadline and wait for ever.
 #[test]
 fn a_value_past_its_cap_is_a_usage_error() {
-    for args in [["signals", "--grace-ms", "60001"], ["communicate", "--mib", "257"]] {
+    for args in
+        [["signals", "--grace-ms", "60001"], ["communicate", "--mib", "257"]]
+    {
         let assert = cargo_bin_cmd!("examples-process").args(args).assert();
-        let stderr = String::from_utf8_lossy(&assert.code(2).get_output().stderr).into_owned();
+        let stderr =
+            String::from_utf8_lossy(&assert.code(2).get_output().stderr)
+                .into_owned();
         assert_has(&stderr, &["invalid value", args[1], args[2]]);
     }
 }
@@ -230,8 +292,12 @@ fn a_value_past_its_cap_is_a_usage_error() {
 #[test]
 fn an_unknown_demo_lists_the_valid_ones() {
     let assert = cargo_bin_cmd!("examples-process").arg("nope").assert();
-    let stderr = String::from_utf8_lossy(&assert.code(2).get_output().stderr).into_owned();
-    assert_has(&stderr, &["nope", &format!("valid demos: {}", DEMOS.join(", "))]);
+    let stderr = String::from_utf8_lossy(&assert.code(2).get_output().stderr)
+        .into_owned();
+    assert_has(
+        &stderr,
+        &["nope", &format!("valid demos: {}", DEMOS.join(", "))],
+    );
 }
 
 #[test]
@@ -263,9 +329,14 @@ fn shm_child_sums_the_shared_pages() {
 /// container, root lacks it.
 fn has_cap_sys_admin() -> bool {
     const CAP_SYS_ADMIN: u32 = 21;
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status reads");
-    let hex = status.lines().find_map(|line| line.strip_prefix("CapEff:")).expect("a CapEff line");
-    let caps = u64::from_str_radix(hex.trim(), 16).expect("CapEff is hexadecimal");
+    let status = std::fs::read_to_string("/proc/self/status")
+        .expect("/proc/self/status reads");
+    let hex = status
+        .lines()
+        .find_map(|line| line.strip_prefix("CapEff:"))
+        .expect("a CapEff line");
+    let caps =
+        u64::from_str_radix(hex.trim(), 16).expect("CapEff is hexadecimal");
     caps & (1 << CAP_SYS_ADMIN) != 0
 }
 
@@ -284,8 +355,29 @@ fn container_sees_pid_1_its_own_proc_and_hostname() {
             "/proc inside lists 1 2 (the host's /proc: ",
             r#"hostname inside "ptm-box""#,
             "(unchanged: true)",
+            r#"a file the host wrote just before reads inside as "written by the host""#,
+            "notice: ",
         ],
     );
+}
+
+/// The hidden `args-child` mode: `std::env::args` panics on an argument
+/// that is not UTF-8 (exit code 101), `ProcessInfo::args` converts it.
+#[test]
+fn a_non_utf8_argument_panics_env_args_but_not_process_info() {
+    let latin1 = OsStr::from_bytes(b"caf\xe9");
+    let naive = cargo_bin_cmd!("examples-process")
+        .args([OsStr::new("args-child"), OsStr::new("--naive"), latin1])
+        .assert()
+        .code(101);
+    let stderr = String::from_utf8_lossy(&naive.get_output().stderr);
+    assert_has(&stderr, &["panicked", r#"`Err` value: "caf\xE9""#]);
+    let fixed = cargo_bin_cmd!("examples-process")
+        .args([OsStr::new("args-child"), latin1])
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&fixed.get_output().stdout);
+    assert_eq!(stdout.trim(), "\"caf\u{fffd}\"");
 }
 
 #[test]
@@ -330,7 +422,8 @@ fn a_closed_stdout_ends_the_run_quietly() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("the binary starts");
-    let pid = Pid::from_raw(i32::try_from(child.id()).expect("a pid fits in i32"));
+    let pid =
+        Pid::from_raw(i32::try_from(child.id()).expect("a pid fits in i32"));
     let stdout = child.stdout.take().expect("stdout is piped");
     let mut stderr = child.stderr.take().expect("stderr is piped");
     let (line_tx, first_line) = mpsc::channel();
@@ -359,7 +452,9 @@ fn a_closed_stdout_ends_the_run_quietly() {
     let _ = killpg(pid, Signal::SIGKILL); // nothing of its group survives it
     let line = line.expect("a first line within the limit");
     let status = status
-        .unwrap_or_else(|_| panic!("still running {LIMIT:?} after its stdout closed"))
+        .unwrap_or_else(|_| {
+            panic!("still running {LIMIT:?} after its stdout closed")
+        })
         .expect("the binary is reaped");
     assert!(!line.is_empty(), "no first line; stderr:\n{stderr}");
     assert!(

@@ -30,12 +30,18 @@ fn live_children_of(parent: u32) -> Vec<u32> {
         return Vec::new();
     };
     entries
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|entry| {
+            entry.ok()?.file_name().to_str()?.parse::<u32>().ok()
+        })
         .filter(|pid| {
-            let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat"))
+            else {
                 return false;
             };
-            let mut fields = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace();
+            let mut fields = stat
+                .rsplit_once(')')
+                .map_or("", |(_, rest)| rest)
+                .split_whitespace();
             let state = fields.next().unwrap_or("Z");
             let ppid = fields.next().and_then(|ppid| ppid.parse::<u32>().ok());
             state != "Z" && ppid == Some(parent)
@@ -45,9 +51,10 @@ fn live_children_of(parent: u32) -> Vec<u32> {
 
 /// Reaps every exited child of this process (orphans it adopted included).
 fn reap_all() {
-    while let Ok(status) =
-        nix::sys::wait::waitpid(Pid::from_raw(-1), Some(nix::sys::wait::WaitPidFlag::WNOHANG))
-    {
+    while let Ok(status) = nix::sys::wait::waitpid(
+        Pid::from_raw(-1),
+        Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+    ) {
         if status == nix::sys::wait::WaitStatus::StillAlive {
             break;
         }
@@ -57,7 +64,9 @@ fn reap_all() {
 #[test]
 fn ctrl_c_mid_demo_leaves_no_child_behind() {
     // SAFETY: prctl with integer arguments.
-    let made = unsafe { nix::libc::prctl(nix::libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    let made = unsafe {
+        nix::libc::prctl(nix::libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    };
     assert_eq!(made, 0, "PR_SET_CHILD_SUBREAPER");
     let me = std::process::id();
 
@@ -105,8 +114,14 @@ fn ctrl_c_mid_demo_leaves_no_child_behind() {
         thread::sleep(Duration::from_millis(10));
     };
     for &pid in &survivors {
-        let _ = kill(Pid::from_raw(i32::try_from(pid).expect("a pid")), Signal::SIGKILL);
+        let _ = kill(
+            Pid::from_raw(i32::try_from(pid).expect("a pid")),
+            Signal::SIGKILL,
+        );
     }
     reap_all();
-    assert!(survivors.is_empty(), "children of the demo survived its Ctrl-C: {survivors:?}");
+    assert!(
+        survivors.is_empty(),
+        "children of the demo survived its Ctrl-C: {survivors:?}"
+    );
 }

@@ -1,25 +1,25 @@
 //! # `closures`: closures vs fn pointers, `Fn` / `FnMut` / `FnOnce`, and their sizes
 //!
-//! A closure is an anonymous struct holding its captures, plus a call method. Which
-//! call trait it implements depends on what the body does with the captures: only
-//! reads them (`Fn`, callable through `&self`, even from several threads at once),
-//! changes them (`FnMut`, through `&mut self`), or gives them away (`FnOnce`, by value).
+//! A closure is an anonymous struct holding its captures, plus a call
+//! method. Which call trait it implements depends on what the body does with
+//! the captures: only reads them (`Fn`, callable through `&self`, even from
+//! several threads at once), changes them (`FnMut`, through `&mut self`), or
+//! gives them away (`FnOnce`, by value).
 //!
-//! Answers `processes-threads-and-containers.md`, "Lambda Functions And Closures" and
-//! "Differences Between Closures And Functions". Run: `cargo run -p examples-threads -- closures`
+//! Two beliefs are common and wrong, and the sizes printed here show it:
+//! - "functions are function pointers", and "a closure that captures nothing
+//!   is a function pointer": both are zero-sized types (each names exactly
+//!   one body) that *coerce* to an 8-byte `fn` pointer on demand.
+//! - "a closure cannot be defined at global scope": a non-capturing closure
+//!   can be a `static` of fn-pointer type, like [`DOUBLE`].
 //!
-//! What the seed gets wrong:
-//! - "Functions are implemented as function pointers" and "closures that do not
-//!   enclose any variables are also function pointers": both are zero-sized types
-//!   (each names exactly one body) that *coerce* to an 8-byte `fn` pointer on demand.
-//! - "lambda function cannot be defined in global scope": a non-capturing closure can
-//!   be a `static` of fn-pointer type, like [`DOUBLE`].
+//! Run: `cargo run -p examples-threads -- closures`
 
 use crate::spawn::panic_message;
 use anyhow::{anyhow, Context};
 use std::thread;
 
-/// The seed's `add`.
+/// A plain function, to compare with a closure that does the same.
 pub fn add(a: i32, b: i32) -> i32 {
     a + b
 }
@@ -31,7 +31,10 @@ pub static DOUBLE: fn(i32) -> i32 = |x| x * 2;
 
 // ANCHOR: fn_traits
 /// `Fn` only reads its captures, so two threads may call it at the same time.
-pub fn call_from_two_threads<F: Fn(i32) -> i32 + Sync>(f: &F) -> anyhow::Result<(i32, i32)> {
+pub fn call_from_two_threads<F>(f: &F) -> anyhow::Result<(i32, i32)>
+where
+    F: Fn(i32) -> i32 + Sync,
+{
     thread::scope(|s| {
         let other = thread::Builder::new().spawn_scoped(s, || f(1));
         let other = other.context("spawning the second caller")?;
@@ -43,7 +46,8 @@ pub fn call_from_two_threads<F: Fn(i32) -> i32 + Sync>(f: &F) -> anyhow::Result<
     })
 }
 
-/// `FnMut` may change its captures, so it is called through `&mut`, one call at a time.
+/// `FnMut` may change its captures, so it is called through `&mut`, one
+/// call at a time.
 pub fn call_three_times<F: FnMut() -> u32>(mut f: F) -> Vec<u32> {
     (0..3).map(|_| f()).collect()
 }
@@ -55,14 +59,15 @@ pub fn call_once<F: FnOnce() -> Vec<String>>(f: F) -> Vec<String> {
 // ANCHOR_END: fn_traits
 
 // ANCHOR: sizes
-/// Byte sizes: fn item, fn pointer, closure capturing nothing, a `Vec` by ref, by move.
+/// Byte sizes: fn item, fn pointer, closure capturing nothing, closure
+/// capturing a `Vec` by reference, by move.
 pub fn sizes() -> [usize; 5] {
     let pointer: fn(i32, i32) -> i32 = add;
     let nothing = |a: i32, b: i32| a + b;
     let v: Vec<u64> = vec![1, 2, 3];
     let by_ref = || v.len(); // holds `&Vec<u64>`: one pointer
     let by_ref_size = size_of_val(&by_ref);
-    let by_move = move || v.len(); // holds the `Vec<u64>` itself: pointer, capacity, length
+    let by_move = move || v.len(); // holds the Vec: pointer, capacity, length
     [
         size_of_val(&add),
         size_of_val(&pointer),
@@ -95,8 +100,10 @@ pub fn run() -> anyhow::Result<()> {
     );
     let [item, pointer, nothing, by_ref, by_move] = sizes();
     let (word, vec) = (size_of::<usize>(), size_of::<Vec<u64>>());
-    println!("size_of_val: fn item `add` = {item}, fn pointer = {pointer} (= usize {word}), closure capturing nothing = {nothing}");
-    println!("size_of_val: closure capturing a Vec by ref = {by_ref}, by move = {by_move} (= Vec<u64> {vec})");
+    println!("size_of_val: fn item `add` = {item}, fn pointer = {pointer} (= usize {word})");
+    println!("size_of_val: closure capturing nothing = {nothing}, a Vec by ref = {by_ref}");
+    println!("size_of_val: closure capturing a Vec by move = {by_move} (= Vec<u64> {vec})");
+    println!("notice: a closure is as big as what it captures; a fn item is 0 bytes");
     Ok(())
 }
 

@@ -1,22 +1,22 @@
 //! # `cost`: what n threads cost, sleeping, spinning, or burning CPU
 //!
-//! For n = step, 2*step, ..., max: spawn n threads, join them all, print the wall time.
-//! Each thread sleeps 20 ms (`sleep`), calls `yield_now` until 20 ms of wall time passed
-//! (`spin`, the seed's loop), or burns 20 ms of its own CPU time, read on the thread CPU
-//! clock (`cpu`); see `cost/work.rs`. Then `cost/verdict.rs` says where each curve stops
-//! being flat, against the core count: n `cpu` threads need n x 20 ms of CPU in all. A
-//! curve too noisy for that rule (a loaded machine) is reported as "no clear knee".
+//! For n = step, 2*step, ..., max: spawn n threads, join them all, print the
+//! wall time. Each thread sleeps 20 ms (`sleep`), calls `yield_now` until
+//! 20 ms of wall time passed (`spin`), or burns 20 ms of its own CPU time,
+//! read on the thread CPU clock (`cpu`); see `cost/work.rs`. Then
+//! `cost/verdict.rs` says where each curve stops being flat: n `cpu` threads
+//! need n x 20 ms of CPU in all, so past the core count each one adds time. A
+//! curve too noisy for that rule (a loaded machine) is reported as "no clear
+//! knee".
 //!
-//! Answers `processes-threads-and-containers.md`, "Plotting The Cost Of Threads" and
-//! "Yielding Control With `thread::yield_now()`". Run:
-//! `cargo run -p examples-threads -- cost [--max 16] [--step 2] [--mode sleep|spin|cpu|all]`
-//! (`--max` is capped at 512: `--max 512 --step 1` already starts 131,328 threads a mode).
+//! `spin` is the common first attempt at making threads "work" for 20 ms,
+//! and it shows what goes wrong: it stops after 20 ms of *wall* time, so n
+//! threads share the cores' 20 ms instead of each doing 20 ms of work, and
+//! its curve stays flat. It times waiting, not work; `cpu` times work.
 //!
-//! What the seed gets wrong: its spin loop stops after 20 ms of *wall* time, so n threads
-//! share the cores' 20 ms instead of each doing 20 ms of work; its curve shows scheduling
-//! delays, not what work costs (`cpu` does). It drops `handle.join()`'s `Result`, so a
-//! panic goes unseen; its note says a `for` loop cannot join (`for h in handles` can); it
-//! says "20 secs" for 20 ms; and it spawns 125,250 threads for a shape that shows by n = 16.
+//! Run: `cargo run -p examples-threads -- cost [--max 16] [--step 2]
+//! [--mode sleep|spin|cpu|all]` (`--max` is capped at 512:
+//! `--max 512 --step 1` already starts 131,328 threads a mode).
 
 mod verdict;
 mod work;
@@ -27,13 +27,12 @@ use crate::spawn::{join_named, spawn_named};
 use anyhow::Result;
 use std::thread;
 use std::time::{Duration, Instant};
-use work::{work, WORK};
+use work::work;
 
 /// Flags of the `cost` demo (`--max` below `--step` is refused in `main`).
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Largest number of threads (at most 512: the rows add up, so --max 512 --step 1
-    /// starts 131,328 threads per mode).
+    /// Largest number of threads, at most 512.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=512))]
     pub max: u32,
     /// Step between thread counts: n = step, 2*step, ..., max.
@@ -45,17 +44,20 @@ pub struct Args {
 }
 
 // ANCHOR: time_threads
-/// Wall time to spawn `n` threads doing `mode` and join them all. (Should a spawn fail,
-/// the threads already running are not joined; each ends by itself once its work is
-/// done: 20 ms for `sleep` and `spin`, and for `cpu` 20 ms of CPU time, which takes
-/// longer in wall time while the threads outnumber the cores.)
+/// Wall time to spawn `n` threads doing `mode` and join them all.
+///
+/// Should a spawn fail, the threads already running are not joined; each
+/// ends by itself once its work is done.
 pub fn time_threads(n: u32, mode: Mode) -> Result<Duration> {
     let start = Instant::now();
-    let spawn = |i| spawn_named(&format!("{}-{i}", mode.name()), move || work(mode));
+    let spawn = |i| {
+        let name = format!("{}-{i}", mode.name());
+        spawn_named(&name, move || work(mode))
+    };
     let handles = (0..n).map(spawn).collect::<Result<Vec<_>>>()?;
     for handle in handles {
-        let worked = join_named(handle)?; // the thread panicked
-        worked?; // the thread could not read its CPU clock
+        let worked = join_named(handle)?; // Err: the thread panicked
+        worked?; // Err: the thread could not read its CPU clock
     }
     Ok(start.elapsed())
 }
@@ -71,29 +73,43 @@ pub fn measure(args: &Args, modes: &[Mode]) -> Result<Vec<(u32, Vec<f64>)>> {
     ns.map(row).collect()
 }
 
+/// What a debug build changes in the table: said on its header line.
+const DEBUG_NOTE: &str = "  (debug build: spawns slower than --release)";
+
 /// Prints the table, the rule, and a verdict per mode.
 pub fn run(args: &Args) -> Result<()> {
     let modes = args.mode.expand();
+    let cores = thread::available_parallelism().map_or(1, |c| c.get());
+    for mode in &modes {
+        println!("{} = each of n threads {}", mode.name(), mode.what());
+    }
     let head: String = modes
         .iter()
         .map(|m| format!("{:>9}", m.name() + "_ms"))
         .collect();
-    println!("{:>5} {head}", "n");
+    let note = if cfg!(debug_assertions) {
+        DEBUG_NOTE
+    } else {
+        ""
+    };
+    println!("{:>5} {head}{note}", "n");
     let table = measure(args, &modes)?;
     for (n, ms) in &table {
         let cells: String = ms.iter().map(|t| format!("{t:>9.1}")).collect();
         println!("{n:>5} {cells}");
     }
-    let cores = thread::available_parallelism().map_or(1, |c| c.get());
-    let (band, work_ms) = (verdict::FLAT_BAND, WORK.as_secs_f64() * 1e3);
-    println!(
-        "rule: a curve has a knee where it leaves {band}x its first time for good; \
-         slope by least squares from there; no steady rise = no clear knee (noisy)"
-    );
+    let band = verdict::FLAT_BAND;
+    println!("rule: a knee is where a curve leaves {band}x its first time for good;");
+    println!("rule: the slope after it is a least-squares fit; no steady rise = noisy");
     for (i, mode) in modes.iter().enumerate() {
         let curve = verdict::column(&table, i);
-        println!("{}", verdict::verdict(&mode.name(), &curve, work_ms, cores));
+        let why = mode.why(cores);
+        println!(
+            "{}",
+            verdict::verdict(&mode.name(), &curve, mode.cpu_ms(), &why)
+        );
     }
+    println!("notice: past the core count, each CPU-bound thread adds time, not speed");
     Ok(())
 }
 

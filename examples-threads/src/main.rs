@@ -1,8 +1,9 @@
 //! examples-threads: threads in Rust, done right.
 //!
-//! One binary, one module per demo. Each demo answers a section of the seed
-//! tutorials (`processes-threads-and-containers.md` and
-//! `process-and-thread-management.md`) and says what the seed got wrong.
+//! One binary, one module per demo. Each demo starts from the smallest
+//! program that shows its idea, runs the common first attempt where there is
+//! one, and prints values you can check. Every demo prints a header,
+//! `== <demo>: <what it shows> ==`, and ends with a `notice: ` line.
 //!
 //! ```sh
 //! cargo run -p examples-threads                 # every demo, in order
@@ -11,6 +12,7 @@
 //! cargo run -p examples-threads -- --help       # the list of demos
 //! ```
 
+mod atomics;
 mod closures;
 mod cost;
 mod r#move;
@@ -20,7 +22,7 @@ mod sync;
 mod terms;
 
 use anyhow::{Context, Result};
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use nix::sys::signal::{signal, SigHandler, Signal};
 
 /// Threads in Rust, done right: run every demo, or name one.
@@ -35,19 +37,21 @@ struct Cli {
 /// The demos, in the order a no-argument run shows them.
 #[derive(Debug, Subcommand)]
 enum Demo {
-    /// Spawn threads, pass data in, join to get values back, time a 300 ms sleeper.
+    /// Start threads, hand them data, join them to get values back.
     Spawn,
-    /// Why `spawn` needs `move` (E0373), the `move` fix, and `thread::scope` borrowing.
+    /// Why spawn needs `move` (E0373); `move`, `Arc` and `thread::scope`.
     Move,
-    /// Closures vs fn pointers: Fn, FnMut, FnOnce, and their sizes in memory.
+    /// Closures and fn pointers: Fn, FnMut, FnOnce, and their sizes.
     Closures,
-    /// Mutex counter, RwLock readers and writer, Condvar hand-off consuming each value once.
+    /// Mutex, RwLock, and a Condvar hand-off that loses no value.
     Sync,
-    /// The seed's Operation parser as a for loop and as map/collect: same result.
+    /// Memory ordering: Relaxed, Acquire/Release, a SeqCst fence.
+    Atomics,
+    /// A parser as a for loop and as map/collect: the same result.
     Parse(parse::Args),
-    /// The cost of threads: wall time of n sleeping, spinning or CPU-burning threads.
+    /// What n threads cost: sleeping, spinning or burning CPU.
     Cost(cost::Args),
-    /// The seed's terms, running: executable, process, threads, coroutines, non-blocking I/O.
+    /// Executable, process, threads, coroutines, non-blocking I/O.
     Terms,
 }
 
@@ -58,6 +62,7 @@ fn run(demo: Demo) -> anyhow::Result<()> {
         Demo::Move => r#move::run(),
         Demo::Closures => closures::run(),
         Demo::Sync => sync::run(),
+        Demo::Atomics => atomics::run(),
         Demo::Parse(args) => parse::run(&args),
         Demo::Cost(args) if args.max < args.step => {
             // A clap usage error (exit 2), like any other bad flag.
@@ -109,6 +114,14 @@ fn die_quietly_on_a_closed_stdout() -> Result<()> {
     Ok(())
 }
 
+/// The first line a demo prints: `== <demo>: <what it shows> ==`, from its
+/// line in `--help`.
+fn header(name: &str) -> String {
+    let about = demos().into_iter().find(|(demo, _)| demo == name);
+    let about = about.map(|(_, about)| about).unwrap_or_default();
+    format!("== {name}: {about} ==")
+}
+
 /// Parses the command line, then runs the demo it names, or every demo in order.
 ///
 /// # Errors
@@ -116,8 +129,8 @@ fn die_quietly_on_a_closed_stdout() -> Result<()> {
 /// read); the error names the demo and the stage. Usage errors exit with code 2.
 fn main() -> anyhow::Result<()> {
     die_quietly_on_a_closed_stdout()?;
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let matches = match Cli::command().try_get_matches() {
+        Ok(matches) => matches,
         Err(err) if err.kind() == clap::error::ErrorKind::InvalidSubcommand => {
             // Printing to stderr can only fail if stderr is gone; nothing to report to then.
             let _ = err.print();
@@ -127,11 +140,15 @@ fn main() -> anyhow::Result<()> {
         }
         Err(err) => err.exit(),
     };
-    match cli.demo {
-        Some(demo) => run(demo),
-        None => {
-            for (name, about) in demos() {
-                println!("=== {name}: {about}");
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
+    match (cli.demo, matches.subcommand_name()) {
+        (Some(demo), Some(name)) => {
+            println!("{}", header(name));
+            run(demo)
+        }
+        _ => {
+            for (name, _) in demos() {
+                println!("{}", header(&name));
                 // Parsing just the name gives the demo with clap's own defaults.
                 let parsed = Cli::try_parse_from(["examples-threads", name.as_str()])
                     .with_context(|| format!("building the default arguments of demo `{name}`"))?;

@@ -1,20 +1,19 @@
 //! # `move`: why `thread::spawn` needs `move`, and how `thread::scope` borrows instead
 //!
-//! `thread::spawn` requires a `'static` closure: the thread may outlive the function
-//! that spawned it, so it may not borrow that function's locals. `move` gives the
-//! closure its own copy (for `Copy` types) or ownership (for the rest; share with
-//! `Arc`). `std::thread::scope` (Rust 1.63) joins its threads before returning, so
-//! they may borrow locals, even mutably, without `move`, `Arc` or `Mutex`.
+//! `thread::spawn` requires a `'static` closure: the thread may outlive the
+//! function that spawned it, so it may not borrow that function's locals. The
+//! first attempt, a closure that borrows a local, is the compile error E0373
+//! ([`E0373`] quotes it; `tests/cli.rs` compiles that attempt with `rustc`).
+//! `move` gives the closure its own copy (for `Copy` types) or ownership (for
+//! the rest; share with `Arc`). `std::thread::scope` (Rust 1.63) joins its
+//! threads before returning, so they may borrow locals, even mutably, without
+//! `move`, `Arc` or `Mutex`.
 //!
-//! Answers `processes-threads-and-containers.md`, "Sharing Variables In Threads", and
-//! `process-and-thread-management.md`, "Thread Creation and Control".
+//! Once it compiles, a second mistake is easy: `handle.join();` drops the
+//! `Result` (rustc warns `unused_must_use`), so a panic in the thread goes
+//! unnoticed. Here every join is checked.
 //!
 //! Run: `cargo run -p examples-threads -- move`
-//!
-//! What the seed gets wrong: the fixed version calls `handle1.join();` and drops the
-//! `Result` (rustc warns `unused_must_use`; a panic in the thread goes unnoticed). Here
-//! every join is checked. The seed also presents `move` as the only fix; `scope` is
-//! the one that needs no copy at all.
 
 use crate::spawn::{join_named, spawn_named};
 use anyhow::Context;
@@ -22,33 +21,33 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// A quotation of what rustc 1.95 reports on the seed's code without `move` (it cannot
-/// compile); `tests/cli.rs` checks it against `rustc`.
+/// What rustc 1.95 reports on a spawned closure that borrows the local
+/// `pause` (it cannot compile); `tests/cli.rs` checks it against `rustc`.
 pub const E0373: &str = "error[E0373]: closure may outlive the current function, \
     but it borrows `pause`, which is owned by the current function";
 
 // ANCHOR: move_copies
-/// Two `move` threads each sleep their own copy of `pause`; returns what each measured.
+/// Two `move` threads each sleep their own copy of `pause`; returns what
+/// each measured.
 pub fn move_copies(pause: Duration) -> anyhow::Result<[Duration; 2]> {
     let timed = move || {
         let start = Instant::now();
-        thread::sleep(pause); // `pause` was copied into the closure: `Duration` is `Copy`
+        thread::sleep(pause); // the closure's own copy: `Duration` is `Copy`
         start.elapsed()
     };
-    let (a, b) = (
-        spawn_named("pause-1", timed)?,
-        spawn_named("pause-2", timed)?,
-    );
+    let a = spawn_named("pause-1", timed)?;
+    let b = spawn_named("pause-2", timed)?;
     Ok([join_named(a)?, join_named(b)?])
 }
 // ANCHOR_END: move_copies
 
 // ANCHOR: arc_halves
-/// A non-`Copy` value shared by `move` threads through `Arc`: each sums one half.
+/// A non-`Copy` value shared by `move` threads through `Arc`: each sums one
+/// half.
 pub fn arc_halves(data: Vec<u64>) -> anyhow::Result<(u64, u64)> {
     let data = Arc::new(data);
     let mid = data.len() / 2;
-    let left = Arc::clone(&data); // each closure moves in its own Arc, not the Vec
+    let left = Arc::clone(&data); // each closure moves in an Arc, not the Vec
     let l = spawn_named("arc-left", move || left[..mid].iter().sum::<u64>())?;
     let right = Arc::clone(&data);
     let r = spawn_named("arc-right", move || right[mid..].iter().sum::<u64>())?;
@@ -57,22 +56,22 @@ pub fn arc_halves(data: Vec<u64>) -> anyhow::Result<(u64, u64)> {
 // ANCHOR_END: arc_halves
 
 // ANCHOR: scoped_double
-/// Scoped threads borrow `data` mutably, half each, with no `move`; returns its new sum.
+/// Scoped threads borrow `data` mutably, half each, with no `move`; returns
+/// its new sum.
 pub fn scoped_double(data: &mut [u64]) -> anyhow::Result<u64> {
     let (left, right) = data.split_at_mut(data.len() / 2);
+    let spawn = |name: &str| thread::Builder::new().name(name.to_owned());
     thread::scope(|s| {
-        let left_half = || left.iter_mut().for_each(|x| *x *= 2); // borrows `left`
+        let left_half = || left.iter_mut().for_each(|x| *x *= 2); // borrows
         let right_half = || right.iter_mut().for_each(|x| *x *= 2);
-        thread::Builder::new()
-            .name("double-left".into())
+        spawn("double-left")
             .spawn_scoped(s, left_half)
             .context("spawning thread `double-left`")?;
-        thread::Builder::new()
-            .name("double-right".into())
+        spawn("double-right")
             .spawn_scoped(s, right_half)
             .context("spawning thread `double-right`")?;
         anyhow::Ok(())
-    })?; // every scoped thread is joined here; a panic in one would re-panic here
+    })?; // every scoped thread is joined here; a panic in one re-panics here
     Ok(data.iter().sum())
 }
 // ANCHOR_END: scoped_double
@@ -83,12 +82,13 @@ pub fn run() -> anyhow::Result<()> {
     let pause = Duration::from_millis(20);
     let [a, b] = move_copies(pause)?;
     let ok = a >= pause && b >= pause;
-    println!("with move: 2 threads each slept {pause:?} (>= 20 ms: {ok}); `pause` still usable: {pause:?}");
+    println!("with move: 2 threads slept {pause:?} each (>= 20 ms: {ok}); `pause` still usable: {pause:?}");
     let (l, r) = arc_halves((1..=100).collect())?;
     println!("Arc + move: halves of 1..=100 sum to {l} + {r} = {}", l + r);
     let mut data: Vec<u64> = (1..=100).collect();
     let doubled = scoped_double(&mut data)?;
-    println!("thread::scope, no move: doubled 1..=100 in place, sum = {doubled}, data still owned here ({} items)", data.len());
+    println!("thread::scope, no move: doubled 1..=100 in place; `data` sums to {doubled}");
+    println!("notice: `move` gives a thread its own values; thread::scope lets threads borrow");
     Ok(())
 }
 

@@ -1,19 +1,19 @@
-//! # `parse`: the seed's `Operation` parser, as a `for` loop and as `map`/`collect`
+//! # `parse`: one parser as a `for` loop and as `map`/`collect`
 //!
-//! The same per-byte `match` ([`step`]) drives both shapes, so the only difference is
-//! the loop: a `Vec` pushed to by hand, or an iterator `map`ped and `collect`ed. The
-//! demo runs both on the same input and checks the results are equal.
+//! A turtle-drawing parser turns each byte of its input into an
+//! [`Operation`]. The same per-byte `match` ([`step`]) drives both shapes,
+//! so the only difference is the loop: a `Vec` pushed to by hand, or an
+//! iterator `map`ped and `collect`ed. The demo runs both on the same input
+//! and checks the results are equal.
 //!
-//! Answers `processes-threads-and-containers.md`, "Functional Programming Style: The
-//! `map` Function". Run: `cargo run -p examples-threads -- parse [--input 0123abc!]`
+//! A common belief is that rewriting the loop as `map` "unlocks
+//! parallelism". It does not: `map` runs on one thread, exactly as the loop
+//! does, and the loop body was just as independent per byte. A parallel
+//! iterator (rayon's) is what runs it on several threads. For the comparison
+//! to be fair, the loop starts from `Vec::with_capacity`, as `collect` sizes
+//! its `Vec` once from the iterator.
 //!
-//! What the seed gets wrong: `Operation` derives nothing, so the two results can be
-//! neither compared nor printed (here: `Debug, Clone, Copy, PartialEq, Eq`); both
-//! functions are called `parse`, which only a notebook accepts; the loop version starts
-//! from `Vec::new()` and regrows while `collect` sizes the `Vec` once from the iterator
-//! (here the loop uses `with_capacity`, so the comparison is fair). And `map` by itself
-//! does not "unlock parallelism": the loop body is as independent per byte as the
-//! closure is; a parallel iterator (rayon) is what would run it on several threads.
+//! Run: `cargo run -p examples-threads -- parse [--input 0123abc!]`
 
 use Operation::{Forward, Home, Noop, TurnLeft, TurnRight};
 
@@ -36,7 +36,7 @@ pub enum Operation {
 pub const HEIGHT: isize = 200;
 
 // ANCHOR: step
-/// The seed's `match`: one byte to one operation.
+/// One byte to one operation.
 pub fn step(byte: u8) -> Operation {
     match byte {
         b'0' => Home,
@@ -49,7 +49,7 @@ pub fn step(byte: u8) -> Operation {
 // ANCHOR_END: step
 
 // ANCHOR: parsers
-/// The seed's first version: a `for` loop pushing into a `Vec`.
+/// The first version: a `for` loop pushing into a `Vec`.
 pub fn parse_loop(input: &str) -> Vec<Operation> {
     let mut steps = Vec::with_capacity(input.len());
     for byte in input.bytes() {
@@ -58,7 +58,7 @@ pub fn parse_loop(input: &str) -> Vec<Operation> {
     steps
 }
 
-/// The seed's second version: `map` and `collect`.
+/// The second version: `map` and `collect`.
 pub fn parse_map(input: &str) -> Vec<Operation> {
     input.bytes().map(step).collect()
 }
@@ -91,6 +91,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         "same result: true ({} operations, forward distance {forward})",
         by_map.len()
     );
+    println!("notice: map/collect is the same loop on the same thread: shorter, not parallel");
     Ok(())
 }
 
@@ -107,7 +108,7 @@ mod tests {
     }
 
     #[test]
-    fn each_byte_class_maps_as_the_seed_says() {
+    fn each_byte_class_maps_to_its_operation() {
         let expected = [
             Home,
             Forward(20),

@@ -26,18 +26,18 @@
 //! [`SharedMemory`], a sealed memfd that two processes map at once, for
 //! data too large to copy through the kernel.
 //!
-//! # The seed's deadlock, and how this avoids it
+//! # The obvious code's deadlock, and how this avoids it
 //!
-//! The seed's `communicate_with_process` (section "Process Communication")
-//! writes *all* of the input to the child's stdin and only then reads the
-//! child's stdout. A pipe holds 64 KiB by default. Give `cat` more than
+//! The obvious way to feed a child and collect its output writes *all* of
+//! the input to the child's stdin and only then reads the child's stdout. A pipe holds 64 KiB by default. Give `cat` more than
 //! about 192 KiB (measured with GNU cat 9.1): `cat` fills its stdout pipe, which
 //! nobody reads, so it blocks in `write`, so it stops reading its stdin, so
 //! the stdin pipe fills and the parent blocks in `write_all`. Each waits for
 //! the other, forever. A child that writes to stderr before it reads its
-//! input hangs the same way with far less data. Its `pipe_processes` never
-//! waits for the producer: the producer stays a zombie, and its failure is
-//! never seen (`false | cat` "succeeds").
+//! input hangs the same way with far less data. And two commands joined by
+//! a pipe, waiting for the consumer only, never wait for the producer: it
+//! stays a zombie, and its failure is never seen (`false | cat`
+//! "succeeds").
 //!
 //! Here, one thread drives all the pipes of a call with `poll(2)`: the
 //! parent's ends are non-blocking, and the loop writes whatever fits into

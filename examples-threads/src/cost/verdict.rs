@@ -1,17 +1,20 @@
 //! # Reading a `cost` curve: where does it stop being flat?
 //!
-//! Part of the `cost` demo (`cargo run -p examples-threads -- cost`), answering
-//! `processes-threads-and-containers.md`, "Plotting The Cost Of Threads": instead of
-//! eyeballing a 500-row table, state a rule and compute the verdict from the data.
+//! Part of the `cost` demo (`cargo run -p examples-threads -- cost`):
+//! instead of eyeballing a table of hundreds of rows, state a rule and
+//! compute the verdict from the data.
 //!
-//! The rule: a curve of (n threads, ms) has a knee where it leaves the flat band (1.5x
-//! the time of its first row) for good: every later row stays above the band, so one
-//! noisy spike that comes back down is not a knee. From the last flat row on, its growth
-//! in ms per thread is the least-squares slope over the remaining rows. If each thread
-//! needs `work_ms` of CPU, `work_ms / slope` threads ran at a time: compare with the
-//! number of cores. A curve that leaves the band but does not keep rising (a spike that
-//! comes back, a slope <= 0, or a rise smaller than the band itself) gets no verdict:
-//! "no clear knee (noisy)"; measure again on a quieter machine.
+//! The rule: a curve of (n threads, ms) has a knee where it leaves the flat
+//! band (1.5x the time of its first row) for good: every later row stays
+//! above the band, so one noisy spike that comes back down is not a knee.
+//! From the last flat row on, its growth in ms per thread is the
+//! least-squares slope over the remaining rows. If each thread needs
+//! `cpu_ms` of CPU, each extra thread adds `cpu_ms` shared by the threads
+//! that run at once, so `cpu_ms / slope` threads ran at a time: compare with
+//! the number of cores. A curve that leaves the band but does not keep
+//! rising (a spike that comes back, a slope <= 0, or a rise smaller than the
+//! band itself) gets no verdict: "no clear knee (noisy)"; measure again on a
+//! quieter machine.
 
 /// The rule's factor: a time above `FLAT_BAND` x the first time is no longer flat.
 pub const FLAT_BAND: f64 = 1.5;
@@ -69,26 +72,41 @@ pub fn shape(curve: &[(u32, f64)]) -> Shape {
     Shape::Knee { at, per }
 }
 
-/// One line on the curve of mode `name`, whose threads each work `work_ms`, against
-/// this machine's `cores`.
-pub fn verdict(name: &str, curve: &[(u32, f64)], work_ms: f64, cores: usize) -> String {
+/// Two lines on the curve of mode `name`: its shape, then, indented and in
+/// parentheses, what the shape means. For threads that each need `cpu_ms`
+/// of CPU, a knee means how many threads ran at a time; otherwise the
+/// meaning is `why`, the mode's own explanation.
+pub fn verdict(name: &str, curve: &[(u32, f64)], cpu_ms: Option<f64>, why: &str) -> String {
     let (Some(&(_, base)), Some(&(last, _))) = (curve.first(), curve.last()) else {
         return format!("{name}: no data");
     };
-    match shape(curve) {
-        Shape::Flat => format!(
-            "{name}: flat (~{base:.0} ms) for every n up to {last}: no knee here; {cores} cores"
+    let (shape, meaning) = match shape(curve) {
+        Shape::Flat => (
+            format!("flat (~{base:.0} ms) for every n up to {last}: no knee"),
+            match cpu_ms {
+                Some(cpu) => format!("each got its {cpu:.0} ms of CPU at once; {why}"),
+                None => why.to_owned(),
+            },
         ),
-        Shape::Noisy => format!(
-            "{name}: no clear knee (noisy): leaves the band around ~{base:.0} ms but does not \
-             keep rising; {cores} cores"
+        Shape::Noisy => (
+            format!("no clear knee (noisy): leaves ~{base:.0} ms, does not keep rising"),
+            why.to_owned(),
         ),
-        Shape::Knee { at: flat, per } => format!(
-            "{name}: flat (~{base:.0} ms) up to n = {flat}, then grows ~{per:.1} ms per thread \
-             ({work_ms:.0} ms / {per:.1} = ~{:.1} threads at a time); {cores} cores",
-            work_ms / per
-        ),
-    }
+        Shape::Knee { at, per } => {
+            let shape =
+                format!("flat (~{base:.0} ms) up to n = {at}, then grows ~{per:.1} ms per thread");
+            let meaning = match cpu_ms {
+                Some(cpu) => format!(
+                    "each needs {cpu:.0} ms of CPU: {cpu:.0} / {per:.1} = ~{:.1} threads ran at \
+                     a time; {why}",
+                    cpu / per
+                ),
+                None => why.to_owned(),
+            };
+            (shape, meaning)
+        }
+    };
+    format!("{name}: {shape}\n  ({meaning})")
 }
 
 /// The curve in column `i` of `table` (rows of n and one time per mode).
@@ -120,9 +138,12 @@ mod tests {
         let two_cores = [(2, 20.5), (4, 40.0), (6, 60.0), (8, 80.5)];
         let (at, per) = knee(&two_cores);
         assert!(at == 2 && close(per, 10.0), "{at} {per}");
-        let expected = "cpu: flat (~20 ms) up to n = 2, then grows ~10.0 ms per thread \
-                        (20 ms / 10.0 = ~2.0 threads at a time); 2 cores";
-        assert_eq!(verdict("cpu", &two_cores, 20.0, 2), expected);
+        let expected = "cpu: flat (~20 ms) up to n = 2, then grows ~10.0 ms per thread\n  \
+                        (each needs 20 ms of CPU: 20 / 10.0 = ~2.0 threads ran at a time; \
+                        2 cores)";
+        assert_eq!(verdict("cpu", &two_cores, Some(20.0), "2 cores"), expected);
+        let expected = "spin: flat (~20 ms) up to n = 2, then grows ~10.0 ms per thread\n  (why)";
+        assert_eq!(verdict("spin", &two_cores, None, "why"), expected);
         let four_cores = [
             (1, 20.0),
             (2, 20.0),
@@ -139,13 +160,13 @@ mod tests {
     fn flat_curves_and_tiny_tables_have_no_knee() {
         let flat = [(1, 20.0), (2, 21.0), (3, 29.9), (4, 25.0)];
         assert_eq!(shape(&flat), Shape::Flat);
-        let expected = "sleep: flat (~20 ms) for every n up to 4: no knee here; 8 cores";
-        assert_eq!(verdict("sleep", &flat, 20.0, 8), expected);
+        let expected = "sleep: flat (~20 ms) for every n up to 4: no knee\n  (no CPU)";
+        assert_eq!(verdict("sleep", &flat, None, "no CPU"), expected);
         assert_eq!(
             (shape(&[(2, 20.0)]), shape(&[])),
             (Shape::Flat, Shape::Flat)
         );
-        assert_eq!(verdict("spin", &[], 20.0, 2), "spin: no data");
+        assert_eq!(verdict("spin", &[], None, ""), "spin: no data");
     }
 
     /// One noisy row above the band, then back inside it: not a knee (the old rule
@@ -154,9 +175,9 @@ mod tests {
     fn one_spike_is_noise_not_a_knee() {
         let spike = [(2, 20.0), (4, 20.5), (6, 45.0), (8, 21.0), (10, 20.8)];
         assert_eq!(shape(&spike), Shape::Noisy);
-        let expected = "sleep: no clear knee (noisy): leaves the band around ~20 ms but does \
-                        not keep rising; 2 cores";
-        assert_eq!(verdict("sleep", &spike, 20.0, 2), expected);
+        let expected = "sleep: no clear knee (noisy): leaves ~20 ms, does not keep rising\n  \
+                        (no CPU)";
+        assert_eq!(verdict("sleep", &spike, None, "no CPU"), expected);
         // A spike and then a real rise: the knee is where the curve leaves for good.
         let rise = [(2, 20.0), (4, 45.0), (6, 20.0), (8, 40.0), (10, 60.0)];
         let (at, per) = knee(&rise);
@@ -172,7 +193,8 @@ mod tests {
         // Out of the band for good, but rising 0.1 ms per thread: no clear knee either.
         let creeps = [(2, 20.0), (4, 31.0), (6, 31.2), (8, 31.3), (10, 31.5)];
         assert_eq!(shape(&creeps), Shape::Noisy);
-        assert!(verdict("spin", &creeps, 20.0, 2).starts_with("spin: no clear knee (noisy)"));
+        let line = verdict("spin", &creeps, Some(20.0), "");
+        assert!(line.starts_with("spin: no clear knee (noisy)"), "{line}");
     }
 
     #[test]

@@ -134,7 +134,7 @@ mod tests {
     /// A stop sent in the queue must still be answered, and a request
     /// sent after it must be seen to go unanswered, not lost silently.
     #[test]
-    fn pang_is_answered_and_a_request_after_it_is_seen_unanswered() {
+    fn a_stop_message_is_answered_and_a_request_after_it_is_seen_unanswered() {
         let (answers, answered) =
             session(&[Ping(1), Stop(2), Ping(3)]).expect("worker ran");
         assert_eq!(answers, [Some(Pong(1)), Some(Bye(2)), None]);

@@ -18,8 +18,8 @@
 //! The workers pull jobs from one multi-producer multi-consumer queue
 //! (`crossbeam-channel`), not from a `Mutex<Receiver>`: a worker blocked on an
 //! empty queue holds no lock, and a sender wakes a parked worker only when one
-//! is parked. The seed's pool and the Rust Book's first draft lock a mutex
-//! around `recv()`, so every dequeue serialises on that lock.
+//! is parked. The Rust Book's pool locks a mutex around `recv()`, so every
+//! dequeue serialises on that lock.
 //!
 //! Each worker owns a cache-padded `Slot` of counters that only it writes
 //! (`started`, `completed`, `panicked`, `retired`, `cancelled`), so finishing
@@ -550,8 +550,9 @@ impl Shared {
     }
 
     // ANCHOR: after_job
-    /// Called by a worker after a job, and by a submitter whose job the queue
-    /// refused: wakes `wait_idle` callers if there are any and the pool is idle.
+    /// Called by a worker after a job, and by a submitter whose job the
+    /// queue refused: wakes `wait_idle` callers if there are any and the
+    /// pool is idle.
     fn after_job(&self) {
         // Dekker handshake with `wait_idle`: the counter store before this
         // fence and the `waiters` increment before the waiter's fence cannot
@@ -566,7 +567,8 @@ impl Shared {
 }
 
 // ANCHOR: worker_loop
-/// The body of each worker thread: run jobs until the queue is closed and empty.
+/// The body of each worker thread: runs jobs until the queue is closed and
+/// empty.
 fn worker_loop(shared: &Shared, index: usize, receiver: &Receiver<Job>) {
     let _guard = AbortOnUnwind("a ptm::ThreadPool worker");
     CURRENT_WORKER.with(|current| current.set((shared.id(), index)));

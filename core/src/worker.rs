@@ -1,9 +1,9 @@
 //! One background thread with its own task queue: [`WorkerThread`].
 //!
-//! The seed's "Worker Thread Pattern" loops forever on a `Condvar`, so its
-//! thread never ends and the program can only quit by exiting the process;
-//! it also takes a handler that can neither keep state (`Fn`) nor survive a
-//! panic. Here the queue is a `crossbeam-channel`: closing it (in
+//! A worker thread written as a bare `loop` around a `Condvar` never ends:
+//! nothing can tell it to stop, so the program can only quit by exiting the
+//! process; taking its handler as `Fn` and calling it bare, it can neither
+//! keep state nor survive a panic. Here the queue is a `crossbeam-channel`: closing it (in
 //! [`WorkerThread::stop`] or `Drop`) lets the thread drain what is queued and
 //! return, and the owner joins it.
 //!

@@ -144,8 +144,8 @@ const _: fn() = || {
     send_sync::<ThreadPool>();
 };
 
-/// Seed "Thread Pool": `ThreadPool::new(0)` builds a pool with no worker,
-/// whose jobs are queued forever and never run. Here zero is an error.
+/// A pool of zero workers would queue every job forever and run none (the
+/// Rust Book's pool asserts against it at run time). Here zero is an error.
 #[test]
 fn zero_workers_is_invalid_argument() {
     match ThreadPool::new(0) {
@@ -347,9 +347,9 @@ fn spawn_and_join_return_each_jobs_value() {
     });
 }
 
-/// Seed "Thread Pool": the worker loop calls `job()` unguarded, so each
-/// panicking job unwinds and kills its worker thread (and `Drop` then panics
-/// on `join().unwrap()`); 100 panics empty a 4-thread pool. Here 1,000 jobs,
+/// A worker loop that calls `job()` unguarded lets each panicking job unwind
+/// and kill its worker thread (and a `Drop` that does `join().unwrap()` then
+/// panics); 100 panics would empty a 4-thread pool. Here 1,000 jobs,
 /// every 10th panicking: 900 complete, 100 panicked, and all 4 workers still
 /// serve new work.
 #[test]
@@ -418,10 +418,10 @@ fn join_of_a_panicking_job_reports_the_panic_message() {
     });
 }
 
-/// Seed "Thread Pool": `Drop` does `drop(&self.sender)`, which drops a
-/// reference, not the sender, so the workers never see the channel close and
-/// `Drop` deadlocks joining them. Here dropping a pool with 1,000 jobs
-/// still queued runs all 1,000 and returns.
+/// A `Drop` that does `drop(&self.sender)` drops a reference, not the
+/// sender, so the workers never see the channel close and `Drop` deadlocks
+/// joining them. Here dropping a pool with 1,000 jobs still queued runs all
+/// 1,000 and returns.
 #[test]
 fn drop_with_1000_queued_jobs_runs_all_of_them() {
     within("dropping a pool with 1,000 queued jobs", || {
@@ -650,9 +650,9 @@ fn execute_on_a_full_bounded_queue_blocks_until_there_is_room() {
     });
 }
 
-/// Seed "Thread Pool": `thread_pool_example` sleeps one second and hopes the
-/// jobs are done. `wait_idle` waits for exactly the submitted work, here
-/// 1,000 jobs submitted from 4 threads while the workers were held busy.
+/// Sleeping a second and hoping the jobs are done is no way to wait for
+/// them. `wait_idle` waits for exactly the submitted work, here 1,000 jobs
+/// submitted from 4 threads while the workers were held busy.
 #[test]
 fn wait_idle_waits_for_jobs_submitted_from_several_threads() {
     within("wait_idle", || {

@@ -128,9 +128,9 @@ const _: fn() = || {
     send_sync::<WorkerThread<Cell<u32>>>();
 };
 
-/// Seed "Worker Thread Pattern": the handler is `Fn`, so it cannot keep
-/// state between tasks. Here an `FnMut` handler keeps a running total, and
-/// tasks are handled one at a time in submission order.
+/// A handler taken as `Fn` cannot keep state between tasks. Here an `FnMut`
+/// handler keeps a running total, and tasks are handled one at a time in
+/// submission order.
 #[test]
 fn handler_keeps_state_and_sees_tasks_in_submission_order() {
     within("a stateful handler", || {
@@ -203,11 +203,10 @@ fn stop_drains_the_queue_joins_the_thread_and_returns_stats() {
     });
 }
 
-/// Seed "Worker Thread Pattern": the thread is a `loop` with no way out and
-/// the struct has no `Drop`, so the worker can never be stopped (the example
-/// sleeps a second and then leaks it). Here dropping the worker handles what
-/// is queued and ends the thread: when `drop` returns, the thread has dropped
-/// the handler it owned.
+/// A worker thread written as a `loop` with no way out, in a struct with no
+/// `Drop`, can never be stopped: the program can only leak it. Here dropping
+/// the worker handles what is queued and ends the thread: when `drop`
+/// returns, the thread has dropped the handler it owned.
 #[test]
 fn dropping_the_worker_handles_queued_tasks_and_ends_the_thread() {
     within("dropping a worker with 300 queued tasks", || {
@@ -250,10 +249,10 @@ fn dropping_the_worker_handles_queued_tasks_and_ends_the_thread() {
     assert_eq!((idle.processed, idle.panicked), (0, 0));
 }
 
-/// Seed "Worker Thread Pattern": a panicking `worker_fn` unwinds the seed's
-/// thread, and every later task is queued forever, silently. Here the panic
-/// is caught and counted, the handler keeps its state, and the worker goes
-/// on with the next task.
+/// A panicking handler that is not caught unwinds its thread, and every
+/// later task is queued forever, silently. Here the panic is caught and
+/// counted, the handler keeps its state, and the worker goes on with the
+/// next task.
 #[test]
 fn a_panicking_handler_is_counted_and_the_worker_goes_on() {
     quiet_expected_panics();

@@ -1,9 +1,6 @@
 //! `disconnect`: what `send`, `recv` and `try_recv` return once the other
 //! side is gone, for std's `mpsc` and for crossbeam.
 //!
-//! Answers the `.unwrap()` on every `send`/`recv` of the seed's channel code:
-//! "Thread Communication" in `process-and-thread-management.md` and "Two Way
-//! Communication Using Channels" in `processes-threads-and-containers.md`.
 //! Run it: `cargo run -p examples-channels -- disconnect`.
 //!
 //! A channel's errors are not accidents to `unwrap`: they are how one side
@@ -22,7 +19,7 @@ use anyhow::{Context, Result};
 /// per step, as `{:?}` writes it (std's `SendError` hides its value: shown here).
 pub const STEPS: [&str; 4] = [
     "send(7) after the receiver was dropped",
-    "sent 1, 2, 3, dropped every sender; recv x4",
+    "3 sent, senders dropped; recv x4",
     "try_recv on empty channel, sender alive",
     "try_recv on empty channel, sender dropped",
 ];
@@ -84,12 +81,19 @@ pub fn crossbeam() -> Result<[String; 4]> {
 
 /// Prints both libraries' results; fails as [`std_mpsc`] does.
 pub fn run() -> Result<()> {
-    println!("== disconnect: what each call returns once the other side is gone");
+    println!(
+        "== disconnect: what each call returns once the other side \
+         is gone =="
+    );
     for (lib, results) in [("std", std_mpsc()?), ("crossbeam", crossbeam()?)] {
         for (step, result) in STEPS.iter().zip(results) {
             println!("{lib}: {step} -> {result}");
         }
     }
+    println!(
+        "notice: each error says that the other side has gone; unwrap makes \
+         that a panic"
+    );
     Ok(())
 }
 

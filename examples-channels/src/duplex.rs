@@ -1,17 +1,15 @@
 //! `duplex`: request/response over two channels, and a clean stop.
 //!
-//! Answers "Two Way Communication Using Channels" in the seed
-//! `processes-threads-and-containers.md`.
 //! Run it: `cargo run -p examples-channels -- duplex`.
 //!
-//! The seed's version runs, but one enum serves both directions (a `Pong`
-//! request compiles, caught only at run time); an in-band `Pang` stops the
-//! worker unanswered and silently drops what is queued behind it; if the
-//! client goes away first, the worker's `recv().unwrap()` panics; the worker
-//! is never joined. Here `Request` and `Response` are separate types, each
-//! request gets its answer (or the client sees that none came), and the stop
-//! is dropping the request `Sender`: the worker's loop ends, it returns how
-//! many requests it answered, the client joins it. `Pang` is answered `Bye`.
+//! `Request` and `Response` are separate types on separate channels, so a
+//! response cannot be sent where a request is expected (the compiler
+//! refuses it). Each request gets its answer, or the client sees that none
+//! came. The clean stop is dropping the request `Sender`: the worker's loop
+//! ends, it returns how many requests it answered, and the client joins it.
+//! A stop sent *in* the queue (`Stop`, answered `Bye`), the other common
+//! way, ends the worker at once: whatever was queued behind it goes
+//! unanswered, which the second session shows.
 
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::thread;
@@ -19,12 +17,12 @@ use std::thread;
 use anyhow::{anyhow, Context, Result};
 
 // ANCHOR: types
-/// What the client asks: `Ping` (answered `Pong`) or the seed's stop
-/// message `Pang` (answered `Bye`, then the worker stops).
+/// What the client asks: `Ping` (answered `Pong`) or `Stop`, a stop sent
+/// in the queue (answered `Bye`, then the worker stops).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Request {
     Ping(u32),
-    Pang(u32),
+    Stop(u32),
 }
 
 /// What the worker answers, with the id of the request.
@@ -37,15 +35,15 @@ pub enum Response {
 
 // ANCHOR: serve
 /// The worker: answers requests until the requests channel is closed or a
-/// `Pang` arrives; returns how many requests it answered.
+/// `Stop` arrives; returns how many requests it answered.
 fn serve(requests: Receiver<Request>, responses: Sender<Response>) -> usize {
     let mut answered = 0;
     for request in requests {
         let (response, last) = match request {
             Request::Ping(id) => (Response::Pong(id), false),
-            Request::Pang(id) => (Response::Bye(id), true),
+            Request::Stop(id) => (Response::Bye(id), true),
         };
-        let sent = responses.send(response).is_ok(); // Fails if the client is gone.
+        let sent = responses.send(response).is_ok(); // fails: client gone
         answered += usize::from(sent);
         if !sent || last {
             break;
@@ -79,7 +77,7 @@ pub fn session(script: &[Request]) -> Result<(Vec<Option<Response>>, usize)> {
         };
         answers.push(answer);
     }
-    drop(requests_tx); // The clean stop: the worker's `for` loop ends.
+    drop(requests_tx); // the clean stop: the worker's `for` loop ends
     let answered = worker.join().map_err(|_| anyhow!("worker panicked"))?;
     Ok((answers, answered))
 }
@@ -87,41 +85,58 @@ pub fn session(script: &[Request]) -> Result<(Vec<Option<Response>>, usize)> {
 
 /// Prints the demo's results; fails as [`session`] does.
 pub fn run() -> Result<()> {
-    use Request::{Pang, Ping};
-    println!("== duplex: requests on one channel, responses on another");
-    let (pings, pang) = ([Ping(1), Ping(2), Ping(3)], [Ping(1), Pang(2), Ping(3)]);
-    for (name, script) in [("pings", pings), ("seed's Pang", pang)] {
+    use Request::{Ping, Stop};
+    println!("== duplex: requests on one channel, responses on another ==");
+    let (pings, stop) =
+        ([Ping(1), Ping(2), Ping(3)], [Ping(1), Stop(2), Ping(3)]);
+    for (name, script) in [("pings", pings), ("stop message", stop)] {
         let (answers, answered) = session(&script)?;
         for (request, answer) in script.iter().zip(answers) {
             match answer {
-                Some(response) => println!("{name}: {request:?} -> {response:?}"),
-                None => println!("{name}: {request:?} -> no answer (the worker had stopped)"),
+                Some(response) => {
+                    println!("{name}: {request:?} -> {response:?}")
+                }
+                None => println!(
+                    "{name}: {request:?} -> no answer (the worker had stopped)"
+                ),
             }
         }
         let sent = script.len();
-        println!("{name}: worker answered {answered} of {sent} requests, ended, joined");
+        println!(
+            "{name}: worker answered {answered} of {sent} requests, \
+             ended, joined"
+        );
     }
+    println!(
+        "notice: Stop left a later request unanswered; dropping the Sender \
+         did not"
+    );
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use Request::{Pang, Ping};
+    use Request::{Ping, Stop};
     use Response::{Bye, Pong};
 
     #[test]
     fn each_ping_gets_its_pong_and_dropping_the_sender_stops_the_worker() {
-        let (answers, answered) = session(&[Ping(1), Ping(2)]).expect("worker ran");
-        assert_eq!((answers, answered), (vec![Some(Pong(1)), Some(Pong(2))], 2));
+        let (answers, answered) =
+            session(&[Ping(1), Ping(2)]).expect("worker ran");
+        assert_eq!(
+            (answers, answered),
+            (vec![Some(Pong(1)), Some(Pong(2))], 2)
+        );
         assert_eq!(session(&[]).expect("worker ran"), (vec![], 0));
     }
 
-    /// Seed "Two Way Communication Using Channels": `Pang` got no answer,
-    /// and a request queued behind it was lost without anyone noticing.
+    /// A stop sent in the queue must still be answered, and a request
+    /// sent after it must be seen to go unanswered, not lost silently.
     #[test]
-    fn pang_is_answered_and_a_request_after_it_is_seen_unanswered() {
-        let (answers, answered) = session(&[Ping(1), Pang(2), Ping(3)]).expect("worker ran");
+    fn a_stop_message_is_answered_and_a_request_after_it_is_seen_unanswered() {
+        let (answers, answered) =
+            session(&[Ping(1), Stop(2), Ping(3)]).expect("worker ran");
         assert_eq!(answers, [Some(Pong(1)), Some(Bye(2)), None]);
         assert_eq!(answered, 2);
     }

@@ -1,10 +1,10 @@
 //! examples-channels: channels in Rust, done right.
 //!
-//! Each demo is a module of its own (`src/<demo>.rs`) that answers a section
-//! of the seed tutorials: std's mpsc with several producers and a loop that
-//! ends, a crossbeam channel as a task queue for several workers, bounded
-//! queues and back pressure, request/response over two channels, `select!`
-//! with a timeout, and what each call returns once the other side is gone.
+//! Each demo is a module of its own (`src/<demo>.rs`) with one idea: a loop
+//! over a `Receiver` that ends when every `Sender` is gone, a crossbeam
+//! channel as a task queue for several workers, bounded queues and back
+//! pressure, request/response over two channels, `select!` with a timeout,
+//! and what each call returns once the other side is gone.
 //!
 //! ```sh
 //! cargo run -p examples-channels                     # every demo, in order
@@ -35,17 +35,17 @@ struct Cli {
 /// The demos, in the order a no-argument run shows them.
 #[derive(Debug, Subcommand)]
 enum Demo {
-    /// std mpsc: several producers, one consumer whose loop ends when all Senders drop
+    /// A loop over a Receiver ends when every Sender is gone
     Mpsc(mpsc::Args),
-    /// A crossbeam channel as a task queue shared by workers; each task done once
+    /// Workers share one crossbeam task queue; each task runs once
     Queue(queue::Args),
-    /// Bounded vs unbounded crossbeam queue: back pressure and the memory bound
+    /// Bounded vs unbounded queue: back pressure and a memory bound
     Bounded(bounded::Args),
-    /// Ping/Pong request/response over two channels, then a clean stop
+    /// Requests on one channel, responses on another, a clean stop
     Duplex,
-    /// crossbeam select! over two producers and a timeout
+    /// select! over two channels and a timeout
     Select(select::Args),
-    /// What send, recv and try_recv return once the other side is dropped
+    /// What send, recv and try_recv return once the other side is gone
     Disconnect,
 }
 
@@ -135,7 +135,8 @@ mod tests {
 
     #[test]
     fn demos_are_listed_in_order() {
-        let names = ["mpsc", "queue", "bounded", "duplex", "select", "disconnect"];
+        let names =
+            ["mpsc", "queue", "bounded", "duplex", "select", "disconnect"];
         assert_eq!(demo_names(), names);
     }
 }

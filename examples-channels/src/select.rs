@@ -1,9 +1,7 @@
 //! `select`: one thread waits on two channels and a timeout with `select!`.
 //!
-//! Answers "Bounded And Unbounded Queues From `crossbeam` Crate" in the seed
-//! `processes-threads-and-containers.md`: crossbeam "provides slightly more
-//! features" than std, it says, but never shows the main one.
-//! Run it: `cargo run -p examples-channels -- select [--fast 20] [--slow 5] [--quiet-ms 50]`.
+//! Run it: `cargo run -p examples-channels -- select [--fast 20] [--slow 5]
+//! [--quiet-ms 50]`.
 //!
 //! Two producers send at different rates (their sleeps are their workload:
 //! nobody waits on them); the selector counts what came from each. A
@@ -21,13 +19,13 @@ use crossbeam_channel::{never, select, unbounded, Receiver};
 /// Flags of the `select` demo.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// Messages from the fast producer (one every millisecond).
+    /// Messages from the fast producer (1 per ms)
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(..=10_000))]
     pub fast: u64,
-    /// Messages from the slow producer (one every 5 milliseconds).
+    /// Messages from the slow producer (1 per 5 ms)
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(..=10_000))]
     pub slow: u64,
-    /// Milliseconds of silence after which the selector's timeout fires.
+    /// Silence, in ms, before the timeout fires
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub quiet_ms: u64,
 }
@@ -47,7 +45,11 @@ pub struct Report {
 }
 
 /// Starts a producer thread `name` that sends `0..count`, one value every `every`.
-fn producer(name: &str, count: u64, every: Duration) -> Result<(Receiver<u64>, JoinHandle<()>)> {
+fn producer(
+    name: &str,
+    count: u64,
+    every: Duration,
+) -> Result<(Receiver<u64>, JoinHandle<()>)> {
     let (tx, rx) = unbounded();
     let send = move || {
         for value in 0..count {
@@ -87,7 +89,10 @@ pub fn select_two(fast: u64, slow: u64, quiet: Duration) -> Result<Report> {
                 Err(_) => (slow_open, slow_rx) = (false, never()),
             },
             // Only the timeout is left once both arms are `never()`.
-            default(quiet) => if fast_open || slow_open { r.early_timeouts += 1 } else { break },
+            default(quiet) => match fast_open || slow_open {
+                true => r.early_timeouts += 1,
+                false => break,
+            },
         }
     }
     for (name, t) in [("fast", fast_t), ("slow", slow_t)] {
@@ -100,13 +105,26 @@ pub fn select_two(fast: u64, slow: u64, quiet: Duration) -> Result<Report> {
 /// Prints the demo's results; fails as [`select_two`] does.
 pub fn run(args: &Args) -> Result<()> {
     let quiet = args.quiet_ms;
-    println!("== select: a fast and a slow producer, one selector, a {quiet} ms timeout");
+    println!("== select: one thread waits on two channels and a timeout ==");
+    println!("a fast and a slow producer, one selector, a {quiet} ms timeout");
     let r = select_two(args.fast, args.slow, Duration::from_millis(quiet))?;
-    let ((fast, fast_sum), (slow, slow_sum), early) = (r.fast, r.slow, r.early_timeouts);
-    println!("from fast (every {FAST_EVERY:?}): {fast} messages, sum {fast_sum}");
-    println!("from slow (every {SLOW_EVERY:?}): {slow} messages, sum {slow_sum}");
+    let ((fast, fast_sum), (slow, slow_sum), early) =
+        (r.fast, r.slow, r.early_timeouts);
+    println!(
+        "from fast (every {FAST_EVERY:?}): {fast} messages, sum {fast_sum}"
+    );
+    println!(
+        "from slow (every {SLOW_EVERY:?}): {slow} messages, sum {slow_sum}"
+    );
     println!("timeouts while a producer was connected: {early}");
-    println!("both channels disconnected, then the {quiet} ms timeout fired: selector ended");
+    println!(
+        "both channels disconnected, then the {quiet} ms timeout fired: \
+         selector ended"
+    );
+    println!(
+        "notice: a disconnected channel is always ready: switch its arm off \
+         with never()"
+    );
     Ok(())
 }
 
@@ -116,9 +134,11 @@ mod tests {
 
     #[test]
     fn counts_both_sources_and_ends_after_the_timeout() {
-        let r = select_two(20, 5, Duration::from_millis(200)).expect("producers ran");
+        let r = select_two(20, 5, Duration::from_millis(200))
+            .expect("producers ran");
         assert_eq!((r.fast, r.slow), ((20, 190), (5, 10)));
-        let r = select_two(0, 0, Duration::from_millis(10)).expect("producers ran");
+        let r =
+            select_two(0, 0, Duration::from_millis(10)).expect("producers ran");
         assert_eq!((r.fast, r.slow), ((0, 0), (0, 0)));
     }
 }

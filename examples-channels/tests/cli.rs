@@ -3,7 +3,8 @@
 use assert_cmd::cargo::cargo_bin_cmd;
 
 /// The demos, in the order the binary runs them.
-const DEMOS: [&str; 6] = ["mpsc", "queue", "bounded", "duplex", "select", "disconnect"];
+const DEMOS: [&str; 6] =
+    ["mpsc", "queue", "bounded", "duplex", "select", "disconnect"];
 
 /// Runs the binary with `args`; returns (exit code, stdout, stderr).
 fn run(args: &[&str]) -> (i32, String, String) {
@@ -35,11 +36,13 @@ fn mpsc_loses_nothing_and_ends() {
     demo_prints(
         &["mpsc", "--producers", "3", "--messages", "200"],
         &[
-            "received 600 of 600 messages, sum = 179700 (expected 179700)",
-            "consumed 600 distinct values, each once",
-            "all 3 Sender clones dropped",
-            "original Sender kept: recv_timeout = Err(Timeout)",
-            "every Sender dropped: recv_timeout = Err(Disconnected)",
+            "one sender: received \"message 1\", \"message 2\", \"message 3\"; \
+             the loop ended",
+            "kept the original Sender: still waiting after 200 ms",
+            "dropped it: the consumer's loop ended, 1 received",
+            "3 producers x 200 messages: received 600, sum 179700 \
+             (expected 179700)",
+            "each of the 600 values arrived exactly once",
         ],
     );
 }
@@ -54,7 +57,7 @@ fn queue_does_each_task_once() {
             "(total 100;",
         ],
     );
-    assert!(stdout.contains("all 3 workers ended"), "{stdout}");
+    assert!(stdout.contains("all 3 workers ended, joined"), "{stdout}");
 }
 
 #[test]
@@ -72,16 +75,16 @@ fn bounded_stays_within_capacity_and_unbounded_does_not() {
         &args,
         &[
             "bounded(4): consumed 200 of 200 items, sum = 19900",
-            "bounded(4): max queue length 4 <= capacity 4 (its 4 slots were allocated",
+            "bounded(4): longest queue 4 <= capacity 4 (4 slots, allocated",
             "unbounded: consumed 200 of 200 items, sum = 19900",
-            "unbounded: producer blocked 0 times",
-            "unbounded: max queue length 200 of 200 items (it allocates as the backlog grows",
+            "unbounded: the queue was full 0 times",
+            "unbounded: longest queue 200 (1600 bytes of values at the peak)",
         ],
     );
     // The consumer starts only after the producer's first `Full`, so the queue fills
     // on any schedule: exact lengths, and at least one block for the bounded queue.
     let max_len = |name: &str| -> usize {
-        let prefix = format!("{name}: max queue length ");
+        let prefix = format!("{name}: longest queue ");
         let line = stdout
             .lines()
             .find_map(|l| l.strip_prefix(&prefix))
@@ -95,7 +98,7 @@ fn bounded_stays_within_capacity_and_unbounded_does_not() {
     assert_eq!(max_len("unbounded"), 200, "{stdout}");
     let blocked = stdout
         .lines()
-        .find_map(|l| l.strip_prefix("bounded(4): producer blocked "))
+        .find_map(|l| l.strip_prefix("bounded(4): the queue was full "))
         .and_then(|rest| rest.split(' ').next()?.parse::<u64>().ok())
         .expect("a blocked count");
     assert!(blocked > 0, "{stdout}");
@@ -109,9 +112,9 @@ fn duplex_answers_each_request_and_stops() {
             "pings: Ping(1) -> Pong(1)",
             "pings: Ping(3) -> Pong(3)",
             "pings: worker answered 3 of 3 requests, ended, joined",
-            "seed's Pang: Pang(2) -> Bye(2)",
-            "seed's Pang: Ping(3) -> no answer",
-            "seed's Pang: worker answered 2 of 3 requests",
+            "stop message: Stop(2) -> Bye(2)",
+            "stop message: Ping(3) -> no answer",
+            "stop message: worker answered 2 of 3 requests",
         ],
     );
 }
@@ -135,7 +138,7 @@ fn disconnect_shows_each_result() {
             &["disconnect"],
             &[
                 &format!("{lib}: send(7) after the receiver was dropped -> Err(SendError(7))"),
-                &format!("{lib}: sent 1, 2, 3, dropped every sender; recv x4 -> Ok(1), Ok(2), Ok(3), Err(RecvError)"),
+                &format!("{lib}: 3 sent, senders dropped; recv x4 -> Ok(1), Ok(2), Ok(3), Err(RecvError)"),
                 &format!("{lib}: try_recv on empty channel, sender alive -> Err(Empty)"),
                 &format!("{lib}: try_recv on empty channel, sender dropped -> Err(Disconnected)"),
             ],
@@ -148,9 +151,9 @@ fn no_argument_runs_every_demo_in_order() {
     let stdout = demo_prints(
         &[],
         &[
-            "sum = 7998000 (expected 7998000)",
+            "received 4000, sum 7998000 (expected 7998000)",
             "sum of squares 0..100 = 328350",
-            "bounded(16): max queue length",
+            "bounded(16): longest queue 16",
             "pings: Ping(2) -> Pong(2)",
             "from fast (every 1ms): 20 messages, sum 190",
             "crossbeam: try_recv on empty channel, sender dropped -> Err(Disconnected)",
@@ -168,6 +171,24 @@ fn no_argument_runs_every_demo_in_order() {
         headers.windows(2).all(|w| w[0] < w[1]),
         "demos out of order:\n{stdout}"
     );
+}
+
+/// Every demo opens with `== <demo>: <what it shows> ==` and ends with a
+/// line that says what to notice.
+#[test]
+fn every_demo_has_a_header_and_a_notice() {
+    for demo in DEMOS {
+        let (code, stdout, stderr) = run(&[demo]);
+        assert_eq!(code, 0, "{demo} failed:\n{stderr}");
+        let first = stdout.lines().next().unwrap_or_default();
+        let header = format!("== {demo}: ");
+        assert!(
+            first.starts_with(&header) && first.ends_with(" =="),
+            "{demo}: header {first:?}"
+        );
+        let last = stdout.lines().last().unwrap_or_default();
+        assert!(last.starts_with("notice: "), "{demo}: last line {last:?}");
+    }
 }
 
 #[test]
@@ -246,7 +267,8 @@ fn a_closed_stdout_ends_the_run_quietly() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("the binary starts");
-    let pid = Pid::from_raw(i32::try_from(child.id()).expect("a pid fits in i32"));
+    let pid =
+        Pid::from_raw(i32::try_from(child.id()).expect("a pid fits in i32"));
     let stdout = child.stdout.take().expect("stdout is piped");
     let mut stderr = child.stderr.take().expect("stderr is piped");
     let (line_tx, first_line) = mpsc::channel();
@@ -275,7 +297,9 @@ fn a_closed_stdout_ends_the_run_quietly() {
     let _ = killpg(pid, Signal::SIGKILL); // nothing of its group survives it
     let line = line.expect("a first line within the limit");
     let status = status
-        .unwrap_or_else(|_| panic!("still running {LIMIT:?} after its stdout closed"))
+        .unwrap_or_else(|_| {
+            panic!("still running {LIMIT:?} after its stdout closed")
+        })
         .expect("the binary is reaped");
     assert!(!line.is_empty(), "no first line; stderr:\n{stderr}");
     assert!(

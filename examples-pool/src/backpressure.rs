@@ -1,12 +1,10 @@
 //! `backpressure`: a bounded pool queue (`PoolBuilder::queue_capacity`).
 //! `try_execute` refuses a job with `Error::QueueFull` when it is full;
-//! `execute` waits for room. Answers "Bounded And Unbounded Queues From
-//! `crossbeam` Crate" (`processes-threads-and-containers.md`), which tells of
-//! back pressure but shows only an unbounded channel, as does the seed's
-//! "Thread Pool" (`process-and-thread-management.md`): a producer faster than
-//! the workers grows that queue without limit.
+//! `execute` waits for room. Without a bound, a producer faster than the
+//! workers grows the queue without limit.
 //!
-//! Run it: `cargo run -p examples-pool -- backpressure [--capacity 4] [--jobs 1000]`
+//! Run it: `cargo run -p examples-pool -- backpressure [--capacity 4]
+//! [--jobs 1000]`
 //!
 //! First, deterministically: both workers are held at a gate (a channel that
 //! opens when its sender is dropped; no sleeps), the queue is filled, and the
@@ -24,10 +22,10 @@ use ptm::{Error, ThreadPool};
 /// Flags of the `backpressure` demo.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// Bound of the pool's queue (jobs waiting to start), at most 10000.
+    /// Jobs that may wait to start (at most 10000)
     #[arg(long, default_value_t = 4, value_parser = RangedU64ValueParser::<usize>::new().range(0..=10_000))]
     pub capacity: usize,
-    /// Jobs offered after the deterministic refusal, at most 1000000.
+    /// Jobs to offer once it is full (at most 1000000)
     #[arg(long, default_value_t = 1000, value_parser = RangedU64ValueParser::<usize>::new().range(0..=1_000_000))]
     pub jobs: usize,
 }
@@ -55,9 +53,13 @@ fn job() {
 /// Runs both phases described in the module docs.
 pub fn demo(args: &Args) -> Result<Report> {
     let (workers, capacity) = (WORKERS, args.capacity);
-    let pool = ThreadPool::builder().workers(workers).queue_capacity(capacity).build();
-    let pool = pool.with_context(|| format!("starting {workers} workers, queue of {capacity}"))?;
-    // Declared after `pool`, so dropped first on an early return: the gate opens.
+    let pool =
+        ThreadPool::builder().workers(workers).queue_capacity(capacity).build();
+    let pool = pool.with_context(|| {
+        format!("starting {workers} workers, queue of {capacity}")
+    })?;
+    // Declared after `pool`, so dropped first on an early return: the gate
+    // opens, and the pool's shutdown does not wait for ever.
     let (gate, gate_rx) = crossbeam_channel::bounded::<()>(0);
     let (started_tx, started) = mpsc::channel();
     for _ in 0..workers {
@@ -68,9 +70,10 @@ pub fn demo(args: &Args) -> Result<Report> {
         };
         pool.execute(gated).context("execute a gated job")?;
     }
-    started.iter().take(workers).for_each(drop); // every worker holds a gated job
+    started.iter().take(workers).for_each(drop); // both workers are held
     for i in 0..capacity {
-        pool.try_execute(job).with_context(|| format!("queueing filler job {i}"))?;
+        pool.try_execute(job)
+            .with_context(|| format!("queueing filler job {i}"))?;
     }
     let refused = match pool.try_execute(job) {
         Err(err @ Error::QueueFull) => err.to_string(),
@@ -83,9 +86,12 @@ pub fn demo(args: &Args) -> Result<Report> {
             Ok(()) => {}
             Err(Error::QueueFull) => {
                 refusals += 1;
-                pool.execute(job).with_context(|| format!("execute job {i}"))?;
+                pool.execute(job)
+                    .with_context(|| format!("execute job {i}"))?;
             }
-            Err(err) => return Err(err).with_context(|| format!("try_execute job {i}")),
+            Err(err) => {
+                return Err(err).with_context(|| format!("try_execute job {i}"))
+            }
         }
         max_queued = max_queued.max(pool.stats().queued);
     }
@@ -98,11 +104,25 @@ pub fn demo(args: &Args) -> Result<Report> {
 pub fn run(args: &Args) -> Result<()> {
     println!("== backpressure: bounded queue, try_execute vs execute ==");
     let r = demo(args)?;
-    let (c, j, n, done) = (args.capacity, args.jobs, r.submitted, r.stats.completed);
-    println!("{WORKERS} workers busy, {c} jobs queued: try_execute -> Err: {}", r.refused);
-    println!("offered {j} more jobs: {} refused, each retried with execute", r.refusals);
+    let (c, j, n, done) =
+        (args.capacity, args.jobs, r.submitted, r.stats.completed);
+    println!(
+        "{WORKERS} workers busy, {c} jobs queued: try_execute -> Err: {}",
+        r.refused
+    );
+    println!(
+        "offered {j} more jobs: {} refused, each retried with execute",
+        r.refusals
+    );
     println!("longest queue seen = {} (capacity {c})", r.max_queued);
-    println!("submitted {n}, completed {done}, lost {}", n.saturating_sub(done));
+    println!(
+        "submitted {n}, completed {done}, lost {}",
+        n.saturating_sub(done)
+    );
+    println!(
+        "notice: the queue held at most {c} jobs; every refused job ran \
+         after its retry"
+    );
     Ok(())
 }
 
@@ -117,7 +137,10 @@ mod tests {
             assert_eq!(r.refused, Error::QueueFull.to_string());
             assert!(r.max_queued <= capacity, "{} > {capacity}", r.max_queued);
             let n = 2 + capacity + 200;
-            assert_eq!((r.submitted, r.stats.completed, r.stats.panicked), (n, n, 0));
+            assert_eq!(
+                (r.submitted, r.stats.completed, r.stats.panicked),
+                (n, n, 0)
+            );
         }
     }
 }

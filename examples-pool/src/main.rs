@@ -1,9 +1,10 @@
 //! examples-pool: thread pools in Rust, done right.
 //!
-//! Each demo is a module of its own (`src/<demo>.rs`) that answers a section
-//! of the seed tutorials: ptm's `ThreadPool` and `WorkerThread`, what a
-//! panicking job does, back pressure with a bounded queue, rayon against the
-//! pool and one thread, and the seed's own `Mutex<Receiver>` pool, fixed.
+//! Each demo is a module of its own (`src/<demo>.rs`) with one idea: ptm's
+//! `ThreadPool` and `WorkerThread`, what a panicking job does, back
+//! pressure with a bounded queue, rayon against the pool and one thread,
+//! and the Rust Book's `Mutex<Receiver>` pool, a common first attempt:
+//! shown hanging in `Drop`, fixed, and timed.
 //!
 //! ```sh
 //! cargo run -p examples-pool                    # every demo, in order
@@ -34,17 +35,17 @@ struct Cli {
 /// The demos, in the order a no-argument run shows them.
 #[derive(Debug, Subcommand)]
 enum Demo {
-    /// ThreadPool: execute, spawn + JobHandle::join, stats, graceful shutdown
+    /// ThreadPool: execute, spawn + join, stats, graceful shutdown
     Pool,
-    /// WorkerThread: submit tasks, stop cleanly, prove every task was processed
+    /// WorkerThread: one thread, a queue, a clean stop
     Worker,
-    /// A panicking job does not kill the pool: JobError, stats, workers live on
+    /// A panicking job does not kill the pool
     Panics,
-    /// Bounded queue: try_execute refuses with QueueFull, execute blocks
+    /// A bounded queue: try_execute refuses, execute waits
     Backpressure(backpressure::Args),
-    /// The same CPU work with rayon, the ptm pool and one thread, timed
+    /// Counting primes with rayon, the ptm pool and one thread, timed
     Parallel(parallel::Args),
-    /// The seed's `Mutex<Receiver>` pool fixed to shut down, timed against ThreadPool
+    /// The Rust Book's Mutex<Receiver> pool: its Drop hangs, fixed, timed
     Naive,
 }
 
@@ -88,7 +89,10 @@ fn main() -> Result<()> {
 
 /// The subcommand names, in declaration order.
 fn demo_names() -> Vec<String> {
-    Cli::command().get_subcommands().map(|sub| sub.get_name().to_owned()).collect()
+    Cli::command()
+        .get_subcommands()
+        .map(|sub| sub.get_name().to_owned())
+        .collect()
 }
 
 /// Runs one demo.
@@ -111,7 +115,9 @@ fn run_all() -> Result<()> {
             println!();
         }
         let cli = Cli::try_parse_from(["examples-pool", name.as_str()])
-            .with_context(|| format!("parsing the default flags of demo `{name}`"))?;
+            .with_context(|| {
+                format!("parsing the default flags of demo `{name}`")
+            })?;
         if let Some(demo) = cli.demo {
             run(demo).with_context(|| format!("demo `{name}` failed"))?;
         }
@@ -119,20 +125,49 @@ fn run_all() -> Result<()> {
     Ok(())
 }
 
+/// Appended to a timing printed by a debug build, empty in a release one.
+pub const DEBUG_NOTE: &str = if cfg!(debug_assertions) {
+    "(debug build: not representative; use --release)"
+} else {
+    ""
+};
+
+/// Runs `f` with a panic hook that prints one line per panic, the thread's
+/// name and the message (the default hook adds a note on backtraces, or a
+/// whole backtrace under `RUST_BACKTRACE`), then puts the old hook back.
+fn with_one_line_panics<T>(f: impl FnOnce() -> T) -> T {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|info| {
+        let current = std::thread::current();
+        let message = info.payload_as_str().unwrap_or("?");
+        eprintln!("panic hook: {}: {message}", current.name().unwrap_or("?"));
+    }));
+    let value = f();
+    std::panic::set_hook(default_hook);
+    value
+}
+
 /// Test helper: runs `f` on a helper thread and returns its value, or fails
 /// the test naming `what` if it has not returned within 10 s. A regression
-/// that hangs (the seeds' bugs do) then fails the test instead of hanging it;
+/// that hangs (a shutdown that never ends) then fails the test instead of hanging it;
 /// the stuck thread is left behind and ends with the test process.
 #[cfg(test)]
-fn within_10s<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+fn within_10s<T: Send + 'static>(
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
     let (tx, rx) = std::sync::mpsc::channel();
-    let spawned = std::thread::Builder::new().name(what.to_owned()).spawn(move || tx.send(f()));
+    let spawned = std::thread::Builder::new()
+        .name(what.to_owned())
+        .spawn(move || tx.send(f()));
     spawned.expect("the OS starts a helper thread");
     match rx.recv_timeout(std::time::Duration::from_secs(10)) {
         Ok(value) => value,
         Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
             panic!("{what}: still running after 10 s (hung?)")
         }
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("{what}: panicked"),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            panic!("{what}: panicked")
+        }
     }
 }

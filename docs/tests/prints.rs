@@ -343,3 +343,51 @@ fn the_matcher_ignores_numbers_and_spacing_but_nothing_else() {
         .expect("ok")
         .is_empty());
 }
+
+/// The demos a topic binary lists in its `--help` ("Commands:"), without
+/// `help`.
+fn demos_of(binary: &Path) -> Vec<String> {
+    let help = run(binary, &["--help".to_owned()]);
+    help.lines()
+        .skip_while(|line| !line.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|line| line.starts_with("  "))
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn the_readme_and_the_introduction_list_every_demo_of_every_topic() {
+    let readme = fs::read_to_string(workspace().join("README.md")).expect("README.md");
+    let intro =
+        fs::read_to_string(workspace().join("docs/src/introduction.md")).expect("introduction.md");
+    for package in [
+        "examples-threads",
+        "examples-channels",
+        "examples-pool",
+        "examples-process",
+    ] {
+        let demos = demos_of(&build(package));
+        assert!(demos.len() >= 5, "{package}: {demos:?}");
+        let listed = format!(
+            "| {} |",
+            demos
+                .iter()
+                .map(|d| format!("`{d}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        for (name, text) in [("README.md", &readme), ("introduction.md", &intro)] {
+            let row = text
+                .lines()
+                .find(|line| line.starts_with(&format!("| `{package}/` |")))
+                .unwrap_or_else(|| panic!("{name} has no row for {package}"));
+            assert!(
+                row.contains(&listed),
+                "{name}'s row for {package} should list {listed}, in --help's order: {row}"
+            );
+        }
+    }
+}

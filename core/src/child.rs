@@ -155,9 +155,9 @@ impl Tracked {
         Ok(tracked)
     }
 
-    /// Kills and reaps a child that could not be tracked (the error path of
-    /// [`new`](Tracked::new)).
-    fn abandon_unguarded(&mut self) {
+    /// Kills and reaps a child that could not be tracked (the error paths
+    /// of [`new`](Tracked::new) and of its callers), within about a second.
+    pub(crate) fn abandon_unguarded(&mut self) {
         if self.state == State::Running {
             let _ = self.signal_group(Signal::SIGKILL);
             if self.pidfd.is_none() {

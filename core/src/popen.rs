@@ -5,13 +5,14 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::process::{ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus};
 use std::sync::Mutex;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
 use crate::child::{reap_in_background, wait_for_exit, Guard, State, Tracked};
 use crate::error::{Error, Result};
-use crate::process::{close_inherited_fds, spawn_error};
+use crate::process::{close_inherited_fds, group_has_live_members, spawn_error, GROUP_SCAN};
 
 /// How long [`Process::kill`] waits for the child to die before it reports
 /// it as unkillable for now (frozen, or in uninterruptible sleep).
@@ -117,12 +118,14 @@ impl Process {
         drop(cmd);
         let (stdin, stdout, stderr) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take());
-        let tracked = Tracked::new(child, &program, guard, true)?;
-        let watch = match tracked.pidfd() {
-            Some(fd) => Some(
-                fd.try_clone_to_owned()
-                    .map_err(|error| tracked.context(error, "copying the pidfd of"))?,
-            ),
+        let mut tracked = Tracked::new(child, &program, guard, true)?;
+        let watch = match tracked.pidfd().map(|fd| fd.try_clone_to_owned()) {
+            Some(Ok(fd)) => Some(fd),
+            Some(Err(error)) => {
+                let error = tracked.context(error, "copying the pidfd of");
+                tracked.abandon_unguarded();
+                return Err(Error::Io(error));
+            }
             None => None,
         };
         Ok(Process {
@@ -225,22 +228,59 @@ impl Process {
     }
 
     /// SIGTERM (and SIGCONT, so that a stopped child acts on it) to the
-    /// group; waits up to `grace` for the child to exit, then
-    /// [`kill`](Process::kill)s it. Returns its status, reaped.
+    /// group; waits up to `grace` for the child *and* what it started in
+    /// its group to exit (the child is not reaped meanwhile, so the group
+    /// id stays its own); then SIGKILL to whatever is left of the group
+    /// (as [`kill`](Process::kill)), and reaps. Returns the child's status:
+    /// `signal: 15` if SIGTERM ended it, its exit code if it exited by
+    /// itself, `signal: 9` if it outlived the grace.
     ///
     /// # Errors
     ///
     /// As for [`kill`](Process::kill).
     pub fn terminate(&self, grace: Duration) -> Result<ExitStatus> {
-        if let Some(status) = self.reap_now()? {
-            return Ok(status);
-        }
         // A refusal shows again, and is reported, at the SIGKILL.
         let _ = self.signal(Signal::SIGTERM);
         let _ = self.signal(Signal::SIGCONT);
-        match self.wait_timeout(grace)? {
-            Some(status) => Ok(status),
-            None => self.kill(),
+        self.wait_for_group(Instant::now().checked_add(grace))?;
+        self.kill()
+    }
+
+    /// Waits until the child has exited (seen with `WNOWAIT`: not reaped)
+    /// and no live process is left in its group, or until `deadline`.
+    fn wait_for_group(&self, deadline: Option<Instant>) -> Result<()> {
+        loop {
+            let exited = match lock(&self.tracked).as_mut() {
+                Some(child) => child
+                    .has_exited()
+                    .map_err(|error| Error::Io(child.context(error, "waiting for")))?,
+                None => true,
+            };
+            if exited {
+                break;
+            }
+            let watch = self.watch();
+            if !wait_for_exit(watch.as_slice(), watch.is_none(), deadline)? {
+                return Ok(());
+            }
+        }
+        // The leader has exited; grandchildren may still run in its group.
+        let (mut pause, longest) = GROUP_SCAN;
+        loop {
+            let unreaped = self
+                .with_tracked(|child| child.state() == State::Running)
+                .unwrap_or(false);
+            if !unreaped || !group_has_live_members(self.pid) {
+                return Ok(());
+            }
+            let now = Instant::now();
+            let nap = match deadline {
+                Some(deadline) if now >= deadline => return Ok(()),
+                Some(deadline) => pause.min(deadline - now),
+                None => pause,
+            };
+            thread::sleep(nap);
+            pause = (pause * 2).min(longest);
         }
     }
 

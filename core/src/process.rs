@@ -356,9 +356,11 @@ impl ProcessManager {
     }
 
     /// The managed child with this pid, to wait for or signal it alone
-    /// (see [`Process`]); `None` if no unreaped child of this manager has
-    /// it. A child reaped through it is reported by the manager's next
-    /// wait like any other, with the same status.
+    /// (see [`Process`]); `None` if no child of this manager has it. A
+    /// child reaped through it stays managed, and is returned here, until
+    /// the manager's next wait reports it, with the same status. If the
+    /// kernel has since given its pid to a later child of this manager,
+    /// the later one is returned.
     ///
     /// ```
     /// use ptm::process::{ProcessManager, Signal};
@@ -375,7 +377,7 @@ impl ProcessManager {
     /// # }
     /// ```
     pub fn process(&self, pid: u32) -> Option<&Process> {
-        self.children.iter().find(|child| child.pid() == pid)
+        self.children.iter().rev().find(|child| child.pid() == pid)
     }
 
     /// Runs `program` with `args` to completion and returns its stdout and
@@ -474,8 +476,9 @@ impl ProcessManager {
         }
     }
 
-    /// The number of children not yet reaped (running, or exited and not
-    /// yet waited for).
+    /// The number of children the manager holds: running, or exited and
+    /// not yet reported by one of its waits (a child reaped through
+    /// [`process`](Self::process) counts until then).
     pub fn len(&self) -> usize {
         self.children.len()
     }
@@ -782,6 +785,16 @@ fn report(child: &Process, state: io::Result<State>, survivors: Vec<u32>) -> Exi
 
 /// Live processes (group, pid) in the groups of those `children` that have
 /// not been reaped elsewhere (a lost child's group id may have been reused).
+/// True if a live process (not a zombie) other than an exited leader is
+/// in process group `group` (Linux: read from `/proc`; elsewhere false).
+pub(crate) fn group_has_live_members(group: u32) -> bool {
+    !sys::live_group_members(&[group]).is_empty()
+}
+
+/// How long [`Process::terminate`] first sleeps between two scans of a
+/// group whose leader has exited, and the longest it sleeps.
+pub(crate) const GROUP_SCAN: (Duration, Duration) = (FIRST_SCAN, MAX_SCAN);
+
 fn live_members(children: &[Process]) -> Vec<(u32, u32)> {
     let groups: Vec<u32> = children
         .iter()

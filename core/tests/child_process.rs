@@ -8,7 +8,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Barrier};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::within;
 use ptm::process::{Process, Signal};
@@ -60,53 +60,400 @@ fn a_huge_timeout_does_not_overflow() {
     assert!(status.expect("waited").expect("exited").success());
 }
 
+/// The kernel thread id of the calling thread.
+fn gettid() -> i32 {
+    nix::unistd::gettid().as_raw()
+}
+
+/// What `/proc/self/task/<tid>/<file>` says.
+fn task_file(tid: i32, file: &str) -> String {
+    std::fs::read_to_string(format!("/proc/self/task/{tid}/{file}")).unwrap_or_default()
+}
+
+/// Waits (boundedly) until thread `tid` sleeps in `poll(2)`, as a wait on
+/// a pidfd does; panics if it never does (a wait that polls in a loop of
+/// sleeps, or that never got that far).
+fn until_blocked_in_poll(tid: i32) {
+    let start = Instant::now();
+    while !task_file(tid, "wchan").contains("poll") {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "thread {tid} never slept in poll: wchan {:?}",
+            task_file(tid, "wchan")
+        );
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// How many times thread `tid` has given up the CPU of its own accord.
+fn voluntary_switches(tid: i32) -> u64 {
+    task_file(tid, "status")
+        .lines()
+        .find_map(|line| line.strip_prefix("voluntary_ctxt_switches:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("the task's status has voluntary_ctxt_switches")
+}
+
+/// Runs `wait` on a new thread once it is known to sleep in `poll` (on the
+/// child's pidfd), then `act` on this one: with a lock held across the
+/// sleep, `act` would block until the child ends by itself.
+fn while_blocked_in_wait<T: Send + 'static>(
+    wait: impl FnOnce() -> T + Send + 'static,
+    act: impl FnOnce(),
+) -> T {
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+    let waiter = thread::spawn(move || {
+        tid_tx.send(gettid()).expect("the test listens");
+        wait()
+    });
+    until_blocked_in_poll(tid_rx.recv().expect("the waiter's tid"));
+    act();
+    waiter.join().expect("the waiter did not panic")
+}
+
 /// One thread blocked in `wait` while others poll, wait with deadlines,
-/// signal and kill: nobody deadlocks, everybody sees the same status.
+/// signal and kill: nobody deadlocks, everybody sees the same status. The
+/// others start only once the first sleeps in `poll`, so that a lock held
+/// while waiting would show as a hang (cut by `within`).
 #[test]
 fn many_threads_share_one_child() {
-    for _ in 0..20 {
-        let child = Arc::new(Process::spawn(sh("sleep 1000")).expect("sh starts"));
-        let start = Arc::new(Barrier::new(5));
-        let mut threads = Vec::new();
-        for role in 0..5 {
-            let child = Arc::clone(&child);
-            let start = Arc::clone(&start);
-            threads.push(thread::spawn(move || {
-                start.wait();
-                match role {
-                    0 => child.wait().expect("wait"),
-                    1 => loop {
-                        if let Some(status) = child.try_wait().expect("try_wait") {
-                            break status;
-                        }
-                        thread::yield_now();
-                    },
-                    2 => loop {
-                        if let Some(status) = child
-                            .wait_timeout(Duration::from_millis(1))
-                            .expect("wait_timeout")
-                        {
-                            break status;
-                        }
-                    },
-                    3 => {
-                        child.signal(Signal::SIGTERM).expect("signal");
-                        child.wait().expect("wait after signal")
+    within("threads sharing a child", || {
+        for _ in 0..10 {
+            let child = Arc::new(Process::spawn(sh("sleep 1000")).expect("sh starts"));
+            let waiting = Arc::clone(&child);
+            let mut statuses = Vec::new();
+            let first = while_blocked_in_wait(
+                move || waiting.wait().expect("wait"),
+                || {
+                    let start = Arc::new(Barrier::new(4));
+                    let mut threads = Vec::new();
+                    for role in 1..5 {
+                        let child = Arc::clone(&child);
+                        let start = Arc::clone(&start);
+                        threads.push(thread::spawn(move || {
+                            start.wait();
+                            match role {
+                                1 => loop {
+                                    if let Some(status) = child.try_wait().expect("try_wait") {
+                                        break status;
+                                    }
+                                    thread::yield_now();
+                                },
+                                2 => loop {
+                                    if let Some(status) = child
+                                        .wait_timeout(Duration::from_millis(1))
+                                        .expect("wait_timeout")
+                                    {
+                                        break status;
+                                    }
+                                },
+                                3 => {
+                                    child.signal(Signal::SIGTERM).expect("signal");
+                                    child.wait().expect("wait after signal")
+                                }
+                                _ => child.kill().expect("kill"),
+                            }
+                        }));
                     }
-                    _ => child.kill().expect("kill"),
-                }
-            }));
+                    for thread in threads {
+                        statuses.push(thread.join().expect("no panic"));
+                    }
+                },
+            );
+            statuses.push(first);
+            assert!(
+                statuses.windows(2).all(|pair| pair[0] == pair[1]),
+                "every caller sees the same status: {statuses:?}"
+            );
+            assert!(statuses[0].signal().is_some(), "{:?}", statuses[0]);
         }
-        let statuses: Vec<_> = threads
-            .into_iter()
-            .map(|thread| thread.join().expect("no panic"))
-            .collect();
+    });
+}
+
+/// Waits with a deadline sleep on the pidfd: a thread in `wait_timeout`,
+/// in `terminate`'s grace or in `ProcessManager::wait_all_timeout` gives up
+/// the CPU a handful of times in 200 ms, where a loop checking every 2 ms
+/// would do so about a hundred times; and each wakes when the child exits,
+/// long before its deadline (a wait that sleeps out its whole timeout
+/// fails by `within`).
+#[test]
+fn deadline_waits_sleep_on_the_pidfd_and_wake_at_the_exit() {
+    fn quiet_for_200_ms(tid: i32) {
+        until_blocked_in_poll(tid);
+        let before = voluntary_switches(tid);
+        thread::sleep(Duration::from_millis(200));
+        let woken = voluntary_switches(tid) - before;
         assert!(
-            statuses.windows(2).all(|pair| pair[0] == pair[1]),
-            "every caller sees the same status: {statuses:?}"
+            woken <= 10,
+            "the waiting thread woke {woken} times in 200 ms"
         );
-        assert!(statuses[0].signal().is_some(), "{:?}", statuses[0]);
     }
+    let hour = Duration::from_secs(3600);
+    within("waits with a deadline", move || {
+        // wait_timeout: the child is killed from this thread.
+        let child = Arc::new(Process::spawn(sh("sleep 1000")).expect("sh starts"));
+        let waiting = Arc::clone(&child);
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+        let waiter = thread::spawn(move || {
+            tid_tx.send(gettid()).expect("listening");
+            waiting.wait_timeout(hour).expect("wait_timeout")
+        });
+        quiet_for_200_ms(tid_rx.recv().expect("tid"));
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.pid() as i32),
+            Signal::SIGKILL,
+        )
+        .expect("killed behind its back");
+        let status = waiter.join().expect("no panic").expect("woken by the exit");
+        assert_eq!(status.signal(), Some(9));
+
+        // terminate's grace: SIGTERM is ignored, the child is killed from
+        // this thread during the grace.
+        let child =
+            Arc::new(Process::spawn(sh("trap '' TERM; while :; do sleep 1; done")).expect("sh"));
+        thread::sleep(Duration::from_millis(50)); // the trap is set
+        let stopping = Arc::clone(&child);
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+        let waiter = thread::spawn(move || {
+            tid_tx.send(gettid()).expect("listening");
+            stopping.terminate(hour).expect("terminate")
+        });
+        quiet_for_200_ms(tid_rx.recv().expect("tid"));
+        nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(child.pid() as i32),
+            Signal::SIGKILL,
+        )
+        .expect("killed behind its back");
+        assert_eq!(waiter.join().expect("no panic").signal(), Some(9));
+
+        // ProcessManager::wait_all_timeout.
+        let mut manager = ptm::process::ProcessManager::new();
+        let pid = manager.spawn("sleep", &["1000"]).expect("sleep starts");
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+        let waiter = thread::spawn(move || {
+            tid_tx.send(gettid()).expect("listening");
+            manager.wait_all_timeout(hour)
+        });
+        quiet_for_200_ms(tid_rx.recv().expect("tid"));
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), Signal::SIGKILL)
+            .expect("killed behind its back");
+        let reports = waiter.join().expect("no panic");
+        assert_eq!(reports.len(), 1);
+        assert_eq!(
+            reports[0].status.as_ref().expect("a status").signal(),
+            Some(9)
+        );
+    });
+}
+
+/// `terminate` sends SIGTERM first, and SIGCONT so that a stopped child
+/// acts on it: a stopped shell whose TERM trap exits 7 ends with code 7
+/// (not SIGKILL), well within the grace.
+#[test]
+fn terminate_lets_a_stopped_child_handle_sigterm() {
+    let child = Process::spawn(sh("trap 'exit 7' TERM; kill -STOP $$; sleep 1000")).expect("sh");
+    until_stopped(child.pid());
+    let status = within("terminate", move || {
+        child.terminate(Duration::from_secs(20))
+    });
+    assert_eq!(status.expect("terminated").code(), Some(7));
+}
+
+/// Dropping a running `Process` is `terminate`: its TERM trap runs (a
+/// marker file is written), even when it was stopped.
+#[test]
+fn drop_gives_the_child_its_sigterm_first() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let marker = dir.path().join("cleaned-up");
+    let script = format!(
+        "trap 'echo done > {}; exit 7' TERM; kill -STOP $$; sleep 1000",
+        marker.display()
+    );
+    let child = Process::spawn(sh(&script)).expect("sh");
+    until_stopped(child.pid());
+    within("drop", move || drop(child));
+    assert!(
+        marker.exists(),
+        "the TERM trap did not run: killed without SIGTERM"
+    );
+}
+
+/// Waits (boundedly) until process `pid` is stopped (state `T`).
+fn until_stopped(pid: u32) {
+    let start = Instant::now();
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('T'))
+        {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "pid {pid} never stopped: {stat}"
+        );
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Asserts that process `pid` dies (is gone, or a zombie waiting for init)
+/// within a generous bound.
+fn assert_dies(pid: i32, what: &str) {
+    let start = Instant::now();
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if stat.is_empty()
+            || stat
+                .rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+        {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{what} (pid {pid}) lives on: {stat}"
+        );
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The grandchild's pid, printed first by `script`, and the child.
+fn with_grandchild(script: &str) -> (Process, i32) {
+    let mut cmd = sh(script);
+    cmd.stdout(Stdio::piped());
+    let child = Process::spawn(cmd).expect("sh starts");
+    let mut line = String::new();
+    BufReader::new(child.take_stdout().expect("piped"))
+        .read_line(&mut line)
+        .expect("the grandchild's pid");
+    (child, line.trim().parse().expect("a pid"))
+}
+
+/// A grandchild that ignores SIGTERM outlives its parent's SIGTERM, and
+/// still dies: `terminate` waits for the whole group, not only the child,
+/// and sends SIGKILL to what is left at the end of the grace.
+#[test]
+fn terminate_kills_grandchildren_that_outlive_the_child() {
+    let script = "sh -c 'trap \"\" TERM; exec sleep 1000' & echo $!; wait";
+    let (child, grandchild) = with_grandchild(script);
+    thread::sleep(Duration::from_millis(50)); // the grandchild's trap is set
+    let status = child.terminate(Duration::from_millis(100)).expect("ended");
+    assert_eq!(
+        status.signal(),
+        Some(15),
+        "the shell itself ends on SIGTERM"
+    );
+    assert_dies(grandchild, "the grandchild that ignores SIGTERM");
+}
+
+/// A child that has exited by itself, leaving a background process in its
+/// group: `terminate` and drop still stop that process.
+#[test]
+fn terminate_and_drop_stop_what_an_exited_child_left_behind() {
+    let (child, grandchild) = with_grandchild("sleep 1000 & echo $!");
+    let status = child.terminate(Duration::from_secs(5)).expect("ended");
+    assert!(status.success(), "the shell had exited by itself: {status}");
+    assert_dies(grandchild, "the background sleep after terminate");
+
+    let (child, grandchild) = with_grandchild("sleep 1000 & echo $!");
+    thread::sleep(Duration::from_millis(50)); // the shell has exited
+    drop(child);
+    assert_dies(grandchild, "the background sleep after drop");
+}
+
+/// If the spawned child cannot be tracked (here: no descriptor left for
+/// the copy of its pidfd), the error is returned and the child is killed
+/// and reaped, never left running. Acted out in a re-run of this binary
+/// under ever larger descriptor limits, so that every step of the spawn
+/// fails once.
+#[test]
+fn a_child_that_cannot_be_tracked_is_killed_and_reaped() {
+    const TEST: &str = "a_child_that_cannot_be_tracked_is_killed_and_reaped";
+    if !common::acting_as(TEST) {
+        let output = common::rerun(TEST).output().expect("the re-run starts");
+        common::assert_rerun_done(TEST, &output);
+        return;
+    }
+    // Whatever this process inherited without close-on-exec (a jobserver's
+    // pipe, a shell's descriptors) gets it, so that every spawn below takes
+    // the same path (no descriptor to close in the child).
+    for entry in std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd") {
+        let fd: i32 = entry
+            .expect("an entry")
+            .file_name()
+            .to_str()
+            .expect("a number")
+            .parse()
+            .expect("a number");
+        if fd > 2 {
+            // SAFETY: F_SETFD on a number: at worst EBADF (the listing's own fd).
+            unsafe { nix::libc::fcntl(fd, nix::libc::F_SETFD, nix::libc::FD_CLOEXEC) };
+        }
+    }
+    // The guardian is started before the limit is lowered.
+    assert!(Process::spawn(Command::new("true"))
+        .expect("true")
+        .wait()
+        .expect("w")
+        .success());
+    let me = std::process::id();
+    let children = || -> Vec<u32> {
+        std::fs::read_dir("/proc")
+            .expect("/proc")
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                stat.rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok())
+                    == Some(me)
+            })
+            .collect()
+    };
+    let set_limit = |soft: u64| {
+        let mut limit = nix::libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit and setrlimit read and write the struct given.
+        unsafe {
+            assert_eq!(
+                nix::libc::getrlimit(nix::libc::RLIMIT_NOFILE, &mut limit),
+                0
+            );
+            limit.rlim_cur = soft.min(limit.rlim_max);
+            assert_eq!(
+                nix::libc::setrlimit(nix::libc::RLIMIT_NOFILE, &limit),
+                0,
+                "setrlimit"
+            );
+        }
+    };
+    let mut copy_failed = false;
+    let mut started = false;
+    for limit in 3..256 {
+        set_limit(limit);
+        let result = Process::spawn(sh("sleep 1000"));
+        set_limit(4096);
+        match result {
+            Ok(child) => {
+                assert_eq!(child.kill().expect("killed").signal(), Some(9));
+                started = true;
+                break;
+            }
+            Err(error) => {
+                copy_failed |= error.to_string().contains("copying the pidfd");
+                let left = children();
+                assert!(
+                    left.is_empty(),
+                    "limit {limit}: {error}; children left: {left:?}"
+                );
+            }
+        }
+    }
+    assert!(started, "no limit below 256 let the spawn succeed");
+    assert!(copy_failed, "no limit made the copy of the pidfd fail");
+    println!("{}", common::DONE);
 }
 
 /// Streaming: the first line is read through `take_stdout` while the child
@@ -227,4 +574,21 @@ fn drop_terminates_and_reaps() {
 fn process_is_send_and_sync() {
     fn shareable<T: Send + Sync>() {}
     shareable::<Process>();
+}
+
+/// `ProcessManager::process` finds the child with the pid asked for, not
+/// just any child, and nothing for a pid it does not manage.
+#[test]
+fn the_manager_lends_out_the_child_asked_for() {
+    let mut manager = ptm::process::ProcessManager::new();
+    let first = manager.spawn("sleep", &["1000"]).expect("sleep starts");
+    let second = manager.spawn("sh", &["-c", "exit 4"]).expect("sh starts");
+    let child = manager.process(second).expect("managed");
+    assert_eq!((child.pid(), child.program()), (second, "sh"));
+    assert_eq!(child.wait().expect("waited").code(), Some(4));
+    assert_eq!(manager.process(first).expect("managed").pid(), first);
+    assert!(manager.process(0).is_none(), "no child has pid 0");
+    assert!(manager.process(std::process::id()).is_none(), "not a child");
+    let reports = manager.kill_all();
+    assert_eq!(reports.len(), 2, "the one reaped through process() too");
 }

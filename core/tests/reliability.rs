@@ -252,6 +252,42 @@ fn a_recycled_pid_is_never_signalled_nor_mistaken_for_the_child() {
             stranger.kill().expect("kill the stranger");
             stranger.wait().expect("reap the stranger");
         }
+        // A `Process` reaped by its own `wait`, then asked to signal, kill
+        // or terminate: it returns the status it kept and sends nothing.
+        for operation in ["signal", "kill", "terminate"] {
+            let child = ptm::process::Process::spawn(Command::new("true")).expect("true starts");
+            let pid = child.pid();
+            let status = child.wait().expect("reaped by ptm");
+            fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string())
+                .expect("ns_last_pid is writable in our own pid namespace");
+            let mut stranger = Command::new("sleep");
+            stranger.arg("1000");
+            std::os::unix::process::CommandExt::process_group(&mut stranger, 0);
+            let mut stranger = stranger.spawn().expect("the stranger starts");
+            assert_eq!(stranger.id(), pid, "the pid was recycled");
+            match operation {
+                "signal" => child.signal(Signal::SIGKILL).expect("nothing to send"),
+                "kill" => assert_eq!(child.kill().expect("the kept status"), status),
+                _ => assert_eq!(
+                    child
+                        .terminate(Duration::from_millis(100))
+                        .expect("the kept status"),
+                    status
+                ),
+            }
+            drop(child);
+            let watch = pidfd(stranger.id()).expect("the stranger runs");
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_millis(200) {
+                assert!(
+                    !exited(&watch),
+                    "Process::{operation} signalled the process that got the recycled pid"
+                );
+                thread::sleep(Duration::from_millis(5));
+            }
+            stranger.kill().expect("kill the stranger");
+            stranger.wait().expect("reap the stranger");
+        }
         println!("{DONE}");
         return;
     }

@@ -150,14 +150,14 @@ fn child_streams_lines_and_stops_the_child_at_its_deadline() {
     assert_has(
         &stdout_of(&["child", "--deadline-ms", "250"]),
         &[
-            "== child: ",
-            "first look: `sleep 10` still running after 100 ms: true; terminate() -> signal: 15",
-            "after the child's own end (exit status: 0)",
-            "waiter and killer saw the same status: true (signal: 9",
+            "first look: `sleep 10` after 100 ms: still running",
+            "first look: terminate() -> signal: 15",
+            "naive:   after the child's own end (exit status: 0)",
+            "Process: waiter and killer saw the same status: signal: 9",
             "read \"tick 0\"",
-            "stream: still running at the 250 ms deadline: true; terminate() at",
+            "stream: at the 250 ms deadline: still running",
             "-> signal: 15",
-            "the reader saw end of file once the child was reaped",
+            "then end of file once the child was reaped",
             "notice: ",
         ],
     );

@@ -36,3 +36,44 @@ pub fn within<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'sta
         }
     }
 }
+
+/// The environment variable that names the test a re-run of a test binary
+/// acts out (see [`rerun`]).
+#[allow(dead_code)]
+pub const ROLE: &str = "PTM_TEST_ROLE";
+
+/// Printed by a re-run that reached its end, so that the parent knows the
+/// test really ran (a mistyped `--exact` name runs nothing and succeeds).
+#[allow(dead_code)]
+pub const DONE: &str = "ptm-test-rerun-done";
+
+/// True in the re-run of this binary made by [`rerun`] for `test`.
+#[allow(dead_code)]
+pub fn acting_as(test: &str) -> bool {
+    std::env::var_os(ROLE).is_some_and(|role| role == test)
+}
+
+/// A command that re-runs this test binary on `test` alone, in one thread,
+/// as [`ROLE`]: for what changes the whole process (signal dispositions,
+/// resource limits).
+#[allow(dead_code)]
+pub fn rerun(test: &str) -> std::process::Command {
+    let exe = std::env::current_exe().expect("the test binary knows its path");
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(ROLE, test)
+        .stdin(std::process::Stdio::null());
+    cmd
+}
+
+/// Asserts that the re-run of `test` succeeded and printed [`DONE`].
+#[allow(dead_code)]
+pub fn assert_rerun_done(test: &str, output: &std::process::Output) {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains(DONE),
+        "re-run of `{test}`: {}\nstdout:\n{stdout}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

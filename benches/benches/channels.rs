@@ -1,4 +1,4 @@
-//! Criterion version of `report`'s channel comparison (issue 5, item 3):
+//! Criterion version of `report`'s channel comparison:
 //! `u64` messages from one producer thread (1->1) and from two (2->1) to
 //! one consumer, through std and crossbeam channels (see
 //! `ptm_benches::experiments::channels`).

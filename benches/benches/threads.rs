@@ -1,5 +1,4 @@
-//! Criterion version of `report`'s thread-cost comparison (issue 5, item
-//! 5): start and finish one empty thread with `thread::spawn(..).join()`,
+//! Criterion version of `report`'s thread-cost comparison: start and finish one empty thread with `thread::spawn(..).join()`,
 //! and with `thread::scope` spawning one thread (see
 //! `ptm_benches::experiments::threads`).
 //!

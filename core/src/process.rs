@@ -1033,6 +1033,13 @@ mod sys {
         };
         entries
             .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            // `getpgid` is a cheap system call; `/proc/<pid>/stat` (for the
+            // state) is read only for the few processes in those groups.
+            .filter(|&pid| {
+                let pid = nix::unistd::Pid::from_raw(pid as i32);
+                nix::unistd::getpgid(Some(pid))
+                    .is_ok_and(|group| groups.contains(&(group.as_raw() as u32)))
+            })
             .filter_map(|pid| {
                 let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
                 // `pid (comm) state ppid pgrp ...`; comm may hold spaces and

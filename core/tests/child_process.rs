@@ -199,7 +199,7 @@ fn deadline_waits_sleep_on_the_pidfd_and_wake_at_the_exit() {
             waiting.wait_timeout(hour).expect("wait_timeout")
         });
         quiet_for_200_ms(tid_rx.recv().expect("tid"));
-        nix::sys::signal::kill(
+        nix::sys::signal::killpg(
             nix::unistd::Pid::from_raw(child.pid() as i32),
             Signal::SIGKILL,
         )

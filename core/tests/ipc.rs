@@ -1,5 +1,5 @@
 //! Public behaviour of `ptm::ipc`: `communicate`, `Pipeline` and
-//! `PipelineOutput`, tested against the contract of issue 3, with coreutils
+//! `PipelineOutput`, tested against their documented contract, with coreutils
 //! and `sh` as children.
 //!
 //! No test sleeps to order events. Every call that would hang on a broken

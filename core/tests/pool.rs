@@ -1,5 +1,5 @@
 //! Public behaviour of `ptm::pool`: `ThreadPool`, `PoolBuilder`, `JobHandle`,
-//! `JobError` and `PoolStats`, tested against the contract of issue 2.
+//! `JobError` and `PoolStats`, tested against their documented contract.
 //!
 //! No test sleeps to wait for work or to order events: jobs that must stay
 //! running block on a channel the test releases (or, to test `drop` and

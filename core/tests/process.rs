@@ -1,5 +1,5 @@
 //! Public behaviour of `ptm::process`: `ProcessManager`, `ExitReport` and
-//! `ProcessInfo`, tested against the contract of issue 3.
+//! `ProcessInfo`, tested against their documented contract.
 //!
 //! Children are coreutils (`sleep`, `true`, `false`, `cat`, `head`) and `sh`.
 //! No test sleeps to order events: a child that must be in a given state

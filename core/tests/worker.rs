@@ -1,5 +1,5 @@
 //! Public behaviour of `ptm::worker`: `WorkerThread` and `WorkerStats`,
-//! tested against the contract of issue 2.
+//! tested against their documented contract.
 //!
 //! No test sleeps to wait for work or to order events: a task that must keep
 //! the worker busy blocks on a channel the test releases (or, to test `stop`

@@ -1,8 +1,8 @@
 //! Throughput of pushing bytes through `cat` and back with
 //! `ptm::ipc::communicate`, against the plain std approach and against a raw
-//! pipe between two threads, all in one process (issue 3, "Performance":
-//! `communicate` of 1 GiB through `cat` at least 1.2x the plain std approach
-//! and at least 70% of the raw pipe, measured in the same run).
+//! pipe between two threads, all in one process (the targets: `communicate`
+//! of 1 GiB through `cat` at least 1.2x the plain std approach and at least
+//! 70% of the raw pipe, measured in the same run).
 //!
 //! ```text
 //! cargo run --release -p ptm-benches --bin pipe_throughput
@@ -264,7 +264,7 @@ fn print_table(args: &Args, raw_pipe_bytes: Option<usize>, bytes: usize, secs: V
     ];
     for (mine, other, bar) in pairs {
         if let (Some(m), Some(o)) = (median_of(mine), median_of(other)) {
-            let bar = bar.map_or(String::new(), |b| format!("   (issue 3 asks >= {b:.2})"));
+            let bar = bar.map_or(String::new(), |b| format!("   (target >= {b:.2})"));
             println!("{mine:>11} / {other:<11} = {:.3}{bar}", m / o);
         }
     }

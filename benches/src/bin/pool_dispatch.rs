@@ -1,6 +1,5 @@
 //! Throughput of no-op jobs submitted from one thread and then waited for,
-//! across pool designs, interleaved round by round in one process
-//! (issue 2, "Performance").
+//! across pool designs, interleaved round by round in one process.
 //!
 //! ```text
 //! cargo run --release -p ptm-benches --bin pool_dispatch -- --rounds 3
@@ -236,7 +235,7 @@ fn print_table(args: &Args, samples: &[Sample]) {
                 );
             }
         }
-        // ptm's ratios to the others' medians; issue 2's bars where it sets one.
+        // ptm's ratios to the others' medians; the targets where there is one.
         let pairs = [
             (Design::Ptm, Design::RayonSpawn, Some(1.5)),
             (Design::Ptm, Design::Book, Some(1.2)),
@@ -249,7 +248,7 @@ fn print_table(args: &Args, samples: &[Sample]) {
         ];
         for (mine, other, bar) in pairs {
             if let (Some(m), Some(o)) = (median_of(mine), median_of(other)) {
-                let bar = bar.map_or(String::new(), |b| format!("   (issue 2 asks >= {b:.1}x)"));
+                let bar = bar.map_or(String::new(), |b| format!("   (target >= {b:.1}x)"));
                 println!(
                     "  {workers} workers: {mine:>9} / {other:<11} = {:.2}x{bar}",
                     m.median / o.median

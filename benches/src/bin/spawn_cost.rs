@@ -1,8 +1,7 @@
 //! Cost of starting a short program and waiting for it, through ptm's
 //! `ProcessManager`, through ptm's `Process` and through plain
 //! `std::process::Command`, interleaved round by round in one process. The
-//! targets: spawn + wait of `/bin/true` through `ProcessManager` (issue 3,
-//! "Performance") and through `Process` within 5% of plain
+//! targets: spawn + wait of `/bin/true` through `ProcessManager` and through `Process` within 5% of plain
 //! `std::process::Command::status` (`pm / status` and `process / status`
 //! at most 1.05).
 //!

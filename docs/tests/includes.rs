@@ -426,6 +426,47 @@ fn every_included_listing_fits_80_columns() {
     );
 }
 
+/// The lines over `limit` columns inside the fenced code blocks written in
+/// a page (any info string: output, Rust, shell), as `(line number, width)`.
+/// An include directive inside a block is not counted: what it puts on the
+/// page is checked by `every_included_listing_fits_80_columns`.
+fn too_wide_in_blocks(text: &str, limit: usize) -> Vec<(usize, usize)> {
+    let mut wide = Vec::new();
+    let mut fenced = false;
+    for (number, line) in text.lines().enumerate() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+            continue;
+        }
+        if !fenced || line.contains("{{#include") || line.contains("{{#rustdoc_include") {
+            continue;
+        }
+        let width = line.chars().count();
+        if width > limit {
+            wide.push((number + 1, width));
+        }
+    }
+    wide
+}
+
+#[test]
+fn every_written_code_block_fits_80_columns() {
+    let mut problems = Vec::new();
+    for page in markdown_files(&book_src()) {
+        for (line, width) in too_wide_in_blocks(&read(&page), MAX_COLUMNS) {
+            problems.push(format!(
+                "{}:{line} is {width} columns (at most {MAX_COLUMNS})",
+                page.display()
+            ));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "code block lines too wide for the page:\n{}",
+        problems.join("\n")
+    );
+}
+
 #[test]
 fn the_checks_catch_what_they_should() {
     let src = book_src();
@@ -449,6 +490,14 @@ fn the_checks_catch_what_they_should() {
         "a 40-column limit caught nothing"
     );
     assert!(includes(&page, r"\{{#include nowhere.rs}}").is_empty());
+    let page_text = format!(
+        "{}\n```text\n{}\n```\n```rust\n{{{{#include a.rs}}}} {}\n{}\n```\n",
+        "x".repeat(100),
+        "y".repeat(81),
+        "z".repeat(100),
+        "é".repeat(80)
+    );
+    assert_eq!(too_wide_in_blocks(&page_text, 80), [(3, 81)]);
 
     assert!(check_link(&src, &page, "no-such-page.md").is_some());
     assert!(check_link(&src, &page, "../../README.md").is_some());

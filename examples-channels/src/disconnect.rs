@@ -19,7 +19,7 @@ use anyhow::{Context, Result};
 /// per step, as `{:?}` writes it (std's `SendError` hides its value: shown here).
 pub const STEPS: [&str; 4] = [
     "send(7) after the receiver was dropped",
-    "3 sent, senders dropped; recv x4",
+    "3 sent, senders dropped; recv",
     "try_recv on empty channel, sender alive",
     "try_recv on empty channel, sender dropped",
 ];

@@ -138,7 +138,7 @@ fn disconnect_shows_each_result() {
             &["disconnect"],
             &[
                 &format!("{lib}: send(7) after the receiver was dropped -> Err(SendError(7))"),
-                &format!("{lib}: 3 sent, senders dropped; recv x4 -> Ok(1), Ok(2), Ok(3), Err(RecvError)"),
+                &format!("{lib}: 3 sent, senders dropped; recv -> Ok(1), Ok(2), Ok(3), Err(RecvError)"),
                 &format!("{lib}: try_recv on empty channel, sender alive -> Err(Empty)"),
                 &format!("{lib}: try_recv on empty channel, sender dropped -> Err(Disconnected)"),
             ],

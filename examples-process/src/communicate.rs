@@ -158,17 +158,18 @@ pub fn run(args: &Args) -> Result<()> {
     let blocked = naive_blocks(&data, Duration::from_millis(300))?;
     println!(
         "write all, then read: {} MiB through cat: still blocked after \
-         300 ms: {blocked} (deadlock); cat killed and reaped",
+         300 ms: {blocked}",
         args.mib
     );
+    println!("write all, then read:   (deadlock); cat killed and reaped");
     let (cat, sorted) = (through("cat", &data)?, through("sort", &data)?);
     let (len_in, len_out, sum_in, sum_out) =
         (data.len(), cat.len(), fnv1a(&data), fnv1a(&cat));
     println!(
-        "communicate: cat: {len_in} bytes in, {len_out} out, fnv1a \
-         {sum_in:#018x} in, {sum_out:#018x} out, identical: {}",
+        "communicate: cat: {len_in} bytes in, {len_out} out, identical: {}",
         cat == data
     );
+    println!("communicate: cat: fnv1a {sum_in:#018x} in, {sum_out:#018x} out");
     let (count_in, count_out, in_order) = (
         lines(&data).count(),
         lines(&sorted).count(),
@@ -177,14 +178,18 @@ pub fn run(args: &Args) -> Result<()> {
     let (sum_out, sum_expected) = (fnv1a(&sorted), fnv1a(&sorted_lines(&data)));
     println!(
         "communicate: sort: {count_in} lines in, {count_out} out, sorted: \
-         {in_order}, fnv1a {sum_out:#018x} out, {sum_expected:#018x} \
-         expected, equal: {}",
-        sum_out == sum_expected
+         {in_order}"
     );
     println!(
-        "notice: writing all input before reading any output hangs once the \
-         pipes are full; communicate does both at once"
+        "communicate: sort: fnv1a {sum_out:#018x} out, {sum_expected:#018x} \
+         expected"
     );
+    println!("communicate: sort: equal: {}", sum_out == sum_expected);
+    println!(
+        "notice: writing all input, then reading, hangs once the pipes are \
+         full;"
+    );
+    println!("notice: communicate does both at once");
     Ok(())
 }
 

@@ -108,7 +108,7 @@ pub fn run() -> Result<()> {
         .with_context(|| format!("removing {}", dir.display()));
     let seen = match seen? {
         Err(error @ Error::Isolation { .. }) => {
-            println!("container: not run here: {error}");
+            crate::os::say("container:", &format!("not run here: {error}"));
             println!("notice: a container needs CAP_SYS_ADMIN: run as root");
             return removed;
         }
@@ -125,9 +125,10 @@ pub fn run() -> Result<()> {
         .count();
     println!(
         "container: the child cloned into the namespaces is pid {} there \
-         (ptm's init); the shell it runs is pid {}",
-        seen.parent, seen.pid
+         (ptm's init);",
+        seen.parent
     );
+    println!("container: the shell it runs is pid {}", seen.pid);
     let procs: Vec<String> = seen.procs.iter().map(u32::to_string).collect();
     println!(
         "container: /proc inside lists {} (the host's /proc: {host_procs} \
@@ -141,14 +142,10 @@ pub fn run() -> Result<()> {
         seen.hostname,
         before == after
     );
-    println!(
-        "container: a file the host wrote just before reads inside as {:?}",
-        seen.file
-    );
-    println!(
-        "notice: its own pids, /proc and hostname, but the host's files: \
-         namespaces give a view, not a file system"
-    );
+    println!("container: a file the host wrote just before reads inside as");
+    crate::os::say("container:  ", &format!("{:?}", seen.file));
+    println!("notice: its own pids, /proc and hostname, but the host's files:");
+    println!("notice: namespaces give a view, not a file system");
     Ok(())
 }
 

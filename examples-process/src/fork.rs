@@ -118,15 +118,16 @@ pub fn run() -> Result<()> {
         os::describe(&status)
     );
     let (pid, code) = exec("/bin/sh", &["sh", "-c", "exit 7"])?;
-    println!("fork + execv /bin/sh -c 'exit 7': child pid {pid}, waitpid -> exit code {code}");
+    println!("fork + execv /bin/sh -c 'exit 7': child pid {pid},");
+    println!("fork + execv:   waitpid -> exit code {code}");
     let (pid, code) = exec("/no/such/program", &["no-such-program"])?;
-    println!("fork + execv /no/such/program: exec failed in the child, pid {pid} -> exit code {code} (its _exit(127))");
+    println!("fork + execv /no/such/program: exec failed in the child,");
+    println!("fork + execv:   pid {pid} -> exit code {code} (its _exit(127))");
     let (parent, child) = isolation(41, 42)?;
-    println!("isolation: the child set its copy to {child} (its exit code); the parent's value is still {parent}");
-    println!(
-        "notice: a child's crash and its writes stay in the child; the \
-         parent learns only what waitpid reports"
-    );
+    println!("isolation: the child set its copy to {child} (its exit code);");
+    println!("isolation: the parent's value is still {parent}");
+    println!("notice: a child's crash and its writes stay in the child;");
+    println!("notice: the parent learns only what waitpid reports");
     Ok(())
 }
 

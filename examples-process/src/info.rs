@@ -28,6 +28,8 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use ptm::process::{ProcessInfo, ProcessManager};
 
+use crate::os;
+
 /// Flags of the hidden `args-child` mode.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ArgsChild {
@@ -159,8 +161,9 @@ pub fn run() -> Result<()> {
     println!("args {:?}", ProcessInfo::args());
     let (code, line) = args_in_a_child(true)?;
     let code = code.map_or("no exit code".to_owned(), |c| c.to_string());
-    println!(
-        "naive args in a child given b\"caf\\xe9\": exit code {code}: {line}"
+    os::say(
+        "naive args:",
+        &format!("a child given b\"caf\\xe9\": exit code {code}: {line}"),
     );
     let (code, line) = args_in_a_child(false)?;
     let code = code.map_or("no exit code".to_owned(), |c| c.to_string());
@@ -195,9 +198,9 @@ pub fn run() -> Result<()> {
          process: {ours})"
     );
     println!(
-        "notice: every thread reports this process's pid, a child has its \
-         own; arguments need not be UTF-8"
+        "notice: every thread reports this process's pid, a child has its own;"
     );
+    println!("notice: arguments need not be UTF-8");
     Ok(())
 }
 

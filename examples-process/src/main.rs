@@ -50,7 +50,7 @@ enum Demo {
     Info,
     /// Pipeline: a | b | c without a shell, every stage reaped and checked
     Pipe,
-    /// Megabytes in and out of a child without deadlock, with communicate
+    /// Megabytes in and out of a child, no deadlock: communicate
     Communicate(communicate::Args),
     /// terminate_all: SIGTERM, a grace, SIGKILL, to the whole group
     Signals(signals::Args),

@@ -1,7 +1,7 @@
 //! Helpers shared by the demos (not a demo): what `/proc` says about a
 //! process (Linux), waiting for a child's exit without reaping it, naming
 //! how a process ended, a guard that kills and reaps a raw `Child`, and a
-//! private temporary directory.
+//! private temporary directory, and lines wrapped to the book's 80 columns.
 
 use std::fs::DirBuilder;
 use std::io;
@@ -199,6 +199,60 @@ pub fn signal_name(number: i32) -> String {
         .map_or_else(|_| format!("signal {number}"), |s| s.as_str().to_owned())
 }
 
+/// The widest line a demo prints: what the book's page shows unclipped.
+pub const COLUMNS: usize = 80;
+
+/// Numbers count as at least this many digits (a pid has at most 7) when
+/// [`wrap`] measures a line, so a line breaks at the same word whatever the
+/// pids of the run.
+const NUMBER_WIDTH: usize = 7;
+
+/// The columns `text` may need: its own, with every run of digits counted
+/// as at least [`NUMBER_WIDTH`] digits.
+fn widest(text: &str) -> usize {
+    let (mut width, mut digits) = (0, 0);
+    for c in text.chars().chain([' ']) {
+        if c.is_ascii_digit() {
+            digits += 1;
+            continue;
+        }
+        if digits > 0 {
+            width += digits.max(NUMBER_WIDTH);
+            digits = 0;
+        }
+        width += 1;
+    }
+    width - 1
+}
+
+/// `prefix text` broken at spaces into lines of at most [`COLUMNS`]
+/// columns; every line starts with `prefix`, the ones after the first
+/// indented by two more spaces. Where the lines break does not depend on
+/// how many digits the numbers have (up to 7), so a run with other pids
+/// prints the same lines. A word too long for a line gets one of its own.
+pub fn wrap(prefix: &str, text: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = prefix.to_owned();
+    let mut empty = true;
+    for word in text.split(' ').filter(|word| !word.is_empty()) {
+        if !empty && widest(&line) + 1 + widest(word) > COLUMNS {
+            lines.push(std::mem::replace(&mut line, format!("{prefix}  ")));
+        }
+        line.push(' ');
+        line.push_str(word);
+        empty = false;
+    }
+    lines.push(line);
+    lines
+}
+
+/// Prints [`wrap`]'s lines.
+pub fn say(prefix: &str, text: &str) {
+    for line in wrap(prefix, text) {
+        println!("{line}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,5 +296,38 @@ mod tests {
         assert_eq!(describe(&ExitStatus::from_raw(3 << 8)), "exit code 3");
         assert_eq!(describe(&ExitStatus::from_raw(15)), "signal 15 (SIGTERM)");
         assert_eq!(signal_name(9), "SIGKILL");
+    }
+
+    #[test]
+    fn wraps_at_80_columns_with_the_prefix() {
+        assert_eq!(wrap("a:", "b c"), ["a: b c"]);
+        let text = "word ".repeat(40);
+        let lines = wrap("wait_all:", &text);
+        assert!(lines.len() > 2, "{lines:?}");
+        assert!(lines.iter().all(|l| l.chars().count() <= COLUMNS));
+        assert!(lines.iter().all(|l| l.starts_with("wait_all: ")));
+        assert!(lines[1].starts_with("wait_all:   word"));
+        let words: usize = lines
+            .iter()
+            .map(|l| l.split(' ').filter(|w| *w == "word").count())
+            .sum();
+        assert_eq!(words, 40);
+        // pids of 1 and of 7 digits break at the same word
+        let text = "was reaped by something else (SIGCHLD ignored, or a wait";
+        let [short, long] = ["1", "1234567"].map(|pid| {
+            wrap(
+                "wait_all:",
+                &format!("pid {pid} true: `true` (pid {pid}) {text}"),
+            )
+        });
+        assert_eq!(short.len(), long.len());
+        assert_eq!(short[1], long[1]);
+        assert!(long.iter().all(|l| l.chars().count() <= COLUMNS), "{long:?}");
+        assert_eq!(widest("a 12 b"), 11);
+        let long = "x".repeat(90);
+        assert_eq!(
+            wrap("p:", &format!("a {long}")),
+            ["p: a".to_owned(), format!("p:   {long}")]
+        );
     }
 }

@@ -84,8 +84,10 @@ pub fn run() -> Result<()> {
     let (success, pid, state, status) = naive_false_cat()?;
     let state = state.map_or_else(|| "gone".to_owned(), |s| s.to_string());
     println!(
-        "naive: `false | cat` reported success = {success}; producer pid \
-         {pid} left in state {state} (Z = zombie), its {} never read",
+        "naive: `false | cat` reported success = {success}; producer pid {pid}"
+    );
+    println!(
+        "naive:   left in state {state} (Z = zombie), its {} never read",
         os::describe(&status)
     );
     let out = upper_sorted()?;
@@ -98,11 +100,15 @@ pub fn run() -> Result<()> {
         println!("  stage {stage}: {}", os::describe(status));
     }
     let (stage, program, message) = false_true()?;
-    println!("false | true -> failed at stage {stage} ({program}): {message}");
+    os::say(
+        "false | true ->",
+        &format!("failed at stage {stage} ({program}): {message}"),
+    );
     println!(
         "notice: Pipeline waits for every stage and names the first that \
-         failed; waiting for the last one only hides a failure"
+         failed;"
     );
+    println!("notice: waiting for the last one only hides a failure");
     Ok(())
 }
 

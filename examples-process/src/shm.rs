@@ -113,15 +113,17 @@ pub fn run() -> Result<()> {
         "shm: parent wrote 0..{n} as u32 into 1 MiB of shared memory (memfd)"
     );
     println!(
-        "shm: the child summed the same pages in place: {} (expected {})",
+        "shm: the child summed the pages in place: {} (expected {})",
         seen.sum,
         n * (n - 1) / 2
     );
-    println!("shm: truncating the memfd to 0 bytes: {}", seen.shrink);
+    println!("shm: truncating the memfd to 0 bytes:");
+    crate::os::say("shm:  ", &seen.shrink);
     println!(
         "notice: the child's sum was read from the same pages, copied by \
-         no one; the wait for its exit ordered the two sides"
+         no one;"
     );
+    println!("notice: the wait for its exit ordered the two sides");
     Ok(())
 }
 

@@ -122,10 +122,10 @@ pub fn naive_kill() -> Result<Vec<u32>> {
 pub fn run(args: &Args) -> Result<()> {
     let alive = naive_kill()?;
     println!(
-        "naive: SIGKILL to sh alone: {} grandchildren still running \
-         {alive:?}; killed them with killpg",
+        "naive: SIGKILL to sh alone: {} grandchildren still running {alive:?}",
         alive.len()
     );
+    println!("naive: killed them with killpg");
     let grace = Duration::from_millis(args.grace_ms);
     let (reports, took) = terminate(grace)?;
     let (ms, ok) = (took.as_millis(), took >= grace);
@@ -135,10 +135,8 @@ pub fn run(args: &Args) -> Result<()> {
     );
     reports.iter().for_each(|r| println!("  {}", os::report_line(r)));
     let Group { sh, grandchildren, before, after, reports } = group()?;
-    println!(
-        "sh pid {sh} started grandchildren {grandchildren:?}; live in its \
-         group: {before:?}"
-    );
+    println!("sh pid {sh} started grandchildren {grandchildren:?}");
+    println!("  live in its group: {before:?}");
     reports
         .iter()
         .for_each(|r| println!("  terminate_all: {}", os::report_line(r)));
@@ -148,8 +146,9 @@ pub fn run(args: &Args) -> Result<()> {
     );
     println!(
         "notice: SIGTERM first, SIGKILL only after the grace, and to the \
-         whole group: no grandchild is left running"
+         whole group:"
     );
+    println!("notice: no grandchild is left running");
     Ok(())
 }
 

@@ -125,12 +125,15 @@ pub fn run() -> Result<()> {
     let answers = ask_child(&numbers)?;
     println!("socket: asked a child process over one socket pair: {numbers:?}");
     println!("socket: it answered {}", answers.join(", "));
-    println!("socket: a frame cut short: {}", bad_frame(100, 3)?);
-    println!("socket: a frame of 4 GiB: {}", bad_frame(u32::MAX, 0)?);
+    let short = bad_frame(100, 3)?;
+    crate::os::say("socket:", &format!("a frame cut short: {short}"));
+    let huge = bad_frame(u32::MAX, 0)?;
+    crate::os::say("socket:", &format!("a frame of 4 GiB: {huge}"));
     println!(
         "notice: each send arrives as one whole message, and a bad length \
-         is an error before any memory is allocated for it"
+         is an error"
     );
+    println!("notice: before any memory is allocated for it");
     Ok(())
 }
 

@@ -135,49 +135,61 @@ pub fn run() -> Result<()> {
     let status = status().context("running `sh -c 'exit 3'`")?;
     println!("Command::status: sh -c 'exit 3' -> {}", os::describe(&status));
     for report in wait_some()? {
-        println!("wait_all: {}", os::report_line(&report));
+        os::say("wait_all:", &os::report_line(&report));
     }
     let out = ProcessManager::output("echo", &["hello from a child"])
         .context("running `echo`")?;
     println!("output: stdout = {:?}", String::from_utf8_lossy(&out.stdout));
     let script = "echo 'backup failed: disk full' >&2; exit 3";
     match ProcessManager::output("sh", &["-c", script]) {
-        Err(e @ ptm::Error::Exit { .. }) => println!("output error: {e}"),
+        Err(e @ ptm::Error::Exit { .. }) => {
+            // the command on a line of its own, then why it failed
+            let text = e.to_string();
+            match text.split_once("` ") {
+                Some((command, why)) => {
+                    println!("output error: {command}`");
+                    os::say("output error:  ", why);
+                }
+                None => os::say("output error:", &text),
+            }
+        }
         other => anyhow::bail!("expected `sh -c ...` to fail, got {other:?}"),
     }
     if let Err(e) = ProcessManager::new().spawn("no-such-program-ptm", &[]) {
-        println!("spawn error: {e}");
+        os::say("spawn error:", &e.to_string());
     }
     let (pid, state) = naive_kill_all()?;
     let state = state.map_or_else(|| "gone".to_owned(), |s| s.to_string());
     println!(
-        "naive kill_all: pid {pid} is in state {state} (Z = zombie) after \
-         kill + drop; reaped it here"
+        "naive kill_all: after kill + drop, pid {pid} is in state {state} \
+         (Z = zombie)"
     );
+    println!("naive kill_all: reaped it here");
     let (reports, left) = kill_sleepers(3)?;
     for report in &reports {
         println!("kill_all: {}", os::report_line(report));
     }
-    println!(
-        "kill_all: {} children killed and reaped; still our children \
-         (zombie or running): {left}",
-        reports.len()
-    );
+    println!("kill_all: {} children killed and reaped", reports.len());
+    println!("kill_all: still our children (zombie or running): {left}");
     let statuses: Vec<String> =
         naive_wait_lost()?.iter().map(os::describe).collect();
     println!(
         "naive wait_for_all: 3 children (true, false, sh), the first reaped \
-         elsewhere: {} statuses [{}], whose?",
+         elsewhere:"
+    );
+    println!(
+        "naive wait_for_all: {} statuses [{}], whose?",
         statuses.len(),
         statuses.join(", ")
     );
     for report in wait_after_a_reap_elsewhere()? {
-        println!("wait_all: {}", os::report_line(&report));
+        os::say("wait_all:", &os::report_line(&report));
     }
     println!(
-        "notice: every status comes with its pid and program, and nothing \
-         is left a zombie; kill + drop leaves one"
+        "notice: every status comes with its pid and program, none is left \
+         a zombie;"
     );
+    println!("notice: kill + drop leaves one");
     Ok(())
 }
 

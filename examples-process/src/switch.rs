@@ -94,7 +94,13 @@ pub fn verdict(label: &str, stats: &[Stats; 3]) -> String {
         ratio if ratio >= 1.0 => format!("{ratio:.2}x slower than"),
         ratio => format!("{:.2}x faster than", 1.0 / ratio),
     };
-    format!("verdict {label}: process-to-process is {} thread-to-thread over the same pipes (median {processes:.1} vs {threads:.1} µs), and {} a thread channel ({channel:.1} µs)", compare(threads), compare(channel))
+    format!(
+        "verdict {label}: process-to-process is {}\n  thread-to-thread over \
+         the same pipes (median {processes:.1} vs {threads:.1} µs), and\n  \
+         {} a thread channel ({channel:.1} µs)",
+        compare(threads),
+        compare(channel)
+    )
 }
 
 /// Unpinned medians of the pipe variants at least this many times the pinned
@@ -109,9 +115,17 @@ pub fn pinning_note(unpinned: &[Stats; 3], pinned: &[Stats; 3]) -> String {
         .map(|(name, ratio)| format!("{name} took {ratio:.1}x"))
         .collect();
     if slower.is_empty() {
-        return format!("note: unpinned pipe round trips were under {PINNING_MATTERS}x the pinned ones: no cross-core wake-up cost dominated in this run");
+        return format!(
+            "note: unpinned pipe round trips were under {PINNING_MATTERS}x \
+             the pinned ones:\n  no cross-core wake-up cost dominated in this \
+             run"
+        );
     }
-    format!("note: unpinned, {} the pinned median: a cross-core wake-up (tens of µs on a VM) dominated there; pinned to one CPU it is gone", slower.join(", "))
+    format!(
+        "note: unpinned, {}\n  the pinned median: a cross-core wake-up (tens \
+         of µs on a VM)\n  dominated there; pinned to one CPU it is gone",
+        slower.join(", ")
+    )
 }
 
 /// Measures unpinned, then pinned; prints the table and the verdicts.
@@ -131,8 +145,9 @@ pub fn run(args: &Args) -> Result<()> {
     };
     println!(
         "{rounds} round trips of 1 byte per variant (after {WARM_UP} warm-up \
-         ones), in µs{why}:"
+         ones),"
     );
+    println!("in µs{why}:");
     for (label, stats) in [("unpinned", &unpinned), ("pinned", &pinned)] {
         for (name, median, p99) in stats {
             println!(
@@ -145,9 +160,10 @@ pub fn run(args: &Args) -> Result<()> {
     println!("{}{tag}", verdict(&format!("pinned to CPU {cpu}"), &pinned));
     println!("{}{tag}", pinning_note(&unpinned, &pinned));
     println!(
-        "notice: process pipes against thread pipes is the cost of another \
-         address space; unpinned against pinned, of a second CPU"
+        "notice: process pipes against thread pipes: the cost of another \
+         address space;"
     );
+    println!("notice: unpinned against pinned, of a second CPU");
     Ok(())
 }
 
@@ -178,7 +194,7 @@ mod tests {
         let stats = [("c", 4.0, 5.0), ("t", 2.0, 3.0), ("p", 3.0, 4.0)];
         let verdict = verdict("x", &stats);
         assert!(
-            verdict.contains("1.50x slower than thread-to-thread"),
+            verdict.contains("1.50x slower than\n  thread-to-thread"),
             "{verdict}"
         );
         assert!(
@@ -190,7 +206,7 @@ mod tests {
             &[("c", 3.0, 5.0), ("t", 2.9, 3.0), ("p", 3.0, 4.0)],
         );
         assert!(
-            same.contains("about as fast as (within 5%) thread-to-thread"),
+            same.contains("about as fast as (within 5%)\n  thread-to-thread"),
             "{same}"
         );
         assert!(
@@ -214,7 +230,7 @@ mod tests {
         let note = pinning_note(&crossed, &pinned);
         assert!(
             note.starts_with(
-                "note: unpinned, thread pipes took 8.0x the pinned median"
+                "note: unpinned, thread pipes took 8.0x\n  the pinned median"
             ),
             "{note}"
         );

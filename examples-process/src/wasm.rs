@@ -158,29 +158,30 @@ pub fn run() -> Result<()> {
         seen.a_memory
     );
     println!(
-        "wasm: instance b, same module, its own memory: sum = {} (a's data is not there)",
+        "wasm: instance b, same module, own memory: sum = {} (a's data: not there)",
         seen.sum_b
     );
     match &seen.trap {
         Some(trap) => {
-            println!("wasm: a reads 4 bytes at the end of its 64 KiB memory: trap: {trap}")
+            println!("wasm: a reads 4 bytes at the end of its 64 KiB memory:");
+            crate::os::say("wasm:  ", &format!("trap: {trap}"));
         }
         None => {
             println!("wasm: a read past its memory without a trap (unexpected)")
         }
     }
+    println!("wasm: after the trap the host runs on;");
     println!(
-        "wasm: after the trap the host runs on; b: sum = {}, a: sum = {} (both still usable)",
+        "wasm:   b: sum = {}, a: sum = {} (both still usable)",
         seen.sum_b_after, seen.sum_a_after
     );
     let (imports, written) = freestanding()?;
+    println!("wasm: a module with no OS imports only {imports:?};");
+    crate::os::say("wasm:  ", &format!("through it, it wrote {written:?}"));
     println!(
-        "wasm: a module with no OS imports only {imports:?}; through it, it wrote {written:?}"
+        "notice: the host reads a module's memory, no module reads the host's"
     );
-    println!(
-        "notice: the host reads a module's memory, no module reads the \
-         host's or the other's; a trap ends a call, not the process"
-    );
+    println!("notice: or the other's; a trap ends a call, not the process");
     Ok(())
 }
 

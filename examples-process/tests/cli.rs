@@ -47,13 +47,16 @@ fn spawn_reports_statuses_errors_and_no_zombie() {
             " false: exit code 1",
             " sh: exit code 3",
             r#"output: stdout = "hello from a child\n""#,
-            r"output error: `sh -c 'echo '\''backup failed: disk full'\'' >&2; exit 3'` exit status: 3: backup failed: disk full",
+            r"output error: `sh -c 'echo '\''backup failed: disk full'\'' >&2; exit 3'`",
+            "output error:   exit status: 3: backup failed: disk full",
             "spawn error: failed to start `no-such-program-ptm`",
             " sleep: signal 9 (SIGKILL)",
-            "kill_all: 3 children killed and reaped; still our children (zombie or running): 0",
-            "naive kill_all: pid ",
-            "is in state Z (Z = zombie) after kill + drop",
-            "the first reaped elsewhere: 2 statuses [exit code 1, exit code 3]",
+            "kill_all: 3 children killed and reaped\n",
+            "kill_all: still our children (zombie or running): 0\n",
+            "naive kill_all: after kill + drop, pid ",
+            " is in state Z (Z = zombie)\n",
+            "the first reaped elsewhere:\n",
+            "naive wait_for_all: 2 statuses [exit code 1, exit code 3], whose?",
             " true: `true` (pid ",
             "was reaped by something else",
             "notice: ",
@@ -82,7 +85,8 @@ fn info_shows_the_process_and_what_it_shares() {
         &out,
         &[
             "== info: ProcessInfo: ",
-            r#"given b"caf\xe9": exit code 101: panicked: called `Result::unwrap()`"#,
+            r#"given b"caf\xe9": exit code 101: panicked: called"#,
+            "naive args:   `Result::unwrap()` on an `Err` value",
             "ProcessInfo::args in the same child: exit code 0: \"caf\u{fffd}\"",
             "LANG = xx_PTM.UTF-8",
             "and back: true",
@@ -170,7 +174,8 @@ fn fork_shows_exit_codes_and_separate_memory() {
         &[
             "waitpid -> exit code 7",
             "-> exit code 127",
-            "the child set its copy to 42 (its exit code); the parent's value is still 41",
+            "isolation: the child set its copy to 42 (its exit code);\n",
+            "isolation: the parent's value is still 41\n",
             "crash: the child died of signal 11 (SIGSEGV); this process goes on",
             "notice: ",
         ],
@@ -184,12 +189,24 @@ fn switch_times_every_variant_and_gives_a_verdict() {
         out.lines().filter(|line| line.contains(" median ")).collect();
     assert_eq!(rows.len(), 6, "{out}");
     // The binary is built with the tests' profile: a debug build says so
-    // on every line with a timing or a ratio.
+    // on every timed row, at the end of each verdict (its last line names
+    // the thread channel) and at the end of the note (the line before the
+    // notice).
     if cfg!(debug_assertions) {
-        let timed = out.lines().filter(|line| {
-            line.contains(" median ") || line.starts_with("verdict ")
-        });
-        for line in timed {
+        let lines: Vec<&str> = out.lines().collect();
+        let timed: Vec<&str> = lines
+            .iter()
+            .copied()
+            .filter(|line| {
+                line.contains(" median ")
+                    || line.contains(" a thread channel (")
+            })
+            .collect();
+        assert_eq!(timed.len(), 8, "{out}");
+        let notice = lines.iter().position(|l| l.starts_with("notice: "));
+        let note_end =
+            notice.and_then(|at| at.checked_sub(1)).map(|at| lines[at]);
+        for line in timed.into_iter().chain(note_end) {
             assert!(line.ends_with("(debug build)"), "{line}");
         }
         assert_has(&out, &["in µs (debug build: not representative"]);
@@ -241,7 +258,7 @@ fn no_argument_runs_every_demo() {
     assert_has(
         &out,
         &[
-            "kill_all: 3 children killed and reaped; still our children (zombie or running): 0",
+            "kill_all: still our children (zombie or running): 0",
             "all 3 threads share pid",
             "printf | tr a-z A-Z | sort -> A B C",
             "communicate: cat: 8388608 bytes in, 8388608 out",
@@ -306,8 +323,10 @@ fn socket_round_trips_through_a_child_and_refuses_bad_frames() {
         &stdout_of(&["socket"]),
         &[
             "socket: it answered 0, 1, 4, 9, 144, 16000000000000000000",
-            "a frame cut short: the stream ended 3 bytes into a message of 100 bytes",
-            "a frame of 4 GiB: the peer announced a message of 4294967295 bytes, over the limit",
+            "a frame cut short: the stream ended 3 bytes into a message of\n",
+            "socket:   100 bytes\n",
+            "a frame of 4 GiB: the peer announced a message of 4294967295\n",
+            "socket:   bytes, over the limit of 16777216 bytes",
         ],
     );
 }
@@ -317,8 +336,9 @@ fn shm_child_sums_the_shared_pages() {
     assert_has(
         &stdout_of(&["shm"]),
         &[
-            "the child summed the same pages in place: 34359607296 (expected 34359607296)",
-            "truncating the memfd to 0 bytes: refused: Operation not permitted",
+            "the child summed the pages in place: 34359607296 (expected 34359607296)",
+            "shm: truncating the memfd to 0 bytes:\n",
+            "shm:   refused: Operation not permitted",
         ],
     );
 }
@@ -351,11 +371,13 @@ fn container_sees_pid_1_its_own_proc_and_hostname() {
     assert_has(
         &out,
         &[
-            "is pid 1 there (ptm's init); the shell it runs is pid 2",
+            "is pid 1 there (ptm's init);\n",
+            "container: the shell it runs is pid 2\n",
             "/proc inside lists 1 2 (the host's /proc: ",
             r#"hostname inside "ptm-box""#,
             "(unchanged: true)",
-            r#"a file the host wrote just before reads inside as "written by the host""#,
+            "a file the host wrote just before reads inside as\n",
+            r#"container:   "written by the host""#,
             "notice: ",
         ],
     );
@@ -387,10 +409,11 @@ fn wasm_instances_are_isolated_and_a_trap_is_contained() {
         &[
             "sum of squares 0..100 = 328350",
             "first u32s [0, 1, 4, 9]",
-            "its own memory: sum = 0",
+            "own memory: sum = 0",
             "trap: out of bounds memory access",
             "b: sum = 328350, a: sum = 328350",
-            r#"imports only ["host.write"]; through it, it wrote "hello from a module that has no OS""#,
+            r#"imports only ["host.write"];"#,
+            r#"through it, it wrote "hello from a module that has no OS""#,
         ],
     );
 }

@@ -82,7 +82,7 @@ pub fn run() -> anyhow::Result<()> {
     let pause = Duration::from_millis(20);
     let [a, b] = move_copies(pause)?;
     let ok = a >= pause && b >= pause;
-    println!("with move: 2 threads slept {pause:?} each (>= 20 ms: {ok}); `pause` still usable: {pause:?}");
+    println!("with move: 2 threads slept {pause:?} each (>= 20ms: {ok}); `pause` still usable: {pause:?}");
     let (l, r) = arc_halves((1..=100).collect())?;
     println!("Arc + move: halves of 1..=100 sum to {l} + {r} = {}", l + r);
     let mut data: Vec<u64> = (1..=100).collect();

@@ -189,7 +189,7 @@ fn move_shows_e0373_and_both_fixes() {
     assert_has(
         &out,
         &[
-            "with move: 2 threads slept 20ms each (>= 20 ms: true); `pause` still usable: 20ms",
+            "with move: 2 threads slept 20ms each (>= 20ms: true); `pause` still usable: 20ms",
             "sum to 1275 + 3775 = 5050",
         ],
     );

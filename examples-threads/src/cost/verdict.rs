@@ -97,7 +97,7 @@ pub fn verdict(name: &str, curve: &[(u32, f64)], cpu_ms: Option<f64>, why: &str)
                 format!("flat (~{base:.0} ms) up to n = {at}, then grows ~{per:.1} ms per thread");
             let meaning = match cpu_ms {
                 Some(cpu) => format!(
-                    "each needs {cpu:.0} ms of CPU: {cpu:.0} / {per:.1} = ~{:.1} threads ran at \
+                    "each needs {cpu:.0} ms CPU: {cpu:.0} / {per:.1} = ~{:.1} threads ran at \
                      a time; {why}",
                     cpu / per
                 ),
@@ -139,7 +139,7 @@ mod tests {
         let (at, per) = knee(&two_cores);
         assert!(at == 2 && close(per, 10.0), "{at} {per}");
         let expected = "cpu: flat (~20 ms) up to n = 2, then grows ~10.0 ms per thread\n  \
-                        (each needs 20 ms of CPU: 20 / 10.0 = ~2.0 threads ran at a time; \
+                        (each needs 20 ms CPU: 20 / 10.0 = ~2.0 threads ran at a time; \
                         2 cores)";
         assert_eq!(verdict("cpu", &two_cores, Some(20.0), "2 cores"), expected);
         let expected = "spin: flat (~20 ms) up to n = 2, then grows ~10.0 ms per thread\n  (why)";

@@ -3,6 +3,8 @@
 //! smaller than 12 px. Font sizes are read from `font-size` attributes
 //! (`font-size="13"`, as plotters writes them on `<text>`) and from
 //! `font-size:` declarations in `style` attributes and `<style>` blocks.
+//! A root with both a `width` and a `viewBox` scales its drawing by
+//! width / viewBox width, so font sizes are checked as shown: scaled by it.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -73,19 +75,32 @@ fn root_tag(text: &str) -> Option<&str> {
     Some(&text[start..start + end + 1])
 }
 
-/// The root's width in px: its `width` attribute, or else its `viewBox`'s.
-fn root_width(text: &str) -> Result<f64, String> {
+/// The width of the root's `viewBox`, if it has one.
+fn view_box_width(tag: &str) -> Option<Result<f64, String>> {
+    let view_box = attribute(tag, "viewBox")?;
+    Some(
+        view_box
+            .split([' ', ','])
+            .filter(|part| !part.is_empty())
+            .nth(2)
+            .and_then(px)
+            .filter(|width| *width > 0.0)
+            .ok_or(format!("viewBox {view_box:?} has no width")),
+    )
+}
+
+/// The root's width in px (its `width` attribute, or else its `viewBox`'s)
+/// and the scale its drawing is shown at: width / viewBox width when it has
+/// both, else 1.
+fn root_width(text: &str) -> Result<(f64, f64), String> {
     let tag = root_tag(text).ok_or("no <svg> element")?;
+    let view_box = view_box_width(tag).transpose()?;
     if let Some(width) = attribute(tag, "width") {
-        return px(width).ok_or(format!("root width {width:?} is not in px"));
+        let width = px(width).ok_or(format!("root width {width:?} is not in px"))?;
+        return Ok((width, view_box.map_or(1.0, |drawn| width / drawn)));
     }
-    let view_box = attribute(tag, "viewBox").ok_or("root has neither width nor viewBox")?;
-    view_box
-        .split([' ', ','])
-        .filter(|part| !part.is_empty())
-        .nth(2)
-        .and_then(px)
-        .ok_or(format!("viewBox {view_box:?} has no width"))
+    let width = view_box.ok_or("root has neither width nor viewBox")?;
+    Ok((width, 1.0))
 }
 
 /// Every font size the SVG sets, as written: `font-size="N"` attributes
@@ -114,17 +129,25 @@ fn font_sizes(text: &str) -> Vec<String> {
 /// What is wrong with one SVG's text, if anything.
 fn problems(name: &str, text: &str) -> Vec<String> {
     let mut found = Vec::new();
+    let mut scale = 1.0;
     match root_width(text) {
-        Ok(width) if width > MAX_WIDTH => {
-            found.push(format!("{name}: {width} px wide (at most {MAX_WIDTH})"))
+        Ok((width, shown_at)) => {
+            scale = shown_at;
+            if width > MAX_WIDTH {
+                found.push(format!("{name}: {width} px wide (at most {MAX_WIDTH})"))
+            }
         }
-        Ok(_) => {}
         Err(error) => found.push(format!("{name}: {error}")),
     }
     for size in font_sizes(text) {
         match px(&size) {
-            Some(px) if px < MIN_FONT => {
-                found.push(format!("{name}: text of {px} px (at least {MIN_FONT})"))
+            Some(px) if px * scale < MIN_FONT => {
+                let shown = px * scale;
+                found.push(if scale == 1.0 {
+                    format!("{name}: text of {px} px (at least {MIN_FONT})")
+                } else {
+                    format!("{name}: text of {px} px shown at {shown} px (at least {MIN_FONT})")
+                })
             }
             Some(_) => {}
             None => found.push(format!("{name}: font-size {size:?} is not in px")),
@@ -168,6 +191,17 @@ fn the_check_catches_what_it_should() {
     assert_eq!(problems("wide", wide), ["wide: 2640 px wide (at most 800)"]);
     let view_box = r#"<svg viewBox="0 0 1920 520"></svg>"#;
     assert_eq!(problems("v", view_box), ["v: 1920 px wide (at most 800)"]);
+
+    // A viewBox wider than the width shrinks the text with the drawing.
+    let scaled = r#"<svg width="720" viewBox="0 0 2160 600"><text font-size="24">a</text></svg>"#;
+    assert_eq!(
+        problems("scaled", scaled),
+        ["scaled: text of 24 px shown at 8 px (at least 12)"]
+    );
+    let enlarged = r#"<svg width="720" viewBox="0,0,360,200"><text font-size="8">a</text></svg>"#;
+    assert_eq!(problems("e", enlarged), Vec::<String>::new());
+    let same = r#"<svg width="720px" viewBox="0 0 720 400"><text font-size="12">a</text></svg>"#;
+    assert_eq!(problems("same", same), Vec::<String>::new());
 
     let small = r#"<svg width="640"><text x="1" font-size="8.064516129032258">a</text></svg>"#;
     assert_eq!(

@@ -53,6 +53,22 @@ fn serve(requests: Receiver<Request>, responses: Sender<Response>) -> usize {
 }
 // ANCHOR_END: serve
 
+// ANCHOR: serve_unwrapping
+/// The first attempt at [`serve`]: it `unwrap`s its `recv`, so the clean
+/// stop (the client dropping its Sender) makes it panic, even after it has
+/// answered every request.
+#[cfg_attr(not(test), allow(dead_code))] // run by its test, not by the demo
+fn serve_unwrapping(requests: Receiver<Request>, responses: Sender<Response>) {
+    loop {
+        let response = match requests.recv().unwrap() {
+            Request::Ping(id) => Response::Pong(id),
+            Request::Stop(id) => Response::Bye(id),
+        };
+        responses.send(response).unwrap();
+    }
+}
+// ANCHOR_END: serve_unwrapping
+
 // ANCHOR: session
 /// Sends each request in turn and waits for its answer (`None`: the worker
 /// had stopped), then drops the request Sender and joins the worker. Returns
@@ -140,4 +156,22 @@ mod tests {
         assert_eq!(answers, [Some(Pong(1)), Some(Bye(2)), None]);
         assert_eq!(answered, 2);
     }
+
+    // ANCHOR: unwrapping_test
+    /// The client gets its answer, then drops its Sender as it should: the
+    /// unwrapping worker's `recv` fails, and the worker panics.
+    #[test]
+    fn a_worker_that_unwraps_recv_panics_when_the_client_goes_first() {
+        let (requests_tx, requests_rx) = channel();
+        let (responses_tx, responses_rx) = channel();
+        let worker =
+            thread::spawn(move || serve_unwrapping(requests_rx, responses_tx));
+        requests_tx.send(Ping(1)).expect("the worker is running");
+        assert_eq!(responses_rx.recv(), Ok(Pong(1)));
+        drop(requests_tx); // the clean stop
+        let panic = worker.join().expect_err("the worker panicked");
+        let message = panic.downcast_ref::<String>().expect("a message");
+        assert!(message.contains("RecvError"), "{message}");
+    }
+    // ANCHOR_END: unwrapping_test
 }

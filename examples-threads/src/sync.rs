@@ -14,12 +14,18 @@
 //! should the consumer die (a panic), a drop guard marks it gone, and the
 //! producer fails instead of waiting for it forever.
 //!
+//! Two more first attempts are kept for their tests, not run by the demo:
+//! [`handoff_zero_empty`] (0 means "empty", no "done" flag, the caller
+//! sleeps instead of joining) and [`handoff_unguarded`] (no drop guard).
+//!
 //! Run: `cargo run -p examples-threads -- sync`
 
 use crate::spawn::panic_message;
 use anyhow::{anyhow, Context, Result};
+use std::sync::Arc;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 use std::thread::{self, Builder};
+use std::time::Duration;
 
 // ANCHOR: lock
 /// Locks `m`, even if a thread panicked while holding it (poisoned): every
@@ -115,6 +121,38 @@ pub fn handoff_naive(items: u64) -> Vec<u64> {
 }
 // ANCHOR_END: handoff_naive
 
+// ANCHOR: handoff_zero_empty
+/// Two more bugs of first attempts (this producer does wait for each value
+/// to be taken): 0 stands for "empty", and there is no "done" flag, so the
+/// caller sleeps instead of joining. Sends `values`; returns what the
+/// consumer got within `sleep`, and whether it had ended by then.
+#[cfg_attr(not(test), allow(dead_code))] // run by its test, not by the demo
+pub fn handoff_zero_empty(values: &[u64], sleep: Duration) -> (Vec<u64>, bool) {
+    let shared = Arc::new((Mutex::new(0), Condvar::new(), Condvar::new()));
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let consumer = thread::spawn({
+        let (shared, got) = (Arc::clone(&shared), Arc::clone(&got));
+        move || loop {
+            let (slot, filled, emptied) = &*shared;
+            let wait = filled.wait_while(lock(slot), |v| *v == 0); // 0: empty
+            let mut v = wait.unwrap_or_else(PoisonError::into_inner);
+            lock(&got).push(*v);
+            *v = 0;
+            emptied.notify_one();
+        }
+    });
+    let (slot, filled, emptied) = &*shared;
+    for &value in values {
+        let wait = emptied.wait_while(lock(slot), |v| *v != 0);
+        *wait.unwrap_or_else(PoisonError::into_inner) = value; // 0 looks empty
+        filled.notify_one();
+    }
+    thread::sleep(sleep); // instead of a join, which would never return
+    let got = lock(&got).clone();
+    (got, consumer.is_finished())
+}
+// ANCHOR_END: handoff_zero_empty
+
 // ANCHOR: handoff
 /// The one-value slot of [`handoff`]; one mutex guards the three fields.
 #[derive(Debug, Default)]
@@ -138,16 +176,21 @@ impl Drop for ConsumerGone<'_> {
 /// Hands 1..=`items` to a consumer through a one-value slot; returns what
 /// it got, in order.
 pub fn handoff(items: u64) -> Result<Vec<u64>> {
-    handoff_with(items, |_| ())
+    handoff_with(items, |_| (), true)
 }
 
-/// [`handoff`], with the consumer calling `take(value)` on each value.
-fn handoff_with(items: u64, take: impl Fn(u64) + Sync) -> Result<Vec<u64>> {
+/// [`handoff`], with the consumer calling `take(value)` on each value, and
+/// its drop guard only if `guarded`.
+fn handoff_with<F>(items: u64, take: F, guarded: bool) -> Result<Vec<u64>>
+where
+    F: Fn(u64) + Sync,
+{
     let slot = Mutex::new(Slot::default());
     let filled = Condvar::new(); // a value was stored, or the slot closed
     let emptied = Condvar::new(); // the value was taken, or the consumer left
     let consume = || {
-        let _gone = ConsumerGone(&slot, &emptied); // first, so dropped last
+        // First, so dropped last; the unguarded first attempt has none.
+        let _gone = guarded.then(|| ConsumerGone(&slot, &emptied));
         let (mut got, mut st) = (Vec::new(), lock(&slot));
         loop {
             let empty = |s: &mut Slot| s.value.is_none() && !s.closed;
@@ -183,6 +226,17 @@ fn handoff_with(items: u64, take: impl Fn(u64) + Sync) -> Result<Vec<u64>> {
     Ok(got.concat())
 }
 // ANCHOR_END: handoff
+
+// ANCHOR: handoff_unguarded
+/// The first attempt at [`handoff`]: the same, without the drop guard.
+#[cfg_attr(not(test), allow(dead_code))] // run by its test, not by the demo
+fn handoff_unguarded<F>(items: u64, take: F) -> Result<Vec<u64>>
+where
+    F: Fn(u64) + Sync,
+{
+    handoff_with(items, take, false)
+}
+// ANCHOR_END: handoff_unguarded
 
 /// Prints the counter, the RwLock counts, the naive hand-off's losses and
 /// the fixed hand-off's checks.
@@ -225,6 +279,21 @@ mod tests {
         assert_eq!(got.last(), Some(&1000));
     }
 
+    // ANCHOR: zero_empty_test
+    /// 0 cannot be sent when 0 means "empty"; with no "done" flag the
+    /// consumer never ends, which the caller's sleep hides.
+    #[test]
+    fn zero_as_empty_loses_the_zero_and_the_consumer_never_ends() {
+        let a_second = Duration::from_secs(1);
+        let (got, ended) = handoff_zero_empty(&[0, 1, 2], a_second);
+        assert_eq!(got, [1, 2], "the 0 was never seen");
+        assert!(
+            !ended,
+            "the consumer still waits for a value that never comes"
+        );
+    }
+    // ANCHOR_END: zero_empty_test
+
     /// A producer that does not wait for its value to be taken overwrites it.
     #[test]
     fn handoff_delivers_every_value_once_in_order() {
@@ -239,11 +308,27 @@ mod tests {
         let (tx, rx) = std::sync::mpsc::channel();
         thread::spawn(move || {
             let fail_on_3 = |v| assert_ne!(v, 3, "the consumer fails on 3");
-            let _ = tx.send(handoff_with(100, fail_on_3).map_err(|e| e.to_string()));
+            let _ = tx.send(handoff_with(100, fail_on_3, true).map_err(|e| e.to_string()));
         });
         let returned = rx.recv_timeout(std::time::Duration::from_secs(10));
         let result = returned.expect("handoff hung: the producer waits for a dead consumer");
         let err = result.expect_err("the consumer panicked");
         assert!(err.contains("the consumer fails on 3"), "{err}");
     }
+
+    // ANCHOR: unguarded_test
+    /// Without the guard, the producer waits on `emptied` for ever once the
+    /// consumer has died: the hand-off hangs, and the timeout cuts it (the
+    /// stuck thread is left behind, and ends with the test process).
+    #[test]
+    fn without_the_guard_a_dead_consumer_hangs_the_handoff() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        thread::spawn(move || {
+            let fail_on_3 = |v| assert_ne!(v, 3, "the consumer fails on 3");
+            let _ = tx.send(handoff_unguarded(100, fail_on_3).is_ok());
+        });
+        let returned = rx.recv_timeout(Duration::from_secs(2));
+        assert_eq!(returned, Err(std::sync::mpsc::RecvTimeoutError::Timeout));
+    }
+    // ANCHOR_END: unguarded_test
 }

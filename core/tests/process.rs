@@ -41,15 +41,7 @@ use ptm::process::{ExitReport, ProcessInfo, ProcessManager};
 use ptm::Error;
 
 mod common;
-use common::{within, LIMIT};
-
-/// Set in the environment of a re-run of this binary: the name of the test
-/// that the re-run is to act out (see [`run_self`]).
-const ROLE: &str = "PTM_PROCESS_TEST_ROLE";
-
-/// Printed by a re-run that reached its end, so that the parent knows the
-/// test really ran (a mistyped `--exact` name runs nothing and succeeds).
-const DONE: &str = "ptm-process-test-child-done";
+use common::{acting_as, within, DONE, LIMIT, ROLE};
 
 const SIGTERM: i32 = Signal::SIGTERM as i32;
 const SIGKILL: i32 = Signal::SIGKILL as i32;
@@ -194,11 +186,6 @@ fn spawn_sleeps(manager: &mut ProcessManager, count: usize) -> Vec<Tracked> {
         .collect()
 }
 
-/// True in a re-run of this binary that is to act out `test`.
-fn acting_as(test: &str) -> bool {
-    env::var_os(ROLE).is_some_and(|role| role == test)
-}
-
 /// Re-runs this test binary on the test `test` alone, with [`ROLE`] set to
 /// its name and `envs` added, and returns what it did.
 fn run_self(test: &str, envs: &[(&str, &OsStr)]) -> Output {
@@ -206,26 +193,11 @@ fn run_self(test: &str, envs: &[(&str, &OsStr)]) -> Output {
         env::var_os(ROLE).is_none(),
         "a re-run must not re-run itself (is `{test}` the test's name?)"
     );
-    let exe = env::current_exe().expect("the test binary knows its path");
-    let mut cmd = Command::new(exe);
-    cmd.args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env(ROLE, test)
-        .stdin(Stdio::null());
+    let mut cmd = common::rerun(test);
     for (name, value) in envs {
         cmd.env(name, value);
     }
     cmd.output().expect("the test binary re-runs")
-}
-
-/// Asserts that a re-run succeeded and reached its end.
-fn assert_child_done(test: &str, output: &Output) {
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.contains(DONE),
-        "re-run of `{test}`: {}\nstdout:\n{stdout}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 // ------------------------------------------------------- kill and reaping
@@ -759,7 +731,7 @@ fn spawning_2000_children_from_4_threads_leaks_no_fd() {
         return;
     }
     let output = within("the re-run", || run_self(TEST, &[]));
-    assert_child_done(TEST, &output);
+    common::assert_rerun_done(TEST, &output);
 }
 
 // ------------------------------------------------------------ ProcessInfo
@@ -808,7 +780,7 @@ fn process_info_env_vars_survive_non_utf8() {
             ],
         )
     });
-    assert_child_done(TEST, &output);
+    common::assert_rerun_done(TEST, &output);
 }
 
 /// `set_current_dir` changes the whole process's directory, so it runs in a
@@ -833,7 +805,7 @@ fn process_info_set_current_dir() {
         return;
     }
     let output = within("the re-run", || run_self(TEST, &[]));
-    assert_child_done(TEST, &output);
+    common::assert_rerun_done(TEST, &output);
 }
 
 #[test]

@@ -21,11 +21,13 @@ use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::within;
+use common::{
+    acting_as, assert_rerun_done as assert_done, rerun as self_command, within, DONE, ROLE,
+};
 use nix::libc;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -33,43 +35,15 @@ use ptm::ipc::{communicate, Pipeline};
 use ptm::process::ProcessManager;
 use ptm::Error;
 
-/// Names the scenario a re-run of this binary acts out.
-const ROLE: &str = "PTM_RELIABILITY_ROLE";
 /// Where a re-run writes the pids the test must watch.
 const PIDFILE: &str = "PTM_RELIABILITY_PIDFILE";
-/// Printed by a re-run that reached its end.
-const DONE: &str = "ptm-reliability-child-done";
 /// How long the test gives a process to be gone before it calls it a
 /// survivor: generous, a bound on a hang, not a performance claim.
 const GONE_BOUND: Duration = Duration::from_secs(10);
 
-fn acting_as(test: &str) -> bool {
-    env::var_os(ROLE).is_some_and(|role| role == test)
-}
-
 fn is_root() -> bool {
     // SAFETY: geteuid only returns a number.
     unsafe { libc::geteuid() == 0 }
-}
-
-/// A command that re-runs this binary on `test` alone, as [`ROLE`].
-fn self_command(test: &str) -> Command {
-    let exe = env::current_exe().expect("the test binary knows its path");
-    let mut cmd = Command::new(exe);
-    cmd.args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env(ROLE, test)
-        .stdin(Stdio::null());
-    cmd
-}
-
-fn assert_done(test: &str, output: &Output) {
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.contains(DONE),
-        "re-run of `{test}`: {}\nstdout:\n{stdout}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 /// A pidfd for any process (not only a child), to watch it without being

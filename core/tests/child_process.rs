@@ -94,20 +94,22 @@ fn voluntary_switches(tid: i32) -> u64 {
         .expect("the task's status has voluntary_ctxt_switches")
 }
 
-/// Runs `wait` on a new thread once it is known to sleep in `poll` (on the
-/// child's pidfd), then `act` on this one: with a lock held across the
-/// sleep, `act` would block until the child ends by itself.
+/// Runs `wait` on a new thread and, once that thread is known to sleep in
+/// `poll` (on the child's pidfd), `act` on this one, given the waiting
+/// thread's id: with a lock held across the sleep, `act` would block until
+/// the child ends by itself. Returns what `wait` returned.
 fn while_blocked_in_wait<T: Send + 'static>(
     wait: impl FnOnce() -> T + Send + 'static,
-    act: impl FnOnce(),
+    act: impl FnOnce(i32),
 ) -> T {
     let (tid_tx, tid_rx) = std::sync::mpsc::channel();
     let waiter = thread::spawn(move || {
         tid_tx.send(gettid()).expect("the test listens");
         wait()
     });
-    until_blocked_in_poll(tid_rx.recv().expect("the waiter's tid"));
-    act();
+    let tid = tid_rx.recv().expect("the waiter's tid");
+    until_blocked_in_poll(tid);
+    act(tid);
     waiter.join().expect("the waiter did not panic")
 }
 
@@ -124,7 +126,7 @@ fn many_threads_share_one_child() {
             let mut statuses = Vec::new();
             let first = while_blocked_in_wait(
                 move || waiting.wait().expect("wait"),
-                || {
+                |_| {
                     let start = Arc::new(Barrier::new(4));
                     let mut threads = Vec::new();
                     for role in 1..5 {
@@ -178,8 +180,9 @@ fn many_threads_share_one_child() {
 /// fails by `within`).
 #[test]
 fn deadline_waits_sleep_on_the_pidfd_and_wake_at_the_exit() {
-    fn quiet_for_200_ms(tid: i32) {
-        until_blocked_in_poll(tid);
+    /// Asserts that thread `tid` stays asleep for 200 ms, then kills the
+    /// process group `group` behind ptm's back.
+    fn quiet_for_200_ms_then_kill(tid: i32, group: u32) {
         let before = voluntary_switches(tid);
         thread::sleep(Duration::from_millis(200));
         let woken = voluntary_switches(tid) - before;
@@ -187,57 +190,38 @@ fn deadline_waits_sleep_on_the_pidfd_and_wake_at_the_exit() {
             woken <= 10,
             "the waiting thread woke {woken} times in 200 ms"
         );
+        nix::sys::signal::killpg(nix::unistd::Pid::from_raw(group as i32), Signal::SIGKILL)
+            .expect("killed behind its back");
     }
     let hour = Duration::from_secs(3600);
     within("waits with a deadline", move || {
-        // wait_timeout: the child is killed from this thread.
         let child = Arc::new(Process::spawn(sh("sleep 1000")).expect("sh starts"));
-        let waiting = Arc::clone(&child);
-        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
-        let waiter = thread::spawn(move || {
-            tid_tx.send(gettid()).expect("listening");
-            waiting.wait_timeout(hour).expect("wait_timeout")
-        });
-        quiet_for_200_ms(tid_rx.recv().expect("tid"));
-        nix::sys::signal::killpg(
-            nix::unistd::Pid::from_raw(child.pid() as i32),
-            Signal::SIGKILL,
-        )
-        .expect("killed behind its back");
-        let status = waiter.join().expect("no panic").expect("woken by the exit");
-        assert_eq!(status.signal(), Some(9));
+        let (waiting, pid) = (Arc::clone(&child), child.pid());
+        let status = while_blocked_in_wait(
+            move || waiting.wait_timeout(hour).expect("wait_timeout"),
+            |tid| quiet_for_200_ms_then_kill(tid, pid),
+        );
+        assert_eq!(status.expect("woken by the exit").signal(), Some(9));
 
         // terminate's grace: SIGTERM is ignored, the child is killed from
         // this thread during the grace.
-        let child =
-            Arc::new(Process::spawn(sh("trap '' TERM; while :; do sleep 1; done")).expect("sh"));
+        let script = "trap '' TERM; while :; do sleep 1; done";
+        let child = Arc::new(Process::spawn(sh(script)).expect("sh starts"));
         thread::sleep(Duration::from_millis(50)); // the trap is set
-        let stopping = Arc::clone(&child);
-        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
-        let waiter = thread::spawn(move || {
-            tid_tx.send(gettid()).expect("listening");
-            stopping.terminate(hour).expect("terminate")
-        });
-        quiet_for_200_ms(tid_rx.recv().expect("tid"));
-        nix::sys::signal::killpg(
-            nix::unistd::Pid::from_raw(child.pid() as i32),
-            Signal::SIGKILL,
-        )
-        .expect("killed behind its back");
-        assert_eq!(waiter.join().expect("no panic").signal(), Some(9));
+        let (stopping, pid) = (Arc::clone(&child), child.pid());
+        let status = while_blocked_in_wait(
+            move || stopping.terminate(hour).expect("terminate"),
+            |tid| quiet_for_200_ms_then_kill(tid, pid),
+        );
+        assert_eq!(status.signal(), Some(9));
 
-        // ProcessManager::wait_all_timeout.
+        // ProcessManager::wait_all_timeout (its children lead their groups).
         let mut manager = ptm::process::ProcessManager::new();
         let pid = manager.spawn("sleep", &["1000"]).expect("sleep starts");
-        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
-        let waiter = thread::spawn(move || {
-            tid_tx.send(gettid()).expect("listening");
-            manager.wait_all_timeout(hour)
-        });
-        quiet_for_200_ms(tid_rx.recv().expect("tid"));
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), Signal::SIGKILL)
-            .expect("killed behind its back");
-        let reports = waiter.join().expect("no panic");
+        let reports = while_blocked_in_wait(
+            move || manager.wait_all_timeout(hour),
+            |tid| quiet_for_200_ms_then_kill(tid, pid),
+        );
         assert_eq!(reports.len(), 1);
         assert_eq!(
             reports[0].status.as_ref().expect("a status").signal(),

@@ -96,6 +96,20 @@ fn includes(page: &Path, text: &str) -> Vec<Include> {
     found
 }
 
+/// True if `line` holds `marker` (`ANCHOR:` or `ANCHOR_END:`) followed by
+/// the name `anchor`, by mdBook's own rule: the marker, optional spaces,
+/// then the name, ended by anything that is not a word character or `-`.
+fn marks(line: &str, marker: &str, anchor: &str) -> bool {
+    line.split(marker).skip(1).any(|after| {
+        let name: String = after
+            .trim_start()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '-')
+            .collect();
+        name == anchor
+    })
+}
+
 /// Checks one include; returns what is wrong with it, if anything.
 fn check_include(page: &Path, include: &Include) -> Option<String> {
     let at = &include.at;
@@ -114,18 +128,7 @@ fn check_include(page: &Path, include: &Include) -> Option<String> {
             include.path
         ));
     }
-    // mdBook's own rule: `ANCHOR:` then optional spaces then the name, ended
-    // by anything that is not a word character or `-`.
-    let names = |marker: &str, line: &str| -> bool {
-        line.split(marker).skip(1).any(|after| {
-            let name: String = after
-                .trim_start()
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '-')
-                .collect();
-            name == *anchor
-        })
-    };
+    let names = |marker: &str, line: &str| marks(line, marker, anchor);
     let lines: Vec<&str> = source.lines().collect();
     let starts: Vec<usize> = (0..lines.len())
         .filter(|&i| names("ANCHOR:", lines[i]))
@@ -377,19 +380,8 @@ fn too_wide(page: &Path, include: &Include, limit: usize) -> Vec<(usize, usize)>
     let range = match &include.selector {
         None => 0..lines.len(),
         Some(anchor) => {
-            let marks = |marker: &str| {
-                lines.iter().position(|line| {
-                    line.split(marker).nth(1).is_some_and(|after| {
-                        let name: String = after
-                            .trim_start()
-                            .chars()
-                            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '-')
-                            .collect();
-                        name == *anchor
-                    })
-                })
-            };
-            match (marks("ANCHOR:"), marks("ANCHOR_END:")) {
+            let find = |marker: &str| lines.iter().position(|line| marks(line, marker, anchor));
+            match (find("ANCHOR:"), find("ANCHOR_END:")) {
                 (Some(start), Some(end)) if start < end => start + 1..end,
                 _ => return Vec::new(), // reported by the include check
             }

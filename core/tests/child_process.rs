@@ -262,44 +262,42 @@ fn drop_gives_the_child_its_sigterm_first() {
     );
 }
 
+/// The state of process `pid` from `/proc/<pid>/stat` (`R`, `S`, `T`,
+/// `Z`, ...), `None` once it is gone.
+fn state_of(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) state ...`; comm may hold spaces and parentheses.
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+/// Checks `done` every `pause` until it holds; panics with `what` if it
+/// does not within a generous 10 s (a bound on a hang, not a timing claim).
+fn eventually(what: &str, pause: Duration, done: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < Duration::from_secs(10), "{what}");
+        thread::sleep(pause);
+    }
+}
+
 /// Waits (boundedly) until process `pid` is stopped (state `T`).
 fn until_stopped(pid: u32) {
-    let start = Instant::now();
-    loop {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        if stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('T'))
-        {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "pid {pid} never stopped: {stat}"
-        );
-        thread::sleep(Duration::from_millis(1));
-    }
+    let pid = pid as i32;
+    eventually(
+        &format!("pid {pid} never stopped: {:?}", state_of(pid)),
+        Duration::from_millis(1),
+        || state_of(pid) == Some('T'),
+    );
 }
 
 /// Asserts that process `pid` dies (is gone, or a zombie waiting for init)
 /// within a generous bound.
 fn assert_dies(pid: i32, what: &str) {
-    let start = Instant::now();
-    loop {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        if stat.is_empty()
-            || stat
-                .rsplit_once(')')
-                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
-        {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "{what} (pid {pid}) lives on: {stat}"
-        );
-        thread::sleep(Duration::from_millis(5));
-    }
+    eventually(
+        &format!("{what} (pid {pid}) lives on"),
+        Duration::from_millis(5),
+        || matches!(state_of(pid), None | Some('Z')),
+    );
 }
 
 /// The grandchild's pid, printed first by `script`, and the child.

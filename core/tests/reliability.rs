@@ -21,7 +21,7 @@ use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -173,6 +173,37 @@ fn with_sigchld_ignored_output_is_kept_and_the_lost_status_named() {
 
 // ------------------------------------------------------- recycled pids
 
+/// Makes the kernel hand out `pid` next (in our own pid namespace, through
+/// `ns_last_pid`) and starts a "stranger" with it, leading a group of that
+/// number too.
+fn stranger_at(pid: u32) -> Child {
+    fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string())
+        .expect("ns_last_pid is writable in our own pid namespace");
+    let mut stranger = Command::new("sleep");
+    stranger.arg("1000");
+    std::os::unix::process::CommandExt::process_group(&mut stranger, 0);
+    let stranger = stranger.spawn().expect("the stranger starts");
+    assert_eq!(stranger.id(), pid, "the pid was recycled");
+    stranger
+}
+
+/// Asserts that `operation` left the stranger alive, then ends it. A
+/// SIGKILL takes effect when its target next runs: the stranger is watched
+/// for a while before it is called untouched.
+fn assert_untouched(mut stranger: Child, operation: &str) {
+    let watch = pidfd(stranger.id()).expect("the stranger runs");
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(200) {
+        assert!(
+            !exited(&watch),
+            "{operation} signalled the process that got the recycled pid"
+        );
+        thread::sleep(Duration::from_millis(5));
+    }
+    stranger.kill().expect("kill the stranger");
+    stranger.wait().expect("reap the stranger");
+}
+
 /// A child reaped behind ptm's back whose pid then goes to an unrelated
 /// process (which leads a group of that number too): `kill_all`,
 /// `terminate_all`, drop and `wait_all` never signal that process and never
@@ -189,14 +220,7 @@ fn a_recycled_pid_is_never_signalled_nor_mistaken_for_the_child() {
             // Reaped elsewhere: killed and waited for by pid, not by ptm.
             kill(nix_pid, Signal::SIGKILL).expect("kill");
             nix::sys::wait::waitpid(nix_pid, None).expect("reaped behind ptm's back");
-            // The next pid handed out is the freed one.
-            fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string())
-                .expect("ns_last_pid is writable in our own pid namespace");
-            let mut stranger = Command::new("sleep");
-            stranger.arg("1000");
-            std::os::unix::process::CommandExt::process_group(&mut stranger, 0);
-            let mut stranger = stranger.spawn().expect("the stranger starts");
-            assert_eq!(stranger.id(), pid, "the pid was recycled");
+            let stranger = stranger_at(pid);
             let reports = match operation {
                 "kill_all" => manager.kill_all(),
                 "terminate_all" => manager.terminate_all(Duration::from_millis(100)),
@@ -212,19 +236,7 @@ fn a_recycled_pid_is_never_signalled_nor_mistaken_for_the_child() {
                     "{operation}: {report}"
                 );
             }
-            // A SIGKILL takes effect when its target next runs: watch the
-            // stranger for a while before calling it untouched.
-            let watch = pidfd(stranger.id()).expect("the stranger runs");
-            let start = Instant::now();
-            while start.elapsed() < Duration::from_millis(200) {
-                assert!(
-                    !exited(&watch),
-                    "{operation} signalled the process that got the recycled pid"
-                );
-                thread::sleep(Duration::from_millis(5));
-            }
-            stranger.kill().expect("kill the stranger");
-            stranger.wait().expect("reap the stranger");
+            assert_untouched(stranger, operation);
         }
         // A `Process` reaped by its own `wait`, then asked to signal, kill
         // or terminate: it returns the status it kept and sends nothing.
@@ -232,13 +244,7 @@ fn a_recycled_pid_is_never_signalled_nor_mistaken_for_the_child() {
             let child = ptm::process::Process::spawn(Command::new("true")).expect("true starts");
             let pid = child.pid();
             let status = child.wait().expect("reaped by ptm");
-            fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string())
-                .expect("ns_last_pid is writable in our own pid namespace");
-            let mut stranger = Command::new("sleep");
-            stranger.arg("1000");
-            std::os::unix::process::CommandExt::process_group(&mut stranger, 0);
-            let mut stranger = stranger.spawn().expect("the stranger starts");
-            assert_eq!(stranger.id(), pid, "the pid was recycled");
+            let stranger = stranger_at(pid);
             match operation {
                 "signal" => child.signal(Signal::SIGKILL).expect("nothing to send"),
                 "kill" => assert_eq!(child.kill().expect("the kept status"), status),
@@ -250,17 +256,7 @@ fn a_recycled_pid_is_never_signalled_nor_mistaken_for_the_child() {
                 ),
             }
             drop(child);
-            let watch = pidfd(stranger.id()).expect("the stranger runs");
-            let start = Instant::now();
-            while start.elapsed() < Duration::from_millis(200) {
-                assert!(
-                    !exited(&watch),
-                    "Process::{operation} signalled the process that got the recycled pid"
-                );
-                thread::sleep(Duration::from_millis(5));
-            }
-            stranger.kill().expect("kill the stranger");
-            stranger.wait().expect("reap the stranger");
+            assert_untouched(stranger, &format!("Process::{operation}"));
         }
         println!("{DONE}");
         return;

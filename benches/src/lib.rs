@@ -67,6 +67,7 @@ pub mod exit_notice;
 pub mod experiments;
 pub mod latch;
 pub mod machine;
+pub mod memory;
 pub mod pin;
 pub mod plot;
 pub mod queue_pool;

@@ -22,6 +22,7 @@
 //! | `thread_curves` | 5. n threads that sleep, spin or burn CPU |
 //! | `processes` | 6. spawn + wait of `/bin/true` |
 //! | `pipes` | 7. `communicate` through `cat` vs std vs a raw pipe |
+//! | `isolation` | 8. the isolation ladder: task, thread, Wasm, process, container |
 //!
 //! `--replot` also reads `roundtrip-*.csv` (round trips of another run) and
 //! `pool_like_for_like.csv` (the pool comparison with allocation-free jobs,
@@ -37,7 +38,11 @@
 //! experiment), and `--pool-invocation N` runs one invocation of the pool
 //! experiment and prints its rows as CSV lines (the pool experiment runs
 //! in several processes, because this machine's speed changes from one
-//! process to the next).
+//! process to the next). The isolation ladder has two more:
+//! `--echo-socket PATH` connects to the Unix socket at PATH and echoes (the
+//! partner of the re-executed and container levels), and
+//! `--isolation-memory LEVEL --count N` holds N live units of LEVEL in a
+//! fresh process and prints what they hold.
 
 use std::fs;
 use std::io::Write;
@@ -50,7 +55,8 @@ use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use ptm_benches::csv::Table;
 use ptm_benches::experiments::{
-    channels, latency, pipes, pool, processes, read_back, roundtrip, threads, Outcome, Size,
+    channels, isolation, latency, pipes, pool, processes, read_back, roundtrip, threads, Outcome,
+    Size,
 };
 use ptm_benches::machine::{default_report_dir, load_average, now_utc, Machine};
 use ptm_benches::verdict::Check;
@@ -88,6 +94,18 @@ struct Args {
     /// Run one invocation of the pool experiment, printing rows as CSV.
     #[arg(long, hide = true, value_name = "N")]
     pool_invocation: Option<usize>,
+
+    /// Connect to the Unix socket at PATH and echo until end of file.
+    #[arg(long, hide = true, value_name = "PATH")]
+    echo_socket: Option<PathBuf>,
+
+    /// Hold --count live units of LEVEL and print what they hold.
+    #[arg(long, hide = true, value_name = "LEVEL")]
+    isolation_memory: Option<String>,
+
+    /// How many units a hidden mode holds or runs.
+    #[arg(long, hide = true, value_name = "N", default_value_t = 1000)]
+    count: usize,
 }
 
 /// The experiments, in the order they run.
@@ -109,10 +127,12 @@ enum Experiment {
     Processes,
     /// 7. Pipe throughput.
     Pipes,
+    /// 8. The isolation ladder: start, round trip, memory.
+    Isolation,
 }
 
 impl Experiment {
-    const ALL: [Experiment; 8] = [
+    const ALL: [Experiment; 9] = [
         Experiment::Pool,
         Experiment::Latency,
         Experiment::Channels,
@@ -121,6 +141,7 @@ impl Experiment {
         Experiment::Curves,
         Experiment::Processes,
         Experiment::Pipes,
+        Experiment::Isolation,
     ];
 
     /// Runs it with the sizes of `size`.
@@ -156,6 +177,11 @@ impl Experiment {
             }
             Experiment::Processes => Box::new(processes::run(&processes::Config::of(size), bar)?),
             Experiment::Pipes => Box::new(pipes::run(&pipes::Config::of(size), bar)?),
+            Experiment::Isolation => {
+                let program = isolation::Program { path: exe };
+                let config = isolation::Config::of(size, Some(program));
+                Box::new(isolation::run(&config, bar)?)
+            }
         })
     }
 
@@ -169,6 +195,7 @@ impl Experiment {
             Experiment::Curves => "thread curves",
             Experiment::Processes => "processes",
             Experiment::Pipes => "pipes",
+            Experiment::Isolation => "isolation ladder",
         }
     }
 }
@@ -250,6 +277,13 @@ fn main() -> anyhow::Result<()> {
     }
     if let Some(invocation) = args.pool_invocation {
         return pool_child(invocation, size);
+    }
+    if let Some(path) = &args.echo_socket {
+        return isolation::echo_socket(path).context("the socket echo partner");
+    }
+    if let Some(level) = &args.isolation_memory {
+        return isolation::memory_child(level, args.count)
+            .with_context(|| format!("holding {} live units of {level}", args.count));
     }
 
     let out = args.out.clone().unwrap_or_else(default_report_dir);

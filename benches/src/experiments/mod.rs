@@ -20,6 +20,7 @@
 //! | [`threads`] | 5 | spawn + join, `thread::scope`; n threads that sleep, spin or compute |
 //! | [`processes`] | 6 | spawn + wait of `/bin/true` |
 //! | [`pipes`] | 7 | bytes/s through `cat` with `communicate` vs std vs a raw pipe |
+//! | [`isolation`] | 8 | the isolation ladder: start one, talk to one, memory of 1,000 |
 
 use std::fmt::Display;
 use std::path::Path;
@@ -31,6 +32,7 @@ use crate::csv::Table;
 use crate::verdict::Check;
 
 pub mod channels;
+pub mod isolation;
 pub mod latency;
 pub mod pipes;
 pub mod pool;
@@ -124,6 +126,7 @@ pub fn read_back(stem: &str, table: &Table) -> anyhow::Result<Option<Box<dyn Out
             "thread_curves" => Box::new(threads::CurvesOutcome::from_table(table)?),
             "processes" => Box::new(processes::ProcessesOutcome::from_table(table)?),
             "pipes" => Box::new(pipes::PipesOutcome::from_table(table)?),
+            "isolation" => Box::new(isolation::IsolationOutcome::from_table(table)?),
             _ => Box::new(roundtrip::RoundTripOutcome::from_table(table)?),
         })
     };
@@ -136,6 +139,7 @@ pub fn read_back(stem: &str, table: &Table) -> anyhow::Result<Option<Box<dyn Out
         "thread_curves",
         "processes",
         "pipes",
+        "isolation",
     ];
     if known.contains(&stem) || stem.starts_with("roundtrip") {
         read()

@@ -180,8 +180,9 @@ impl EchoProgram {
     }
 }
 
-/// A partner, set up and echoing.
-enum Partner {
+/// A partner, set up and echoing (the isolation ladder starts its thread
+/// and process partners through it too).
+pub(crate) enum Partner {
     Crossbeam {
         to: crossbeam_channel::Sender<u64>,
         from: crossbeam_channel::Receiver<u64>,
@@ -214,7 +215,7 @@ enum Partner {
 }
 
 impl Partner {
-    fn start(variant: Variant, echo_program: &EchoProgram) -> anyhow::Result<Partner> {
+    pub(crate) fn start(variant: Variant, echo_program: &EchoProgram) -> anyhow::Result<Partner> {
         Ok(match variant {
             Variant::Crossbeam => {
                 let (to, their_rx) = crossbeam_channel::bounded::<u64>(1);
@@ -290,7 +291,7 @@ impl Partner {
     }
 
     /// Sends `v` and returns what came back.
-    fn ping(&mut self, v: u64) -> anyhow::Result<u64> {
+    pub(crate) fn ping(&mut self, v: u64) -> anyhow::Result<u64> {
         match self {
             Partner::Crossbeam { to, from, .. } => {
                 to.send(v).map_err(|_| anyhow!("the partner is gone"))?;
@@ -325,7 +326,7 @@ impl Partner {
     }
 
     /// Closes the way in and waits for the partner to end.
-    fn finish(self) -> anyhow::Result<()> {
+    pub(crate) fn finish(self) -> anyhow::Result<()> {
         match self {
             Partner::Crossbeam { to, thread, .. } => {
                 drop(to);
@@ -460,7 +461,8 @@ pub fn shm_echo_stdin() -> anyhow::Result<()> {
     }
 }
 
-fn pipe_ping(to: &mut impl Write, from: &mut impl Read, v: u64) -> anyhow::Result<u64> {
+/// Writes `v` to `to` and reads the 8 bytes that come back from `from`.
+pub(crate) fn pipe_ping(to: &mut impl Write, from: &mut impl Read, v: u64) -> anyhow::Result<u64> {
     to.write_all(&v.to_le_bytes())
         .context("writing to the partner")?;
     let mut back = [0u8; 8];

@@ -23,6 +23,7 @@
 //! | `processes` | 6. spawn + wait of `/bin/true` |
 //! | `pipes` | 7. `communicate` through `cat` vs std vs a raw pipe |
 //! | `isolation` | 8. the isolation ladder: task, thread, Wasm, process, container |
+//! | `sleepers` | 9. 1,000 to 100,000 sleepers: threads, tokio tasks, pool jobs |
 //!
 //! `--replot` also reads `roundtrip-*.csv` (round trips of another run) and
 //! `pool_like_for_like.csv` (the pool comparison with allocation-free jobs,
@@ -42,7 +43,10 @@
 //! `--echo-socket PATH` connects to the Unix socket at PATH and echoes (the
 //! partner of the re-executed and container levels), and
 //! `--isolation-memory LEVEL --count N` holds N live units of LEVEL in a
-//! fresh process and prints what they hold.
+//! fresh process and prints what they hold. The sleepers experiment has
+//! two: `--sleepers VARIANT --count N` runs N sleepers in a fresh process
+//! and prints its wall time and peak memory, and `--thread-limit` starts
+//! threads until a start fails.
 
 use std::fs;
 use std::io::Write;
@@ -55,8 +59,8 @@ use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use ptm_benches::csv::Table;
 use ptm_benches::experiments::{
-    channels, isolation, latency, pipes, pool, processes, read_back, roundtrip, threads, Outcome,
-    Size,
+    channels, isolation, latency, pipes, pool, processes, read_back, roundtrip, sleepers, threads,
+    Outcome, Size,
 };
 use ptm_benches::machine::{default_report_dir, load_average, now_utc, Machine};
 use ptm_benches::verdict::Check;
@@ -103,6 +107,14 @@ struct Args {
     #[arg(long, hide = true, value_name = "LEVEL")]
     isolation_memory: Option<String>,
 
+    /// Run --count sleepers of VARIANT; print wall time and peak memory.
+    #[arg(long, hide = true, value_name = "VARIANT")]
+    sleepers: Option<String>,
+
+    /// Start threads until a start fails, printing how many.
+    #[arg(long, hide = true)]
+    thread_limit: bool,
+
     /// How many units a hidden mode holds or runs.
     #[arg(long, hide = true, value_name = "N", default_value_t = 1000)]
     count: usize,
@@ -129,10 +141,12 @@ enum Experiment {
     Pipes,
     /// 8. The isolation ladder: start, round trip, memory.
     Isolation,
+    /// 9. 1,000 to 100,000 sleepers: threads, tokio tasks, pool jobs.
+    Sleepers,
 }
 
 impl Experiment {
-    const ALL: [Experiment; 9] = [
+    const ALL: [Experiment; 10] = [
         Experiment::Pool,
         Experiment::Latency,
         Experiment::Channels,
@@ -142,6 +156,7 @@ impl Experiment {
         Experiment::Processes,
         Experiment::Pipes,
         Experiment::Isolation,
+        Experiment::Sleepers,
     ];
 
     /// Runs it with the sizes of `size`.
@@ -182,6 +197,11 @@ impl Experiment {
                 let config = isolation::Config::of(size, Some(program));
                 Box::new(isolation::run(&config, bar)?)
             }
+            Experiment::Sleepers => {
+                let program = isolation::Program { path: exe };
+                let config = sleepers::Config::of(size, Some(program));
+                Box::new(sleepers::run(&config, bar)?)
+            }
         })
     }
 
@@ -196,6 +216,7 @@ impl Experiment {
             Experiment::Processes => "processes",
             Experiment::Pipes => "pipes",
             Experiment::Isolation => "isolation ladder",
+            Experiment::Sleepers => "sleepers",
         }
     }
 }
@@ -284,6 +305,13 @@ fn main() -> anyhow::Result<()> {
     if let Some(level) = &args.isolation_memory {
         return isolation::memory_child(level, args.count)
             .with_context(|| format!("holding {} live units of {level}", args.count));
+    }
+    if let Some(variant) = &args.sleepers {
+        return sleepers::child(variant, args.count)
+            .with_context(|| format!("running {} sleepers as {variant}", args.count));
+    }
+    if args.thread_limit {
+        return sleepers::thread_limit().context("starting threads until one fails");
     }
 
     let out = args.out.clone().unwrap_or_else(default_report_dir);

@@ -21,6 +21,7 @@
 //! | [`processes`] | 6 | spawn + wait of `/bin/true` |
 //! | [`pipes`] | 7 | bytes/s through `cat` with `communicate` vs std vs a raw pipe |
 //! | [`isolation`] | 8 | the isolation ladder: start one, talk to one, memory of 1,000 |
+//! | [`sleepers`] | 9 | 1,000 to 100,000 sleepers: threads, tokio tasks, pool jobs |
 
 use std::fmt::Display;
 use std::path::Path;
@@ -38,6 +39,7 @@ pub mod pipes;
 pub mod pool;
 pub mod processes;
 pub mod roundtrip;
+pub mod sleepers;
 pub mod threads;
 
 /// The two sizes of every experiment.
@@ -127,6 +129,7 @@ pub fn read_back(stem: &str, table: &Table) -> anyhow::Result<Option<Box<dyn Out
             "processes" => Box::new(processes::ProcessesOutcome::from_table(table)?),
             "pipes" => Box::new(pipes::PipesOutcome::from_table(table)?),
             "isolation" => Box::new(isolation::IsolationOutcome::from_table(table)?),
+            "sleepers" => Box::new(sleepers::SleepersOutcome::from_table(table)?),
             _ => Box::new(roundtrip::RoundTripOutcome::from_table(table)?),
         })
     };
@@ -140,6 +143,7 @@ pub fn read_back(stem: &str, table: &Table) -> anyhow::Result<Option<Box<dyn Out
         "processes",
         "pipes",
         "isolation",
+        "sleepers",
     ];
     if known.contains(&stem) || stem.starts_with("roundtrip") {
         read()

@@ -1,0 +1,80 @@
+//! The hidden modes of `report` that the isolation ladder and the
+//! sleepers run in fresh processes, run here as those experiments run
+//! them: the socket echo partner, holding live units, and sleepers.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixListener;
+use std::process::{Command, Output, Stdio};
+
+use ptm_benches::experiments::isolation::Held;
+use ptm_benches::experiments::sleepers::Measured;
+
+fn report(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_report"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running report")
+}
+
+fn last_line(output: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{}: {stderr}", output.status);
+    stdout.lines().last().expect("a line").to_owned()
+}
+
+#[test]
+fn the_socket_partner_echoes_until_end_of_file() {
+    let dir = std::env::temp_dir().join(format!("ptm-ladder-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a directory");
+    let path = dir.join("echo.sock");
+    let listener = UnixListener::bind(&path).expect("binding");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_report"))
+        .arg("--echo-socket")
+        .arg(&path)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("starting report");
+    let (mut stream, _) = listener.accept().expect("accepting");
+    for word in [&b"ping"[..], b"a longer message"] {
+        stream.write_all(word).expect("writing");
+        let mut back = vec![0; word.len()];
+        stream.read_exact(&mut back).expect("reading");
+        assert_eq!(back, word);
+    }
+    stream.shutdown(std::net::Shutdown::Write).expect("closing");
+    assert!(child.wait().expect("waiting").success());
+    std::fs::remove_dir_all(&dir).expect("cleaning up");
+}
+
+#[test]
+fn live_threads_and_processes_are_held_and_measured() {
+    for (level, units) in [("thread", "20"), ("reexec", "3"), ("process", "3")] {
+        let output = report(&["--isolation-memory", level, "--count", units]);
+        let held = Held::from_line(3, &last_line(&output)).expect("a held line");
+        assert_eq!(held.held.to_string(), units, "{level}");
+        assert_eq!(held.error, None, "{level}");
+        assert!(held.bytes > 0, "{level}: {held:?}");
+    }
+    let output = report(&["--isolation-memory", "no-such-level", "--count", "1"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("unknown name \"no-such-level\""),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn sleepers_report_their_time_and_peak() {
+    for variant in ["threads", "tasks", "pool"] {
+        let output = report(&["--sleepers", variant, "--count", "200"]);
+        let measured = Measured::from_line(&last_line(&output)).expect("a measured line");
+        assert_eq!(measured.ran.started, 200, "{variant}");
+        assert!(measured.ran.seconds >= 0.020, "{variant}: {measured:?}");
+        let (peak, base) = (measured.peak_bytes, measured.base_bytes);
+        assert!(peak.expect("a peak") >= base.expect("a base"), "{variant}");
+    }
+}

@@ -69,7 +69,7 @@ enum Demo {
     Container,
     /// WebAssembly: separate linear memories; a trap is contained
     Wasm,
-    /// WebAssembly: fuel stops an infinite loop; a store limit caps memory
+    /// WebAssembly fuel stops an infinite loop; a limit caps memory
     WasmLimits,
     /// Internal: copy stdin to stdout until end of file (for `switch`)
     #[command(hide = true)]

@@ -424,7 +424,7 @@ fn wasm_limits_stop_an_infinite_loop_and_refuse_a_grow() {
     assert_has(
         &stdout_of(&["wasm-limits"]),
         &[
-            "== wasm-limits: WebAssembly: fuel stops an infinite loop; ",
+            "== wasm-limits: WebAssembly fuel stops an infinite loop; ",
             "spin(), an infinite loop, given 1000000 fuel:\n",
             "trap OutOfFuel: all fuel consumed by WebAssembly\n",
             "sum(1000) = 499500, ",

@@ -25,6 +25,7 @@ mod socket;
 mod spawn;
 mod switch;
 mod wasm;
+mod wasm_limits;
 
 use anyhow::{Context, Result};
 use clap::error::ErrorKind;
@@ -68,6 +69,8 @@ enum Demo {
     Container,
     /// WebAssembly: separate linear memories; a trap is contained
     Wasm,
+    /// WebAssembly fuel stops an infinite loop; a limit caps memory
+    WasmLimits,
     /// Internal: copy stdin to stdout until end of file (for `switch`)
     #[command(hide = true)]
     Echo,
@@ -103,6 +106,7 @@ fn run(name: &str, demo: &Demo) -> Result<()> {
         Demo::Shm => shm::run(),
         Demo::Container => container::run(),
         Demo::Wasm => wasm::run(),
+        Demo::WasmLimits => wasm_limits::run(),
         Demo::Echo => roundtrip::echo_stdio(),
         Demo::SocketChild => socket::child(),
         Demo::ShmChild => shm::child(),

@@ -7,7 +7,7 @@ use std::os::unix::ffi::OsStrExt;
 use assert_cmd::cargo::cargo_bin_cmd;
 
 /// The demos, in the order a run without arguments shows them.
-const DEMOS: [&str; 12] = [
+const DEMOS: [&str; 13] = [
     "spawn",
     "info",
     "pipe",
@@ -20,6 +20,7 @@ const DEMOS: [&str; 12] = [
     "shm",
     "container",
     "wasm",
+    "wasm-limits",
 ];
 
 /// Runs the binary with `args`, asserts it succeeded, returns its stdout.
@@ -414,6 +415,24 @@ fn wasm_instances_are_isolated_and_a_trap_is_contained() {
             "b: sum = 328350, a: sum = 328350",
             r#"imports only ["host.write"];"#,
             r#"through it, it wrote "hello from a module that has no OS""#,
+        ],
+    );
+}
+
+#[test]
+fn wasm_limits_stop_an_infinite_loop_and_refuse_a_grow() {
+    assert_has(
+        &stdout_of(&["wasm-limits"]),
+        &[
+            "== wasm-limits: WebAssembly fuel stops an infinite loop; ",
+            "spin(), an infinite loop, given 1000000 fuel:\n",
+            "trap OutOfFuel: all fuel consumed by WebAssembly\n",
+            "sum(1000) = 499500, ",
+            "a store limit of 262144 bytes (4 pages);",
+            "grow(1) -> 1: granted, now 2 pages\n",
+            "grow(8) -> -1: refused, 10 > 4\n",
+            "grow(2) -> 2: granted, now 4 pages\n",
+            "\nnotice: ",
         ],
     );
 }

@@ -65,7 +65,7 @@ enum Demo {
     Socket,
     /// SharedMemory: a child sums, in place, pages shared with it
     Shm,
-    /// A shell in its own pid, UTS, mount and IPC namespaces (as root)
+    /// A rootless container: its own files and network, limits that hold
     Container,
     /// WebAssembly: separate linear memories; a trap is contained
     Wasm,

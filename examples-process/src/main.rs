@@ -65,7 +65,7 @@ enum Demo {
     Socket,
     /// SharedMemory: a child sums, in place, pages shared with it
     Shm,
-    /// A rootless container: its own files and network, limits that hold
+    /// A rootless container: own files, network and limits
     Container,
     /// WebAssembly: separate linear memories; a trap is contained
     Wasm,

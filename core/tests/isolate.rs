@@ -661,12 +661,12 @@ fn out_of_descriptors_the_error_names_the_pipe_and_nothing_leaks() {
         return;
     }
     let pipes = [
-        "the command's stdout",
-        "the command's stderr",
-        "the init's failure reports",
-        "the command's exit status",
-        "the command's stdin",
-        "the init's go",
+        "pipe for the command's stdout",
+        "pipe for the command's stderr",
+        "pipe for the init's failure reports",
+        "pipe for the command's exit status",
+        "pipe for the command's stdin",
+        "socket pair for the init's go",
     ];
     for room in 0..=12 {
         let before = open_fds();
@@ -678,7 +678,7 @@ fn out_of_descriptors_the_error_names_the_pipe_and_nothing_leaks() {
             (Some(pipe), Err(error @ Error::Isolation { .. })) => {
                 let message = error.to_string();
                 assert!(
-                    message.contains(&format!("creating the pipe for {pipe}")),
+                    message.contains(&format!("creating the {pipe}")),
                     "room for {room}: {message}"
                 );
                 let Error::Isolation { source, .. } = error else {

@@ -96,7 +96,7 @@
 
 use std::ffi::{c_void, OsStr, OsString};
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::num::NonZeroUsize;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
@@ -111,6 +111,7 @@ use nix::libc;
 use nix::sched::{clone, CloneFlags};
 use nix::sys::mman::{mmap_anonymous, mprotect, munmap, MapFlags, ProtFlags};
 use nix::sys::signal::{kill, Signal};
+use nix::sys::socket::{send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
 use nix::unistd::{pipe2, Pid};
 
 use crate::error::{command_line, Error, Result};
@@ -397,14 +398,22 @@ impl Container {
         // lets each read below reach its end.
         drop((stdin_r, stdout_w, stderr_w, report_w, status_w, go_r));
         enforcement.join(pid)?;
-        File::from(go).write_all(b"g")?;
-
+        // A socket, not a pipe, so that an init already gone is `EPIPE`
+        // without a SIGPIPE that would kill a caller not ignoring it. An
+        // init that failed a step before the go has reported it: that
+        // report, read first, is the error to return.
+        let sent = send(go.as_raw_fd(), b"g", MsgFlags::MSG_NOSIGNAL);
+        drop(go);
         let mut failure = Vec::new();
         File::from(report).read_to_end(&mut failure)?;
         if let Some((step, index, errno)) = init::decode(&failure) {
             init.reap()?;
             return Err(self.failure(&prepared, step, index, errno));
         }
+        sent.map_err(|errno| Error::Isolation {
+            step: "letting the container's init go on".to_owned(),
+            source: io::Error::from(errno),
+        })?;
         // The status pipe is read like a third output: its end of file
         // means the init has exited (only it holds the write end).
         let outputs = vec![
@@ -745,6 +754,21 @@ impl Pipe {
         })?;
         Ok(Pipe(read, write))
     }
+
+    /// A close-on-exec Unix stream socket pair, named as [`Pipe::new`]'s.
+    fn socket_pair(what: &str) -> Result<Pipe> {
+        let (one, other) = socketpair(
+            AddressFamily::Unix,
+            SockType::Stream,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(|errno| Error::Isolation {
+            step: format!("creating the socket pair for {what}"),
+            source: io::Error::from(errno),
+        })?;
+        Ok(Pipe(one, other))
+    }
 }
 
 /// The six pipes between the caller and the container.
@@ -756,7 +780,8 @@ struct Pipes {
     report: Pipe,
     /// The command's wait status, from the init.
     status: Pipe,
-    /// The caller's go to the init, once it is in its cgroups.
+    /// The caller's go to the init, once it is in its cgroups: (the
+    /// init's end, the caller's end) of a socket pair.
     go: Pipe,
 }
 
@@ -768,7 +793,7 @@ impl Pipes {
             report: Pipe::new("the init's failure reports")?,
             status: Pipe::new("the command's exit status")?,
             stdin: Pipe::new("the command's stdin")?,
-            go: Pipe::new("the init's go")?,
+            go: Pipe::socket_pair("the init's go")?,
         })
     }
 

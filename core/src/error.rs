@@ -4,8 +4,10 @@
 //! error is [`Error`]. Each variant names what failed, so that a message printed
 //! at the top of a program is enough to find the cause.
 
+use std::fmt;
 use std::io;
 use std::process::{ExitStatus, Output};
+use std::time::Duration;
 
 use crate::pool::JobError;
 
@@ -154,9 +156,47 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// A limit of a [`Container`](crate::isolate::Container) ended its
+    /// command: the memory cgroup's OOM killer killed a process of it, or
+    /// its CPU time ran out. What it wrote before is kept.
+    #[error(
+        "`{program}` was stopped by its {limit} ({} bytes of stdout, {} of stderr read)",
+        output.stdout.len(),
+        output.stderr.len()
+    )]
+    LimitExceeded {
+        /// The command, quoted as a shell would need it.
+        program: String,
+        /// The limit that ended it.
+        limit: Limit,
+        /// Its exit status (the kill) and what it wrote.
+        output: Output,
+    },
+
     /// An I/O error that does not belong to a more specific variant.
     #[error(transparent)]
     Io(#[from] io::Error),
+}
+
+/// A limit that ended a [`Container`](crate::isolate::Container)'s
+/// command, in [`Error::LimitExceeded`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Limit {
+    /// [`Container::memory_limit`](crate::isolate::Container::memory_limit),
+    /// in bytes.
+    Memory(u64),
+    /// [`Container::cpu_time_limit`](crate::isolate::Container::cpu_time_limit).
+    CpuTime(Duration),
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Limit::Memory(bytes) => write!(f, "memory limit of {bytes} bytes"),
+            Limit::CpuTime(limit) => write!(f, "CPU time limit of {limit:?}"),
+        }
+    }
 }
 
 /// `program arg1 arg2`, for messages.

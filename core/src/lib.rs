@@ -46,8 +46,9 @@
 //!   [`MessageSocket`](ipc::MessageSocket) (length-prefixed messages over a
 //!   Unix socket pair) and [`SharedMemory`](ipc::SharedMemory) (a sealed
 //!   memfd mapped by two processes).
-//! - `isolate` (Linux): `Container`, a command in new PID, UTS, mount and
-//!   IPC namespaces with its own init as pid 1.
+//! - `isolate` (Linux): `Container`, a rootless container (new user, PID,
+//!   mount, UTS, IPC and network namespaces, a root file system of its own,
+//!   limits) with its own init as pid 1.
 //! - `sync` (private): std or [loom](https://docs.rs/loom) primitives, chosen
 //!   by `cfg(loom)` so that `tests/loom.rs` can model-check the shutdown paths.
 

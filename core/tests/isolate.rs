@@ -1,11 +1,11 @@
-//! Public behaviour of `ptm::isolate::Container`: pid 1, its own hostname,
-//! a `/proc` with only its own processes, orphans reaped, and a clear error
-//! without privilege.
+//! Public behaviour of `ptm::isolate::Container`'s init and set-up: pid 1,
+//! its own hostname, a `/proc` with only its own processes, orphans
+//! reaped, every argument and descriptor as it should be, and errors that
+//! name what failed. (What the container isolates, and its limits, are in
+//! `tests/container.rs`.)
 //!
-//! Creating namespaces needs `CAP_SYS_ADMIN`. CI runs as root; run without
-//! it, each test prints why it checks nothing and passes, except
-//! [`without_privilege_the_error_says_what_is_missing`], which is the
-//! unprivileged case itself (staged as user `nobody` when run as root).
+//! The tests need user namespaces (a container is rootless). Run as root,
+//! [`every_test_passes_as_nobody`] runs them all again as user `nobody`.
 
 use std::env;
 use std::process::{Command, Stdio};
@@ -20,14 +20,18 @@ use common::within;
 const ROLE: &str = "PTM_ISOLATE_TEST_ROLE";
 const DONE: &str = "ptm-isolate-test-child-done";
 
-/// True if this process may create namespaces; otherwise says so.
-fn privileged(test: &str) -> bool {
-    // SAFETY: `geteuid` has no preconditions and cannot fail.
-    let root = unsafe { nix::libc::geteuid() } == 0;
-    if !root {
-        println!("{test}: skipped, creating namespaces needs root (CAP_SYS_ADMIN)");
+/// Set in the re-run of this whole binary as user `nobody`
+/// ([`every_test_passes_as_nobody`]).
+const AS_NOBODY: &str = "PTM_ISOLATE_TEST_AS_NOBODY";
+
+/// True when this is the re-run as `nobody`: a test that needs root to
+/// set itself up says why it checks nothing there.
+fn as_nobody(test: &str) -> bool {
+    let nobody = env::var_os(AS_NOBODY).is_some();
+    if nobody {
+        println!("{test}: checked as root only (its set-up needs root)");
     }
-    root
+    nobody
 }
 
 /// Runs `script` with `sh -c` in a container; its stdout as text.
@@ -53,9 +57,6 @@ fn run_in_container(script: &str, hostname: &str) -> String {
 /// itself is pid 2: a new PID namespace, whatever pids the host uses.
 #[test]
 fn the_command_runs_under_pid_1() {
-    if !privileged("the_command_runs_under_pid_1") {
-        return;
-    }
     let out = run_in_container("echo \"$$ $PPID\"", DEFAULT_HOSTNAME);
     assert_eq!(out, "2 1\n");
 }
@@ -63,9 +64,6 @@ fn the_command_runs_under_pid_1() {
 /// The container has its own hostname, and the host's does not change.
 #[test]
 fn the_hostname_is_the_containers_own() {
-    if !privileged("the_hostname_is_the_containers_own") {
-        return;
-    }
     let host_before =
         std::fs::read_to_string("/proc/sys/kernel/hostname").expect("the host's hostname");
     let out = run_in_container("hostname", "ptm-test-box");
@@ -81,9 +79,6 @@ fn the_hostname_is_the_containers_own() {
 /// `/proc` is untouched (still lists this test process).
 #[test]
 fn proc_lists_only_the_containers_processes() {
-    if !privileged("proc_lists_only_the_containers_processes") {
-        return;
-    }
     let out = run_in_container(
         "for p in /proc/[0-9]*; do echo \"${p#/proc/}\"; done",
         DEFAULT_HOSTNAME,
@@ -110,9 +105,6 @@ fn proc_lists_only_the_containers_processes() {
 /// a zombie would keep forever.
 #[test]
 fn orphans_are_reaped_by_the_init() {
-    if !privileged("orphans_are_reaped_by_the_init") {
-        return;
-    }
     let script = r#"
         orphan=$(sh -c 'true & echo $!')
         i=0
@@ -133,9 +125,6 @@ fn orphans_are_reaped_by_the_init() {
 /// a death by signal.
 #[test]
 fn the_commands_status_is_passed_through() {
-    if !privileged("the_commands_status_is_passed_through") {
-        return;
-    }
     use std::os::unix::process::ExitStatusExt;
     let out = within("exit 3", || {
         Container::new("sh", &["-c", "echo partial; exit 3"]).output()
@@ -154,9 +143,6 @@ fn the_commands_status_is_passed_through() {
 /// A program that does not exist is `Error::Spawn` naming it, `NotFound`.
 #[test]
 fn a_missing_program_is_a_spawn_error() {
-    if !privileged("a_missing_program_is_a_spawn_error") {
-        return;
-    }
     match within("a missing program", || {
         Container::new("no-such-program-xyz", &[]).output()
     }) {
@@ -168,30 +154,72 @@ fn a_missing_program_is_a_spawn_error() {
     }
 }
 
-/// Without `CAP_SYS_ADMIN` the error is `Error::Isolation`, kind
-/// `PermissionDenied`, and says what is missing. As root, staged in a
-/// re-run of this binary as user `nobody`.
+/// Where the kernel refuses user namespaces, the error says so and names
+/// the setting. Staged in a re-run of this binary in a user namespace of
+/// its own (`unshare --user --map-root-user`) whose
+/// `user.max_user_namespaces` is set to 0: the setting is per user
+/// namespace, so the host's stays as it was.
 #[test]
-fn without_privilege_the_error_says_what_is_missing() {
-    let name = "without_privilege_the_error_says_what_is_missing";
-    // SAFETY: `geteuid` has no preconditions and cannot fail.
-    let root = unsafe { nix::libc::geteuid() } == 0;
-    if root && env::var_os(ROLE).is_none() {
-        rerun(name, "unprivileged", |command| {
-            command.uid(65534).gid(65534);
-        });
+fn where_user_namespaces_are_refused_the_error_names_the_setting() {
+    let name = "where_user_namespaces_are_refused_the_error_names_the_setting";
+    if env::var_os(ROLE).is_none() {
+        let exe = env::current_exe().expect("this binary");
+        rerun_with(
+            Command::new("unshare"),
+            name,
+            "no-user-namespaces",
+            |command| {
+                command.args(["--user", "--map-root-user", "--"]).arg(exe);
+            },
+        );
         return;
     }
+    std::fs::write("/proc/sys/user/max_user_namespaces", "0")
+        .expect("user.max_user_namespaces set to 0 in this namespace");
     match Container::new("true", &[]).output() {
         Err(Error::Isolation { step, source }) => {
             assert_eq!(source.kind(), std::io::ErrorKind::PermissionDenied);
             let message = Error::Isolation { step, source }.to_string();
-            assert!(message.contains("CAP_SYS_ADMIN"), "{message}");
+            assert!(
+                message.contains("user.max_user_namespaces = 0"),
+                "{message}"
+            );
             println!("{message}");
         }
         other => panic!("expected Error::Isolation, got {other:?}"),
     }
     println!("{DONE}");
+}
+
+/// Every test of this file passes for an unprivileged user too: the whole
+/// binary re-run as user `nobody` (uid 65534), which may make user
+/// namespaces but no cgroup, and cannot write to this build's files.
+#[test]
+fn every_test_passes_as_nobody() {
+    let name = "every_test_passes_as_nobody";
+    // SAFETY: `geteuid` has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 || env::var_os(AS_NOBODY).is_some() {
+        println!("{name}: needs root to become nobody");
+        return;
+    }
+    let output = Command::new(env::current_exe().expect("this binary"))
+        .args(["--skip", name, "--test-threads=2"])
+        .env(AS_NOBODY, "1")
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .expect("the re-run starts");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success()
+            && stdout.contains("test result: ok")
+            && !stdout.contains(" 0 passed"),
+        "as nobody: {}\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 use std::os::unix::process::CommandExt as _;
@@ -201,13 +229,19 @@ use std::os::unix::process::CommandExt as _;
 /// limits, odd descriptors, a huge mapping), set up further by
 /// `configure`, and checks that it passed and printed [`DONE`].
 fn rerun(name: &str, role: &str, configure: impl FnOnce(&mut Command)) {
-    let mut command = Command::new(env::current_exe().expect("this binary"));
+    let command = Command::new(env::current_exe().expect("this binary"));
+    rerun_with(command, name, role, configure);
+}
+
+/// [`rerun`] through `command` (which `configure` gives the binary to),
+/// e.g. `unshare`.
+fn rerun_with(mut command: Command, name: &str, role: &str, configure: impl FnOnce(&mut Command)) {
+    configure(&mut command);
     command
         .args(["--exact", name, "--nocapture", "--test-threads=1"])
         .env(ROLE, role)
         .current_dir("/")
         .stdin(Stdio::null());
-    configure(&mut command);
     let output = command.output().expect("the re-run starts");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
@@ -293,7 +327,7 @@ fn assert_no_live_members(group: u32, after: &str) {
 /// alive.
 #[test]
 fn kill_all_and_terminate_all_reach_into_pid_namespaces() {
-    if !privileged("kill_all_and_terminate_all_reach_into_pid_namespaces") {
+    if as_nobody("kill_all_and_terminate_all_reach_into_pid_namespaces") {
         return;
     }
     use ptm::process::ProcessManager;
@@ -325,9 +359,6 @@ fn kill_all_and_terminate_all_reach_into_pid_namespaces() {
 /// clone (the allocator's: glibc's `fork` would).
 #[test]
 fn concurrent_containers_with_a_busy_allocator_do_not_hang() {
-    if !privileged("concurrent_containers_with_a_busy_allocator_do_not_hang") {
-        return;
-    }
     let outputs = within("two containers and an allocator", || {
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let churn = {
@@ -367,9 +398,6 @@ fn concurrent_containers_with_a_busy_allocator_do_not_hang() {
 /// of them close-on-exec, which the init never reaches) leaks into it.
 #[test]
 fn no_descriptor_leaks_into_the_command() {
-    if !privileged("no_descriptor_leaks_into_the_command") {
-        return;
-    }
     let out = run_in_container(
         r#"for f in /proc/$$/fd/*; do [ -e "$f" ] && printf '%s ' "${f##*/}"; done; echo"#,
         DEFAULT_HOSTNAME,
@@ -402,9 +430,6 @@ fn base62(mut n: usize) -> String {
 /// limit) must all arrive unaltered.
 #[test]
 fn a_script_without_shebang_gets_every_argument_unaltered() {
-    if !privileged("a_script_without_shebang_gets_every_argument_unaltered") {
-        return;
-    }
     let dir = env::temp_dir().join(format!("ptm-isolate-noshebang-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a temporary directory");
     let script = dir.join("print-args");
@@ -413,11 +438,13 @@ fn a_script_without_shebang_gets_every_argument_unaltered() {
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
         .expect("the script made executable");
     let args: Vec<String> = (0..150_000).map(base62).collect();
-    let program = script.to_str().expect("a UTF-8 path").to_owned();
     let sent = args.clone();
+    let shared = dir.clone();
     let out = within("150,000 arguments", move || {
         let refs: Vec<&str> = sent.iter().map(String::as_str).collect();
-        Container::new(&program, &refs).output()
+        Container::new("/scripts/print-args", &refs)
+            .bind_ro(&shared, "/scripts")
+            .output()
     });
     std::fs::remove_dir_all(&dir).expect("the temporary directory removed");
     let out = out.expect("the container runs the script");
@@ -479,9 +506,6 @@ fn find_init(mark: &str) -> Option<i32> {
 /// `Ok` whose status is the init's, which reads as the command's.
 #[test]
 fn an_init_killed_before_it_reports_is_an_error_not_the_commands_status() {
-    if !privileged("an_init_killed_before_it_reports_is_an_error_not_the_commands_status") {
-        return;
-    }
     const MARK: &str = "3600.4217";
     let runner = std::thread::spawn(|| Container::new("sleep", &[MARK]).output());
     let init = within("finding the init", || loop {
@@ -520,9 +544,6 @@ fn an_init_killed_before_it_reports_is_an_error_not_the_commands_status() {
 #[test]
 fn a_caller_too_large_to_copy_gets_an_error_that_says_so() {
     let name = "a_caller_too_large_to_copy_gets_an_error_that_says_so";
-    if !privileged(name) {
-        return;
-    }
     if env::var_os(ROLE).is_none() {
         rerun(name, "huge-mapping", |_| {});
         return;
@@ -627,28 +648,27 @@ fn set_descriptor_limit(soft: libc::rlim_t) -> libc::rlim_t {
     }
 }
 
-/// Out of descriptors while the caller makes the container's four pipes,
+/// Out of descriptors while the caller makes the container's six pipes,
 /// the error names the pipe (not a bare `Io(EMFILE)`) and keeps `EMFILE`,
 /// and the pipes made before it are closed again. Staged in a re-run of
-/// this binary with `RLIMIT_NOFILE` lowered to leave room for 0 to 7 more
-/// descriptors (8 are enough).
+/// this binary with `RLIMIT_NOFILE` lowered to leave room for 0 to 11 more
+/// descriptors (12 are enough).
 #[test]
 fn out_of_descriptors_the_error_names_the_pipe_and_nothing_leaks() {
     let name = "out_of_descriptors_the_error_names_the_pipe_and_nothing_leaks";
-    if !privileged(name) {
-        return;
-    }
     if env::var_os(ROLE).is_none() {
         rerun(name, "few-descriptors", |_| {});
         return;
     }
     let pipes = [
-        "the command's stdout",
-        "the command's stderr",
-        "the init's failure reports",
-        "the command's exit status",
+        "pipe for the command's stdout",
+        "pipe for the command's stderr",
+        "pipe for the init's failure reports",
+        "pipe for the command's exit status",
+        "pipe for the command's stdin",
+        "socket pair for the init's go",
     ];
-    for room in 0..=8 {
+    for room in 0..=12 {
         let before = open_fds();
         let old = set_descriptor_limit(limit_with_room_for(room));
         let result = Container::new("true", &[]).output();
@@ -658,7 +678,7 @@ fn out_of_descriptors_the_error_names_the_pipe_and_nothing_leaks() {
             (Some(pipe), Err(error @ Error::Isolation { .. })) => {
                 let message = error.to_string();
                 assert!(
-                    message.contains(&format!("creating the pipe for {pipe}")),
+                    message.contains(&format!("creating the {pipe}")),
                     "room for {room}: {message}"
                 );
                 let Error::Isolation { source, .. } = error else {
@@ -681,9 +701,6 @@ fn out_of_descriptors_the_error_names_the_pipe_and_nothing_leaks() {
 #[test]
 fn an_init_out_of_descriptors_says_so_not_exit_127() {
     let name = "an_init_out_of_descriptors_says_so_not_exit_127";
-    if !privileged(name) {
-        return;
-    }
     if env::var_os(ROLE).is_none() {
         rerun(name, "closed-stdio", |_| {});
         return;
@@ -701,7 +718,7 @@ fn an_init_out_of_descriptors_says_so_not_exit_127() {
         }
     }
     let before = open_fds();
-    let old = set_descriptor_limit(limit_with_room_for(8));
+    let old = set_descriptor_limit(limit_with_room_for(12));
     let result = Container::new("true", &[]).output();
     set_descriptor_limit(old);
     let after = open_fds();
@@ -730,9 +747,6 @@ fn an_init_out_of_descriptors_says_so_not_exit_127() {
 #[test]
 fn a_descriptor_without_close_on_exec_does_not_reach_the_command() {
     let name = "a_descriptor_without_close_on_exec_does_not_reach_the_command";
-    if !privileged(name) {
-        return;
-    }
     if env::var_os(ROLE).is_none() {
         rerun(name, "inheritable-fd", |_| {});
         return;

@@ -1,151 +1,183 @@
-//! # `container`: a command in its own PID, UTS, mount and IPC namespaces
+//! # `container`: a rootless container, its own files, network and limits
 //!
-//! Shows `ptm::isolate::Container`: a container is a process the OS
-//! isolates further, through namespaces. A shell runs in new namespaces
-//! under ptm's init (pid 1, which reaps orphans) and prints what it sees:
-//! its parent is pid 1, `/proc` lists only the container's processes, and
-//! its hostname is its own while the host's is unchanged. Needs root
-//! (`CAP_SYS_ADMIN`); without it the demo prints the error ptm gives,
-//! which says what is missing.
+//! Shows `ptm::isolate::Container`, run as whichever user runs the demo
+//! (no root needed where the kernel allows user namespaces). A shell in
+//! it is root and pid 2 under ptm's init, with a hostname of its own.
 //!
-//! It is often said that a container gets a file system of its own.
-//! Namespaces create nothing by themselves, and this container shows it:
-//! its mount namespace starts as a copy of the host's, so it reads (and
-//! could write) the host's own files, a file this demo wrote just before
-//! included; only mounts made inside stay inside, and `/proc` is mounted
-//! afresh for its PID namespace. It shares the host's network too (no
-//! network namespace). A file system of its own is a separate step (an
-//! image unpacked and `pivot_root`), as are a network namespace and
-//! resource limits.
+//! It then shows what a container is for, against a common first attempt:
+//! namespaces alone (`unshare --mount --pid`) give a view, not a file
+//! system, and a file the host just wrote reads fine inside. In ptm's
+//! container the same file is not there unless bound with `bind_ro`. Its
+//! network holds only `lo`, so the host's 127.0.0.1 cannot be reached. A
+//! fork bomb stops at `max_processes`, and `timeout` kills a command that
+//! would sleep on, keeping what it wrote.
 //!
-//! Run: `cargo run -p examples-process -- container` (as root).
+//! Run: `cargo run -p examples-process -- container`
 
 use std::fs;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use ptm::isolate::Container;
 use ptm::Error;
 
-// ANCHOR: script
-/// The shell run in the container: the pids in its `/proc` (listed by the
-/// shell itself, so no extra process shows), its own pid and parent, the
-/// hostname, and the file named by its first argument.
-const SCRIPT: &str = r#"printf 'procs'
-for p in /proc/[0-9]*; do printf ' %s' "${p#/proc/}"; done; echo
-echo "me $$ $PPID"
-echo "host $(cat /proc/sys/kernel/hostname)"
-echo "file $(cat "$1")""#;
-// ANCHOR_END: script
+use crate::os::say;
 
-/// What the container reported.
-#[derive(Debug, PartialEq)]
-pub struct Seen {
-    /// The pids its `/proc` lists.
-    pub procs: Vec<u32>,
-    /// The shell's pid, inside.
-    pub pid: u32,
-    /// The shell's parent's pid, inside (ptm's init: 1).
-    pub parent: u32,
-    /// The hostname inside.
-    pub hostname: String,
-    /// What the host's file read inside.
-    pub file: String,
+// ANCHOR: smallest
+/// A shell in a container: who it is, its pid, its hostname, its `/`.
+pub fn smallest() -> ptm::Result<String> {
+    let script = "echo $(id -u) $$ $(hostname); echo /*";
+    let out = Container::new("sh", &["-c", script]).hostname("box").output()?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+// ANCHOR_END: smallest
+
+// ANCHOR: first_attempt
+/// Namespaces alone: `cat` in new user, mount and PID namespaces, as
+/// `unshare(1)` makes them. The mount namespace is a copy of the host's.
+pub fn first_attempt(host_file: &Path) -> Result<String> {
+    let out = Command::new("unshare")
+        .args(["--user", "--map-root-user", "--mount", "--pid"])
+        .args(["--fork", "--mount-proc", "cat"])
+        .arg(host_file)
+        .output()
+        .context("running unshare")?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+// ANCHOR_END: first_attempt
+
+// ANCHOR: own_files
+/// `cat` of the host's `file` in a container: as is, then with its
+/// directory shared read-only at `/shared`.
+pub fn own_files(file: &Path) -> ptm::Result<(String, String)> {
+    let dir = file.parent().unwrap_or(Path::new("/"));
+    let name = file.file_name().unwrap_or_default().to_string_lossy();
+    let cat = |c: Container| -> ptm::Result<String> {
+        let out = c.output()?;
+        let text = [out.stdout, out.stderr].concat();
+        Ok(String::from_utf8_lossy(&text).trim().to_owned())
+    };
+    let path = file.to_string_lossy();
+    let alone = cat(Container::new("cat", &[&path]))?;
+    let inside = format!("/shared/{name}");
+    let bound = Container::new("cat", &[&inside]).bind_ro(dir, "/shared");
+    Ok((alone, cat(bound)?))
+}
+// ANCHOR_END: own_files
+
+// ANCHOR: limits
+/// A fork bomb under `max_processes(16)`: the most processes its
+/// `/proc` showed (ptm's init included).
+pub fn fork_bomb() -> ptm::Result<String> {
+    // Then only builtins, which need no fork: count /proc 300 times.
+    let script = "bomb() { bomb & bomb & wait; }; bomb & \
+                  max=0; i=0; while [ $i -lt 300 ]; do \
+                  set -- /proc/[0-9]*; [ $# -gt $max ] && max=$#; \
+                  i=$((i + 1)); done; echo $max";
+    let out = Container::new("sh", &["-c", script])
+        .max_processes(16)
+        .timeout(Duration::from_secs(10))
+        .output()?;
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
-/// Parses the script's four lines.
-fn parse(stdout: &str) -> Option<Seen> {
-    let mut lines = stdout.lines();
-    let procs = lines.next()?.strip_prefix("procs")?;
-    let procs = procs
-        .split_whitespace()
-        .map(str::parse)
-        .collect::<Result<_, _>>()
-        .ok()?;
-    let mut me = lines.next()?.strip_prefix("me ")?.split(' ').map(str::parse);
-    let (pid, parent) = (me.next()?.ok()?, me.next()?.ok()?);
-    let hostname = lines.next()?.strip_prefix("host ")?.to_owned();
-    let file = lines.next()?.strip_prefix("file ")?.to_owned();
-    Some(Seen { procs, pid, parent, hostname, file })
+/// `sleep 30` after a first line, under `timeout(200 ms)`.
+pub fn timed_out() -> ptm::Result<String> {
+    let script = "echo started; sleep 30";
+    let run = Container::new("sh", &["-c", script])
+        .timeout(Duration::from_millis(200))
+        .output();
+    match run {
+        Err(Error::Timeout { output, .. }) => {
+            Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        }
+        Err(other) => Err(other),
+        Ok(out) => Ok(format!("not killed: {}", out.status)),
+    }
+}
+// ANCHOR_END: limits
+
+/// Inside: the interfaces `/proc/net/dev` lists, and what a TCP connect
+/// to the host's `127.0.0.1:port` gives (bash's `/dev/tcp`).
+pub fn network(port: u16, share: bool) -> ptm::Result<(String, String)> {
+    let script = format!(
+        "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | tr '\\n' ' '; \
+         echo; bash -c 'echo > /dev/tcp/127.0.0.1/{port}' 2>/dev/null \
+         && echo connected || echo refused"
+    );
+    let mut container = Container::new("sh", &["-c", &script]);
+    if share {
+        container = container.share_network();
+    }
+    let out = container.output()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut lines = text.lines();
+    let interfaces = lines.next().unwrap_or_default().trim().to_owned();
+    let connect = lines.next().unwrap_or_default().to_owned();
+    Ok((interfaces, connect))
 }
 
-// ANCHOR: look_inside
-/// Runs the script in a container named `hostname`, with the path of one
-/// of the host's files as its argument.
-///
-/// # Errors
-///
-/// `Error::Isolation` without `CAP_SYS_ADMIN` (the message says so);
-/// `Error::InvalidArgument` if the script's output cannot be parsed.
-pub fn look_inside(hostname: &str, host_file: &str) -> ptm::Result<Seen> {
-    let args = ["-c", SCRIPT, "sh", host_file];
-    let out = Container::new("sh", &args).hostname(hostname).output()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    parse(&text).ok_or_else(|| {
-        Error::InvalidArgument(format!("unexpected output: {text:?}"))
-    })
-}
-// ANCHOR_END: look_inside
-
-/// The host's hostname, from `/proc`.
-fn host_hostname() -> Result<String> {
-    let name = fs::read_to_string("/proc/sys/kernel/hostname")
-        .context("reading the hostname")?;
-    Ok(name.trim().to_owned())
-}
-
-/// Prints what the container saw, or why it could not run here.
+/// Prints what the containers saw, or why they could not run here.
 pub fn run() -> Result<()> {
-    let before = host_hostname()?;
-    let dir = crate::os::new_private_dir("ptm-container")?;
-    let file = dir.join("note");
-    let seen = fs::write(&file, "written by the host")
-        .with_context(|| format!("writing {}", file.display()))
-        .and_then(|()| {
-            let path = file.to_str().context("a temporary path is UTF-8")?;
-            Ok(look_inside("ptm-box", path))
-        });
-    let removed = fs::remove_dir_all(&dir)
-        .with_context(|| format!("removing {}", dir.display()));
-    let seen = match seen? {
+    let seen = match smallest() {
         Err(error @ Error::Isolation { .. }) => {
-            crate::os::say("container:", &format!("not run here: {error}"));
-            println!("notice: a container needs CAP_SYS_ADMIN: run as root");
-            return removed;
+            say("container:", &format!("not run here: {error}"));
+            println!("notice: containers need user namespaces, refused here");
+            return Ok(());
         }
         other => other.context("running sh in a container")?,
     };
-    removed?;
-    let host_procs = fs::read_dir("/proc")
-        .context("listing the host's /proc")?
-        .filter(|entry| {
-            entry.as_ref().is_ok_and(|e| {
-                e.file_name().to_string_lossy().parse::<u32>().is_ok()
-            })
-        })
-        .count();
-    println!(
-        "container: the child cloned into the namespaces is pid {} there \
-         (ptm's init);",
-        seen.parent
+    let mut words = seen.split_whitespace();
+    let (uid, pid) = (words.next().unwrap_or("?"), words.next().unwrap_or("?"));
+    let host = words.next().unwrap_or("?");
+    println!("container: inside, the shell is uid {uid} and pid {pid}");
+    println!("container:   (ptm's init is pid 1), hostname {host:?}");
+    say(
+        "container:",
+        &format!("its / holds {}", seen.lines().nth(1).unwrap_or("")),
     );
-    println!("container: the shell it runs is pid {}", seen.pid);
-    let procs: Vec<String> = seen.procs.iter().map(u32::to_string).collect();
+
+    let dir = crate::os::new_private_dir("ptm-container")?;
+    let file = dir.join("note");
+    let files = fs::write(&file, "written by the host")
+        .context("writing the host's file")
+        .and_then(|()| Ok((first_attempt(&file)?, own_files(&file)?)));
+    fs::remove_dir_all(&dir)
+        .with_context(|| format!("removing {}", dir.display()))?;
+    let (naive, (alone, bound)) = files?;
+    println!("first attempt: namespaces alone (unshare --mount --pid) read");
+    println!("first attempt:   the host's new file: {:?}", naive.trim());
+    say("container:", &format!("the same path inside: {alone:?}"));
+    println!("container: bound with bind_ro at /shared: {bound:?}");
+
+    let listener =
+        TcpListener::bind("127.0.0.1:0").context("a host listener")?;
+    let port = listener.local_addr()?.port();
+    let (own, connect) = network(port, false)?;
+    println!("container: its network: {own}; the host's 127.0.0.1: {connect}");
+    let (shared, connect) = network(port, true)?;
+    let count = shared.split_whitespace().count();
     println!(
-        "container: /proc inside lists {} (the host's /proc: {host_procs} \
-         processes)",
-        procs.join(" ")
+        "container: share_network: {count} interfaces; 127.0.0.1: {connect}"
     );
-    let after = host_hostname()?;
+
+    let peak = fork_bomb()?;
+    println!("container: a fork bomb under max_processes(16): at most {peak}");
+    println!("container:   processes (ptm's init and 16), then fork fails");
     println!(
-        "container: hostname inside {:?}, on the host {after:?} (unchanged: \
-         {})",
-        seen.hostname,
-        before == after
+        "container: 'sleep 30' under timeout(200 ms): killed; it had written"
     );
-    println!("container: a file the host wrote just before reads inside as");
-    crate::os::say("container:  ", &format!("{:?}", seen.file));
-    println!("notice: its own pids, /proc and hostname, but the host's files:");
-    println!("notice: namespaces give a view, not a file system");
+    println!("container:   {:?}", timed_out()?);
+    println!(
+        "notice: a root of its own, a network of its own, limits it cannot"
+    );
+    println!(
+        "notice: escape; and a first attempt with namespaces alone does not"
+    );
+    println!("notice: hide one host file");
     Ok(())
 }
 
@@ -153,20 +185,47 @@ pub fn run() -> Result<()> {
 mod tests {
     use super::*;
 
+    /// The shell is root and pid 2 inside, the hostname is the one given,
+    /// and `/` holds the container's own root, not the host's.
     #[test]
-    fn the_report_parses() {
-        let text = "procs 1 2\nme 2 1\nhost box\nfile hi\n";
-        let seen = parse(text).expect("parses");
-        assert_eq!(
-            seen,
-            Seen {
-                procs: vec![1, 2],
-                pid: 2,
-                parent: 1,
-                hostname: "box".into(),
-                file: "hi".into(),
-            }
-        );
-        assert_eq!(parse("procs x\n"), None);
+    fn the_smallest_container_has_its_own_root() {
+        let seen = smallest().expect("a container runs");
+        let mut lines = seen.lines();
+        assert_eq!(lines.next(), Some("0 2 box"));
+        let root = lines.next().expect("the listing of /");
+        assert!(root.contains("/usr") && root.contains("/tmp"), "{root}");
+        assert!(!root.contains("/home") && !root.contains("/root"), "{root}");
+    }
+
+    /// The host's file reads through namespaces alone, is missing in the
+    /// container, and reads again once its directory is bound.
+    #[test]
+    fn a_host_file_is_hidden_until_bound() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let file = dir.path().join("note");
+        fs::write(&file, "from the host").expect("the file");
+        let naive = first_attempt(&file).expect("unshare runs");
+        assert_eq!(naive, "from the host");
+        let (alone, bound) = own_files(&file).expect("containers run");
+        assert!(alone.contains("No such file or directory"), "{alone}");
+        assert_eq!(bound, "from the host");
+    }
+
+    #[test]
+    fn the_network_is_lo_alone_unless_shared() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a listener");
+        let port = listener.local_addr().expect("its address").port();
+        let own = network(port, false).expect("a container runs");
+        assert_eq!(own, ("lo".to_owned(), "refused".to_owned()));
+        let shared = network(port, true).expect("a container runs");
+        assert_eq!(shared.1, "connected");
+    }
+
+    #[test]
+    fn the_fork_bomb_stops_and_the_timeout_kills() {
+        let peak: u64 =
+            fork_bomb().expect("a container").parse().expect("a count");
+        assert!((10..=17).contains(&peak), "{peak}");
+        assert_eq!(timed_out().expect("a container"), "started");
     }
 }

@@ -25,6 +25,7 @@ mod socket;
 mod spawn;
 mod switch;
 mod wasm;
+mod wasm_limits;
 
 use anyhow::{Context, Result};
 use clap::error::ErrorKind;
@@ -64,10 +65,12 @@ enum Demo {
     Socket,
     /// SharedMemory: a child sums, in place, pages shared with it
     Shm,
-    /// A shell in its own pid, UTS, mount and IPC namespaces (as root)
+    /// A rootless container: own files, network and limits
     Container,
     /// WebAssembly: separate linear memories; a trap is contained
     Wasm,
+    /// WebAssembly fuel stops an infinite loop; a limit caps memory
+    WasmLimits,
     /// Internal: copy stdin to stdout until end of file (for `switch`)
     #[command(hide = true)]
     Echo,
@@ -103,6 +106,7 @@ fn run(name: &str, demo: &Demo) -> Result<()> {
         Demo::Shm => shm::run(),
         Demo::Container => container::run(),
         Demo::Wasm => wasm::run(),
+        Demo::WasmLimits => wasm_limits::run(),
         Demo::Echo => roundtrip::echo_stdio(),
         Demo::SocketChild => socket::child(),
         Demo::ShmChild => shm::child(),

@@ -133,7 +133,7 @@
 
 mod group;
 mod pipeline;
-mod pump;
+pub(crate) mod pump;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod shm;
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -157,7 +157,7 @@ pub use socket::{MessageSocket, DEFAULT_MAX_MESSAGE};
 
 /// How long, after a timeout's kill, the loop goes on reading what the killed
 /// processes left in the pipes, waiting for end of file.
-const KILL_GRACE: Duration = Duration::from_secs(1);
+pub(crate) const KILL_GRACE: Duration = Duration::from_secs(1);
 
 /// Runs `cmd` to the end: writes `input` to its stdin while reading its
 /// stdout and stderr, then waits for it, like [`Command::output`] with an

@@ -19,7 +19,7 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 /// The size the parent asks for the pipes that carry bulk data
 /// (`F_SETPIPE_SZ`, Linux): 1 MiB, the default `/proc/sys/fs/pipe-max-size`.
 /// Sixteen times fewer wake-ups than the default 64 KiB.
-pub(super) const PIPE_SIZE: usize = 1 << 20;
+pub(crate) const PIPE_SIZE: usize = 1 << 20;
 
 /// Linux's default pipe capacity: below this much data, a larger pipe buys
 /// nothing.
@@ -36,7 +36,7 @@ const MAX_READ: usize = PIPE_SIZE;
 /// buffer. Best effort: a failure (an unprivileged user over
 /// `pipe-user-pages-soft`, an old kernel, not Linux) leaves the pipe as it
 /// was, which is slower but just as correct.
-pub(super) fn enlarge_pipe(fd: impl AsFd) {
+pub(crate) fn enlarge_pipe(fd: impl AsFd) {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
         // PIPE_SIZE is a small constant: the conversion cannot fail.
@@ -85,7 +85,7 @@ fn millis_until(deadline: Instant) -> Option<libc::c_int> {
 /// Reading into uninitialised capacity, rather than zeroing room for the
 /// safe `Read::read(&mut [u8])` first, spares one pass over every byte of
 /// the output (10 to 40% more throughput for large outputs, measured).
-pub(super) fn read_append(fd: BorrowedFd<'_>, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+pub(crate) fn read_append(fd: BorrowedFd<'_>, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
     let spare = buf.spare_capacity_mut();
     let room = spare.len().min(max);
     // SAFETY: `spare` is memory owned by `buf`, exclusively borrowed for the
@@ -105,14 +105,14 @@ pub(super) fn read_append(fd: BorrowedFd<'_>, buf: &mut Vec<u8>, max: usize) -> 
 
 /// Bytes read from one pipe: all of them, or only the last `keep`.
 #[derive(Debug)]
-pub(super) struct Capture {
+pub(crate) struct Capture {
     buf: Vec<u8>,
     keep: Option<usize>,
 }
 
 impl Capture {
     /// Keeps every byte.
-    pub(super) fn all() -> Self {
+    pub(crate) fn all() -> Self {
         Capture {
             buf: Vec::new(),
             keep: None,
@@ -120,7 +120,7 @@ impl Capture {
     }
 
     /// Keeps the last `keep` bytes (and at times up to twice as many).
-    pub(super) fn tail(keep: usize) -> Self {
+    pub(crate) fn tail(keep: usize) -> Self {
         Capture {
             buf: Vec::new(),
             keep: Some(keep.max(1)),
@@ -128,7 +128,7 @@ impl Capture {
     }
 
     /// Bytes read so far (for a tail: bytes kept).
-    pub(super) fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.buf.len()
     }
 
@@ -153,7 +153,7 @@ impl Capture {
     }
 
     /// The bytes (for a tail: at most `keep` of them, the last ones).
-    pub(super) fn into_vec(mut self) -> Vec<u8> {
+    pub(crate) fn into_vec(mut self) -> Vec<u8> {
         if let Some(keep) = self.keep {
             if self.buf.len() > keep {
                 self.buf.drain(..self.buf.len() - keep);
@@ -174,7 +174,7 @@ enum Slot {
 /// The parent's ends of the pipes of a running child or pipeline, and what
 /// has gone through them.
 #[derive(Debug)]
-pub(super) struct Pump<'a> {
+pub(crate) struct Pump<'a> {
     input: &'a [u8],
     written: usize,
     /// `None` once the input is written, refused (`EPIPE`) or abandoned.
@@ -193,7 +193,7 @@ impl<'a> Pump<'a> {
     /// Takes over the parent's ends: makes them non-blocking, enlarges the
     /// stdin pipe for a large input, closes stdin at once if there is no
     /// input.
-    pub(super) fn new(
+    pub(crate) fn new(
         input: &'a [u8],
         stdin: Option<ChildStdin>,
         stdout: Option<ChildStdout>,
@@ -232,7 +232,7 @@ impl<'a> Pump<'a> {
     /// While it may write the child's stdin, SIGPIPE is blocked in this
     /// thread (see [`SigpipeBlock`]): a child that closes its stdin early
     /// shows as `EPIPE`, never as a signal that kills the caller.
-    pub(super) fn run(&mut self, deadline: Option<Instant>) -> io::Result<bool> {
+    pub(crate) fn run(&mut self, deadline: Option<Instant>) -> io::Result<bool> {
         if self.stdin.is_none() {
             return self.run_loop(deadline, None);
         }
@@ -308,7 +308,7 @@ impl<'a> Pump<'a> {
 
     /// After a kill: stops writing, then reads what the children left in the
     /// pipes until every pipe is at end of file or `grace` has passed.
-    pub(super) fn drain(&mut self, grace: Duration) -> io::Result<()> {
+    pub(crate) fn drain(&mut self, grace: Duration) -> io::Result<()> {
         self.stdin = None;
         let deadline = Instant::now().checked_add(grace);
         self.run(deadline).map(drop)
@@ -357,7 +357,7 @@ impl<'a> Pump<'a> {
     }
 
     /// Consumes the pump: stdout, and each child's stderr.
-    pub(super) fn finish(self) -> (Vec<u8>, Vec<Vec<u8>>) {
+    pub(crate) fn finish(self) -> (Vec<u8>, Vec<Vec<u8>>) {
         let errs = self
             .errs
             .into_iter()

@@ -1,0 +1,438 @@
+//! How a [`Container`]'s limits are enforced: with a cgroup where the
+//! caller can make one, else with rlimits, else not at all, which is an
+//! error.
+//!
+//! | limit | cgroup (v2, or v1 per controller) | rlimit fallback |
+//! |---|---|---|
+//! | `memory_limit` | `memory.max` / `memory.limit_in_bytes`: the whole container; past it the OOM killer kills | `RLIMIT_AS`, per process: an allocation past it fails |
+//! | `max_processes` | `pids.max`: the whole container; a `fork` past it fails | `RLIMIT_NPROC` (counted per user namespace); refused for uid 0, which it does not bind |
+//! | `cpu_time_limit` | `cpu.stat` / `cpuacct.usage`, watched by the caller every 10 ms: the whole container is killed | `RLIMIT_CPU`, per process, in whole seconds: SIGXCPU |
+//!
+//! A cgroup is made below the caller's own, named `ptm-<pid>-<n>`: on
+//! cgroup v2 where the caller's cgroup delegates the controller (its
+//! `cgroup.subtree_control` lists it, as under `systemd-run --user -p
+//! Delegate=yes`); on cgroup v1 where the controller's hierarchy is
+//! mounted and the caller may create a directory in it (in practice,
+//! root). The caller moves the init into it before the init goes on, so
+//! every process of the container is counted. It is removed after the
+//! init is reaped.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use nix::libc;
+use nix::unistd::Pid;
+
+use super::Container;
+use crate::error::{Error, Result};
+
+/// How often the caller reads a CPU-time cgroup's usage.
+pub(crate) const CPU_TICK: Duration = Duration::from_millis(10);
+
+/// Names the cgroups of this process apart.
+static NEXT: AtomicU64 = AtomicU64::new(0);
+
+/// An rlimit the command sets on itself before `exec`, inherited by what
+/// it starts: `(resource, soft, hard)`, and what it is for.
+#[derive(Debug, Clone)]
+pub(crate) struct Rlimit {
+    pub(crate) resource: libc::c_int,
+    pub(crate) value: libc::rlimit64,
+    pub(crate) what: String,
+}
+
+/// The cgroup versions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Version {
+    V1,
+    V2,
+}
+
+/// A cgroup directory ptm made; removed on drop.
+#[derive(Debug)]
+struct Cgroup {
+    dir: PathBuf,
+    version: Version,
+}
+
+impl Cgroup {
+    fn write(&self, file: &str, value: &str) -> Result<()> {
+        let path = self.dir.join(file);
+        fs::write(&path, value).map_err(|source| Error::Isolation {
+            step: format!("writing {value} to {}", path.display()),
+            source,
+        })
+    }
+
+    fn read(&self, file: &str) -> io::Result<String> {
+        fs::read_to_string(self.dir.join(file))
+    }
+}
+
+impl Drop for Cgroup {
+    fn drop(&mut self) {
+        // The last processes leave a cgroup a moment after their parent
+        // has reaped them: retry for up to 100 ms.
+        for _ in 0..100 {
+            match fs::remove_dir(&self.dir) {
+                Err(error) if error.raw_os_error() == Some(libc::EBUSY) => {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                _ => return,
+            }
+        }
+    }
+}
+
+/// The limits of one run, as enforced.
+#[derive(Debug, Default)]
+pub(crate) struct Enforcement {
+    cgroups: Vec<Cgroup>,
+    /// Where the memory cgroup counts OOM kills.
+    memory: Option<usize>,
+    /// Where the CPU-time cgroup counts usage, and the limit.
+    cpu: Option<(usize, Duration)>,
+    /// For the command.
+    pub(crate) rlimits: Vec<Rlimit>,
+    /// The CPU-time limit is an rlimit: SIGXCPU means it ended the command.
+    pub(crate) cpu_by_rlimit: bool,
+}
+
+impl Enforcement {
+    /// Decides and prepares how each limit of `container` is enforced.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Isolation`] if a limit cannot be enforced here, or its
+    /// cgroup cannot be set up.
+    pub(crate) fn new(container: &Container) -> Result<Enforcement> {
+        let mut enforcement = Enforcement::default();
+        let wanted = [
+            ("memory", container.memory_limit.is_some()),
+            ("pids", container.max_processes.is_some()),
+            ("cpu", container.cpu_time_limit.is_some()),
+        ];
+        if wanted.iter().all(|(_, wanted)| !wanted) {
+            return Ok(enforcement);
+        }
+        let own = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        // One cgroup per parent directory: every v2 controller shares one,
+        // and so do v1 controllers mounted together (`cpu,cpuacct`).
+        let mut made: Vec<(PathBuf, Option<usize>)> = Vec::new();
+        for (controller, wanted) in wanted {
+            if !wanted {
+                continue;
+            }
+            let parent = match v2_parent(&own, &mounts, controller) {
+                Some(parent) => Some((parent, Version::V2)),
+                None => v1_parent(&own, &mounts, controller).map(|p| (p, Version::V1)),
+            };
+            let cgroup = parent.and_then(|(parent, version)| {
+                if let Some((_, index)) = made.iter().find(|(p, _)| *p == parent) {
+                    return *index;
+                }
+                let index = create(&parent, version).map(|cgroup| {
+                    enforcement.cgroups.push(cgroup);
+                    enforcement.cgroups.len() - 1
+                });
+                made.push((parent, index));
+                index
+            });
+            enforcement.enforce(container, controller, cgroup)?;
+        }
+        Ok(enforcement)
+    }
+
+    /// Enforces the limit behind `controller` with the cgroup at `index`,
+    /// or with an rlimit, or says why neither can.
+    fn enforce(
+        &mut self,
+        container: &Container,
+        controller: &str,
+        index: Option<usize>,
+    ) -> Result<()> {
+        let cgroup = index.map(|index| &self.cgroups[index]);
+        match controller {
+            "memory" => {
+                let bytes = container.memory_limit.unwrap_or(u64::MAX);
+                match cgroup {
+                    Some(cgroup) if cgroup.version == Version::V2 => {
+                        cgroup.write("memory.max", &bytes.to_string())?;
+                        // Best effort: without swap accounting the file is
+                        // missing, and there is no swap to escape into.
+                        let _ = cgroup.write("memory.swap.max", "0");
+                    }
+                    Some(cgroup) => {
+                        cgroup.write("memory.limit_in_bytes", &bytes.to_string())?;
+                        if cgroup.dir.join("memory.memsw.limit_in_bytes").exists() {
+                            cgroup.write("memory.memsw.limit_in_bytes", &bytes.to_string())?;
+                        }
+                    }
+                    None => self.rlimit(libc::RLIMIT_AS, bytes, bytes, "memory_limit (RLIMIT_AS)"),
+                }
+                self.memory = index;
+            }
+            "pids" => {
+                // The init counts too.
+                let n = container
+                    .max_processes
+                    .unwrap_or(u64::MAX)
+                    .saturating_add(1);
+                match cgroup {
+                    Some(cgroup) => cgroup.write("pids.max", &n.to_string())?,
+                    // SAFETY: `geteuid` cannot fail.
+                    None if unsafe { libc::geteuid() } == 0 => {
+                        return Err(unenforceable(
+                            "max_processes",
+                            "no pids cgroup could be made, and RLIMIT_NPROC does not bind \
+                             uid 0 on the host",
+                        ))
+                    }
+                    None => self.rlimit(libc::RLIMIT_NPROC, n, n, "max_processes (RLIMIT_NPROC)"),
+                }
+            }
+            _ => {
+                let limit = container.cpu_time_limit.unwrap_or(Duration::MAX);
+                match index {
+                    Some(index) => self.cpu = Some((index, limit)),
+                    None => {
+                        let seconds = limit.as_secs() + u64::from(limit.subsec_nanos() > 0);
+                        let seconds = seconds.max(1);
+                        let what = "cpu_time_limit (RLIMIT_CPU)";
+                        self.rlimit(libc::RLIMIT_CPU, seconds, seconds + 1, what);
+                        self.cpu_by_rlimit = true;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn rlimit(&mut self, resource: libc::__rlimit_resource_t, soft: u64, hard: u64, what: &str) {
+        self.rlimits.push(Rlimit {
+            resource: resource as libc::c_int,
+            value: libc::rlimit64 {
+                rlim_cur: soft,
+                rlim_max: hard,
+            },
+            what: what.to_owned(),
+        });
+    }
+
+    /// Moves the init (host pid `init`) into every cgroup made, before it
+    /// goes on: what it starts is then counted from the first process.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Isolation`] naming the cgroup.
+    pub(crate) fn join(&self, init: Pid) -> Result<()> {
+        for cgroup in &self.cgroups {
+            cgroup.write("cgroup.procs", &init.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Whether the CPU-time cgroup is watched (then the caller calls
+    /// [`cpu_exceeded`](Enforcement::cpu_exceeded) every [`CPU_TICK`]).
+    pub(crate) fn watches_cpu(&self) -> bool {
+        self.cpu.is_some()
+    }
+
+    /// Whether the container has used more CPU time than its limit.
+    ///
+    /// # Errors
+    ///
+    /// The usage cannot be read.
+    pub(crate) fn cpu_exceeded(&self) -> Result<bool> {
+        let Some((index, limit)) = self.cpu else {
+            return Ok(false);
+        };
+        let cgroup = &self.cgroups[index];
+        let (file, used) = match cgroup.version {
+            Version::V1 => {
+                let text = cgroup.read("cpuacct.usage");
+                let nanos = text.as_deref().ok().and_then(|t| t.trim().parse().ok());
+                ("cpuacct.usage", nanos.map(Duration::from_nanos))
+            }
+            Version::V2 => {
+                let text = cgroup.read("cpu.stat").unwrap_or_default();
+                let micros = field(&text, "usage_usec");
+                ("cpu.stat", micros.map(Duration::from_micros))
+            }
+        };
+        let used = used.ok_or_else(|| Error::Isolation {
+            step: format!("reading {}", cgroup.dir.join(file).display()),
+            source: io::Error::other("no CPU usage in it"),
+        })?;
+        Ok(used > limit)
+    }
+
+    /// Whether the memory cgroup's OOM killer killed a process of it.
+    pub(crate) fn oom_killed(&self) -> bool {
+        let Some(index) = self.memory else {
+            return false;
+        };
+        let cgroup = &self.cgroups[index];
+        let text = match cgroup.version {
+            Version::V1 => cgroup.read("memory.oom_control"),
+            Version::V2 => cgroup.read("memory.events"),
+        };
+        text.ok()
+            .and_then(|text| field(&text, "oom_kill"))
+            .is_some_and(|kills| kills > 0)
+    }
+}
+
+/// The value of `name` in a cgroup file of `name value` lines.
+fn field(text: &str, name: &str) -> Option<u64> {
+    text.lines().find_map(|line| {
+        let (key, value) = line.split_once(' ')?;
+        (key == name).then(|| value.trim().parse().ok())?
+    })
+}
+
+/// The error for a limit that cannot be enforced here.
+fn unenforceable(limit: &str, why: &str) -> Error {
+    Error::Isolation {
+        step: format!("enforcing {limit}"),
+        source: io::Error::new(io::ErrorKind::Unsupported, why.to_owned()),
+    }
+}
+
+/// Makes `ptm-<pid>-<n>` below `parent`, or `None` if the caller may not.
+fn create(parent: &Path, version: Version) -> Option<Cgroup> {
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let dir = parent.join(format!("ptm-{}-{n}", std::process::id()));
+    fs::create_dir(&dir).ok()?;
+    Some(Cgroup { dir, version })
+}
+
+/// The caller's cgroup-v2 directory if it delegates `controller` to the
+/// cgroups below it (`cgroup.subtree_control` lists it).
+fn v2_parent(own: &str, mounts: &str, controller: &str) -> Option<PathBuf> {
+    let path = own.lines().find_map(|line| line.strip_prefix("0::"))?;
+    let mount = mount_points(mounts, "cgroup2").next()?.0;
+    let dir = join(&mount, path);
+    let delegated = fs::read_to_string(dir.join("cgroup.subtree_control")).ok()?;
+    delegated
+        .split_whitespace()
+        .any(|name| name == controller)
+        .then_some(dir)
+}
+
+/// The caller's cgroup-v1 directory in the hierarchy of `controller`
+/// (`cpuacct` for CPU time).
+fn v1_parent(own: &str, mounts: &str, controller: &str) -> Option<PathBuf> {
+    let controller = if controller == "cpu" {
+        "cpuacct"
+    } else {
+        controller
+    };
+    let path = own.lines().find_map(|line| {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        controllers
+            .split(',')
+            .any(|c| c == controller)
+            .then_some(path)
+    })?;
+    let (mount, _) = mount_points(mounts, "cgroup")
+        .find(|(_, options)| options.split(',').any(|o| o == controller))?;
+    Some(join(&mount, path))
+}
+
+/// `mount` joined with the cgroup path `path` (absolute, from `/proc/self/cgroup`).
+fn join(mount: &Path, path: &str) -> PathBuf {
+    mount.join(path.trim_start_matches('/'))
+}
+
+/// The mount points of file systems of type `fstype` in `mountinfo`, with
+/// their super options.
+fn mount_points<'a>(
+    mountinfo: &'a str,
+    fstype: &'a str,
+) -> impl Iterator<Item = (PathBuf, &'a str)> + 'a {
+    mountinfo.lines().filter_map(move |line| {
+        let (mount, fs) = line.split_once(" - ")?;
+        let point = mount.split(' ').nth(4)?;
+        let mut fs = fs.split(' ');
+        let (kind, _, options) = (fs.next()?, fs.next()?, fs.next()?);
+        (kind == fstype).then(|| (PathBuf::from(unescape(point)), options))
+    })
+}
+
+/// A `mountinfo` path with its octal escapes (`\040` for a space) undone.
+fn unescape(path: &str) -> String {
+    let mut out = Vec::with_capacity(path.len());
+    let bytes = path.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let octal = bytes.get(i + 1..i + 4).and_then(|digits| {
+            let text = std::str::from_utf8(digits).ok()?;
+            u8::from_str_radix(text, 8).ok()
+        });
+        match (bytes[i], octal) {
+            (b'\\', Some(byte)) => {
+                out.push(byte);
+                i += 4;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MOUNTINFO: &str = "\
+30 24 0:26 / /sys/fs/cgroup/cpu rw,relatime shared:9 - cgroup cgroup rw,cpu
+31 24 0:27 / /sys/fs/cgroup/cpuacct rw,relatime shared:10 - cgroup cgroup rw,cpuacct
+33 24 0:29 / /sys/fs/cgroup/memory rw,relatime shared:12 - cgroup cgroup rw,memory
+38 24 0:34 / /sys/fs/cgroup/unified rw,relatime shared:17 - cgroup2 cgroup2 rw
+39 24 0:35 / /mnt/with\\040space rw - tmpfs tmpfs rw";
+
+    const OWN: &str = "\
+4:memory:/process_api/abc
+2:cpuacct:/
+0::/";
+
+    #[test]
+    fn v1_directories_follow_the_callers_own_cgroup() {
+        assert_eq!(
+            v1_parent(OWN, MOUNTINFO, "memory"),
+            Some(PathBuf::from("/sys/fs/cgroup/memory/process_api/abc"))
+        );
+        assert_eq!(
+            v1_parent(OWN, MOUNTINFO, "cpu"),
+            Some(PathBuf::from("/sys/fs/cgroup/cpuacct"))
+        );
+        assert_eq!(v1_parent(OWN, MOUNTINFO, "pids"), None);
+    }
+
+    #[test]
+    fn mountinfo_paths_are_unescaped() {
+        let points: Vec<_> = mount_points(MOUNTINFO, "tmpfs").map(|(p, _)| p).collect();
+        assert_eq!(points, [PathBuf::from("/mnt/with space")]);
+    }
+
+    #[test]
+    fn cgroup_counters_are_read_by_name() {
+        let events = "low 0\nhigh 0\nmax 3\noom 1\noom_kill 2\n";
+        assert_eq!(field(events, "oom_kill"), Some(2));
+        assert_eq!(field(events, "oom"), Some(1));
+        assert_eq!(
+            field("usage_usec 1500\nuser_usec 1000\n", "usage_usec"),
+            Some(1500)
+        );
+        assert_eq!(field(events, "missing"), None);
+    }
+}

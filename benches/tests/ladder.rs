@@ -1,6 +1,7 @@
 //! The hidden modes of `report` that the isolation ladder and the
 //! sleepers run in fresh processes, run here as those experiments run
-//! them: the socket echo partner, holding live units, and sleepers.
+//! them: the socket echo partner, holding live units (containers too: they
+//! need user namespaces, as ptm's own container tests do), and sleepers.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixListener;
@@ -51,7 +52,12 @@ fn the_socket_partner_echoes_until_end_of_file() {
 
 #[test]
 fn live_threads_and_processes_are_held_and_measured() {
-    for (level, units) in [("thread", "20"), ("reexec", "3"), ("process", "3")] {
+    for (level, units) in [
+        ("thread", "20"),
+        ("process", "3"),
+        ("reexec", "3"),
+        ("container", "2"),
+    ] {
         let output = report(&["--isolation-memory", level, "--count", units]);
         let held = Held::from_line(3, &last_line(&output)).expect("a held line");
         assert_eq!(held.held.to_string(), units, "{level}");

@@ -21,6 +21,13 @@
 //! | `reexec` | this binary re-executed, exiting at once | the same in its socket echo mode, a Unix socket | PSS sum |
 //! | `container` | `Container::new("/bin/true", &[]).output()` | this binary inside a container, a Unix socket | PSS sum |
 //!
+//! A container is ptm's rootless one: new user, PID, mount, UTS, IPC and
+//! network namespaces and a root file system of its own (a tmpfs with the
+//! host's system directories bound read-only). The echo partner inside
+//! gets this binary's directory bound read-only at the same path and the
+//! socket's directory bound read-write; a Unix socket is reached by its
+//! path, whatever the network namespace.
+//!
 //! The wasm level's engine, compiled module and linker are made once,
 //! before any timing: what is timed is an instance (a `Store`, the module
 //! instantiated, its one page of linear memory) and a call. The module's
@@ -454,18 +461,24 @@ pub fn echo_socket(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Where a container sees its rendezvous's directory.
+const RENDEZVOUS_INSIDE: &str = "/ladder";
+
 /// The container that runs this binary's socket echo mode, talking to
-/// `rendezvous`.
+/// `rendezvous`: the binary's directory is bound read-only at the same
+/// path, the rendezvous's directory read-write at [`RENDEZVOUS_INSIDE`]
+/// (a Unix socket is reached by its path, from any network namespace).
 fn echo_container(program: &Program, rendezvous: &Rendezvous) -> anyhow::Result<Container> {
     let path = program
         .path
         .to_str()
         .context("the binary's path in UTF-8")?;
-    let socket = rendezvous
-        .path
-        .to_str()
-        .context("the socket's path in UTF-8")?;
-    Ok(Container::new(path, &["--echo-socket", socket]))
+    let dir = program.path.parent().context("the binary's directory")?;
+    let socket = Path::new(RENDEZVOUS_INSIDE).join("echo.sock");
+    let socket = socket.to_str().context("the socket's path in UTF-8")?;
+    Ok(Container::new(path, &["--echo-socket", socket])
+        .bind_ro(dir, dir)
+        .bind_rw(&rendezvous.dir, RENDEZVOUS_INSIDE))
 }
 
 /// How a socket partner ends.

@@ -7,6 +7,9 @@
 //!   means nothing on a log axis), with the values printed beside them
 //!   where there is room. Panels (e.g. one per CPU placement) are stacked
 //!   vertically; a missing value is drawn as "n/a".
+//! - [`stacked`]: several [`rows`] charts in one SVG, one under the
+//!   other, each with its own axis (e.g. times in µs above, memory in KiB
+//!   below).
 //! - [`lines`]: a line chart (e.g. time against thread count).
 //!
 //! No font files and no system packages are involved: without plotters'
@@ -299,6 +302,45 @@ pub struct Rows<'a> {
 /// If there is nothing to draw, bars are asked for on a log axis, or the
 /// file cannot be written.
 pub fn rows(path: &Path, chart: &Rows<'_>, panels: &[Panel]) -> anyhow::Result<()> {
+    stacked(path, &[(chart, panels)])
+}
+
+/// Writes several [`rows`] charts to `path` as one SVG, [`WIDTH`] px wide,
+/// one under the other, each with its own title, legend and horizontal
+/// axis (so each may have its own unit and scale).
+///
+/// # Errors
+///
+/// As for [`rows`], for any of the charts, or if there is none.
+pub fn stacked(path: &Path, charts: &[(&Rows<'_>, &[Panel])]) -> anyhow::Result<()> {
+    if charts.is_empty() {
+        bail!("{}: no chart to draw", path.display());
+    }
+    let mut heights = Vec::new();
+    for &(chart, panels) in charts {
+        heights.push(draw_rows(None, chart, panels)?);
+    }
+    let total: i32 = heights.iter().sum();
+    let root = SVGBackend::new(path, (WIDTH, total as u32)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut top = 0;
+    for (&(chart, panels), &height) in charts.iter().zip(&heights) {
+        let area = root.clone().shrink((0, top as u32), (WIDTH, height as u32));
+        draw_rows(Some(&area), chart, panels)?;
+        top += height;
+    }
+    root.present()
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// Lays out one [`rows`] chart and, given an area, draws it there; returns
+/// its height in px.
+fn draw_rows(
+    area: Option<&DrawingArea<SVGBackend<'_>, Shift>>,
+    chart: &Rows<'_>,
+    panels: &[Panel],
+) -> anyhow::Result<i32> {
     if chart.mark == Mark::Bar && chart.scale == Scale::Log10 {
         bail!("{}: bars on a log axis mislead; use dots", chart.title);
     }
@@ -334,9 +376,9 @@ pub fn rows(path: &Path, chart: &Rows<'_>, panels: &[Panel]) -> anyhow::Result<(
         y += caption + row_height * panel.rows.len() as i32 + 52;
     }
     let height = y + 4;
-
-    let root = SVGBackend::new(path, (WIDTH, height as u32)).into_drawing_area();
-    root.fill(&WHITE)?;
+    let Some(root) = area else {
+        return Ok(height);
+    };
     let centre = (HPos::Center, VPos::Top);
     root.draw(&Text::new(
         chart.title.to_owned(),
@@ -379,7 +421,7 @@ pub fn rows(path: &Path, chart: &Rows<'_>, panels: &[Panel]) -> anyhow::Result<(
         }
         let bottom = top + row_height * panel.rows.len() as i32;
         draw_axis(
-            &root,
+            root,
             chart,
             (plot_left, plot_right, top, bottom),
             &ticks,
@@ -450,9 +492,7 @@ pub fn rows(path: &Path, chart: &Rows<'_>, panels: &[Panel]) -> anyhow::Result<(
             }
         }
     }
-    root.present()
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    Ok(height)
 }
 
 /// The legend's entries, `(x, series, name)` per line, each line centred
@@ -658,8 +698,8 @@ pub fn lines(
 #[cfg(test)]
 mod tests {
     use super::{
-        lines, nice_step, rows, short, tick_label, Line, Mark, Marker, Panel, Rows, Scale, Series,
-        WIDTH,
+        lines, nice_step, rows, short, stacked, tick_label, Line, Mark, Marker, Panel, Rows, Scale,
+        Series, WIDTH,
     };
 
     #[test]
@@ -794,6 +834,58 @@ mod tests {
         };
         rows(&path, &linear, &[panel("x")]).expect("bars on a linear axis");
         assert!(rows(&path, &linear, &[]).is_err(), "nothing to draw");
+        std::fs::remove_file(&path).expect("cleaning up");
+    }
+
+    #[test]
+    fn stacked_charts_keep_their_own_axes() {
+        let path = temp("stacked.svg");
+        let panel = |values: Vec<Option<f64>>| Panel {
+            title: String::new(),
+            rows: vec!["a thread".into(), "a process".into()],
+            series: vec![Series {
+                name: String::new(),
+                values,
+            }],
+        };
+        let times = Rows {
+            title: "Start one",
+            axis: "microseconds",
+            scale: Scale::Log10,
+            mark: Mark::Dot,
+            value: short,
+        };
+        let memory = Rows {
+            title: "Memory",
+            axis: "KiB per unit",
+            scale: Scale::Linear,
+            mark: Mark::Bar,
+            value: short,
+        };
+        let first = [panel(vec![Some(40.0), Some(700.0)])];
+        let second = [panel(vec![Some(10.0), None])];
+        stacked(&path, &[(&times, &first), (&memory, &second)]).expect("drawing");
+        let svg = std::fs::read_to_string(&path).expect("reading back");
+        for text in [
+            "Start one",
+            "microseconds (log scale)",
+            "Memory",
+            "KiB per unit",
+            "n/a",
+        ] {
+            assert!(svg.contains(text), "no {text:?} in the SVG");
+        }
+        let (width, smallest) = width_and_smallest_font(&svg);
+        assert!(
+            width == f64::from(WIDTH) && smallest >= 12.0,
+            "{width} {smallest}"
+        );
+        // One chart alone is what `rows` draws.
+        rows(&path, &times, &first).expect("drawing one");
+        let one = std::fs::read_to_string(&path).expect("reading back");
+        stacked(&path, &[(&times, &first)]).expect("drawing one, stacked");
+        assert_eq!(std::fs::read_to_string(&path).expect("reading back"), one);
+        assert!(stacked(&path, &[]).is_err(), "nothing to draw");
         std::fs::remove_file(&path).expect("cleaning up");
     }
 

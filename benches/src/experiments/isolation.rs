@@ -73,7 +73,7 @@ use super::{expect_header, field, named, rotated, Outcome, Size};
 use crate::csv::{quote, split_line, Table};
 use crate::memory::{group_pss_bytes, pss_bytes, rss_bytes};
 use crate::pin::Pinning;
-use crate::plot::{rows, Mark, Panel, Rows, Scale, Series};
+use crate::plot::{stacked, Mark, Panel, Rows, Scale, Series};
 use crate::stats::{latency_histogram, median, Percentiles};
 
 /// A rung of the ladder, from least to most isolated.
@@ -137,6 +137,18 @@ impl Level {
             Level::Process => "process: cat, through its pipes",
             Level::Reexec => "process: this binary, a Unix socket",
             Level::Container => "container: this binary, a Unix socket",
+        }
+    }
+
+    /// What a live one is while its memory is measured, for plots.
+    pub fn live_label(self) -> &'static str {
+        match self {
+            Level::Task => "async task, waiting on a lock",
+            Level::Thread => "OS thread, waiting on a lock",
+            Level::Wasm => "Wasm instance, after one call",
+            Level::Process => "process: cat, waiting on its stdin",
+            Level::Reexec => "process: this binary, on a socket",
+            Level::Container => "container: this binary, on a socket",
         }
     }
 
@@ -1439,9 +1451,8 @@ fn micros(us: f64) -> String {
     }
 }
 
-/// Bytes as KiB with a sensible precision: "3.9", "61", "1,234".
-fn kib(bytes: f64) -> String {
-    let k = bytes / 1024.0;
+/// KiB with a sensible precision: "3.9", "61", "1234".
+fn kib(k: f64) -> String {
     if k < 10.0 {
         format!("{k:.1}")
     } else {
@@ -1546,14 +1557,33 @@ impl Outcome for IsolationOutcome {
                 series: series(&|l| self.trip(l, pinning)),
             });
         }
-        let chart = Rows {
+        let times = Rows {
             title: "The isolation ladder: start one, talk to a running one",
             axis: "microseconds",
             scale: Scale::Log10,
             mark: Mark::Dot,
             value: micros,
         };
-        rows(path, &chart, &panels)
+        let memory = Panel {
+            title: String::new(),
+            rows: levels.iter().map(|l| l.live_label().to_owned()).collect(),
+            series: vec![Series {
+                name: String::new(),
+                values: levels
+                    .iter()
+                    .map(|&l| self.bytes_per_unit(l).map(|b| b / 1024.0))
+                    .collect(),
+            }],
+        };
+        let title = format!("The memory {} live ones hold, per unit", self.config.units);
+        let held = Rows {
+            title: &title,
+            axis: "KiB per unit",
+            scale: Scale::Log10,
+            mark: Mark::Dot,
+            value: kib,
+        };
+        stacked(path, &[(&times, &panels), (&held, &[memory])])
     }
 
     fn summary(&self) -> String {
@@ -1582,7 +1612,8 @@ impl Outcome for IsolationOutcome {
                 Self::us(pinned, |p| p.p99),
                 Self::us(unpinned, |p| p.p50),
                 Self::us(unpinned, |p| p.p99),
-                self.bytes_per_unit(level).map_or("-".to_owned(), kib),
+                self.bytes_per_unit(level)
+                    .map_or("-".to_owned(), |b| kib(b / 1024.0)),
             ));
         }
         out.push_str(

@@ -202,6 +202,24 @@ pub fn short(value: f64) -> String {
     format!("{digits}{suffix}")
 }
 
+/// `n` with a comma between groups of three digits: "16,110".
+///
+/// ```
+/// assert_eq!(ptm_benches::plot::thousands(16_110), "16,110");
+/// assert_eq!(ptm_benches::plot::thousands(100), "100");
+/// ```
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// A tick's label: [`short`] of its value (a log tick, 1, 2 or 5 times a
 /// power of ten, rounded to that value first).
 fn tick_label(scale: Scale, position: f64) -> String {

@@ -73,7 +73,7 @@ use super::{expect_header, field, named, rotated, Outcome, Size};
 use crate::csv::{quote, split_line, Table};
 use crate::memory::{group_pss_bytes, pss_bytes, rss_bytes};
 use crate::pin::Pinning;
-use crate::plot::{stacked, Mark, Panel, Rows, Scale, Series};
+use crate::plot::{stacked, thousands, Mark, Panel, Rows, Scale, Series};
 use crate::stats::{latency_histogram, median, Percentiles};
 
 /// A rung of the ladder, from least to most isolated.
@@ -1451,9 +1451,24 @@ fn micros(us: f64) -> String {
     }
 }
 
-/// KiB with a sensible precision: "3.9", "61", "1234".
+/// A ratio with two significant digits or more: "0.029", "0.57", "2.5",
+/// "144".
+fn ratio_text(r: f64) -> String {
+    if r >= 10.0 {
+        format!("{r:.0}")
+    } else if r >= 1.0 {
+        format!("{r:.1}")
+    } else {
+        let digits = (1 - r.log10().floor() as i32).clamp(2, 6) as usize;
+        format!("{r:.digits$}")
+    }
+}
+
+/// KiB with a sensible precision: "0.58", "3.9", "61", "1234".
 fn kib(k: f64) -> String {
-    if k < 10.0 {
+    if k < 1.0 {
+        format!("{k:.2}")
+    } else if k < 10.0 {
         format!("{k:.1}")
     } else {
         format!("{k:.0}")
@@ -1575,7 +1590,10 @@ impl Outcome for IsolationOutcome {
                     .collect(),
             }],
         };
-        let title = format!("The memory {} live ones hold, per unit", self.config.units);
+        let title = format!(
+            "The memory {} live ones hold, per unit",
+            thousands(self.config.units)
+        );
         let held = Rows {
             title: &title,
             axis: "KiB per unit",
@@ -1623,7 +1641,7 @@ impl Outcome for IsolationOutcome {
         for pair in c.levels.windows(2) {
             let (a, b) = (pair[1], pair[0]);
             let ratio = |x: Option<f64>, y: Option<f64>| match (x, y) {
-                (Some(x), Some(y)) if y > 0.0 => format!("{:.1}", x / y),
+                (Some(x), Some(y)) if y > 0.0 => ratio_text(x / y),
                 _ => "-".to_owned(),
             };
             let p50 = |p: Option<Percentiles>| p.map(|p| p.p50 as f64);
@@ -1670,7 +1688,7 @@ impl Outcome for IsolationOutcome {
 
 #[cfg(test)]
 mod tests {
-    use super::{hold, run, Config, Guest, Held, IsolationOutcome, Level, Part};
+    use super::{hold, ratio_text, run, Config, Guest, Held, IsolationOutcome, Level, Part};
     use crate::experiments::Outcome;
     use crate::pin::Pinning;
     use indicatif::ProgressBar;
@@ -1682,6 +1700,12 @@ mod tests {
         let mut b = guest.instance().expect("instantiating");
         assert_eq!(a.echo(u64::MAX - 1).expect("calling"), u64::MAX - 1);
         assert_eq!(b.echo(3).expect("calling"), 3);
+    }
+
+    #[test]
+    fn small_ratios_keep_their_digits() {
+        let texts: Vec<String> = [0.0291, 0.57, 2.54, 144.2].map(ratio_text).to_vec();
+        assert_eq!(texts, ["0.029", "0.57", "2.5", "144"]);
     }
 
     #[test]

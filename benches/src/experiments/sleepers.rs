@@ -45,7 +45,7 @@ use super::isolation::{current_thread_runtime, Program};
 use super::{distinct, expect_header, field, named, rotated, secs, Outcome, Size};
 use crate::csv::{quote, split_line, Table};
 use crate::memory::{peak_rss_bytes, rss_bytes};
-use crate::plot::{lines, Line, Marker, Scale};
+use crate::plot::{lines, thousands, Line, Marker, Scale};
 use crate::stats::median;
 
 /// A way of running n sleepers.
@@ -75,12 +75,9 @@ impl Sleepers {
     /// Its name written out, for plots.
     pub fn label(self, settings: &Settings) -> String {
         match self {
-            Sleepers::Threads => format!(
-                "an OS thread each ({} KiB stacks)",
-                settings.stack_size / 1024
-            ),
-            Sleepers::Tasks => "a tokio task each (current-thread runtime)".to_owned(),
-            Sleepers::Pool => format!("a job each on a ptm pool of {} workers", settings.workers),
+            Sleepers::Threads => format!("OS threads ({} KiB stacks)", settings.stack_size / 1024),
+            Sleepers::Tasks => "tokio tasks (current-thread runtime)".to_owned(),
+            Sleepers::Pool => format!("ptm pool jobs ({} workers)", settings.workers),
         }
     }
 
@@ -698,17 +695,14 @@ impl SleepersOutcome {
         )
     }
 
-    /// How many of `sleepers` ran at `n` (the smallest over repetitions),
-    /// and the first reason fewer than `n` ran.
+    /// How many of `sleepers` ran at `n` (the fewest over repetitions),
+    /// and why no more ran in that repetition, if fewer than `n` did.
     pub fn started(&self, sleepers: Sleepers, n: usize) -> Option<(usize, Option<&str>)> {
-        let started = self
+        let fewest = self
             .runs(sleepers, n)
-            .map(|r| r.measured.ran.started)
-            .min()?;
-        let why = self
-            .runs(sleepers, n)
-            .find_map(|r| r.measured.ran.error.as_deref());
-        Some((started, why))
+            .min_by_key(|r| r.measured.ran.started)?;
+        let ran = &fewest.measured.ran;
+        Some((ran.started, ran.error.as_deref()))
     }
 }
 
@@ -777,10 +771,7 @@ impl Outcome for SleepersOutcome {
             })
             .collect();
         curves.push(Line {
-            name: format!(
-                "n x {ms_each} ms / {} workers: what a pool of {} can do",
-                s.workers, s.workers
-            ),
+            name: format!("n x {ms_each} ms / {} workers", s.workers),
             points: self
                 .config
                 .counts
@@ -802,7 +793,7 @@ impl Outcome for SleepersOutcome {
                 let (started, why) = self.started(Sleepers::Threads, n)?;
                 (started < n && why.is_some()).then(|| Marker {
                     x: started as f64,
-                    label: format!("threads stop at {started}"),
+                    label: format!("threads stop at {}", thousands(started)),
                 })
             })
             .take(1)

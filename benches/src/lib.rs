@@ -8,7 +8,8 @@
 //! finished, for ptm's [`ThreadPool`](ptm::ThreadPool) and the designs it is
 //! measured against. Then came pool latency, channels, round trips between
 //! threads and between processes, the cost of threads, processes and
-//! pipes.
+//! pipes, the isolation ladder (a task, a thread, a Wasm instance, a
+//! process, a container) and where threads stop scaling.
 //!
 //! # Layout
 //!
@@ -41,12 +42,14 @@
 //! - `benches/pool.rs`: the same designs under criterion, at 2 workers;
 //!   `benches/channels.rs` and `benches/threads.rs`: channel throughput and
 //!   spawn + join / `thread::scope` under criterion.
-//! - [`experiments`]: the seven comparisons as library code, each a
+//! - [`experiments`]: the nine comparisons as library code, each a
 //!   `Config` (full or quick sizes), a `run` returning rows, and an
 //!   [`Outcome`](experiments::Outcome) (CSV, SVG, Markdown, target checks)
 //!   that can be read back from its CSV.
 //! - `src/bin/report.rs`: runs them all and writes `target/ptm-report/`;
 //!   `--replot DIR` redraws the SVGs from the CSVs in DIR without measuring.
+//! - [`memory`]: RSS, peak RSS and PSS from `/proc`, and a process's
+//!   descendants, for the isolation ladder and the sleepers.
 //! - [`csv`], [`plot`], [`verdict`], [`pin`], [`machine`]: CSV tables, SVG
 //!   plots (plotters, at most 720 px wide), the targets, pinning to one
 //!   CPU, and what the report says about the machine and where it writes.

@@ -1458,8 +1458,10 @@ fn ratio_text(r: f64) -> String {
         format!("{r:.0}")
     } else if r >= 1.0 {
         format!("{r:.1}")
+    } else if r.is_nan() || r <= 0.0 {
+        format!("{r:.2}")
     } else {
-        let digits = (1 - r.log10().floor() as i32).clamp(2, 6) as usize;
+        let digits = (1 - r.log10().floor().max(-10.0) as i32).clamp(2, 6) as usize;
         format!("{r:.digits$}")
     }
 }
@@ -1704,8 +1706,8 @@ mod tests {
 
     #[test]
     fn small_ratios_keep_their_digits() {
-        let texts: Vec<String> = [0.0291, 0.57, 2.54, 144.2].map(ratio_text).to_vec();
-        assert_eq!(texts, ["0.029", "0.57", "2.5", "144"]);
+        let texts: Vec<String> = [0.0, 0.0291, 0.57, 2.54, 144.2].map(ratio_text).to_vec();
+        assert_eq!(texts, ["0.00", "0.029", "0.57", "2.5", "144"]);
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub(crate) const STEP_LOOPBACK: i32 = 9;
 pub(crate) const STEP_PLAN: i32 = 10;
 pub(crate) const STEP_RLIMIT: i32 = 11;
 pub(crate) const STEP_CHDIR: i32 = 12;
+pub(crate) const STEP_LOCK: i32 = 13;
 
 /// The pipe ends the children use, as they see them.
 #[derive(Debug, Clone, Copy)]
@@ -141,6 +142,21 @@ pub(crate) unsafe fn init(prepared: &mut Prepared, fds: ChildFds) -> isize {
                 report_errno(fds.report, STEP_PLAN, index, errno);
             }
         }
+        // ANCHOR: lock_mounts
+        // Lock the mount table: a user namespace nested in ours with a
+        // mount namespace it owns. Mounts copied into a less privileged
+        // mount namespace are locked: their read-only flag cannot be
+        // cleared nor they be unmounted, even by root with CAP_SYS_ADMIN
+        // in the new namespaces (root inside, still the caller outside).
+        if libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS) != 0 {
+            report(fds.report, STEP_LOCK, 0);
+        }
+        for (index, (file, text)) in prepared.lock_maps.iter().enumerate() {
+            if let Err(errno) = write_file(file.as_ptr(), text.as_bytes()) {
+                report_errno(fds.report, STEP_LOCK, index + 1, errno);
+            }
+        }
+        // ANCHOR_END: lock_mounts
         let no_argument: libc::c_ulong = 0;
         let command = libc::syscall(
             libc::SYS_clone,

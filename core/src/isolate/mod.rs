@@ -28,7 +28,10 @@
 //!   usr/bin` kept as links), a fresh `/proc`, a `/dev` with `null`,
 //!   `zero`, `full`, `random` and `urandom`, and an empty writable `/tmp`;
 //!   [`Container::bind_ro`] and [`Container::bind_rw`] share more. The
-//!   host's root is detached: nothing else of it can be reached.
+//!   host's root is detached: nothing else of it can be reached. The
+//!   command runs in a user and mount namespace nested in the init's, so
+//!   every mount it inherits is *locked*: root inside cannot make a
+//!   read-only bind writable, nor unmount one to see what is below.
 //! - **Its own network.** A new network namespace with only `lo`, brought
 //!   up; [`Container::share_network`] keeps the host's.
 //! - **Limits** ([`Container::timeout`], [`memory_limit`](Container::memory_limit),
@@ -60,7 +63,10 @@
 //! lets it go on through a pipe. The init writes its user maps, makes every
 //! mount private (`MS_REC | MS_PRIVATE` on `/`, so nothing it mounts shows
 //! on the host), sets the hostname, brings up `lo`, builds the new root
-//! and `pivot_root`s into it (see the `plan` module), then forks the
+//! and `pivot_root`s into it (see the `plan` module), then locks the
+//! mounts (`unshare(CLONE_NEWUSER | CLONE_NEWNS)`, mapping 0 to its own
+//! 0: mounts copied into a mount namespace of a less privileged user
+//! namespace cannot be made writable or unmounted), then forks the
 //! command (pid 2), which sets its rlimits and directory and execs the
 //! program with stdin, stdout and stderr on pipes to the caller.
 //!
@@ -124,7 +130,9 @@ mod plan;
 
 pub use crate::error::Limit;
 use init::{ChildFds, STEP_CHDIR, STEP_DESCRIPTORS, STEP_EXEC, STEP_FORK, STEP_HOSTNAME};
-use init::{STEP_LOOPBACK, STEP_PLAN, STEP_PRIVATE, STEP_RLIMIT, STEP_STDIO, STEP_USER_MAP};
+use init::{
+    STEP_LOCK, STEP_LOOPBACK, STEP_PLAN, STEP_PRIVATE, STEP_RLIMIT, STEP_STDIO, STEP_USER_MAP,
+};
 use limits::{Enforcement, CPU_TICK};
 use plan::{check_binds, plan_failure, Prepared};
 
@@ -305,8 +313,10 @@ impl Container {
         self
     }
 
-    /// Starts the command's environment empty instead of the caller's
-    /// (variables set with [`env`](Container::env) are kept).
+    /// Starts the command's environment empty instead of the caller's,
+    /// as `Command::env_clear` does: variables set with
+    /// [`env`](Container::env) before this call are dropped too, those set
+    /// after it are kept.
     #[must_use]
     pub fn env_clear(mut self) -> Container {
         self.env_clear = true;
@@ -315,7 +325,7 @@ impl Container {
     }
 
     /// The command's working directory, a path inside the container
-    /// (absolute; `/` by default).
+    /// (absolute, without `.` or `..`; `/` by default).
     #[must_use]
     pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Container {
         self.current_dir = dir.as_ref().to_owned();
@@ -516,6 +526,15 @@ impl Container {
                     .unwrap_or(&"?");
                 return refused(
                     &format!("writing /proc/self/{file} (the user namespace's map)"),
+                    errno,
+                );
+            }
+            STEP_LOCK => {
+                let what = ["unshare", "setgroups", "uid_map", "gid_map"]
+                    .get(index)
+                    .unwrap_or(&"?");
+                return refused(
+                    &format!("locking the mounts (a nested user namespace: {what})"),
                     errno,
                 );
             }

@@ -366,6 +366,9 @@ pub(crate) struct Prepared {
     pub(crate) root: CString,
     /// `/proc/self/setgroups`, `uid_map`, `gid_map` and what to write.
     pub(crate) user_maps: [(CString, CString); 3],
+    /// The same for the nested user namespace that locks the mounts:
+    /// its 0 is the outer 0.
+    pub(crate) lock_maps: [(CString, CString); 3],
     /// Bring up loopback (a new network namespace).
     pub(crate) loopback: bool,
     pub(crate) plan: Plan,
@@ -394,9 +397,14 @@ impl Prepared {
             )));
         }
         let dir = &container.current_dir;
-        if !dir.is_absolute() {
+        let plain = dir
+            .components()
+            .skip(1)
+            .all(|component| matches!(component, Component::Normal(_)));
+        if !dir.is_absolute() || !plain {
             return Err(Error::InvalidArgument(format!(
-                "the container's current directory {} must be an absolute path inside it",
+                "the container's current directory {} must be an absolute path inside it, \
+                 without . or ..",
                 dir.display()
             )));
         }
@@ -439,6 +447,11 @@ impl Prepared {
             map("/proc/self/uid_map", format!("0 {uid} 1\n"))?,
             map("/proc/self/gid_map", format!("0 {gid} 1\n"))?,
         ];
+        let lock_maps = [
+            map("/proc/self/setgroups", "deny".to_owned())?,
+            map("/proc/self/uid_map", "0 0 1\n".to_owned())?,
+            map("/proc/self/gid_map", "0 0 1\n".to_owned())?,
+        ];
         Ok(Prepared {
             candidates,
             _args: args,
@@ -450,6 +463,7 @@ impl Prepared {
             hostname: c_string(container.hostname.as_bytes(), "hostname")?,
             root: c_path("/")?,
             user_maps,
+            lock_maps,
             loopback: !container.share_network,
             plan: file_system(binds)?,
             rlimits,

@@ -1424,7 +1424,8 @@ fn a_container_dies_with_its_caller() {
 }
 
 /// The caller holds the same descriptors before and after each run:
-/// a success, a timeout, each limit, a refused bind, a missing program.
+/// a success, a timeout, each limit, a refused bind, a missing program;
+/// and no cgroup made for a run's limits is left behind.
 /// Staged in a re-run of this binary in one thread, so that no other test
 /// opens or closes any meanwhile.
 #[test]
@@ -1482,6 +1483,30 @@ fn the_callers_descriptors_are_the_same_after_every_run() {
             after, before,
             "descriptors changed after {what}: {result:?}"
         );
+        let left = our_cgroups(Path::new("/sys/fs/cgroup"), 6);
+        assert!(left.is_empty(), "cgroups left after {what}: {left:?}");
     }
     println!("{}", common::DONE);
+}
+
+/// The cgroup directories this process's containers made (named
+/// `ptm-<pid>-<n>`) that still exist below `dir`, `depth` levels down.
+fn our_cgroups(dir: &Path, depth: usize) -> Vec<PathBuf> {
+    let prefix = format!("ptm-{}-", std::process::id());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+            continue;
+        }
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            found.push(path);
+        } else if depth > 0 {
+            found.extend(our_cgroups(&path, depth - 1));
+        }
+    }
+    found
 }

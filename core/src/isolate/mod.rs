@@ -414,6 +414,23 @@ impl Container {
         // report, read first, is the error to return.
         let sent = send(go.as_raw_fd(), b"g", MsgFlags::MSG_NOSIGNAL);
         drop(go);
+        let deadline = self
+            .timeout
+            .and_then(|timeout| started.checked_add(timeout));
+        // The set-up runs under the timeout too (a bind of a hung network
+        // file system would block a mount).
+        if !readable_before(&report, deadline)? {
+            init.kill();
+            let status = init.reap()?;
+            return Err(Error::Timeout {
+                program: self.command_line(),
+                output: Output {
+                    status,
+                    stdout: Vec::new(),
+                    stderr: Vec::new(),
+                },
+            });
+        }
         let mut failure = Vec::new();
         File::from(report).read_to_end(&mut failure)?;
         if let Some((step, index, errno)) = init::decode(&failure) {
@@ -560,6 +577,41 @@ impl Container {
             _ => "an unknown step".to_owned(),
         };
         Error::Isolation { step, source }
+    }
+}
+
+/// Waits until `fd` is readable (data or end of file) or `deadline`
+/// passes (`Ok(false)`); `None`: as long as it takes.
+fn readable_before(fd: &OwnedFd, deadline: Option<Instant>) -> io::Result<bool> {
+    loop {
+        let timeout = match deadline {
+            None => -1,
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Ok(false);
+                }
+                // Rounded up, so that the wait does not end just before.
+                let millis = left.as_micros().div_ceil(1000);
+                libc::c_int::try_from(millis).unwrap_or(libc::c_int::MAX)
+            }
+        };
+        let mut poll = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one `pollfd` on the stack, for a descriptor we own.
+        let ready = unsafe { libc::poll(&mut poll, 1, timeout) };
+        if ready > 0 {
+            return Ok(true);
+        }
+        if ready < 0 {
+            let error = io::Error::last_os_error();
+            if error.kind() != io::ErrorKind::Interrupted {
+                return Err(error);
+            }
+        }
     }
 }
 

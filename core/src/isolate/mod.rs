@@ -263,7 +263,10 @@ impl Container {
     /// The same holds for [`max_processes`](Container::max_processes)
     /// (a pids cgroup, else `RLIMIT_NPROC`) and
     /// [`cpu_time_limit`](Container::cpu_time_limit) (a cpuacct cgroup,
-    /// else `RLIMIT_CPU`).
+    /// else `RLIMIT_CPU`). An rlimit binds each process, so a command
+    /// that forks can use it once per process: without a cgroup, bound the
+    /// whole container by combining it with `max_processes` (at most `n`
+    /// times the limit) and [`timeout`](Container::timeout).
     #[must_use]
     pub fn memory_limit(mut self, bytes: u64) -> Container {
         self.memory_limit = Some(bytes);

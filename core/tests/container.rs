@@ -28,6 +28,7 @@ use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::MetadataExt as _;
 use std::os::unix::net::{SocketAddr as UnixAddr, UnixListener, UnixStream};
 use std::os::unix::process::CommandExt as _;
+use std::os::unix::process::ExitStatusExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -1357,6 +1358,137 @@ fn a_relative_current_dir_is_refused() {
 #[test]
 fn a_current_dir_with_dot_dot_is_refused() {
     assert_current_dir_refused("/tmp/../etc");
+}
+
+// ---------------------------------------------------------------------
+// 5b. Nothing of the caller reaches it
+
+/// The init is a copy of the caller's memory: the command can neither
+/// read its environment, memory or executable through `/proc/1` nor
+/// ptrace it (the init is not dumpable).
+#[test]
+fn the_init_cannot_be_read_nor_traced_by_the_command() {
+    let out = result(
+        "reading /proc/1",
+        sh("for f in environ mem exe; do \
+              if cat /proc/1/$f > /dev/null 2>&1; then echo $f readable; \
+              else echo $f denied; fi; done"),
+    )
+    .expect("the container runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text, "environ denied\nmem denied\nexe denied\n", "{out:?}");
+}
+
+/// The command runs in a session and process group of its own (the
+/// init's, pid 1 inside), so `kill(0, ..)` inside reaches only the
+/// container, and a caller in the same group as its container would have
+/// been is not killed. Staged in a re-run of this binary that leads a
+/// process group of its own, so that a regression kills only the re-run.
+#[test]
+fn kill_0_inside_reaches_only_the_container() {
+    let name = "kill_0_inside_reaches_only_the_container";
+    if !acting_as(name) {
+        let output = bounded("the re-run", Duration::from_secs(60), move || {
+            common::rerun(name)
+                .current_dir("/")
+                .process_group(0)
+                .output()
+                .expect("the re-run starts")
+        });
+        common::assert_rerun_done(name, &output);
+        return;
+    }
+    let ids = run_ok("its session", sh("awk '{print $5, $6}' /proc/self/stat"));
+    assert_eq!(ids, "1 1\n", "process group and session inside");
+    let out = result("kill 0", sh("kill -s TERM 0; sleep 5")).expect("the container runs");
+    assert_eq!(out.status.signal(), Some(nix::libc::SIGTERM), "{out:?}");
+    println!("{}", common::DONE);
+}
+
+/// The command has a session keyring of its own, not the caller's (whose
+/// keys would be its keys). Compared by serial: this binary inside asks
+/// for its session keyring's.
+#[test]
+fn the_callers_session_keyring_is_not_the_commands() {
+    let name = "the_callers_session_keyring_is_not_the_commands";
+    // KEYCTL_GET_KEYRING_ID of KEY_SPEC_SESSION_KEYRING, created if need be.
+    let session = || {
+        // SAFETY: keyctl with integer arguments only.
+        unsafe { nix::libc::syscall(nix::libc::SYS_keyctl, 0, -3, 1) }
+    };
+    if acting_as(name) {
+        println!("inside: {}", session());
+        return;
+    }
+    let ours = session();
+    assert!(ours > 0, "the caller's session keyring: {ours}");
+    let out = run_ok("the keyring inside", this_binary_inside(name));
+    let inside = inside_lines(&out);
+    assert_eq!(inside.len(), 1, "{out}");
+    assert_ne!(
+        inside[0],
+        ours.to_string(),
+        "the same session keyring inside"
+    );
+}
+
+/// `/proc/sys` is read-only inside: a root caller's command would
+/// otherwise be root over the host's kernel settings (writing back the
+/// value it reads). (As `nobody` the write fails for lack of permission
+/// anyway; this checks the mount.)
+#[test]
+fn proc_sys_is_read_only_inside() {
+    let out = run_ok(
+        "writing /proc/sys",
+        sh("v=$(cat /proc/sys/kernel/core_pattern); \
+            printf '%s\\n' \"$v\" > /proc/sys/kernel/core_pattern 2>&1; \
+            grep ' /proc/sys ' /proc/self/mountinfo | cut -d' ' -f6"),
+    );
+    assert_eq!(
+        out.lines().last(),
+        Some("ro,nosuid,nodev,noexec,relatime"),
+        "{out}"
+    );
+}
+
+/// A bind is nosuid and nodev inside, as bubblewrap's are.
+#[test]
+fn binds_are_nosuid_and_nodev() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let out = run_ok(
+        "the bind's flags",
+        sh("grep ' /shared ' /proc/self/mountinfo | cut -d' ' -f6").bind_rw(dir.path(), "/shared"),
+    );
+    let flags: Vec<&str> = out.trim().split(',').collect();
+    assert!(
+        flags.contains(&"nosuid") && flags.contains(&"nodev"),
+        "{out}"
+    );
+}
+
+/// With a memory limit, `/tmp` (a tmpfs, which no rlimit bounds) holds at
+/// most that much.
+#[test]
+fn tmp_is_sized_to_the_memory_limit() {
+    let out = run_ok(
+        "the /tmp mount",
+        sh("grep ' /tmp ' /proc/self/mountinfo").memory_limit(MEMORY_LIMIT),
+    );
+    let size = format!("size={}k", MEMORY_LIMIT / 1024);
+    assert!(out.contains(&size), "{size} not in {out}");
+}
+
+/// A directory can be bound below `/dev` (made read-only only after the
+/// binds).
+#[test]
+fn a_directory_can_be_bound_below_dev() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    fs::write(dir.path().join("f"), "below dev").expect("a file");
+    let out = run_ok(
+        "a bind below /dev",
+        Container::new("cat", &["/dev/shared/f"]).bind_ro(dir.path(), "/dev/shared"),
+    );
+    assert_eq!(out, "below dev");
 }
 
 // ---------------------------------------------------------------------

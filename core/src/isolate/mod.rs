@@ -44,31 +44,47 @@
 //!   caller's thread, and when it ends the kernel kills every process left
 //!   in the namespace: after [`Container::output`] returns, whether the
 //!   command finished, failed or timed out, no process of it is left.
+//! - **Nothing of the caller reaches it.** Only descriptors 0, 1 and 2;
+//!   its own session and process group (`kill(0, ..)` inside reaches only
+//!   the container) and session keyring; its init is not dumpable, so the
+//!   command cannot ptrace it nor read its `/proc/1/mem` or `environ` (the
+//!   init is a copy of the caller's memory). `/proc/sys` and the kernel's
+//!   other settings in `/proc` are read-only, its memory and keys masked.
 //!
 //! # What it is not
 //!
-//! Not a security boundary against a hostile kernel exploit: there is no
-//! seccomp filter and no capability drop inside the user namespace, where
-//! the command is root with every capability (over its own namespaces
-//! only), so the whole kernel interface stays open to it. bubblewrap adds
-//! seccomp filters and dropped capabilities; nsjail adds those and
-//! per-syscall policies.
+//! Not a security boundary against a kernel exploit: there is no seccomp
+//! filter and no capability drop inside the user namespace, where the
+//! command is root with every capability over its own namespaces, so the
+//! whole system call interface of the kernel stays open to it. bubblewrap
+//! drops every capability by default, sets `no_new_privs` and loads a
+//! seccomp filter given with `--seccomp`; nsjail drops capabilities and
+//! applies seccomp policies written per system call (kafel).
+//!
+//! Run by root, the command is root on the host for what it can reach:
+//! `/etc/shadow` in the read-only `/etc`, and a `bind_rw` directory, where
+//! it can leave a set-uid root file for the host (binds are `nosuid`
+//! inside only). Run containers as an ordinary user where you can.
+//!
+//! What the command writes to stdout and stderr is kept whole, in the
+//! caller's memory: bound it with [`Container::timeout`].
 //!
 //! # How
 //!
 //! [`Container::output`] calls `clone(2)` with `CLONE_NEWUSER |
 //! CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC` (and
 //! `CLONE_NEWNET`): the new process is pid 1 of a new PID namespace, ptm's
-//! minimal *init*. The caller moves it into the container's cgroups, then
-//! lets it go on through a pipe. The init writes its user maps, makes every
-//! mount private (`MS_REC | MS_PRIVATE` on `/`, so nothing it mounts shows
-//! on the host), sets the hostname, brings up `lo`, builds the new root
-//! and `pivot_root`s into it (see the `plan` module), then locks the
-//! mounts (`unshare(CLONE_NEWUSER | CLONE_NEWNS)`, mapping 0 to its own
-//! 0: mounts copied into a mount namespace of a less privileged user
-//! namespace cannot be made writable or unmounted), then forks the
-//! command (pid 2), which sets its rlimits and directory and execs the
-//! program with stdin, stdout and stderr on pipes to the caller.
+//! minimal *init*. The caller writes its user maps (`0 <uid> 1`), moves it
+//! into the container's cgroups, then lets it go on through a socket pair.
+//! The init makes every mount private (`MS_REC | MS_PRIVATE` on `/`, so
+//! nothing it mounts shows on the host), sets the hostname, brings up `lo`,
+//! builds the new root and `pivot_root`s into it (see the `plan` module),
+//! then locks the mounts (`unshare(CLONE_NEWUSER | CLONE_NEWNS |
+//! CLONE_NEWCGROUP)`, mapping 0 to its own 0: mounts copied into a mount
+//! namespace of a less privileged user namespace cannot be made writable
+//! or unmounted), makes itself not dumpable, then forks the command (pid
+//! 2), which sets its rlimits and directory and execs the program with
+//! stdin, stdout and stderr on pipes to the caller.
 //!
 //! Pid 1 has a duty no other process has: every orphan in the namespace is
 //! re-parented to it, and only it can reap them. So the init waits for *any*
@@ -104,7 +120,7 @@ use std::ffi::{c_void, OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Read};
 use std::num::NonZeroUsize;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{ChildStderr, ChildStdin, ChildStdout, ExitStatus, Output};
@@ -130,9 +146,8 @@ mod plan;
 
 pub use crate::error::Limit;
 use init::{ChildFds, STEP_CHDIR, STEP_DESCRIPTORS, STEP_EXEC, STEP_FORK, STEP_HOSTNAME};
-use init::{
-    STEP_LOCK, STEP_LOOPBACK, STEP_PLAN, STEP_PRIVATE, STEP_RLIMIT, STEP_STDIO, STEP_USER_MAP,
-};
+use init::{STEP_DUMPABLE, STEP_KEYRING, STEP_LOCK, STEP_LOOPBACK, STEP_PLAN};
+use init::{STEP_PRIVATE, STEP_RLIMIT, STEP_STDIO};
 use limits::{Enforcement, CPU_TICK};
 use plan::{check_binds, plan_failure, Prepared};
 
@@ -258,7 +273,7 @@ impl Container {
     /// | where | enforced by | past the limit |
     /// |---|---|---|
     /// | a memory cgroup can be made (root on cgroup v1; a delegated cgroup v2) | the cgroup: the whole container's memory, swap included | the OOM killer kills; `output` returns [`Error::LimitExceeded`] with [`Limit::Memory`] |
-    /// | elsewhere | `RLIMIT_AS`, each process's address space | the allocation fails inside the command (`malloc` returns NULL, Rust aborts): the command's own status says what it did |
+    /// | elsewhere | `RLIMIT_AS`, each process's address space, and `/tmp` (a tmpfs) sized to the limit | the allocation fails inside the command (`malloc` returns NULL, Rust aborts): the command's own status says what it did. Not bounded: a tmpfs the command mounts itself (it is root in its namespaces), and a command that forks gets the limit once per process |
     ///
     /// The same holds for [`max_processes`](Container::max_processes)
     /// (a pids cgroup, else `RLIMIT_NPROC`) and
@@ -277,7 +292,8 @@ impl Container {
     /// init, pid 1, not counted): a `fork` past it fails with `EAGAIN`, so
     /// a fork bomb stops at `n` and the host is unharmed. Enforced by a pids
     /// cgroup where one can be made, else by `RLIMIT_NPROC` (counted in the
-    /// container's user namespace); `output` fails with
+    /// container's user namespace from Linux 5.14 on; before, across every
+    /// process of the caller's uid); `output` fails with
     /// [`Error::Isolation`] where neither holds (uid 0 without a pids
     /// cgroup: `RLIMIT_NPROC` does not bind root).
     #[must_use]
@@ -290,9 +306,11 @@ impl Container {
     /// (cgroup v1) or a cpu cgroup (v2), the whole container's CPU time,
     /// read every 10 ms by the caller, which kills the container past it;
     /// else `RLIMIT_CPU`, each process's own CPU time in whole seconds
-    /// (rounded up), where the kernel sends SIGXCPU. Either way `output`
-    /// returns [`Error::LimitExceeded`] with [`Limit::CpuTime`] when the
-    /// limit ended the command.
+    /// (rounded up), where the kernel sends SIGXCPU (and SIGKILL a second
+    /// later to a process that ignores it). `output` returns
+    /// [`Error::LimitExceeded`] with [`Limit::CpuTime`] when the cgroup's
+    /// limit ended the container, or when the command itself died of
+    /// SIGXCPU.
     #[must_use]
     pub fn cpu_time_limit(mut self, limit: Duration) -> Container {
         self.cpu_time_limit = Some(limit);
@@ -398,7 +416,7 @@ impl Container {
         };
         let pid = cloned.map_err(|errno| clone_error(errno, flags))?;
         // Killed and reaped on every way out until reaped below.
-        let mut init = Init { pid, reaped: false };
+        let mut init = Init::new(pid);
         let Pipes {
             stdin: Pipe(stdin_r, stdin),
             stdout: Pipe(stdout, stdout_w),
@@ -410,6 +428,7 @@ impl Container {
         // The children's ends now belong to them: closing ours is what
         // lets each read below reach its end.
         drop((stdin_r, stdout_w, stderr_w, report_w, status_w, go_r));
+        write_user_maps(pid)?;
         enforcement.join(pid)?;
         // A socket, not a pipe, so that an init already gone is `EPIPE`
         // without a SIGPIPE that would kill a caller not ignoring it. An
@@ -470,6 +489,12 @@ impl Container {
             if enforcement.cpu_exceeded()? {
                 break Ended::CpuTime;
             }
+        };
+        // Every pipe at its end means the init has exited, or closed them:
+        // waited for under the same deadline.
+        let ended = match ended {
+            Ended::Finished if !init.exited_before(deadline)? => Ended::Timeout,
+            ended => ended,
         };
         if ended != Ended::Finished {
             init.kill();
@@ -535,20 +560,17 @@ impl Container {
                     .what
                     .get(index)
                     .map_or("an unknown step", String::as_str);
-                if errno == libc::EPERM {
+                // A mount refused in a user namespace is often a setting
+                // (AppArmor's), but as often something else (a /proc that
+                // is partly masked, as in a default Docker container): the
+                // settings are named only where one is set to refuse.
+                if errno == libc::EPERM && refusing(&read_userns_settings()).next().is_some() {
                     return refused(what, errno);
                 }
                 return plan_failure(what, errno);
             }
-            STEP_USER_MAP => {
-                let file = ["setgroups", "uid_map", "gid_map"]
-                    .get(index)
-                    .unwrap_or(&"?");
-                return refused(
-                    &format!("writing /proc/self/{file} (the user namespace's map)"),
-                    errno,
-                );
-            }
+            STEP_KEYRING => "joining a session keyring of its own".to_owned(),
+            STEP_DUMPABLE => "making the init not dumpable".to_owned(),
             STEP_LOCK => {
                 let what = ["unshare", "setgroups", "uid_map", "gid_map"]
                     .get(index)
@@ -581,6 +603,34 @@ impl Container {
         };
         Error::Isolation { step, source }
     }
+}
+
+/// Writes the user maps of the init's user namespace (host pid `init`):
+/// 0 inside is the caller's uid and gid; `setgroups` is denied first, as
+/// the kernel requires of an unprivileged writer of `gid_map` (the same as
+/// `unshare -r`).
+fn write_user_maps(init: Pid) -> Result<()> {
+    // SAFETY: `geteuid` and `getegid` cannot fail.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let maps = [
+        ("setgroups", "deny".to_owned()),
+        ("uid_map", format!("0 {uid} 1\n")),
+        ("gid_map", format!("0 {gid} 1\n")),
+    ];
+    for (file, text) in maps {
+        let path = format!("/proc/{init}/{file}");
+        std::fs::write(&path, &text).map_err(|error| {
+            let step = format!("writing {path} (the user namespace's map: {})", text.trim());
+            match error.raw_os_error() {
+                Some(errno) => refused(&step, errno),
+                None => Error::Isolation {
+                    step,
+                    source: error,
+                },
+            }
+        })?;
+    }
+    Ok(())
 }
 
 /// Waits until `fd` is readable (data or end of file) or `deadline`
@@ -650,12 +700,7 @@ const USERNS_SETTINGS: [(&str, &str, &str); 3] = [
 /// What refuses user namespaces here, from the settings' current values
 /// (`None`: not on this system): the ones set to refuse, or all three.
 fn userns_settings(values: &[Option<String>]) -> String {
-    let refusing: Vec<String> = USERNS_SETTINGS
-        .iter()
-        .zip(values)
-        .filter(|((_, _, refuses), value)| value.as_deref().map(str::trim) == Some(*refuses))
-        .map(|((_, name, refuses), _)| format!("{name} = {refuses}"))
-        .collect();
+    let refusing: Vec<String> = refusing(values).collect();
     if refusing.is_empty() {
         let names: Vec<&str> = USERNS_SETTINGS.iter().map(|(_, name, _)| *name).collect();
         format!(
@@ -668,6 +713,16 @@ fn userns_settings(values: &[Option<String>]) -> String {
             refusing.join(", ")
         )
     }
+}
+
+/// The settings among `values` (of [`USERNS_SETTINGS`]) set to refuse, as
+/// `name = value`.
+fn refusing(values: &[Option<String>]) -> impl Iterator<Item = String> + '_ {
+    USERNS_SETTINGS
+        .iter()
+        .zip(values)
+        .filter(|((_, _, refuses), value)| value.as_deref().map(str::trim) == Some(*refuses))
+        .map(|((_, name, refuses), _)| format!("{name} = {refuses}"))
 }
 
 /// The current values of [`USERNS_SETTINGS`].
@@ -888,9 +943,40 @@ impl Pipes {
 struct Init {
     pid: Pid,
     reaped: bool,
+    /// Readable once it has exited; `None` without `pidfd_open` (Linux
+    /// before 5.3).
+    pidfd: Option<OwnedFd>,
 }
 
 impl Init {
+    /// Our child `pid`, just cloned (so the pid cannot have been reused).
+    fn new(pid: Pid) -> Init {
+        // SAFETY: `pidfd_open` takes a pid and flags by value and returns
+        // a new descriptor or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0 as libc::c_uint) };
+        let pidfd = libc::c_int::try_from(fd)
+            .ok()
+            .filter(|&fd| fd >= 0)
+            // SAFETY: a descriptor the kernel just opened for us, owned by
+            // nothing else.
+            .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
+        Init {
+            pid,
+            reaped: false,
+            pidfd,
+        }
+    }
+
+    /// Waits until the init has exited or `deadline` passes (`false`).
+    /// Without a pidfd it cannot wait with a deadline and says `true`: the
+    /// reap then waits as long as it takes.
+    fn exited_before(&self, deadline: Option<Instant>) -> io::Result<bool> {
+        match &self.pidfd {
+            Some(fd) if !self.reaped => readable_before(fd, deadline),
+            _ => Ok(true),
+        }
+    }
+
     /// Kills the init, and with it the whole container, unless reaped.
     fn kill(&self) {
         if !self.reaped {
@@ -966,7 +1052,7 @@ mod tests {
             )
         }
         .expect("clone");
-        let mut init = Init { pid, reaped: false };
+        let mut init = Init::new(pid);
         let status = init.reap().expect("the child is reaped");
         assert_eq!(status.signal(), Some(libc::SIGSEGV), "{status}");
     }

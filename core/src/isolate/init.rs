@@ -21,11 +21,17 @@ pub(crate) const STEP_FORK: i32 = 4;
 pub(crate) const STEP_STDIO: i32 = 5;
 pub(crate) const STEP_EXEC: i32 = 6;
 pub(crate) const STEP_DESCRIPTORS: i32 = 7;
-pub(crate) const STEP_USER_MAP: i32 = 8;
 pub(crate) const STEP_LOOPBACK: i32 = 9;
 pub(crate) const STEP_PLAN: i32 = 10;
 pub(crate) const STEP_RLIMIT: i32 = 11;
 pub(crate) const STEP_CHDIR: i32 = 12;
+pub(crate) const STEP_LOCK: i32 = 13;
+pub(crate) const STEP_KEYRING: i32 = 14;
+pub(crate) const STEP_DUMPABLE: i32 = 15;
+
+/// `keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL)`: a new anonymous session
+/// keyring.
+const KEYCTL_JOIN_SESSION_KEYRING: libc::c_int = 1;
 
 /// The pipe ends the children use, as they see them.
 #[derive(Debug, Clone, Copy)]
@@ -95,8 +101,19 @@ pub(crate) unsafe fn init(prepared: &mut Prepared, fds: ChildFds) -> isize {
         let fds = keep_only(fds);
         // Die with the caller's thread rather than outlive it.
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
-        // The caller moves this process into the container's cgroups, then
-        // says go; end of file instead means it gave up (and reaps us).
+        // Its own session and process group, so that `kill(0, ..)` inside
+        // reaches only the container; its own session keyring, so that
+        // the caller's keys are not the command's.
+        libc::setsid();
+        let no_name = std::ptr::null::<c_char>();
+        if libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, no_name) < 0
+            && Errno::last_raw() != libc::ENOSYS
+        {
+            report(fds.report, STEP_KEYRING, 0);
+        }
+        // The caller writes this process's user maps, moves it into the
+        // container's cgroups, then says go; end of file instead means it
+        // gave up (and reaps us).
         let mut go = 0u8;
         loop {
             let read = libc::read(fds.go, (&mut go as *mut u8).cast(), 1);
@@ -109,14 +126,6 @@ pub(crate) unsafe fn init(prepared: &mut Prepared, fds: ChildFds) -> isize {
             libc::_exit(127);
         }
         libc::close(fds.go);
-        // Root inside, the caller outside: `0 <uid> 1`, as `unshare -r`
-        // writes it (setgroups denied first, as the kernel requires of
-        // an unprivileged writer of gid_map).
-        for (index, (file, text)) in prepared.user_maps.iter().enumerate() {
-            if let Err(errno) = write_file(file.as_ptr(), text.as_bytes()) {
-                report_errno(fds.report, STEP_USER_MAP, index, errno);
-            }
-        }
         if libc::mount(
             std::ptr::null(),
             prepared.root.as_ptr(),
@@ -140,6 +149,31 @@ pub(crate) unsafe fn init(prepared: &mut Prepared, fds: ChildFds) -> isize {
             if let Err(errno) = op.run() {
                 report_errno(fds.report, STEP_PLAN, index, errno);
             }
+        }
+        // ANCHOR: lock_mounts
+        // Lock the mount table: a user namespace nested in ours with a
+        // mount namespace it owns. Mounts copied into a less privileged
+        // mount namespace are locked: their read-only flag cannot be
+        // cleared nor they be unmounted, even by root with CAP_SYS_ADMIN
+        // in the new namespaces. (And a cgroup namespace: the container's
+        // cgroup is its root.)
+        let lock = libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWCGROUP;
+        if libc::unshare(lock) != 0 {
+            report(fds.report, STEP_LOCK, 0);
+        }
+        for (index, (file, text)) in prepared.lock_maps.iter().enumerate() {
+            if let Err(errno) = write_file(file.as_ptr(), text.as_bytes()) {
+                report_errno(fds.report, STEP_LOCK, index + 1, errno);
+            }
+        }
+        // ANCHOR_END: lock_mounts
+        // Not dumpable: the command cannot ptrace this process nor read
+        // its /proc/1/mem, environ or exe (it is a copy of the caller's
+        // memory). After the maps, which a non-dumpable process may not
+        // write; the command's exec makes it dumpable again, as any
+        // program is.
+        if libc::prctl(libc::PR_SET_DUMPABLE, 0 as libc::c_ulong) != 0 {
+            report(fds.report, STEP_DUMPABLE, 0);
         }
         let no_argument: libc::c_ulong = 0;
         let command = libc::syscall(

@@ -8,14 +8,19 @@
 //! | `max_processes` | `pids.max`: the whole container; a `fork` past it fails | `RLIMIT_NPROC` (counted per user namespace); refused for uid 0, which it does not bind |
 //! | `cpu_time_limit` | `cpu.stat` / `cpuacct.usage`, watched by the caller every 10 ms: the whole container is killed | `RLIMIT_CPU`, per process, in whole seconds: SIGXCPU |
 //!
-//! A cgroup is made below the caller's own, named `ptm-<pid>-<n>`: on
-//! cgroup v2 where the caller's cgroup delegates the controller (its
-//! `cgroup.subtree_control` lists it, as under `systemd-run --user -p
-//! Delegate=yes`); on cgroup v1 where the controller's hierarchy is
-//! mounted and the caller may create a directory in it (in practice,
-//! root). The caller moves the init into it before the init goes on, so
-//! every process of the container is counted. It is removed after the
-//! init is reaped.
+//! A cgroup is made named `ptm-<pid>-<n>`: on cgroup v2 below the
+//! caller's own cgroup, or beside it, where that cgroup or its parent
+//! delegates the controller (its `cgroup.subtree_control` lists it, as a
+//! delegated user subtree's does) and the caller may write there; on
+//! cgroup v1 below the caller's own cgroup in the controller's hierarchy
+//! where it is mounted and the caller may create a directory in it (in
+//! practice, root). The caller moves the init into it before the init
+//! goes on, so every process of the container is counted. It is removed
+//! after the init is reaped; a caller killed before that leaves it behind
+//! (empty).
+//!
+//! Only the cgroup v1 paths and the rlimits are exercised by ptm's tests:
+//! the machine they run on has no delegated cgroup v2.
 
 use std::fs;
 use std::io;
@@ -311,17 +316,24 @@ fn create(parent: &Path, version: Version) -> Option<Cgroup> {
     Some(Cgroup { dir, version })
 }
 
-/// The caller's cgroup-v2 directory if it delegates `controller` to the
-/// cgroups below it (`cgroup.subtree_control` lists it).
+/// Where a cgroup-v2 cgroup with `controller` can be made: the caller's
+/// own cgroup if its `cgroup.subtree_control` lists the controller, else
+/// its parent's (a sibling of the caller's cgroup: a cgroup that holds
+/// processes cannot enable controllers for its children, the "no internal
+/// processes" rule, so under `systemd-run --user -p Delegate=yes` it is
+/// the parent that delegates).
 fn v2_parent(own: &str, mounts: &str, controller: &str) -> Option<PathBuf> {
     let path = own.lines().find_map(|line| line.strip_prefix("0::"))?;
     let mount = mount_points(mounts, "cgroup2").next()?.0;
     let dir = join(&mount, path);
-    let delegated = fs::read_to_string(dir.join("cgroup.subtree_control")).ok()?;
-    delegated
-        .split_whitespace()
-        .any(|name| name == controller)
-        .then_some(dir)
+    let parent = dir.parent().filter(|parent| parent.starts_with(&mount));
+    std::iter::once(dir.as_path())
+        .chain(parent)
+        .find(|dir| {
+            fs::read_to_string(dir.join("cgroup.subtree_control"))
+                .is_ok_and(|delegated| delegated.split_whitespace().any(|name| name == controller))
+        })
+        .map(Path::to_path_buf)
 }
 
 /// The caller's cgroup-v1 directory in the hierarchy of `controller`
@@ -416,6 +428,29 @@ mod tests {
             Some(PathBuf::from("/sys/fs/cgroup/cpuacct"))
         );
         assert_eq!(v1_parent(OWN, MOUNTINFO, "pids"), None);
+    }
+
+    /// A delegated cgroup-v2 subtree: the caller's own cgroup holds
+    /// processes, so its parent delegates, and the new cgroup is made
+    /// beside it; a controller neither delegates is not offered.
+    #[test]
+    fn v2_cgroups_are_made_where_the_controller_is_delegated() {
+        let root = tempfile::tempdir().expect("a fake cgroup2 mount");
+        let scope = root.path().join("user/app/scope");
+        fs::create_dir_all(&scope).expect("the caller's cgroup");
+        fs::write(scope.join("cgroup.subtree_control"), "").expect("a file");
+        let app = root.path().join("user/app");
+        fs::write(app.join("cgroup.subtree_control"), "memory pids\n").expect("a file");
+        let mountinfo = format!(
+            "38 24 0:34 / {} rw,relatime - cgroup2 cgroup2 rw",
+            root.path().display()
+        );
+        let own = "0::/user/app/scope";
+        assert_eq!(v2_parent(own, &mountinfo, "memory"), Some(app.clone()));
+        assert_eq!(v2_parent(own, &mountinfo, "cpu"), None);
+        fs::write(scope.join("cgroup.subtree_control"), "cpu\n").expect("a file");
+        assert_eq!(v2_parent(own, &mountinfo, "cpu"), Some(scope));
+        assert_eq!(v2_parent("0::/", &mountinfo, "memory"), None);
     }
 
     #[test]

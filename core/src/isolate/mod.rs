@@ -28,7 +28,10 @@
 //!   usr/bin` kept as links), a fresh `/proc`, a `/dev` with `null`,
 //!   `zero`, `full`, `random` and `urandom`, and an empty writable `/tmp`;
 //!   [`Container::bind_ro`] and [`Container::bind_rw`] share more. The
-//!   host's root is detached: nothing else of it can be reached.
+//!   host's root is detached: nothing else of it can be reached. The
+//!   command runs in a user and mount namespace nested in the init's, so
+//!   every mount it inherits is *locked*: root inside cannot make a
+//!   read-only bind writable, nor unmount one to see what is below.
 //! - **Its own network.** A new network namespace with only `lo`, brought
 //!   up; [`Container::share_network`] keeps the host's.
 //! - **Limits** ([`Container::timeout`], [`memory_limit`](Container::memory_limit),
@@ -41,28 +44,47 @@
 //!   caller's thread, and when it ends the kernel kills every process left
 //!   in the namespace: after [`Container::output`] returns, whether the
 //!   command finished, failed or timed out, no process of it is left.
+//! - **Nothing of the caller reaches it.** Only descriptors 0, 1 and 2;
+//!   its own session and process group (`kill(0, ..)` inside reaches only
+//!   the container) and session keyring; its init is not dumpable, so the
+//!   command cannot ptrace it nor read its `/proc/1/mem` or `environ` (the
+//!   init is a copy of the caller's memory). `/proc/sys` and the kernel's
+//!   other settings in `/proc` are read-only, its memory and keys masked.
 //!
 //! # What it is not
 //!
-//! Not a security boundary against a hostile kernel exploit: there is no
-//! seccomp filter and no capability drop inside the user namespace, where
-//! the command is root with every capability (over its own namespaces
-//! only), so the whole kernel interface stays open to it. bubblewrap adds
-//! seccomp filters and dropped capabilities; nsjail adds those and
-//! per-syscall policies.
+//! Not a security boundary against a kernel exploit: there is no seccomp
+//! filter and no capability drop inside the user namespace, where the
+//! command is root with every capability over its own namespaces, so the
+//! whole system call interface of the kernel stays open to it. bubblewrap
+//! drops every capability by default, sets `no_new_privs` and loads a
+//! seccomp filter given with `--seccomp`; nsjail drops capabilities and
+//! applies seccomp policies written per system call (kafel).
+//!
+//! Run by root, the command is root on the host for what it can reach:
+//! `/etc/shadow` in the read-only `/etc`, and a `bind_rw` directory, where
+//! it can leave a set-uid root file for the host (binds are `nosuid`
+//! inside only). Run containers as an ordinary user where you can.
+//!
+//! What the command writes to stdout and stderr is kept whole, in the
+//! caller's memory: bound it with [`Container::timeout`].
 //!
 //! # How
 //!
 //! [`Container::output`] calls `clone(2)` with `CLONE_NEWUSER |
 //! CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC` (and
 //! `CLONE_NEWNET`): the new process is pid 1 of a new PID namespace, ptm's
-//! minimal *init*. The caller moves it into the container's cgroups, then
-//! lets it go on through a pipe. The init writes its user maps, makes every
-//! mount private (`MS_REC | MS_PRIVATE` on `/`, so nothing it mounts shows
-//! on the host), sets the hostname, brings up `lo`, builds the new root
-//! and `pivot_root`s into it (see the `plan` module), then forks the
-//! command (pid 2), which sets its rlimits and directory and execs the
-//! program with stdin, stdout and stderr on pipes to the caller.
+//! minimal *init*. The caller writes its user maps (`0 <uid> 1`), moves it
+//! into the container's cgroups, then lets it go on through a socket pair.
+//! The init makes every mount private (`MS_REC | MS_PRIVATE` on `/`, so
+//! nothing it mounts shows on the host), sets the hostname, brings up `lo`,
+//! builds the new root and `pivot_root`s into it (see the `plan` module),
+//! then locks the mounts (`unshare(CLONE_NEWUSER | CLONE_NEWNS |
+//! CLONE_NEWCGROUP)`, mapping 0 to its own 0: mounts copied into a mount
+//! namespace of a less privileged user namespace cannot be made writable
+//! or unmounted), makes itself not dumpable, then forks the command (pid
+//! 2), which sets its rlimits and directory and execs the program with
+//! stdin, stdout and stderr on pipes to the caller.
 //!
 //! Pid 1 has a duty no other process has: every orphan in the namespace is
 //! re-parented to it, and only it can reap them. So the init waits for *any*
@@ -98,7 +120,7 @@ use std::ffi::{c_void, OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Read};
 use std::num::NonZeroUsize;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{ChildStderr, ChildStdin, ChildStdout, ExitStatus, Output};
@@ -124,7 +146,8 @@ mod plan;
 
 pub use crate::error::Limit;
 use init::{ChildFds, STEP_CHDIR, STEP_DESCRIPTORS, STEP_EXEC, STEP_FORK, STEP_HOSTNAME};
-use init::{STEP_LOOPBACK, STEP_PLAN, STEP_PRIVATE, STEP_RLIMIT, STEP_STDIO, STEP_USER_MAP};
+use init::{STEP_DUMPABLE, STEP_KEYRING, STEP_LOCK, STEP_LOOPBACK, STEP_PLAN};
+use init::{STEP_PRIVATE, STEP_RLIMIT, STEP_STDIO};
 use limits::{Enforcement, CPU_TICK};
 use plan::{check_binds, plan_failure, Prepared};
 
@@ -250,12 +273,15 @@ impl Container {
     /// | where | enforced by | past the limit |
     /// |---|---|---|
     /// | a memory cgroup can be made (root on cgroup v1; a delegated cgroup v2) | the cgroup: the whole container's memory, swap included | the OOM killer kills; `output` returns [`Error::LimitExceeded`] with [`Limit::Memory`] |
-    /// | elsewhere | `RLIMIT_AS`, each process's address space | the allocation fails inside the command (`malloc` returns NULL, Rust aborts): the command's own status says what it did |
+    /// | elsewhere | `RLIMIT_AS`, each process's address space, and `/tmp` (a tmpfs) sized to the limit | the allocation fails inside the command (`malloc` returns NULL, Rust aborts): the command's own status says what it did. Not bounded: a tmpfs the command mounts itself (it is root in its namespaces), and a command that forks gets the limit once per process |
     ///
     /// The same holds for [`max_processes`](Container::max_processes)
     /// (a pids cgroup, else `RLIMIT_NPROC`) and
     /// [`cpu_time_limit`](Container::cpu_time_limit) (a cpuacct cgroup,
-    /// else `RLIMIT_CPU`).
+    /// else `RLIMIT_CPU`). An rlimit binds each process, so a command
+    /// that forks can use it once per process: without a cgroup, bound the
+    /// whole container by combining it with `max_processes` (at most `n`
+    /// times the limit) and [`timeout`](Container::timeout).
     #[must_use]
     pub fn memory_limit(mut self, bytes: u64) -> Container {
         self.memory_limit = Some(bytes);
@@ -266,7 +292,8 @@ impl Container {
     /// init, pid 1, not counted): a `fork` past it fails with `EAGAIN`, so
     /// a fork bomb stops at `n` and the host is unharmed. Enforced by a pids
     /// cgroup where one can be made, else by `RLIMIT_NPROC` (counted in the
-    /// container's user namespace); `output` fails with
+    /// container's user namespace from Linux 5.14 on; before, across every
+    /// process of the caller's uid); `output` fails with
     /// [`Error::Isolation`] where neither holds (uid 0 without a pids
     /// cgroup: `RLIMIT_NPROC` does not bind root).
     #[must_use]
@@ -279,9 +306,11 @@ impl Container {
     /// (cgroup v1) or a cpu cgroup (v2), the whole container's CPU time,
     /// read every 10 ms by the caller, which kills the container past it;
     /// else `RLIMIT_CPU`, each process's own CPU time in whole seconds
-    /// (rounded up), where the kernel sends SIGXCPU. Either way `output`
-    /// returns [`Error::LimitExceeded`] with [`Limit::CpuTime`] when the
-    /// limit ended the command.
+    /// (rounded up), where the kernel sends SIGXCPU (and SIGKILL a second
+    /// later to a process that ignores it). `output` returns
+    /// [`Error::LimitExceeded`] with [`Limit::CpuTime`] when the cgroup's
+    /// limit ended the container, or when the command itself died of
+    /// SIGXCPU.
     #[must_use]
     pub fn cpu_time_limit(mut self, limit: Duration) -> Container {
         self.cpu_time_limit = Some(limit);
@@ -305,8 +334,10 @@ impl Container {
         self
     }
 
-    /// Starts the command's environment empty instead of the caller's
-    /// (variables set with [`env`](Container::env) are kept).
+    /// Starts the command's environment empty instead of the caller's,
+    /// as `Command::env_clear` does: variables set with
+    /// [`env`](Container::env) before this call are dropped too, those set
+    /// after it are kept.
     #[must_use]
     pub fn env_clear(mut self) -> Container {
         self.env_clear = true;
@@ -315,7 +346,7 @@ impl Container {
     }
 
     /// The command's working directory, a path inside the container
-    /// (absolute; `/` by default).
+    /// (absolute, without `.` or `..`; `/` by default).
     #[must_use]
     pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Container {
         self.current_dir = dir.as_ref().to_owned();
@@ -385,7 +416,7 @@ impl Container {
         };
         let pid = cloned.map_err(|errno| clone_error(errno, flags))?;
         // Killed and reaped on every way out until reaped below.
-        let mut init = Init { pid, reaped: false };
+        let mut init = Init::new(pid);
         let Pipes {
             stdin: Pipe(stdin_r, stdin),
             stdout: Pipe(stdout, stdout_w),
@@ -397,6 +428,7 @@ impl Container {
         // The children's ends now belong to them: closing ours is what
         // lets each read below reach its end.
         drop((stdin_r, stdout_w, stderr_w, report_w, status_w, go_r));
+        write_user_maps(pid)?;
         enforcement.join(pid)?;
         // A socket, not a pipe, so that an init already gone is `EPIPE`
         // without a SIGPIPE that would kill a caller not ignoring it. An
@@ -404,6 +436,23 @@ impl Container {
         // report, read first, is the error to return.
         let sent = send(go.as_raw_fd(), b"g", MsgFlags::MSG_NOSIGNAL);
         drop(go);
+        let deadline = self
+            .timeout
+            .and_then(|timeout| started.checked_add(timeout));
+        // The set-up runs under the timeout too (a bind of a hung network
+        // file system would block a mount).
+        if !readable_before(&report, deadline)? {
+            init.kill();
+            let status = init.reap()?;
+            return Err(Error::Timeout {
+                program: self.command_line(),
+                output: Output {
+                    status,
+                    stdout: Vec::new(),
+                    stderr: Vec::new(),
+                },
+            });
+        }
         let mut failure = Vec::new();
         File::from(report).read_to_end(&mut failure)?;
         if let Some((step, index, errno)) = init::decode(&failure) {
@@ -440,6 +489,12 @@ impl Container {
             if enforcement.cpu_exceeded()? {
                 break Ended::CpuTime;
             }
+        };
+        // Every pipe at its end means the init has exited, or closed them:
+        // waited for under the same deadline.
+        let ended = match ended {
+            Ended::Finished if !init.exited_before(deadline)? => Ended::Timeout,
+            ended => ended,
         };
         if ended != Ended::Finished {
             init.kill();
@@ -505,17 +560,23 @@ impl Container {
                     .what
                     .get(index)
                     .map_or("an unknown step", String::as_str);
-                if errno == libc::EPERM {
+                // A mount refused in a user namespace is often a setting
+                // (AppArmor's), but as often something else (a /proc that
+                // is partly masked, as in a default Docker container): the
+                // settings are named only where one is set to refuse.
+                if errno == libc::EPERM && refusing(&read_userns_settings()).next().is_some() {
                     return refused(what, errno);
                 }
                 return plan_failure(what, errno);
             }
-            STEP_USER_MAP => {
-                let file = ["setgroups", "uid_map", "gid_map"]
+            STEP_KEYRING => "joining a session keyring of its own".to_owned(),
+            STEP_DUMPABLE => "making the init not dumpable".to_owned(),
+            STEP_LOCK => {
+                let what = ["unshare", "setgroups", "uid_map", "gid_map"]
                     .get(index)
                     .unwrap_or(&"?");
                 return refused(
-                    &format!("writing /proc/self/{file} (the user namespace's map)"),
+                    &format!("locking the mounts (a nested user namespace: {what})"),
                     errno,
                 );
             }
@@ -541,6 +602,69 @@ impl Container {
             _ => "an unknown step".to_owned(),
         };
         Error::Isolation { step, source }
+    }
+}
+
+/// Writes the user maps of the init's user namespace (host pid `init`):
+/// 0 inside is the caller's uid and gid; `setgroups` is denied first, as
+/// the kernel requires of an unprivileged writer of `gid_map` (the same as
+/// `unshare -r`).
+fn write_user_maps(init: Pid) -> Result<()> {
+    // SAFETY: `geteuid` and `getegid` cannot fail.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let maps = [
+        ("setgroups", "deny".to_owned()),
+        ("uid_map", format!("0 {uid} 1\n")),
+        ("gid_map", format!("0 {gid} 1\n")),
+    ];
+    for (file, text) in maps {
+        let path = format!("/proc/{init}/{file}");
+        std::fs::write(&path, &text).map_err(|error| {
+            let step = format!("writing {path} (the user namespace's map: {})", text.trim());
+            match error.raw_os_error() {
+                Some(errno) => refused(&step, errno),
+                None => Error::Isolation {
+                    step,
+                    source: error,
+                },
+            }
+        })?;
+    }
+    Ok(())
+}
+
+/// Waits until `fd` is readable (data or end of file) or `deadline`
+/// passes (`Ok(false)`); `None`: as long as it takes.
+fn readable_before(fd: &OwnedFd, deadline: Option<Instant>) -> io::Result<bool> {
+    loop {
+        let timeout = match deadline {
+            None => -1,
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Ok(false);
+                }
+                // Rounded up, so that the wait does not end just before.
+                let millis = left.as_micros().div_ceil(1000);
+                libc::c_int::try_from(millis).unwrap_or(libc::c_int::MAX)
+            }
+        };
+        let mut poll = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one `pollfd` on the stack, for a descriptor we own.
+        let ready = unsafe { libc::poll(&mut poll, 1, timeout) };
+        if ready > 0 {
+            return Ok(true);
+        }
+        if ready < 0 {
+            let error = io::Error::last_os_error();
+            if error.kind() != io::ErrorKind::Interrupted {
+                return Err(error);
+            }
+        }
     }
 }
 
@@ -576,12 +700,7 @@ const USERNS_SETTINGS: [(&str, &str, &str); 3] = [
 /// What refuses user namespaces here, from the settings' current values
 /// (`None`: not on this system): the ones set to refuse, or all three.
 fn userns_settings(values: &[Option<String>]) -> String {
-    let refusing: Vec<String> = USERNS_SETTINGS
-        .iter()
-        .zip(values)
-        .filter(|((_, _, refuses), value)| value.as_deref().map(str::trim) == Some(*refuses))
-        .map(|((_, name, refuses), _)| format!("{name} = {refuses}"))
-        .collect();
+    let refusing: Vec<String> = refusing(values).collect();
     if refusing.is_empty() {
         let names: Vec<&str> = USERNS_SETTINGS.iter().map(|(_, name, _)| *name).collect();
         format!(
@@ -594,6 +713,16 @@ fn userns_settings(values: &[Option<String>]) -> String {
             refusing.join(", ")
         )
     }
+}
+
+/// The settings among `values` (of [`USERNS_SETTINGS`]) set to refuse, as
+/// `name = value`.
+fn refusing(values: &[Option<String>]) -> impl Iterator<Item = String> + '_ {
+    USERNS_SETTINGS
+        .iter()
+        .zip(values)
+        .filter(|((_, _, refuses), value)| value.as_deref().map(str::trim) == Some(*refuses))
+        .map(|((_, name, refuses), _)| format!("{name} = {refuses}"))
 }
 
 /// The current values of [`USERNS_SETTINGS`].
@@ -814,9 +943,40 @@ impl Pipes {
 struct Init {
     pid: Pid,
     reaped: bool,
+    /// Readable once it has exited; `None` without `pidfd_open` (Linux
+    /// before 5.3).
+    pidfd: Option<OwnedFd>,
 }
 
 impl Init {
+    /// Our child `pid`, just cloned (so the pid cannot have been reused).
+    fn new(pid: Pid) -> Init {
+        // SAFETY: `pidfd_open` takes a pid and flags by value and returns
+        // a new descriptor or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0 as libc::c_uint) };
+        let pidfd = libc::c_int::try_from(fd)
+            .ok()
+            .filter(|&fd| fd >= 0)
+            // SAFETY: a descriptor the kernel just opened for us, owned by
+            // nothing else.
+            .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
+        Init {
+            pid,
+            reaped: false,
+            pidfd,
+        }
+    }
+
+    /// Waits until the init has exited or `deadline` passes (`false`).
+    /// Without a pidfd it cannot wait with a deadline and says `true`: the
+    /// reap then waits as long as it takes.
+    fn exited_before(&self, deadline: Option<Instant>) -> io::Result<bool> {
+        match &self.pidfd {
+            Some(fd) if !self.reaped => readable_before(fd, deadline),
+            _ => Ok(true),
+        }
+    }
+
     /// Kills the init, and with it the whole container, unless reaped.
     fn kill(&self) {
         if !self.reaped {
@@ -892,7 +1052,7 @@ mod tests {
             )
         }
         .expect("clone");
-        let mut init = Init { pid, reaped: false };
+        let mut init = Init::new(pid);
         let status = init.reap().expect("the child is reaped");
         assert_eq!(status.signal(), Some(libc::SIGSEGV), "{status}");
     }

@@ -37,6 +37,20 @@ const DEFAULT_PATH: &[u8] = b"/bin:/usr/bin";
 /// they exist; a symbolic link (`/bin -> usr/bin`) is recreated as one.
 pub(crate) const SYSTEM_DIRS: [&str; 6] = ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc"];
 
+/// What of `/proc` is bound read-only inside, where it exists: the
+/// kernel's settings and triggers (Docker's `readonlyPaths`).
+const PROC_READ_ONLY: [&str; 5] = ["sys", "sysrq-trigger", "irq", "bus", "fs"];
+
+/// What of `/proc` is masked with `/dev/null`, where it exists (Docker's
+/// `maskedPaths`): the host's memory, keys and timers.
+const PROC_MASKED: [&str; 5] = [
+    "kcore",
+    "keys",
+    "timer_list",
+    "sched_debug",
+    "latency_stats",
+];
+
 /// The device nodes bound from the host's `/dev`.
 pub(crate) const DEVICES: [&str; 5] = ["null", "zero", "full", "random", "urandom"];
 
@@ -67,6 +81,10 @@ pub(crate) enum Op {
     /// `recursive` (`mount_setattr(2)`, Linux 5.12; before that a remount
     /// of the top mount only, keeping its locked flags).
     ReadOnly { path: CString, recursive: bool },
+    /// Adds `nosuid` and `nodev` to the mount at `path` and every mount
+    /// below it (`mount_setattr(2)`; before Linux 5.12 the bind's own
+    /// flags are all there is).
+    NoSuid(CString),
     /// `pivot_root(new_root, put_old)`.
     PivotRoot { new_root: CString, put_old: CString },
     /// `umount2(path, MNT_DETACH)`.
@@ -146,17 +164,24 @@ impl Plan {
             host.display(),
             inside.display()
         );
-        let flags = libc::MS_BIND | libc::MS_REC;
+        // nosuid and nodev, as bubblewrap binds: a set-uid file or a
+        // device node in a shared directory gives nothing inside.
+        let flags = libc::MS_BIND | libc::MS_REC | libc::MS_NOSUID | libc::MS_NODEV;
         self.mount(&source, &target, None, flags, None, what)?;
+        let inside = inside.display().to_string();
+        let what = format!("making {inside} nosuid and nodev");
+        self.push(Op::NoSuid(c_path(&target)?), what);
         if !writable {
-            self.read_only(&target, true, &inside.display().to_string())?;
+            self.read_only(&target, true, &inside)?;
         }
         Ok(())
     }
 }
 
-/// The container's file system, as a plan: see the module's docs.
-fn file_system(binds: &[Bind]) -> Result<Plan> {
+/// The container's file system, as a plan: see the module's docs. `/tmp`
+/// holds at most `tmp_size` bytes if given (the memory limit: without a
+/// memory cgroup, nothing else bounds what a tmpfs holds).
+fn file_system(binds: &[Bind], tmp_size: Option<u64>) -> Result<Plan> {
     let mut plan = Plan::default();
     let (nosuid, nodev, noexec) = (libc::MS_NOSUID, libc::MS_NODEV, libc::MS_NOEXEC);
     plan.mount(
@@ -227,6 +252,27 @@ fn file_system(binds: &[Bind]) -> Result<Plan> {
         None,
         "mounting a fresh /proc".to_owned(),
     )?;
+    // As Docker does: what of /proc reaches the host's kernel settings
+    // read-only, what shows the host's memory or keys masked. (The
+    // command cannot mount another /proc: the PID namespace belongs to
+    // the init's user namespace, not to its nested one.)
+    for path in PROC_READ_ONLY {
+        if Path::new(&format!("/proc/{path}")).exists() {
+            let target = format!("{proc}/{path}");
+            let what = format!("binding /proc/{path} on itself");
+            let flags = libc::MS_BIND | libc::MS_REC;
+            plan.mount(&target, &target, None, flags, None, what)?;
+            plan.read_only(&target, true, &format!("/proc/{path}"))?;
+        }
+    }
+    for path in PROC_MASKED {
+        if Path::new(&format!("/proc/{path}")).is_file() {
+            let target = format!("{proc}/{path}");
+            let what = format!("masking /proc/{path} with /dev/null");
+            let source = format!("{OLD_ROOT}/dev/null");
+            plan.mount(&source, &target, None, libc::MS_BIND, None, what)?;
+        }
+    }
     let dev = format!("{NEW_ROOT}/dev");
     plan.mkdir(&dev)?;
     let what = "mounting a tmpfs on /dev".to_owned();
@@ -258,21 +304,26 @@ fn file_system(binds: &[Bind]) -> Result<Plan> {
         };
         plan.push(op, format!("creating the symbolic link /dev/{name}"));
     }
-    plan.read_only(&dev, false, "/dev")?;
     let tmp = format!("{NEW_ROOT}/tmp");
     plan.mkdir(&tmp)?;
     let what = "mounting an empty tmpfs on /tmp".to_owned();
+    let data = match tmp_size {
+        Some(bytes) => format!("mode=1777,size={bytes}"),
+        None => "mode=1777".to_owned(),
+    };
     plan.mount(
         "tmpfs",
         &tmp,
         Some("tmpfs"),
         nosuid | nodev,
-        Some("mode=1777"),
+        Some(&data),
         what,
     )?;
     for bind in binds {
         plan.bind(&bind.host, &bind.inside, bind.writable)?;
     }
+    // After the binds, so that one may go below /dev.
+    plan.read_only(&dev, false, "/dev")?;
     plan.read_only(NEW_ROOT, false, "the new root")?;
     let what = format!("detaching the host's root ({OLD_ROOT})");
     plan.push(Op::Detach(c_path(OLD_ROOT)?), what);
@@ -364,8 +415,10 @@ pub(crate) struct Prepared {
     pub(crate) envp: Vec<*const c_char>,
     pub(crate) hostname: CString,
     pub(crate) root: CString,
-    /// `/proc/self/setgroups`, `uid_map`, `gid_map` and what to write.
-    pub(crate) user_maps: [(CString, CString); 3],
+    /// `/proc/self/setgroups`, `uid_map` and `gid_map` of the nested user
+    /// namespace that locks the mounts, and what to write: its 0 is the
+    /// outer 0.
+    pub(crate) lock_maps: [(CString, CString); 3],
     /// Bring up loopback (a new network namespace).
     pub(crate) loopback: bool,
     pub(crate) plan: Plan,
@@ -394,9 +447,14 @@ impl Prepared {
             )));
         }
         let dir = &container.current_dir;
-        if !dir.is_absolute() {
+        let plain = dir
+            .components()
+            .skip(1)
+            .all(|component| matches!(component, Component::Normal(_)));
+        if !dir.is_absolute() || !plain {
             return Err(Error::InvalidArgument(format!(
-                "the container's current directory {} must be an absolute path inside it",
+                "the container's current directory {} must be an absolute path inside it, \
+                 without . or ..",
                 dir.display()
             )));
         }
@@ -429,15 +487,13 @@ impl Prepared {
         }
         let mut envp: Vec<*const c_char> = env.iter().map(|entry| entry.as_ptr()).collect();
         envp.push(std::ptr::null());
-        // SAFETY: `geteuid` and `getegid` cannot fail.
-        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-        let map = |file: &str, line: String| -> Result<(CString, CString)> {
-            Ok((c_path(file)?, c_path(&line)?))
+        let map = |file: &str, line: &str| -> Result<(CString, CString)> {
+            Ok((c_path(file)?, c_path(line)?))
         };
-        let user_maps = [
-            map("/proc/self/setgroups", "deny".to_owned())?,
-            map("/proc/self/uid_map", format!("0 {uid} 1\n"))?,
-            map("/proc/self/gid_map", format!("0 {gid} 1\n"))?,
+        let lock_maps = [
+            map("/proc/self/setgroups", "deny")?,
+            map("/proc/self/uid_map", "0 0 1\n")?,
+            map("/proc/self/gid_map", "0 0 1\n")?,
         ];
         Ok(Prepared {
             candidates,
@@ -449,9 +505,9 @@ impl Prepared {
             envp,
             hostname: c_string(container.hostname.as_bytes(), "hostname")?,
             root: c_path("/")?,
-            user_maps,
+            lock_maps,
             loopback: !container.share_network,
-            plan: file_system(binds)?,
+            plan: file_system(binds, container.memory_limit)?,
             rlimits,
             current_dir: c_string(dir.as_os_str().as_bytes(), "current directory")?,
         })
@@ -537,6 +593,13 @@ impl Op {
                 }
                 Op::Symlink { target, link } => libc::symlink(target.as_ptr(), link.as_ptr()) == 0,
                 Op::ReadOnly { path, recursive } => return read_only(path, *recursive),
+                Op::NoSuid(path) => {
+                    let set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+                    return match set_attr(path, set, true) {
+                        Err(libc::ENOSYS) => Ok(()),
+                        done => done,
+                    };
+                }
                 Op::PivotRoot { new_root, put_old } => {
                     libc::syscall(libc::SYS_pivot_root, new_root.as_ptr(), put_old.as_ptr()) == 0
                 }
@@ -562,6 +625,44 @@ struct MountAttr {
 }
 
 const MOUNT_ATTR_RDONLY: u64 = 0x1;
+const MOUNT_ATTR_NOSUID: u64 = 0x2;
+const MOUNT_ATTR_NODEV: u64 = 0x4;
+
+/// `mount_setattr(AT_FDCWD, path, flags, {attr_set: set})`: sets `set`
+/// on the mount at `path` (and below it if `recursive`).
+///
+/// # Safety
+///
+/// Only in the cloned init.
+unsafe fn set_attr(path: &CString, set: u64, recursive: bool) -> std::result::Result<(), i32> {
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let flags: libc::c_uint = if recursive {
+        libc::AT_RECURSIVE as libc::c_uint
+    } else {
+        0
+    };
+    // SAFETY: a system call on a prepared path and a local structure.
+    let done = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if done == 0 {
+        Ok(())
+    } else {
+        Err(Errno::last_raw())
+    }
+}
 
 /// Makes the mount at `path` (and, if `recursive`, every mount below it)
 /// read-only. Without `mount_setattr` (Linux before 5.12), remounts the top
@@ -573,32 +674,11 @@ const MOUNT_ATTR_RDONLY: u64 = 0x1;
 ///
 /// Only in the cloned init.
 unsafe fn read_only(path: &CString, recursive: bool) -> std::result::Result<(), i32> {
-    let attr = MountAttr {
-        attr_set: MOUNT_ATTR_RDONLY,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    let flags: libc::c_uint = if recursive {
-        libc::AT_RECURSIVE as libc::c_uint
-    } else {
-        0
-    };
     // SAFETY: system calls on a prepared path and local structures.
     unsafe {
-        let set = libc::syscall(
-            libc::SYS_mount_setattr,
-            libc::AT_FDCWD,
-            path.as_ptr(),
-            flags,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        );
-        if set == 0 {
-            return Ok(());
-        }
-        if Errno::last_raw() != libc::ENOSYS {
-            return Err(Errno::last_raw());
+        match set_attr(path, MOUNT_ATTR_RDONLY, recursive) {
+            Err(libc::ENOSYS) => {}
+            done => return done,
         }
         // glibc's `statvfs` is `statfs(2)` and a conversion on every
         // kernel that reports mount flags (2.6.36 on, `ST_VALID`).
@@ -686,7 +766,7 @@ mod tests {
     /// links as links, detaches the host's root and ends in the new root.
     #[test]
     fn the_plan_builds_a_root_of_its_own() {
-        let plan = file_system(&[]).expect("a plan");
+        let plan = file_system(&[], None).expect("a plan");
         let what = plan.what.join("\n");
         for dir in SYSTEM_DIRS {
             match std::fs::symlink_metadata(dir) {

@@ -202,15 +202,18 @@ fn every_test_passes_as_nobody() {
         println!("{name}: needs root to become nobody");
         return;
     }
-    let output = Command::new(env::current_exe().expect("this binary"))
-        .args(["--skip", name, "--test-threads=2"])
-        .env(AS_NOBODY, "1")
-        .current_dir("/")
-        .stdin(Stdio::null())
-        .uid(65534)
-        .gid(65534)
-        .output()
-        .expect("the re-run starts");
+    // Bounded as every container run here is (each test within `LIMIT`).
+    let output = within("the re-run as nobody", || {
+        Command::new(env::current_exe().expect("this binary"))
+            .args(["--skip", "every_test_passes_as_nobody", "--test-threads=2"])
+            .env(AS_NOBODY, "1")
+            .current_dir("/")
+            .stdin(Stdio::null())
+            .uid(65534)
+            .gid(65534)
+            .output()
+            .expect("the re-run starts")
+    });
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success()

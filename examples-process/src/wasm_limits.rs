@@ -110,6 +110,8 @@ const FUEL: u64 = 1_000_000;
 const LIMIT: usize = 4 * PAGE;
 const ASKS: [i32; 3] = [1, 8, 2];
 
+/// Prints a guest stopped by its fuel and a `memory.grow` refused by its
+/// store limit, and that the host goes on.
 pub fn run() -> Result<()> {
     println!("wasm-limits: spin(), an infinite loop, given {FUEL} fuel:");
     match with_fuel(FUEL, "spin", 0)? {

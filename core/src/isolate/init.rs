@@ -157,8 +157,8 @@ pub(crate) unsafe fn init(prepared: &mut Prepared, fds: ChildFds) -> isize {
         // cleared nor they be unmounted, even by root with CAP_SYS_ADMIN
         // in the new namespaces. (And a cgroup namespace: the container's
         // cgroup is its root.)
-        let lock = libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWCGROUP;
-        if libc::unshare(lock) != 0 {
+        let lock = libc::CLONE_NEWUSER | libc::CLONE_NEWNS;
+        if libc::unshare(lock | libc::CLONE_NEWCGROUP) != 0 {
             report(fds.report, STEP_LOCK, 0);
         }
         for (index, (file, text)) in prepared.lock_maps.iter().enumerate() {

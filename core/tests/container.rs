@@ -32,7 +32,7 @@ use std::os::unix::process::ExitStatusExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -114,20 +114,6 @@ fn run_ok(what: &str, container: Container) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).expect("UTF-8 output")
-}
-
-/// [`within`] with a limit of its own, for a whole re-run of this binary.
-fn bounded<T: Send + 'static>(
-    what: &str,
-    limit: Duration,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> T {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    rx.recv_timeout(limit)
-        .unwrap_or_else(|_| panic!("{what}: not done after {limit:?} (or it panicked)"))
 }
 
 /// The command line of `sleep mark`, as the host's `/proc` has it.
@@ -265,33 +251,7 @@ fn every_test_passes_as_nobody() {
         println!("{name}: needs root to become nobody");
         return;
     }
-    let exe = env::current_exe().expect("this binary");
-    let output = bounded(
-        "the re-run as nobody",
-        Duration::from_secs(600),
-        move || {
-            Command::new(exe)
-                .args(["--skip", name, "--test-threads=2"])
-                .env(AS_NOBODY, "1")
-                .current_dir("/")
-                .stdin(Stdio::null())
-                .uid(65534)
-                .gid(65534)
-                .output()
-                .expect("the re-run starts")
-        },
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let passed: Option<u32> = stdout
-        .lines()
-        .find_map(|line| line.strip_prefix("test result: ok. "))
-        .and_then(|rest| rest.split_whitespace().next()?.parse().ok());
-    assert!(
-        output.status.success() && passed.is_some_and(|n| n > 0),
-        "as nobody: {}\n{stdout}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
+    common::assert_passes_as_nobody(name, AS_NOBODY);
 }
 
 /// Inside, the command is root (uid and gid 0), and its user namespace
@@ -1164,7 +1124,7 @@ fn where_no_cgroup_can_be_made_rlimits_hold_and_max_processes_is_refused() {
         return;
     }
     let exe = env::current_exe().expect("this binary");
-    let output = bounded(
+    let output = common::within_for(
         "the re-run without cgroups",
         Duration::from_secs(120),
         move || {
@@ -1388,7 +1348,7 @@ fn the_init_cannot_be_read_nor_traced_by_the_command() {
 fn kill_0_inside_reaches_only_the_container() {
     let name = "kill_0_inside_reaches_only_the_container";
     if !acting_as(name) {
-        let output = bounded("the re-run", Duration::from_secs(60), move || {
+        let output = common::within_for("the re-run", Duration::from_secs(60), move || {
             common::rerun(name)
                 .current_dir("/")
                 .process_group(0)
@@ -1564,7 +1524,7 @@ fn a_container_dies_with_its_caller() {
 fn the_callers_descriptors_are_the_same_after_every_run() {
     let name = "the_callers_descriptors_are_the_same_after_every_run";
     if !acting_as(name) {
-        let output = bounded("the serial re-run", Duration::from_secs(120), move || {
+        let output = common::within_for("the serial re-run", Duration::from_secs(120), move || {
             common::rerun(name)
                 .current_dir("/")
                 .output()

@@ -202,30 +202,9 @@ fn every_test_passes_as_nobody() {
         println!("{name}: needs root to become nobody");
         return;
     }
-    // Bounded as every container run here is (each test within `LIMIT`).
-    let output = within("the re-run as nobody", || {
-        Command::new(env::current_exe().expect("this binary"))
-            .args(["--skip", "every_test_passes_as_nobody", "--test-threads=2"])
-            .env(AS_NOBODY, "1")
-            .current_dir("/")
-            .stdin(Stdio::null())
-            .uid(65534)
-            .gid(65534)
-            .output()
-            .expect("the re-run starts")
-    });
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success()
-            && stdout.contains("test result: ok")
-            && !stdout.contains(" 0 passed"),
-        "as nobody: {}\n{stdout}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
+    common::assert_passes_as_nobody(name, AS_NOBODY);
 }
 
-use std::os::unix::process::CommandExt as _;
 
 /// Re-runs this binary for the one test `name` with [`ROLE`] set to
 /// `role` (the test's own process, for what must not touch the others:

@@ -120,7 +120,7 @@ use std::ffi::{c_void, OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Read};
 use std::num::NonZeroUsize;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{ChildStderr, ChildStdin, ChildStdout, ExitStatus, Output};
@@ -633,39 +633,11 @@ fn write_user_maps(init: Pid) -> Result<()> {
     Ok(())
 }
 
-/// Waits until `fd` is readable (data or end of file) or `deadline`
-/// passes (`Ok(false)`); `None`: as long as it takes.
+/// Waits until `fd` is readable (data or end of file; for a pidfd, its
+/// process has exited) or `deadline` passes (`Ok(false)`); `None`: as long
+/// as it takes.
 fn readable_before(fd: &OwnedFd, deadline: Option<Instant>) -> io::Result<bool> {
-    loop {
-        let timeout = match deadline {
-            None => -1,
-            Some(deadline) => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Ok(false);
-                }
-                // Rounded up, so that the wait does not end just before.
-                let millis = left.as_micros().div_ceil(1000);
-                libc::c_int::try_from(millis).unwrap_or(libc::c_int::MAX)
-            }
-        };
-        let mut poll = libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one `pollfd` on the stack, for a descriptor we own.
-        let ready = unsafe { libc::poll(&mut poll, 1, timeout) };
-        if ready > 0 {
-            return Ok(true);
-        }
-        if ready < 0 {
-            let error = io::Error::last_os_error();
-            if error.kind() != io::ErrorKind::Interrupted {
-                return Err(error);
-            }
-        }
-    }
+    crate::child::wait_readable(&[fd.as_fd()], deadline)
 }
 
 /// How the wait for the command ended.

@@ -15,6 +15,16 @@ pub const LIMIT: Duration = Duration::from_secs(30);
 /// takes longer than [`LIMIT`] (a deadlock in the code under test) and
 /// re-raising its panic if it panics.
 pub fn within<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    within_for(what, LIMIT, f)
+}
+
+/// [`within`] with a limit of its own, e.g. for a whole re-run of a test
+/// binary.
+pub fn within_for<T: Send + 'static>(
+    what: &str,
+    limit: Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
     let (tx, rx) = mpsc::channel();
     let helper = thread::Builder::new()
         .name(format!("test: {what}"))
@@ -22,7 +32,7 @@ pub fn within<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'sta
             let _ = tx.send(f());
         })
         .expect("the OS starts the test's helper thread");
-    match rx.recv_timeout(LIMIT) {
+    match rx.recv_timeout(limit) {
         Ok(value) => {
             helper.join().expect("the helper thread sent its value");
             value
@@ -32,7 +42,7 @@ pub fn within<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'sta
             Ok(()) => unreachable!("the helper thread returned without sending"),
         },
         Err(RecvTimeoutError::Timeout) => {
-            panic!("{what}: not done after {LIMIT:?}: a deadlock or a hang")
+            panic!("{what}: not done after {limit:?}: a deadlock or a hang")
         }
     }
 }
@@ -73,6 +83,43 @@ pub fn assert_rerun_done(test: &str, output: &std::process::Output) {
     assert!(
         output.status.success() && stdout.contains(DONE),
         "re-run of `{test}`: {}\nstdout:\n{stdout}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Re-runs this whole test binary as user `nobody` (uid and gid 65534),
+/// with `marker` set in its environment and the test `skip` (the caller)
+/// left out, and asserts that it passed and ran at least one test. Run as
+/// root only (only root can become another user).
+#[allow(dead_code)]
+pub fn assert_passes_as_nobody(skip: &str, marker: &str) {
+    use std::os::unix::process::CommandExt as _;
+    let exe = std::env::current_exe().expect("the test binary knows its path");
+    let (skip, marker) = (skip.to_owned(), marker.to_owned());
+    let output = within_for(
+        "the re-run as nobody",
+        Duration::from_secs(600),
+        move || {
+            std::process::Command::new(exe)
+                .args(["--skip", &skip, "--test-threads=2"])
+                .env(marker, "1")
+                .current_dir("/")
+                .stdin(std::process::Stdio::null())
+                .uid(65534)
+                .gid(65534)
+                .output()
+                .expect("the re-run starts")
+        },
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let passed: Option<u32> = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("test result: ok. "))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok());
+    assert!(
+        output.status.success() && passed.is_some_and(|n| n > 0),
+        "as nobody: {}\n{stdout}\n{}",
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );

@@ -205,7 +205,6 @@ fn every_test_passes_as_nobody() {
     common::assert_passes_as_nobody(name, AS_NOBODY);
 }
 
-
 /// Re-runs this binary for the one test `name` with [`ROLE`] set to
 /// `role` (the test's own process, for what must not touch the others:
 /// limits, odd descriptors, a huge mapping), set up further by

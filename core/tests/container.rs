@@ -1451,6 +1451,75 @@ fn a_directory_can_be_bound_below_dev() {
     assert_eq!(out, "below dev");
 }
 
+/// Run by root, the command is the host's uid 0 and may mount the cgroup
+/// file system (its cgroup namespace) and rewrite what it finds there:
+/// the limits hold all the same, being set on a cgroup above its root.
+/// Here it raises `memory.limit_in_bytes`, `pids.max` and resets
+/// `cpuacct.usage` of what it sees, then goes past each limit.
+#[test]
+fn the_command_cannot_lift_its_cgroup_limits() {
+    if needs_root("the_command_cannot_lift_its_cgroup_limits") {
+        return;
+    }
+    let lift = |controller: &str, file: &str, value: &str| {
+        format!(
+            "mkdir /tmp/cg && mount -t cgroup -o {controller} none /tmp/cg \
+             && echo {value} > /tmp/cg/{file} && echo lifted; "
+        )
+    };
+    // The swap limit first: the memory limit may not exceed it.
+    let memory = lift("memory", "memory.memsw.limit_in_bytes", "-1")
+        + "echo -1 > /tmp/cg/memory.limit_in_bytes && echo lifted; \
+           head -c 300000000 /dev/zero | tail -c 200000000 > /dev/null";
+    let result = sh(&memory).memory_limit(MEMORY_LIMIT).output();
+    assert_stopped_by_the_memory_limit(result, |_| false);
+    let processes =
+        lift("pids", "pids.max", "max") + "for i in $(seq 1 40); do sleep 30 & echo started; done";
+    let out = sh(&processes)
+        .max_processes(10)
+        .output()
+        .expect("a container");
+    let started = String::from_utf8_lossy(&out.stdout)
+        .matches("started")
+        .count();
+    assert!(
+        started < 10,
+        "{started} sleeps started under max_processes(10)"
+    );
+    let cpu = lift("cpuacct", "cpuacct.usage", "0")
+        + "(while :; do echo 0 > /tmp/cg/cpuacct.usage; sleep 0.05; done) & \
+           while :; do :; done";
+    let result = sh(&cpu)
+        .cpu_time_limit(Duration::from_millis(500))
+        .timeout(Duration::from_secs(20))
+        .output();
+    assert!(
+        matches!(
+            result,
+            Err(Error::LimitExceeded {
+                limit: Limit::CpuTime(_),
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+}
+
+/// The files of `/proc` that show the host's memory, keys or timers are
+/// masked (empty inside).
+#[test]
+fn procs_host_wide_files_are_masked() {
+    let out = run_ok(
+        "the masked files",
+        sh("for f in keys timer_list; do \
+              [ -e /proc/$f ] && printf '%s %s\\n' $f $(wc -c < /proc/$f); done"),
+    );
+    for line in out.lines() {
+        assert!(line.ends_with(" 0"), "not masked: {line} (in {out:?})");
+    }
+    assert!(out.contains("keys 0"), "{out}");
+}
+
 // ---------------------------------------------------------------------
 // 6. Nothing outlives it
 
@@ -1553,6 +1622,12 @@ fn the_callers_descriptors_are_the_same_after_every_run() {
         (
             "max_processes",
             sh("sh -c 'while :; do sleep 30 & done'").max_processes(5),
+        ),
+        (
+            "a cgroup the command made below its own",
+            sh("mkdir /tmp/cg && mount -t cgroup -o pids none /tmp/cg \
+                && mkdir /tmp/cg/sub && echo $$ > /tmp/cg/sub/cgroup.procs; sleep 0.1")
+            .max_processes(5),
         ),
         (
             "a missing bind",

@@ -37,6 +37,9 @@ use crate::error::{Error, Result};
 /// How often the caller reads a CPU-time cgroup's usage.
 pub(crate) const CPU_TICK: Duration = Duration::from_millis(10);
 
+/// The cgroup below each of ptm's that holds the container's processes.
+const INNER: &str = "container";
+
 /// Names the cgroups of this process apart.
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
@@ -56,9 +59,20 @@ enum Version {
     V2,
 }
 
-/// A cgroup directory ptm made; removed on drop.
+/// A cgroup ptm made, and the one below it ([`INNER`], made by
+/// [`Enforcement::join`]) that the container's processes go into; both,
+/// and whatever the command made below, removed on drop.
+///
+/// The limits are written to the outer cgroup, the processes put in the
+/// inner one, whose cgroup namespace the container then gets. A command
+/// that mounts the cgroup file system sees the inner cgroup as its root:
+/// it may rewrite the inner one's files (run by root it owns them), but
+/// the outer one's limits, which bound everything below them, are out of
+/// its sight.
 #[derive(Debug)]
 struct Cgroup {
+    /// Holds the limits and the counters read (`memory.oom_control`,
+    /// `cpuacct.usage`: both count the whole hierarchy below).
     dir: PathBuf,
     version: Version,
 }
@@ -79,15 +93,23 @@ impl Cgroup {
 
 impl Drop for Cgroup {
     fn drop(&mut self) {
-        // The last processes leave a cgroup a moment after their parent
-        // has reaped them: retry for up to 100 ms.
-        for _ in 0..100 {
-            match fs::remove_dir(&self.dir) {
-                Err(error) if error.raw_os_error() == Some(libc::EBUSY) => {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                _ => return,
+        // The deepest first: the command may have made cgroups below the
+        // inner one (it is root in its namespaces), which must go before.
+        for dir in tree(&self.dir) {
+            remove(&dir);
+        }
+    }
+}
+
+/// Removes the cgroup `dir`. The last processes leave a cgroup a moment
+/// after their parent has reaped them: retry for up to 100 ms.
+fn remove(dir: &Path) {
+    for _ in 0..100 {
+        match fs::remove_dir(dir) {
+            Err(error) if error.raw_os_error() == Some(libc::EBUSY) => {
+                std::thread::sleep(Duration::from_millis(1));
             }
+            _ => return,
         }
     }
 }
@@ -236,7 +258,16 @@ impl Enforcement {
     /// [`Error::Isolation`] naming the cgroup.
     pub(crate) fn join(&self, init: Pid) -> Result<()> {
         for cgroup in &self.cgroups {
-            cgroup.write("cgroup.procs", &init.to_string())?;
+            let inner = cgroup.dir.join(INNER);
+            fs::create_dir(&inner).map_err(|source| Error::Isolation {
+                step: format!("creating the cgroup {}", inner.display()),
+                source,
+            })?;
+            let procs = inner.join("cgroup.procs");
+            fs::write(&procs, init.to_string()).map_err(|source| Error::Isolation {
+                step: format!("moving the init into {}", procs.display()),
+                source,
+            })?;
         }
         Ok(())
     }
@@ -282,14 +313,36 @@ impl Enforcement {
             return false;
         };
         let cgroup = &self.cgroups[index];
-        let text = match cgroup.version {
-            Version::V1 => cgroup.read("memory.oom_control"),
-            Version::V2 => cgroup.read("memory.events"),
+        let kills = |dir: &Path, file: &str| {
+            fs::read_to_string(dir.join(file))
+                .ok()
+                .and_then(|text| field(&text, "oom_kill"))
+                .unwrap_or(0)
         };
-        text.ok()
-            .and_then(|text| field(&text, "oom_kill"))
-            .is_some_and(|kills| kills > 0)
+        match cgroup.version {
+            // Counted on the victim's own cgroup, which the command may
+            // have made below the inner one: every cgroup below counts.
+            Version::V1 => tree(&cgroup.dir)
+                .iter()
+                .any(|dir| kills(dir, "memory.oom_control") > 0),
+            // Hierarchical: the outer cgroup counts what happened below.
+            Version::V2 => kills(&cgroup.dir, "memory.events") > 0,
+        }
     }
+}
+
+/// `dir` and every directory below it, the deepest first.
+fn tree(dir: &Path) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Ok(entries) = fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+                dirs.extend(tree(&entry.path()));
+            }
+        }
+    }
+    dirs.push(dir.to_owned());
+    dirs
 }
 
 /// The value of `name` in a cgroup file of `name value` lines.

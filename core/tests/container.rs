@@ -1339,6 +1339,17 @@ fn the_init_cannot_be_read_nor_traced_by_the_command() {
     assert_eq!(text, "environ denied\nmem denied\nexe denied\n", "{out:?}");
 }
 
+/// `/proc/1/cmdline` and `/proc/1/comm` (readable even when a process is
+/// not dumpable) show the init's own name, not the caller's command line.
+#[test]
+fn the_init_shows_its_own_name_not_the_callers_command_line() {
+    let out = run_ok(
+        "the init's name",
+        sh("tr -d '\\000' < /proc/1/cmdline; echo; cat /proc/1/comm"),
+    );
+    assert_eq!(out, "ptm-init\nptm-init\n");
+}
+
 /// The command runs in a session and process group of its own (the
 /// init's, pid 1 inside), so `kill(0, ..)` inside reaches only the
 /// container, and a caller in the same group as its container would have

@@ -99,6 +99,20 @@ pub(crate) unsafe fn init(prepared: &mut Prepared, fds: ChildFds) -> isize {
         // container's, open until it ends).
         reset_signals();
         let fds = keep_only(fds);
+        // The caller's command line, which the command could read in
+        // /proc/1/cmdline, blanked in this copy of its memory, and a name
+        // of its own. (Its environment and the rest are covered by not
+        // being dumpable, below.)
+        if let Some((start, end)) = prepared.command_line {
+            for address in start..end {
+                std::ptr::write_volatile(address as *mut u8, 0);
+            }
+            let name = b"ptm-init";
+            for (offset, byte) in name.iter().enumerate().take(end - start - 1) {
+                std::ptr::write_volatile((start + offset) as *mut u8, *byte);
+            }
+        }
+        libc::prctl(libc::PR_SET_NAME, prepared.init_name.as_ptr());
         // Die with the caller's thread rather than outlive it.
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
         // Its own session and process group, so that `kill(0, ..)` inside

@@ -17,7 +17,15 @@
 //! practice, root). The caller moves the init into it before the init
 //! goes on, so every process of the container is counted. It is removed
 //! after the init is reaped; a caller killed before that leaves it behind
-//! (empty).
+//! (empty). A cgroup made beside the caller's is outside the caller's own
+//! limits (a caller under a `MemoryMax` can start containers outside it):
+//! its limit is the container's alone.
+//!
+//! The limits are written to that cgroup, and the container's processes
+//! go into one below it, `container`, which is also the root of the
+//! container's cgroup namespace: a command that mounts the cgroup file
+//! system (run by root, it owns the files) sees and may rewrite only the
+//! inner cgroup, while the limits above it bound it all the same.
 //!
 //! Only the cgroup v1 paths and the rlimits are exercised by ptm's tests:
 //! the machine they run on has no delegated cgroup v2.

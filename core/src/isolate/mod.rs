@@ -44,12 +44,15 @@
 //!   caller's thread, and when it ends the kernel kills every process left
 //!   in the namespace: after [`Container::output`] returns, whether the
 //!   command finished, failed or timed out, no process of it is left.
-//! - **Nothing of the caller reaches it.** Only descriptors 0, 1 and 2;
+//! - **Little of the caller reaches it.** Only descriptors 0, 1 and 2;
 //!   its own session and process group (`kill(0, ..)` inside reaches only
 //!   the container) and session keyring; its init is not dumpable, so the
 //!   command cannot ptrace it nor read its `/proc/1/mem` or `environ` (the
-//!   init is a copy of the caller's memory). `/proc/sys` and the kernel's
-//!   other settings in `/proc` are read-only, its memory and keys masked.
+//!   init is a copy of the caller's memory), and it blanks the caller's
+//!   command line in `/proc/1/cmdline`. `/proc/sys` and the kernel's other
+//!   settings in `/proc` are read-only, its memory and keys masked. (The
+//!   caller's *user* keyring, of the same uid, stays reachable to a
+//!   command that knows or guesses its serial number.)
 //!
 //! # What it is not
 //!

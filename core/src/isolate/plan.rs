@@ -82,8 +82,8 @@ pub(crate) enum Op {
     /// of the top mount only, keeping its locked flags).
     ReadOnly { path: CString, recursive: bool },
     /// Adds `nosuid` and `nodev` to the mount at `path` and every mount
-    /// below it (`mount_setattr(2)`; before Linux 5.12 the bind's own
-    /// flags are all there is).
+    /// below it (`mount_setattr(2)`; before Linux 5.12 a remount of the
+    /// top mount only).
     NoSuid(CString),
     /// `pivot_root(new_root, put_old)`.
     PivotRoot { new_root: CString, put_old: CString },
@@ -426,6 +426,12 @@ pub(crate) struct Prepared {
     pub(crate) rlimits: Vec<Rlimit>,
     /// The command's working directory, inside.
     pub(crate) current_dir: CString,
+    /// Where the caller's command line is in its memory (`arg_start`,
+    /// `arg_end` of `/proc/self/stat`), which the init, a copy, blanks:
+    /// `/proc/1/cmdline` is readable even when the init is not dumpable.
+    pub(crate) command_line: Option<(usize, usize)>,
+    /// The init's name, for `/proc/1/status` and `comm`.
+    pub(crate) init_name: CString,
 }
 
 impl Prepared {
@@ -510,8 +516,20 @@ impl Prepared {
             plan: file_system(binds, container.memory_limit)?,
             rlimits,
             current_dir: c_string(dir.as_os_str().as_bytes(), "current directory")?,
+            command_line: command_line_area(),
+            init_name: c_path("ptm-init")?,
         })
     }
+}
+
+/// Where this process's command line is in its memory: fields 48 and 49
+/// (`arg_start`, `arg_end`) of `/proc/self/stat`, if they can be read.
+fn command_line_area() -> Option<(usize, usize)> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(45);
+    let start = fields.next()?.parse().ok()?;
+    let end = fields.next()?.parse().ok()?;
+    (start < end).then_some((start, end))
 }
 
 /// The command's environment, as `Command` builds it: the caller's (none
@@ -596,7 +614,7 @@ impl Op {
                 Op::NoSuid(path) => {
                     let set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
                     return match set_attr(path, set, true) {
-                        Err(libc::ENOSYS) => Ok(()),
+                        Err(libc::ENOSYS) => remount(path, libc::MS_NOSUID | libc::MS_NODEV),
                         done => done,
                     };
                 }
@@ -680,6 +698,22 @@ unsafe fn read_only(path: &CString, recursive: bool) -> std::result::Result<(), 
             Err(libc::ENOSYS) => {}
             done => return done,
         }
+        remount(path, libc::MS_RDONLY)
+    }
+}
+
+/// Remounts the bind at `path` (its top mount only) with `add` added to
+/// the flags it has, keeping those the kernel locks in a user namespace
+/// (`nosuid`, `nodev`, `noexec`, the atime flags: a remount that dropped
+/// one would be refused with `EPERM`): what `mount_setattr` does, for
+/// kernels before 5.12.
+///
+/// # Safety
+///
+/// Only in the cloned init.
+unsafe fn remount(path: &CString, add: libc::c_ulong) -> std::result::Result<(), i32> {
+    // SAFETY: system calls on a prepared path and a local structure.
+    unsafe {
         // glibc's `statvfs` is `statfs(2)` and a conversion on every
         // kernel that reports mount flags (2.6.36 on, `ST_VALID`).
         let mut fs: libc::statvfs = std::mem::zeroed();
@@ -687,6 +721,7 @@ unsafe fn read_only(path: &CString, recursive: bool) -> std::result::Result<(), 
             return Err(Errno::last_raw());
         }
         let kept = [
+            (libc::ST_RDONLY, libc::MS_RDONLY),
             (libc::ST_NOSUID, libc::MS_NOSUID),
             (libc::ST_NODEV, libc::MS_NODEV),
             (libc::ST_NOEXEC, libc::MS_NOEXEC),
@@ -697,7 +732,7 @@ unsafe fn read_only(path: &CString, recursive: bool) -> std::result::Result<(), 
         .iter()
         .filter(|(st, _)| fs.f_flag & st != 0)
         .fold(0, |flags, (_, ms)| flags | ms);
-        let flags = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | kept;
+        let flags = libc::MS_REMOUNT | libc::MS_BIND | add | kept;
         let null = std::ptr::null::<c_char>();
         if libc::mount(null, path.as_ptr(), null, flags, std::ptr::null()) == 0 {
             Ok(())

@@ -137,25 +137,62 @@ pub fn descendants(pid: u32) -> anyhow::Result<Vec<u32>> {
 ///
 /// # Errors
 ///
-/// If this process's own PSS or `/proc` cannot be read.
+/// If this process's own PSS or `/proc` cannot be read, or a descendant's
+/// PSS cannot be read for another reason than its end: a process that is
+/// not dumpable (a container's init) can be read by root only, and a sum
+/// that silently left it out would understate what the units hold.
 pub fn group_pss_bytes() -> anyhow::Result<(u64, usize)> {
     let me = std::process::id();
     let mut total = pss_bytes(me)?;
     let others = descendants(me)?;
     let mut counted = 0;
     for pid in others {
-        if let Ok(pss) = pss_bytes(pid) {
-            total += pss;
-            counted += 1;
+        match pss_bytes(pid) {
+            Ok(pss) => {
+                total += pss;
+                counted += 1;
+            }
+            Err(error) if ended(&error) => {}
+            Err(error) => {
+                return Err(error.context(format!(
+                    "the PSS of descendant {pid} (a process that is not dumpable, such as \
+                     a container's init, can be read by root only: run as root)"
+                )))
+            }
         }
     }
     Ok((total, counted))
 }
 
+/// Whether `error` says that the process was gone (`ENOENT`, `ESRCH`).
+fn ended(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
+        .any(|io| {
+            matches!(
+                io.raw_os_error(),
+                Some(nix::libc::ENOENT | nix::libc::ESRCH)
+            )
+        })
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{descendants, group_pss_bytes, kib_field, parent_in_stat, peak_rss_bytes};
+    use super::{descendants, ended, group_pss_bytes, kib_field, parent_in_stat, peak_rss_bytes};
     use std::process::{Command, Stdio};
+
+    /// A descendant that is gone is left out of a sum; one that cannot be
+    /// read (a container's init read by another user than root) is an
+    /// error, not a silently smaller sum.
+    #[test]
+    fn only_a_process_that_ended_is_left_out() {
+        let io = |errno| anyhow::Error::from(std::io::Error::from_raw_os_error(errno));
+        assert!(ended(&io(nix::libc::ENOENT).context("reading")));
+        assert!(ended(&io(nix::libc::ESRCH)));
+        assert!(!ended(&io(nix::libc::EACCES).context("reading")));
+        assert!(!ended(&anyhow::anyhow!("no Pss line")));
+    }
 
     #[test]
     fn fields_parse_and_odd_lines_do_not() {

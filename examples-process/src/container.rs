@@ -172,12 +172,12 @@ pub fn run() -> Result<()> {
     );
     println!("container:   {:?}", timed_out()?);
     println!(
-        "notice: a root of its own, a network of its own, limits it cannot"
+        "notice: a root of its own, a network of its own, a process count and"
     );
     println!(
-        "notice: escape; and a first attempt with namespaces alone does not"
+        "notice: a deadline it cannot escape; a first attempt with namespaces"
     );
-    println!("notice: hide one host file");
+    println!("notice: alone does not hide one host file");
     Ok(())
 }
 

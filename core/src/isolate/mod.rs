@@ -1,6 +1,8 @@
 //! A command in a container made of Linux namespaces, without root: its
 //! own user, process ids, hostname, mounts, System V IPC and network, a
-//! root file system of its own, and limits it cannot escape (Linux only).
+//! root file system of its own, and limits: on the whole container where
+//! a cgroup can be made, on each process where rlimits must do (Linux
+//! only).
 //!
 //! ```no_run
 //! use ptm::isolate::Container;

@@ -101,11 +101,11 @@
 //! --init`). At a deadline the caller kills the init, with the same effect.
 //!
 //! The init is a copy of the caller (a `clone` without `CLONE_VM`), so
-//! starting one costs more the more memory mappings the caller has, and
-//! the more copies of it are alive: here one container starts in about
-//! 3 ms, but with 1,000 of them running from one caller each further start
-//! took about 40 ms (the kernel links every copied mapping to every copy:
-//! `anon_vma_clone`; see `benches/RESULTS.md`).
+//! starting one costs more the more memory mappings the caller has: a
+//! caller holding n running containers has n waiting threads and n init
+//! stacks mapped, so each start copies O(n) mappings. Here one container
+//! starts in about 3 ms; holding 100 took 0.6 s to start, 1,000 about 40 s
+//! (`benches/RESULTS.md`).
 //!
 //! Between `clone` and `exec` the child processes run a copy of a possibly
 //! multi-threaded caller, so they only make async-signal-safe system calls

@@ -483,9 +483,6 @@ impl Container {
         ];
         let stdin = Some(ChildStdin::from(stdin));
         let mut pump = Pump::new(&self.stdin, stdin, Some(ChildStdout::from(stdout)), outputs)?;
-        let deadline = self
-            .timeout
-            .and_then(|timeout| started.checked_add(timeout));
         let ended = loop {
             let tick = enforcement.watches_cpu().then(|| Instant::now() + CPU_TICK);
             let until = match (deadline, tick) {
@@ -517,38 +514,45 @@ impl Container {
         let raw = outputs.pop().unwrap_or_default();
         let stderr = outputs.pop().unwrap_or_default();
         let command = command_status(&raw, init_status, pid);
-        let killed = |status: ExitStatus| Output {
-            status,
-            stdout: stdout.clone(),
-            stderr: stderr.clone(),
-        };
-        let limit = |limit: Limit, status: ExitStatus| Error::LimitExceeded {
-            program: self.command_line(),
-            limit,
-            output: killed(status),
-        };
         let cpu = Limit::CpuTime(self.cpu_time_limit.unwrap_or_default());
-        match ended {
-            Ended::Timeout => {
-                return Err(Error::Timeout {
-                    program: self.command_line(),
-                    output: killed(init_status),
-                })
-            }
-            Ended::CpuTime => return Err(limit(cpu, init_status)),
-            Ended::Finished => {}
-        }
-        if enforcement.oom_killed() {
+        // What ended it, and the status to report: the init's (a kill) when
+        // the caller ended the container, else the command's own.
+        let (stopped_by, status) = match ended {
+            Ended::Timeout => (Some(Stop::Timeout), init_status),
+            Ended::CpuTime => (Some(Stop::Limit(cpu)), init_status),
             // A process of the container was killed for memory: the limit
             // ended (part of) the command, whatever its own status.
-            let bytes = self.memory_limit.unwrap_or_default();
-            return Err(limit(Limit::Memory(bytes), command.unwrap_or(init_status)));
+            Ended::Finished if enforcement.oom_killed() => {
+                let bytes = self.memory_limit.unwrap_or_default();
+                let status = command.unwrap_or(init_status);
+                (Some(Stop::Limit(Limit::Memory(bytes))), status)
+            }
+            Ended::Finished => {
+                let status = command?;
+                if enforcement.cpu_by_rlimit && status.signal() == Some(libc::SIGXCPU) {
+                    (Some(Stop::Limit(cpu)), status)
+                } else {
+                    (None, status)
+                }
+            }
+        };
+        let output = Output {
+            status,
+            stdout,
+            stderr,
+        };
+        match stopped_by {
+            None => Ok(output),
+            Some(Stop::Timeout) => Err(Error::Timeout {
+                program: self.command_line(),
+                output,
+            }),
+            Some(Stop::Limit(limit)) => Err(Error::LimitExceeded {
+                program: self.command_line(),
+                limit,
+                output,
+            }),
         }
-        let status = command?;
-        if enforcement.cpu_by_rlimit && status.signal() == Some(libc::SIGXCPU) {
-            return Err(limit(cpu, status));
-        }
-        Ok(killed(status))
     }
 
     /// The command as a shell would need it quoted, for errors.
@@ -650,6 +654,13 @@ fn write_user_maps(init: Pid) -> Result<()> {
 /// as it takes.
 fn readable_before(fd: &OwnedFd, deadline: Option<Instant>) -> io::Result<bool> {
     crate::child::wait_readable(&[fd.as_fd()], deadline)
+}
+
+/// What stopped the command before its own end.
+#[derive(Debug, Clone, Copy)]
+enum Stop {
+    Timeout,
+    Limit(Limit),
 }
 
 /// How the wait for the command ended.

@@ -440,13 +440,17 @@ impl Container {
         // The children's ends now belong to them: closing ours is what
         // lets each read below reach its end.
         drop((stdin_r, stdout_w, stderr_w, report_w, status_w, go_r));
-        write_user_maps(pid)?;
-        enforcement.join(pid)?;
-        // A socket, not a pipe, so that an init already gone is `EPIPE`
-        // without a SIGPIPE that would kill a caller not ignoring it. An
-        // init that failed a step before the go has reported it: that
-        // report, read first, is the error to return.
-        let sent = send(go.as_raw_fd(), b"g", MsgFlags::MSG_NOSIGNAL);
+        // The go, once the init is mapped and in its cgroups. A socket, not
+        // a pipe, so that an init already gone is `EPIPE` without a
+        // SIGPIPE that would kill a caller not ignoring it. An init that
+        // failed a step before the go has reported it (and one still
+        // waiting for the go ends when the socket closes): that report,
+        // read first, is the error to return, before ours.
+        let ready = write_user_maps(pid).and_then(|()| enforcement.join(pid));
+        let sent = match &ready {
+            Ok(()) => send(go.as_raw_fd(), b"g", MsgFlags::MSG_NOSIGNAL),
+            Err(_) => Ok(0),
+        };
         drop(go);
         let deadline = self
             .timeout
@@ -471,6 +475,7 @@ impl Container {
             init.reap()?;
             return Err(self.failure(&prepared, step, index, errno));
         }
+        ready?;
         sent.map_err(|errno| Error::Isolation {
             step: "letting the container's init go on".to_owned(),
             source: io::Error::from(errno),

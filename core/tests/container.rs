@@ -1350,6 +1350,41 @@ fn the_init_shows_its_own_name_not_the_callers_command_line() {
     assert_eq!(out, "ptm-init\nptm-init\n");
 }
 
+/// The command line is blanked even where the caller made its page
+/// read-only (the init writes through `/proc/self/mem`, as a debugger
+/// does, rather than fault). Staged in a re-run of this binary, whose own
+/// argv page is made read-only.
+#[test]
+fn a_read_only_command_line_is_blanked_too() {
+    let name = "a_read_only_command_line_is_blanked_too";
+    if !acting_as(name) {
+        let output = common::within_for("the re-run", Duration::from_secs(60), move || {
+            common::rerun(name)
+                .current_dir("/")
+                .output()
+                .expect("the re-run starts")
+        });
+        common::assert_rerun_done(name, &output);
+        return;
+    }
+    let stat = fs::read_to_string("/proc/self/stat").expect("this process's stat");
+    let start: usize = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(45)?.parse().ok())
+        .expect("arg_start");
+    // SAFETY: `sysconf` reads a constant; `mprotect` of the page that holds
+    // this process's own argv strings, which nothing here writes.
+    unsafe {
+        let page = nix::libc::sysconf(nix::libc::_SC_PAGESIZE) as usize;
+        let base = (start / page) * page;
+        let done = nix::libc::mprotect(base as *mut _, page, nix::libc::PROT_READ);
+        assert_eq!(done, 0, "{}", io::Error::last_os_error());
+    }
+    let out = run_ok("the init's name", sh("tr -d '\\000' < /proc/1/cmdline"));
+    assert_eq!(out, "ptm-init");
+    println!("{}", common::DONE);
+}
+
 /// The command runs in a session and process group of its own (the
 /// init's, pid 1 inside), so `kill(0, ..)` inside reaches only the
 /// container, and a caller in the same group as its container would have
@@ -1483,6 +1518,14 @@ fn the_command_cannot_lift_its_cgroup_limits() {
         + "echo -1 > /tmp/cg/memory.limit_in_bytes && echo lifted; \
            head -c 300000000 /dev/zero | tail -c 200000000 > /dev/null";
     let result = sh(&memory).memory_limit(MEMORY_LIMIT).output();
+    // The lift itself happened (else this would test nothing).
+    let stdout = |result: &ptm::Result<Output>| match result {
+        Ok(out) | Err(Error::LimitExceeded { output: out, .. }) => {
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        }
+        _ => String::new(),
+    };
+    assert_eq!(stdout(&result), "lifted\nlifted\n", "{result:?}");
     assert_stopped_by_the_memory_limit(result, |_| false);
     let processes =
         lift("pids", "pids.max", "max") + "for i in $(seq 1 40); do sleep 30 & echo started; done";
@@ -1490,9 +1533,9 @@ fn the_command_cannot_lift_its_cgroup_limits() {
         .max_processes(10)
         .output()
         .expect("a container");
-    let started = String::from_utf8_lossy(&out.stdout)
-        .matches("started")
-        .count();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("lifted\n"), "{text}");
+    let started = text.matches("started").count();
     assert!(
         started < 10,
         "{started} sleeps started under max_processes(10)"
@@ -1504,6 +1547,7 @@ fn the_command_cannot_lift_its_cgroup_limits() {
         .cpu_time_limit(Duration::from_millis(500))
         .timeout(Duration::from_secs(20))
         .output();
+    assert_eq!(stdout(&result), "lifted\n", "{result:?}");
     assert!(
         matches!(
             result,
@@ -1637,7 +1681,8 @@ fn the_callers_descriptors_are_the_same_after_every_run() {
         (
             "a cgroup the command made below its own",
             sh("mkdir /tmp/cg && mount -t cgroup -o pids none /tmp/cg \
-                && mkdir /tmp/cg/sub && echo $$ > /tmp/cg/sub/cgroup.procs; sleep 0.1")
+                && mkdir /tmp/cg/sub && echo $$ > /tmp/cg/sub/cgroup.procs \
+                && grep -q /sub /proc/self/cgroup")
             .max_processes(5),
         ),
         (
@@ -1663,6 +1708,11 @@ fn the_callers_descriptors_are_the_same_after_every_run() {
         );
         let left = our_cgroups(Path::new("/sys/fs/cgroup"), 6);
         assert!(left.is_empty(), "cgroups left after {what}: {left:?}");
+        if what.starts_with("a cgroup the command made") && is_root() {
+            // It did make one and move there (else this run tests nothing).
+            let status = result.as_ref().map(|out| out.status.success());
+            assert_eq!(status.ok(), Some(true), "{what}: {result:?}");
+        }
     }
     println!("{}", common::DONE);
 }

@@ -28,6 +28,7 @@ pub(crate) const STEP_CHDIR: i32 = 12;
 pub(crate) const STEP_LOCK: i32 = 13;
 pub(crate) const STEP_KEYRING: i32 = 14;
 pub(crate) const STEP_DUMPABLE: i32 = 15;
+pub(crate) const STEP_CMDLINE: i32 = 16;
 
 /// `keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL)`: a new anonymous session
 /// keyring.
@@ -104,12 +105,8 @@ pub(crate) unsafe fn init(prepared: &mut Prepared, fds: ChildFds) -> isize {
         // of its own. (Its environment and the rest are covered by not
         // being dumpable, below.)
         if let Some((start, end)) = prepared.command_line {
-            for address in start..end {
-                std::ptr::write_volatile(address as *mut u8, 0);
-            }
-            let name = b"ptm-init";
-            for (offset, byte) in name.iter().enumerate().take(end - start - 1) {
-                std::ptr::write_volatile((start + offset) as *mut u8, *byte);
+            if let Err(errno) = blank(prepared, start, end) {
+                report_errno(fds.report, STEP_CMDLINE, 0, errno);
             }
         }
         libc::prctl(libc::PR_SET_NAME, prepared.init_name.as_ptr());
@@ -169,8 +166,8 @@ pub(crate) unsafe fn init(prepared: &mut Prepared, fds: ChildFds) -> isize {
         // mount namespace it owns. Mounts copied into a less privileged
         // mount namespace are locked: their read-only flag cannot be
         // cleared nor they be unmounted, even by root with CAP_SYS_ADMIN
-        // in the new namespaces. (And a cgroup namespace: the container's
-        // cgroup is its root.)
+        // in the new namespaces. (And a cgroup namespace: where ptm made
+        // the container a cgroup, its inner cgroup is the root.)
         let lock = libc::CLONE_NEWUSER | libc::CLONE_NEWNS;
         if libc::unshare(lock | libc::CLONE_NEWCGROUP) != 0 {
             report(fds.report, STEP_LOCK, 0);
@@ -279,6 +276,44 @@ unsafe fn exec_command(prepared: &mut Prepared, fds: ChildFds) -> ! {
         libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
         let errno = execvp_prepared(prepared);
         report_errno(fds.report, STEP_EXEC, 0, errno)
+    }
+}
+
+/// Writes zeros, then the init's name, over `start..end` of this process's
+/// memory (the caller's command line, in this copy), through
+/// `/proc/self/mem`: a page the caller made read-only is written all the
+/// same (as a debugger writes), and a failure is an `errno`, not a fault.
+///
+/// # Safety
+///
+/// Only in the cloned init.
+unsafe fn blank(prepared: &Prepared, start: usize, end: usize) -> Result<(), i32> {
+    // SAFETY: `open`, `pwrite` and `close` on prepared strings and local
+    // buffers.
+    unsafe {
+        let fd = libc::open(prepared.self_mem.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
+        if fd < 0 {
+            return Err(Errno::last_raw());
+        }
+        let zeros = [0u8; 256];
+        let mut at = start;
+        let mut result = Ok(());
+        while at < end && result.is_ok() {
+            let n = zeros.len().min(end - at);
+            if libc::pwrite(fd, zeros.as_ptr().cast(), n, at as libc::off_t) != n as isize {
+                result = Err(Errno::last_raw());
+            }
+            at += n;
+        }
+        let name = prepared.init_name.as_bytes();
+        let n = name.len().min(end - start - 1);
+        if result.is_ok()
+            && libc::pwrite(fd, name.as_ptr().cast(), n, start as libc::off_t) != n as isize
+        {
+            result = Err(Errno::last_raw());
+        }
+        libc::close(fd);
+        result
     }
 }
 

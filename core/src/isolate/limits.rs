@@ -25,7 +25,16 @@
 //! go into one below it, `container`, which is also the root of the
 //! container's cgroup namespace: a command that mounts the cgroup file
 //! system (run by root, it owns the files) sees and may rewrite only the
-//! inner cgroup, while the limits above it bound it all the same.
+//! inner cgroup in the hierarchies of its limits, while the limits above
+//! it bound it all the same. In the other hierarchies (those of limits
+//! not set, and `cpu`, `freezer`, `cpuset`, ... here) its cgroup namespace
+//! is rooted at the caller's own cgroup, which such a command may rewrite:
+//! run by root, containers are not isolated from the cgroups.
+//!
+//! On cgroup v1 an OOM kill is counted in the victim's own cgroup only:
+//! a command that moves a process into a cgroup of its own below the
+//! inner one, and removes that cgroup after the kill, hides the kill
+//! (the limit holds; the caller is not told it ended anything).
 //!
 //! Only the cgroup v1 paths and the rlimits are exercised by ptm's tests:
 //! the machine they run on has no delegated cgroup v2.
@@ -34,7 +43,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::libc;
 use nix::unistd::Pid;
@@ -44,6 +53,9 @@ use crate::error::{Error, Result};
 
 /// How often the caller reads a CPU-time cgroup's usage.
 pub(crate) const CPU_TICK: Duration = Duration::from_millis(10);
+
+/// How long removing a run's cgroups may take in all.
+const REMOVE_GRACE: Duration = Duration::from_millis(100);
 
 /// The cgroup below each of ptm's that holds the container's processes.
 const INNER: &str = "container";
@@ -103,18 +115,25 @@ impl Drop for Cgroup {
     fn drop(&mut self) {
         // The deepest first: the command may have made cgroups below the
         // inner one (it is root in its namespaces), which must go before.
+        // Bounded as a whole: a chain of cgroups it made too deep to
+        // reach (past PATH_MAX) would otherwise be retried for each
+        // directory above it; then the cgroup stays behind (empty).
+        let deadline = Instant::now() + REMOVE_GRACE;
         for dir in tree(&self.dir) {
-            remove(&dir);
+            remove(&dir, deadline);
         }
     }
 }
 
 /// Removes the cgroup `dir`. The last processes leave a cgroup a moment
-/// after their parent has reaped them: retry for up to 100 ms.
-fn remove(dir: &Path) {
-    for _ in 0..100 {
+/// after their parent has reaped them: retried until `deadline`.
+fn remove(dir: &Path, deadline: Instant) {
+    loop {
         match fs::remove_dir(dir) {
             Err(error) if error.raw_os_error() == Some(libc::EBUSY) => {
+                if Instant::now() >= deadline {
+                    return;
+                }
                 std::thread::sleep(Duration::from_millis(1));
             }
             _ => return,
@@ -202,6 +221,13 @@ impl Enforcement {
                         let _ = cgroup.write("memory.swap.max", "0");
                     }
                     Some(cgroup) => {
+                        // Before Linux 5.11 a parent could leave its
+                        // children out of its limit: the limit must bind
+                        // the inner cgroup, so the outer one must count it.
+                        let hierarchy = cgroup.read("memory.use_hierarchy");
+                        if hierarchy.is_ok_and(|text| text.trim() == "0") {
+                            cgroup.write("memory.use_hierarchy", "1")?;
+                        }
                         cgroup.write("memory.limit_in_bytes", &bytes.to_string())?;
                         if cgroup.dir.join("memory.memsw.limit_in_bytes").exists() {
                             cgroup.write("memory.memsw.limit_in_bytes", &bytes.to_string())?;

@@ -67,9 +67,11 @@
 //! applies seccomp policies written per system call (kafel).
 //!
 //! Run by root, the command is root on the host for what it can reach:
-//! `/etc/shadow` in the read-only `/etc`, and a `bind_rw` directory, where
-//! it can leave a set-uid root file for the host (binds are `nosuid`
-//! inside only). Run containers as an ordinary user where you can.
+//! `/etc/shadow` in the read-only `/etc`; a `bind_rw` directory, where it
+//! can leave a set-uid root file for the host (binds are `nosuid` inside
+//! only); and, by mounting the cgroup file system, the caller's own
+//! cgroups in the hierarchies where ptm set no limit. Run containers as an
+//! ordinary user where you can.
 //!
 //! What the command writes to stdout and stderr is kept whole, in the
 //! caller's memory: bound it with [`Container::timeout`].
@@ -158,7 +160,7 @@ mod plan;
 
 pub use crate::error::Limit;
 use init::{ChildFds, STEP_CHDIR, STEP_DESCRIPTORS, STEP_EXEC, STEP_FORK, STEP_HOSTNAME};
-use init::{STEP_DUMPABLE, STEP_KEYRING, STEP_LOCK, STEP_LOOPBACK, STEP_PLAN};
+use init::{STEP_CMDLINE, STEP_DUMPABLE, STEP_KEYRING, STEP_LOCK, STEP_LOOPBACK, STEP_PLAN};
 use init::{STEP_PRIVATE, STEP_RLIMIT, STEP_STDIO};
 use limits::{Enforcement, CPU_TICK};
 use plan::{check_binds, plan_failure, Prepared};
@@ -456,8 +458,11 @@ impl Container {
             .timeout
             .and_then(|timeout| started.checked_add(timeout));
         // The set-up runs under the timeout too (a bind of a hung network
-        // file system would block a mount).
-        if !readable_before(&report, deadline)? {
+        // file system would block a mount). Without the go, the init ends at
+        // once (its report, if any, is written): no deadline, so that our
+        // own error is not mistaken for a timeout.
+        let report_deadline = if ready.is_ok() { deadline } else { None };
+        if !readable_before(&report, report_deadline)? {
             init.kill();
             let status = init.reap()?;
             return Err(Error::Timeout {
@@ -592,6 +597,7 @@ impl Container {
             }
             STEP_KEYRING => "joining a session keyring of its own".to_owned(),
             STEP_DUMPABLE => "making the init not dumpable".to_owned(),
+            STEP_CMDLINE => "blanking the caller's command line in the init".to_owned(),
             STEP_LOCK => {
                 let what = ["unshare", "setgroups", "uid_map", "gid_map"]
                     .get(index)

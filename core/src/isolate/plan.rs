@@ -432,6 +432,8 @@ pub(crate) struct Prepared {
     pub(crate) command_line: Option<(usize, usize)>,
     /// The init's name, for `/proc/1/status` and `comm`.
     pub(crate) init_name: CString,
+    /// `/proc/self/mem`, through which the init blanks the command line.
+    pub(crate) self_mem: CString,
 }
 
 impl Prepared {
@@ -518,6 +520,7 @@ impl Prepared {
             current_dir: c_string(dir.as_os_str().as_bytes(), "current directory")?,
             command_line: command_line_area(),
             init_name: c_path("ptm-init")?,
+            self_mem: c_path("/proc/self/mem")?,
         })
     }
 }

@@ -1560,6 +1560,31 @@ fn the_command_cannot_lift_its_cgroup_limits() {
     );
 }
 
+/// An OOM kill under the memory limit is reported even when the command
+/// hides it: it moves the allocating process into a memory cgroup of its
+/// own below its root, and removes that cgroup after the kill (cgroup v1
+/// counts the kill there only), then exits 0.
+#[test]
+fn an_oom_kill_the_command_hides_is_still_reported() {
+    if needs_root("an_oom_kill_the_command_hides_is_still_reported") {
+        return;
+    }
+    let script = "mkdir /tmp/cg && mount -t cgroup -o memory none /tmp/cg \
+        && mkdir /tmp/cg/sub && echo moved; \
+        sh -c 'echo $$ > /tmp/cg/sub/cgroup.procs; \
+               head -c 300000000 /dev/zero | tail -c 200000000 > /dev/null'; \
+        sleep 0.2; rmdir /tmp/cg/sub && echo removed; exit 0";
+    let result = sh(script).memory_limit(MEMORY_LIMIT).output();
+    match result {
+        Err(Error::LimitExceeded { limit, output, .. }) => {
+            assert_eq!(limit, Limit::Memory(MEMORY_LIMIT));
+            let text = String::from_utf8_lossy(&output.stdout);
+            assert_eq!(text, "moved\nremoved\n", "the hiding did not happen");
+        }
+        other => panic!("expected Error::LimitExceeded with Limit::Memory, got {other:?}"),
+    }
+}
+
 /// The files of `/proc` that show the host's memory, keys or timers are
 /// masked (empty inside).
 #[test]

@@ -31,16 +31,18 @@
 //! is rooted at the caller's own cgroup, which such a command may rewrite:
 //! run by root, containers are not isolated from the cgroups.
 //!
-//! On cgroup v1 an OOM kill is counted in the victim's own cgroup only:
-//! a command that moves a process into a cgroup of its own below the
-//! inner one, and removes that cgroup after the kill, hides the kill
-//! (the limit holds; the caller is not told it ended anything).
+//! On cgroup v1 an OOM kill is counted in the victim's own cgroup only,
+//! which a command may make below the inner one and remove after the
+//! kill: the caller also listens for the outer cgroup's OOM
+//! notifications (an eventfd registered in `cgroup.event_control`), which
+//! the kernel sends wherever below the victim is.
 //!
 //! Only the cgroup v1 paths and the rlimits are exercised by ptm's tests:
 //! the machine they run on has no delegated cgroup v2.
 
-use std::fs;
+use std::fs::{self, File};
 use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -147,6 +149,11 @@ pub(crate) struct Enforcement {
     cgroups: Vec<Cgroup>,
     /// Where the memory cgroup counts OOM kills.
     memory: Option<usize>,
+    /// Cgroup v1: an eventfd the kernel signals at every OOM in the outer
+    /// memory cgroup, which a command cannot hide by removing the
+    /// victim's cgroup (`cgroup.event_control` on `memory.oom_control`),
+    /// and the `memory.oom_control` it listens on (kept open with it).
+    oom_events: Option<(OwnedFd, File)>,
     /// Where the CPU-time cgroup counts usage, and the limit.
     cpu: Option<(usize, Duration)>,
     /// For the command.
@@ -213,6 +220,10 @@ impl Enforcement {
         match controller {
             "memory" => {
                 let bytes = container.memory_limit.unwrap_or(u64::MAX);
+                let listener = match cgroup {
+                    Some(cgroup) if cgroup.version == Version::V1 => Some(oom_listener(cgroup)?),
+                    _ => None,
+                };
                 match cgroup {
                     Some(cgroup) if cgroup.version == Version::V2 => {
                         cgroup.write("memory.max", &bytes.to_string())?;
@@ -236,6 +247,7 @@ impl Enforcement {
                     None => self.rlimit(libc::RLIMIT_AS, bytes, bytes, "memory_limit (RLIMIT_AS)"),
                 }
                 self.memory = index;
+                self.oom_events = listener;
             }
             "pids" => {
                 // The init counts too.
@@ -355,14 +367,54 @@ impl Enforcement {
         };
         match cgroup.version {
             // Counted on the victim's own cgroup, which the command may
-            // have made below the inner one: every cgroup below counts.
-            Version::V1 => tree(&cgroup.dir)
-                .iter()
-                .any(|dir| kills(dir, "memory.oom_control") > 0),
+            // have made below the inner one (and removed since): the
+            // eventfd, else every cgroup still below.
+            Version::V1 => {
+                self.oom_events
+                    .as_ref()
+                    .is_some_and(|(events, _)| signalled(events))
+                    || tree(&cgroup.dir)
+                        .iter()
+                        .any(|dir| kills(dir, "memory.oom_control") > 0)
+            }
             // Hierarchical: the outer cgroup counts what happened below.
             Version::V2 => kills(&cgroup.dir, "memory.events") > 0,
         }
     }
+}
+
+/// Registers an eventfd for the OOM notifications of the v1 memory cgroup
+/// `cgroup` (the kernel's `cgroup.event_control` interface): it is
+/// signalled at every OOM of the cgroup's limit, wherever the victim is.
+fn oom_listener(cgroup: &Cgroup) -> Result<(OwnedFd, File)> {
+    let failed = |step: String, source: io::Error| Error::Isolation { step, source };
+    let control = cgroup.dir.join("memory.oom_control");
+    let watched = File::open(&control)
+        .map_err(|source| failed(format!("opening {}", control.display()), source))?;
+    // SAFETY: `eventfd` takes two integers and returns a new descriptor
+    // or -1.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+    if fd < 0 {
+        let source = io::Error::last_os_error();
+        return Err(failed(
+            "creating an eventfd for OOM notifications".to_owned(),
+            source,
+        ));
+    }
+    // SAFETY: a descriptor the kernel just opened for us, owned by nothing
+    // else.
+    let events = unsafe { OwnedFd::from_raw_fd(fd) };
+    let line = format!("{} {}", events.as_raw_fd(), watched.as_raw_fd());
+    cgroup.write("cgroup.event_control", &line)?;
+    Ok((events, watched))
+}
+
+/// Whether the eventfd `events` has been signalled (non-blocking read).
+fn signalled(events: &OwnedFd) -> bool {
+    let mut count = [0u8; 8];
+    // SAFETY: a read of 8 bytes into a local buffer from our descriptor.
+    let read = unsafe { libc::read(events.as_raw_fd(), count.as_mut_ptr().cast(), count.len()) };
+    read == 8 && u64::from_ne_bytes(count) > 0
 }
 
 /// `dir` and every directory below it, the deepest first.

@@ -100,6 +100,23 @@ fn result(what: &str, container: Container) -> ptm::Result<Output> {
     within(what, move || container.output())
 }
 
+/// Runs a command that would leave a mark in a bound directory, changed by
+/// `configure` so that it must be refused, and asserts that it never
+/// started (no mark); returns what `output` returned.
+fn refused_before_start(
+    what: &str,
+    configure: impl FnOnce(Container) -> Container,
+) -> ptm::Result<Output> {
+    let marker = tempfile::tempdir().expect("a marker directory");
+    let container = sh("true > /marker/started").bind_rw(marker.path(), "/marker");
+    let result = result(what, configure(container));
+    assert!(
+        !marker.path().join("started").exists(),
+        "{what}: the command ran ({result:?})"
+    );
+    result
+}
+
 /// Runs `container`, which must start and succeed; its stdout as text.
 fn run_ok(what: &str, container: Container) -> String {
     let out = match result(what, container) {
@@ -583,14 +600,14 @@ fn a_file_can_be_bound() {
 fn a_missing_host_path_is_an_error_before_anything_starts() {
     let missing = missing_host_path();
     for writable in [false, true] {
-        let marker = tempfile::tempdir().expect("a marker directory");
-        let container = sh("true > /marker/started").bind_rw(marker.path(), "/marker");
-        let container = if writable {
-            container.bind_rw(&missing, "/missing")
-        } else {
-            container.bind_ro(&missing, "/missing")
-        };
-        match result("a missing host path", container) {
+        let result = refused_before_start("a missing host path", |container| {
+            if writable {
+                container.bind_rw(&missing, "/missing")
+            } else {
+                container.bind_ro(&missing, "/missing")
+            }
+        });
+        match result {
             Err(error @ Error::Isolation { .. }) => {
                 let message = error.to_string();
                 assert!(
@@ -604,10 +621,6 @@ fn a_missing_host_path_is_an_error_before_anything_starts() {
             }
             other => panic!("writable {writable}: expected Error::Isolation, got {other:?}"),
         }
-        assert!(
-            !marker.path().join("started").exists(),
-            "writable {writable}: the command ran"
-        );
     }
 }
 
@@ -617,20 +630,15 @@ fn a_missing_host_path_is_an_error_before_anything_starts() {
 fn a_relative_bind_target_is_refused() {
     let shared = tempfile::tempdir().expect("a host directory");
     for target in ["shared", "./shared", "/shared/../etc"] {
-        let marker = tempfile::tempdir().expect("a marker directory");
-        let container = sh("true > /marker/started")
-            .bind_rw(marker.path(), "/marker")
-            .bind_ro(shared.path(), target);
-        match result("a relative bind target", container) {
+        let result = refused_before_start("a relative bind target", |container| {
+            container.bind_ro(shared.path(), target)
+        });
+        match result {
             Err(Error::InvalidArgument(message)) => {
                 assert!(message.contains(target), "{target}: {message}");
             }
             other => panic!("{target}: expected Error::InvalidArgument, got {other:?}"),
         }
-        assert!(
-            !marker.path().join("started").exists(),
-            "{target}: the command ran"
-        );
     }
 }
 
@@ -1080,11 +1088,9 @@ fn where_no_cgroup_can_be_made_rlimits_hold_and_max_processes_is_refused() {
                 .is_none(),
             "cgroups still mounted"
         );
-        let marker = tempfile::tempdir().expect("a marker directory");
-        let refused = sh("true > /marker/started")
-            .bind_rw(marker.path(), "/marker")
-            .max_processes(10)
-            .output();
+        let refused = refused_before_start("max_processes without cgroups", |container| {
+            container.max_processes(10)
+        });
         match refused {
             Err(Error::Isolation { step, source }) => {
                 assert_eq!(
@@ -1095,7 +1101,6 @@ fn where_no_cgroup_can_be_made_rlimits_hold_and_max_processes_is_refused() {
             }
             other => panic!("max_processes: expected Error::Isolation, got {other:?}"),
         }
-        assert!(!marker.path().join("started").exists(), "the command ran");
         let out = sh("head -c 300000000 /dev/zero | tail -c 200000000 > /dev/null")
             .memory_limit(MEMORY_LIMIT)
             .output()
@@ -1268,42 +1273,29 @@ fn current_dir_is_a_path_inside_the_container() {
             .current_dir("/work-inside"),
     );
     assert_eq!(out, "/work-inside\nfile\n");
-    let marker = tempfile::tempdir().expect("a marker directory");
     let host_only = dir.path();
-    let result = result(
-        "a host directory as current_dir",
-        sh("true > /marker/started")
-            .bind_rw(marker.path(), "/marker")
-            .current_dir(host_only),
-    );
+    let result = refused_before_start("a host directory as current_dir", |container| {
+        container.current_dir(host_only)
+    });
     assert!(
         result.is_err(),
         "ran in {} (absent inside): {result:?}",
         host_only.display()
     );
-    assert!(!marker.path().join("started").exists(), "the command ran");
 }
 
 /// Asserts that `current_dir(dir)` is refused (`Error::InvalidArgument`
 /// naming it) before anything starts.
 fn assert_current_dir_refused(dir: &str) {
-    let marker = tempfile::tempdir().expect("a marker directory");
-    let result = result(
-        "a current_dir to refuse",
-        sh("true > /marker/started")
-            .bind_rw(marker.path(), "/marker")
-            .current_dir(dir),
-    );
+    let result = refused_before_start("a current_dir to refuse", |container| {
+        container.current_dir(dir)
+    });
     match result {
         Err(Error::InvalidArgument(message)) => {
             assert!(message.contains(dir), "{dir}: {message}");
         }
         other => panic!("{dir}: expected Error::InvalidArgument, got {other:?}"),
     }
-    assert!(
-        !marker.path().join("started").exists(),
-        "{dir}: the command ran"
-    );
 }
 
 /// A relative `current_dir` is refused before anything starts.

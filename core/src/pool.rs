@@ -83,11 +83,12 @@ use std::time::{Duration, Instant};
 use crossbeam_utils::CachePadded;
 
 use crate::error::{Error, Result};
-use crate::sync::channel::{
-    self, Receiver, RecvError, SendError, Sender, TryRecvError, TrySendError,
-};
+use crossbeam_deque::{Steal, Stealer};
+use crossbeam_queue::{ArrayQueue, SegQueue};
+
+use crate::sync::channel::{self, Receiver, SendError, Sender, TryRecvError, TrySendError};
 use crate::sync::{
-    fence, lock, thread, thread_local, Arc, AtomicBool, AtomicUsize, Condvar, Either, Mutex,
+    fence, lock, thread, thread_local, Arc, AtomicBool, AtomicUsize, Condvar, Mutex,
 };
 
 /// A job as the workers see it: it records its own outcome in the slot of the
@@ -114,10 +115,22 @@ thread_local! {
 struct WorkerCtx {
     shared: Arc<Shared>,
     index: usize,
-    receiver: Receiver<Job>,
+    /// This worker's own deque of an unbounded pool (`None` for a bounded
+    /// one): the jobs that jobs running here submit. It pops the newest
+    /// first; idle workers steal the oldest (`Shared::stealers`).
+    local: Option<crossbeam_deque::Worker<Job>>,
 }
 
 impl WorkerCtx {
+    /// The next job for this worker: its own newest, else the oldest in the
+    /// pool's queue, else the oldest of another worker's deque.
+    fn find_job(&self) -> Option<Job> {
+        if let Some(job) = self.local.as_ref().and_then(crossbeam_deque::Worker::pop) {
+            return Some(job);
+        }
+        self.shared.pop_from(self.index + 1)
+    }
+
     /// Runs one dequeued job on this worker, or drops it if `shutdown_now`
     /// has begun (counted as cancelled).
     fn run(&self, job: Job) {
@@ -130,25 +143,55 @@ impl WorkerCtx {
         }
     }
 
-    /// Waits for a message on `done` while running the pool's queued jobs on
-    /// this worker: what `join` and `scope` do on a worker of their own pool,
-    /// where merely blocking could wait for a job that only this worker
-    /// would run (a pool of one worker joining a job it spawned).
+    /// Waits until `signal` is finished while running the pool's queued jobs
+    /// on this worker: what `join` and `scope` do on a worker of their own
+    /// pool, where merely blocking could wait for a job that only this
+    /// worker would run (a pool of one worker joining a job it spawned).
     ///
-    /// It sleeps only when the queue is empty and `done` has nothing, and
-    /// wakes for whichever comes first. The jobs it runs nest on this
-    /// thread's stack: it returns once `done` is ready *and* the job it is
-    /// running returned.
-    fn help_until<R>(&self, done: &Receiver<R>) -> std::result::Result<R, RecvError> {
+    /// It sleeps only when the queue is empty and `signal` is not finished,
+    /// and wakes for whichever comes first: its waker is in `signal`, and it
+    /// sleeps among the pool's idle threads, which submitters wake. The jobs
+    /// it runs nest on this thread's stack: it returns once `signal` is
+    /// finished *and* the job it was running returned.
+    fn help_until(&self, signal: &Signal) {
+        let shared = &*self.shared;
+        let waker = unparker();
         loop {
-            match channel::recv_either(done, &self.receiver) {
-                Either::Left(message) => return message,
-                Either::Right(Ok(job)) => self.run(job),
-                // The queue is closed and empty: nothing left to help with.
-                Either::Right(Err(RecvError)) => return done.recv(),
+            if signal.is_finished() {
+                break;
             }
+            if let Some(job) = self.find_job() {
+                self.run(job);
+                continue;
+            }
+            // Waker first, then the last look (the handshake of `Signal`).
+            signal.set_waker(&waker);
+            if signal.is_finished() {
+                break;
+            }
+            shared.idle_wait(&|| signal.is_finished());
+        }
+        // A submitter may have woken this thread for a job it did not take:
+        // pass the wake-up on.
+        if !shared.queue_is_empty() {
+            shared.wake_one();
         }
     }
+}
+
+/// A [`Waker`] that unparks the calling thread: how a thread waiting in
+/// [`thread::park`] is woken by a finished [`Signal`].
+fn unparker() -> Waker {
+    struct Unpark(thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+        fn wake_by_ref(self: &std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    Waker::from(std::sync::Arc::new(Unpark(thread::current())))
 }
 
 /// The calling thread's worker context if it is a worker of the pool whose
@@ -405,15 +448,35 @@ impl PoolBuilder {
                 self.thread_name
             )));
         }
-        let (sender, receiver) = match self.queue_capacity {
-            Some(capacity) => channel::bounded(capacity),
-            None => channel::unbounded(),
+        let (sender, queue) = match self.queue_capacity {
+            Some(capacity) => {
+                let (sender, receiver) = channel::bounded(capacity);
+                (Some(sender), Queue::Bounded(receiver))
+            }
+            None => (None, Queue::Unbounded(Injector::new())),
         };
+        let mut locals: Vec<Option<crossbeam_deque::Worker<Job>>> = match queue {
+            Queue::Unbounded(_) => (0..workers)
+                .map(|_| Some(crossbeam_deque::Worker::new_lifo()))
+                .collect(),
+            Queue::Bounded(_) => (0..workers).map(|_| None).collect(),
+        };
+        let stealers = locals
+            .iter()
+            .flatten()
+            .map(|local| local.stealer())
+            .collect();
         let shared = Arc::new(Shared {
             slots: (0..workers)
                 .map(|_| CachePadded::new(Slot::default()))
                 .collect(),
             submitted: CachePadded::new(AtomicUsize::new(0)),
+            queue,
+            stealers,
+            closed: AtomicBool::new(false),
+            sleepers: CachePadded::new(AtomicUsize::new(0)),
+            // Each thread is listed at most once: pushing never allocates.
+            sleeping: Mutex::new(Vec::with_capacity(workers)),
             waiters: AtomicUsize::new(0),
             cancel: AtomicBool::new(false),
             idle_lock: Mutex::new(()),
@@ -435,7 +498,7 @@ impl PoolBuilder {
             let worker = Worker {
                 shared: Arc::clone(&shared),
                 index,
-                receiver: receiver.clone(),
+                local: locals[index].take(),
                 on_start: self.on_start.clone(),
                 on_stop: self.on_stop.clone(),
                 _exit: ExitNotice {
@@ -448,14 +511,15 @@ impl PoolBuilder {
                 Err(source) => {
                     // Closing the queue tells the started workers to end.
                     drop((sender, exits));
+                    shared.close();
                     join_or_detach(&mut started, &exited, grace);
                     return Err(Error::ThreadSpawn { name, source });
                 }
             }
         }
         Ok(ThreadPool {
-            sender: Some(sender),
-            receiver,
+            open: true,
+            sender,
             threads: started.into_iter().flatten().collect(),
             exited,
             shared,
@@ -501,7 +565,7 @@ fn join_or_detach(
 struct Worker {
     shared: Arc<Shared>,
     index: usize,
-    receiver: Receiver<Job>,
+    local: Option<crossbeam_deque::Worker<Job>>,
     on_start: Option<Hook>,
     on_stop: Option<Hook>,
     /// Dropped when the loop and the stop hook have returned (or when the
@@ -515,7 +579,7 @@ impl Worker {
         let Worker {
             shared,
             index,
-            receiver,
+            local,
             on_start,
             on_stop,
             _exit,
@@ -526,7 +590,7 @@ impl Worker {
         worker_loop(Rc::new(WorkerCtx {
             shared,
             index,
-            receiver,
+            local,
         }));
         if let Some(hook) = on_stop {
             run_hook("on_thread_stop", &hook, index);
@@ -572,11 +636,12 @@ impl Drop for ExitNotice {
 ///
 /// See the [module documentation](self) for the design and its invariants.
 pub struct ThreadPool {
-    /// `None` once shut down (only inside `finish`, which `Drop` may call
+    /// False once shut down (only inside `finish`, which `Drop` may call
     /// after `shutdown` already did).
+    open: bool,
+    /// The sending end of a bounded queue; `None` for an unbounded one, and
+    /// once shut down.
     sender: Option<Sender<Job>>,
-    /// Kept so that `shutdown_now` can drain the queue itself, at once.
-    receiver: Receiver<Job>,
     threads: Vec<thread::JoinHandle<()>>,
     /// Each worker's index, sent once its loop and stop hook have returned:
     /// how [`shutdown_timeout`](Self::shutdown_timeout) waits with a bound.
@@ -590,6 +655,18 @@ struct Shared {
     slots: Box<[CachePadded<Slot>]>,
     /// Jobs accepted or being offered to the queue (see module docs).
     submitted: CachePadded<AtomicUsize>,
+    queue: Queue,
+    /// The thieves' ends of the workers' deques (empty for a bounded pool).
+    stealers: Box<[Stealer<Job>]>,
+    /// Set once by a shutdown (which has the pool to itself): the workers of
+    /// an unbounded queue end when they see it and the queue is empty.
+    closed: AtomicBool,
+    /// How many threads are in `sleeping`; read by submitters after a
+    /// `fence(SeqCst)` (the idle handshake, see `idle_wait`).
+    sleepers: CachePadded<AtomicUsize>,
+    /// The threads parked in `idle_wait`: idle workers of an unbounded queue,
+    /// and workers waiting in `join` or `scope`. A submitter unparks one.
+    sleeping: Mutex<Vec<thread::Thread>>,
     /// `wait_idle` calls currently waiting; read by workers after each job.
     waiters: AtomicUsize,
     /// Set by `shutdown_now`: workers drop the jobs they dequeue after it.
@@ -699,7 +776,210 @@ impl Drop for AbortOnUnwind {
     }
 }
 
+/// Slots of an unbounded pool's ring: 24 bytes each, allocated when the pool
+/// is built. Small under loom, so that the models reach the overflow.
+const RING_SLOTS: usize = if cfg!(loom) { 2 } else { 1024 };
+
+/// Spins (each a `yield_now`, then a look at the queue) that an idle worker
+/// of an unbounded pool makes before it parks; none under loom, whose
+/// models need no extra schedules.
+const IDLE_SPINS: usize = if cfg!(loom) { 0 } else { 64 };
+
+/// The pool's job queue.
+enum Queue {
+    /// No bound ([`PoolBuilder::queue_capacity`] not set): an [`Injector`],
+    /// and ptm's own idle handshake to park and wake the workers.
+    Unbounded(Injector),
+    /// A bound: a `crossbeam-channel` of that capacity, whose blocking send
+    /// is the back pressure (and whose capacity 0 is a rendezvous). Idle
+    /// workers block in its `recv`.
+    Bounded(Receiver<Job>),
+}
+
+// ANCHOR: injector
+/// The unbounded queue: a fixed ring of [`RING_SLOTS`] jobs, and a list that
+/// takes the jobs only while the ring is full. Neither allocates per job,
+/// and the ring never allocates after the pool is built: an unbounded
+/// `crossbeam-channel` allocates a block per 31 messages on the sender and
+/// frees it on a receiver, and under glibc that pair contends for the
+/// allocator's lock (a third of a no-op job's cost in `perf`, here).
+///
+/// FIFO for each submitter: while the overflow holds a job, new jobs go
+/// there too, and workers take from the ring first, so a job never
+/// overtakes one submitted before it by the same thread.
+///
+/// When the ring is full, the submitter yields its CPU once before it spills
+/// into the overflow: on a machine with fewer CPUs than busy threads, a full
+/// ring means the workers are waiting for a CPU, and handing them this one
+/// drains the ring. With a CPU to spare, the yield returns at once.
+struct Injector {
+    ring: ArrayQueue<Job>,
+    overflow: SegQueue<Job>,
+}
+
+impl Injector {
+    fn new() -> Injector {
+        Injector {
+            ring: ArrayQueue::new(RING_SLOTS),
+            overflow: SegQueue::new(),
+        }
+    }
+
+    fn push(&self, job: Job) {
+        let spilled = if self.overflow.is_empty() {
+            match self.ring.push(job) {
+                Ok(()) => None,
+                Err(job) => {
+                    thread::yield_now();
+                    self.ring.push(job).err()
+                }
+            }
+        } else {
+            Some(job)
+        };
+        if let Some(job) = spilled {
+            self.overflow.push(job);
+        }
+    }
+
+    fn pop(&self) -> Option<Job> {
+        self.ring.pop().or_else(|| self.overflow.pop())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ring.is_empty() && self.overflow.is_empty()
+    }
+
+    fn len(&self) -> usize {
+        self.ring.len() + self.overflow.len()
+    }
+}
+// ANCHOR_END: injector
+
 impl Shared {
+    /// Takes a queued job, never blocking: from the pool's queue, else
+    /// stolen from a worker's deque.
+    fn pop(&self) -> Option<Job> {
+        self.pop_from(0)
+    }
+
+    /// [`pop`](Self::pop), trying the deques from worker `first` on (so
+    /// that thieves spread over them).
+    fn pop_from(&self, first: usize) -> Option<Job> {
+        match &self.queue {
+            Queue::Bounded(receiver) => receiver.try_recv().ok(),
+            Queue::Unbounded(injector) => injector.pop().or_else(|| self.steal(first)),
+        }
+    }
+
+    /// The oldest job of some worker's deque, trying each from `first` on.
+    fn steal(&self, first: usize) -> Option<Job> {
+        let n = self.stealers.len();
+        loop {
+            let mut contended = false;
+            for i in 0..n {
+                match self.stealers[(first + i) % n].steal() {
+                    Steal::Success(job) => return Some(job),
+                    Steal::Retry => contended = true,
+                    Steal::Empty => {}
+                }
+            }
+            if !contended {
+                return None;
+            }
+        }
+    }
+
+    fn queue_is_empty(&self) -> bool {
+        match &self.queue {
+            Queue::Unbounded(injector) => {
+                injector.is_empty() && self.stealers.iter().all(Stealer::is_empty)
+            }
+            Queue::Bounded(receiver) => receiver.is_empty(),
+        }
+    }
+
+    fn queue_len(&self) -> usize {
+        match &self.queue {
+            Queue::Unbounded(injector) => self
+                .stealers
+                .iter()
+                .map(Stealer::len)
+                .fold(injector.len(), usize::wrapping_add),
+            Queue::Bounded(receiver) => receiver.len(),
+        }
+    }
+
+    // ANCHOR: idle_wait
+    /// Parks the calling thread until a submitter or a [`Signal`] wakes it,
+    /// unless, once it is listed as sleeping, there is a job, the pool is
+    /// closed, or `ready()`. It may also return for no reason: callers loop.
+    ///
+    /// The handshake with [`notify`](Self::notify) is the one `wait_idle`
+    /// uses: this side lists itself, `fence(SeqCst)`, then looks at the
+    /// queue; a submitter queues, `fence(SeqCst)`, then looks at
+    /// `sleepers`. The fences are ordered one way or the other, so either
+    /// this thread sees the job or the submitter sees this thread (and
+    /// unparks it; an unpark that comes before the park makes the park
+    /// return at once).
+    fn idle_wait(&self, ready: &dyn Fn() -> bool) {
+        let me = thread::current();
+        {
+            let mut sleeping = lock(&self.sleeping);
+            sleeping.push(me.clone());
+            self.sleepers.fetch_add(1, Relaxed);
+        }
+        fence(SeqCst);
+        if !(ready() || !self.queue_is_empty() || self.closed.load(Acquire)) {
+            thread::park();
+        }
+        // Still listed if nobody woke it (it did not park, the wake-up came
+        // from a `Signal`, or the park returned spuriously).
+        let mut sleeping = lock(&self.sleeping);
+        if let Some(at) = sleeping.iter().position(|t| t.id() == me.id()) {
+            sleeping.swap_remove(at);
+            self.sleepers.fetch_sub(1, Relaxed);
+        }
+    }
+
+    /// Called after queueing a job: wakes one sleeping thread, if any.
+    fn notify(&self) {
+        // Pairs with the fence in `idle_wait`.
+        fence(SeqCst);
+        if self.sleepers.load(Relaxed) != 0 {
+            self.wake_one();
+        }
+    }
+    // ANCHOR_END: idle_wait
+
+    /// Unparks one thread of `sleeping` (the last to sleep), if any.
+    fn wake_one(&self) {
+        let thread = {
+            let mut sleeping = lock(&self.sleeping);
+            let thread = sleeping.pop();
+            if thread.is_some() {
+                self.sleepers.fetch_sub(1, Relaxed);
+            }
+            thread
+        };
+        if let Some(thread) = thread {
+            thread.unpark();
+        }
+    }
+
+    /// Marks the pool closed and unparks every sleeping thread. Called with
+    /// the pool to itself (nothing is submitted any more).
+    fn close(&self) {
+        self.closed.store(true, Release);
+        // Pairs with the fence in `idle_wait`, as for a job.
+        fence(SeqCst);
+        let mut sleeping = lock(&self.sleeping);
+        self.sleepers.store(0, Relaxed);
+        for thread in sleeping.drain(..) {
+            thread.unpark();
+        }
+    }
+
     /// An identity for `CURRENT_POOL`: the address of this `Shared`, which
     /// lives in an `Arc` and so does not move while any worker runs.
     fn id(&self) -> usize {
@@ -740,8 +1020,35 @@ impl Shared {
 fn worker_loop(ctx: Rc<WorkerCtx>) {
     let _guard = AbortOnUnwind("a ptm::ThreadPool worker");
     CURRENT_WORKER.with(|current| *current.borrow_mut() = Some(Rc::clone(&ctx)));
-    while let Ok(job) = ctx.receiver.recv() {
-        ctx.run(job);
+    let shared = &*ctx.shared;
+    match &shared.queue {
+        Queue::Bounded(receiver) => {
+            while let Ok(job) = receiver.recv() {
+                ctx.run(job);
+            }
+        }
+        Queue::Unbounded(_) => 'jobs: loop {
+            if let Some(job) = ctx.find_job() {
+                ctx.run(job);
+                continue;
+            }
+            if shared.closed.load(Acquire) {
+                // Closed, and empty when we looked after seeing it.
+                match ctx.find_job() {
+                    Some(job) => ctx.run(job),
+                    None => break,
+                }
+                continue;
+            }
+            for _ in 0..IDLE_SPINS {
+                thread::yield_now();
+                if let Some(job) = ctx.find_job() {
+                    ctx.run(job);
+                    continue 'jobs;
+                }
+            }
+            shared.idle_wait(&|| false);
+        },
     }
     CURRENT_WORKER.with(|current| current.borrow_mut().take());
 }
@@ -750,6 +1057,21 @@ fn worker_loop(ctx: Rc<WorkerCtx>) {
 /// The index of the calling thread if it is a worker of the pool `shared`.
 fn current_worker(shared: &Shared) -> Option<usize> {
     worker_of(shared.id()).map(|ctx| ctx.index)
+}
+
+/// Pushes `job` onto the calling worker's deque if the caller is a worker of
+/// the pool `shared` that has one; gives it back otherwise.
+fn push_local(shared: &Shared, job: Job) -> Option<Job> {
+    CURRENT_WORKER.with(|current| match &*current.borrow() {
+        Some(ctx) if ctx.shared.id() == shared.id() => match &ctx.local {
+            Some(local) => {
+                local.push(job);
+                None
+            }
+            None => Some(job),
+        },
+        _ => Some(job),
+    })
 }
 
 /// How `submit` hands a job to the queue.
@@ -910,7 +1232,6 @@ impl ThreadPool {
     where
         F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> R,
     {
-        let (done_tx, done_rx) = channel::bounded(1);
         let scope = Scope {
             pool: self,
             state: Arc::new(ScopeState {
@@ -918,7 +1239,7 @@ impl ThreadPool {
                 pending: AtomicUsize::new(1),
                 cancelled: AtomicUsize::new(0),
                 first_panic: Mutex::new(None),
-                done: done_tx,
+                done: Signal::new(),
             }),
             scope: PhantomData,
             env: PhantomData,
@@ -932,12 +1253,10 @@ impl ThreadPool {
             // did, aborting is the only sound way out.
             let _guard = AbortOnUnwind("ptm::ThreadPool::scope while its jobs ran");
             state.finish_one();
-            let signal = match worker_of(self.shared.id()) {
-                Some(ctx) => ctx.help_until(&done_rx),
-                None => done_rx.recv(),
-            };
-            // `state` holds the sender, so the channel cannot disconnect.
-            debug_assert!(signal.is_ok());
+            match worker_of(self.shared.id()) {
+                Some(ctx) => ctx.help_until(&state.done),
+                None => state.done.wait(),
+            }
             // Acquire pairs with each job's `AcqRel` decrement: whatever the
             // jobs wrote through their borrows is visible from here on.
             let pending = state.pending.load(Acquire);
@@ -960,20 +1279,41 @@ impl ThreadPool {
         value
     }
 
+    // ANCHOR: submit
     fn submit(&self, job: Job, mode: Mode) -> Result<()> {
-        let Some(sender) = &self.sender else {
+        if !self.open {
             return Err(Error::Closed);
-        };
+        }
         let shared = &*self.shared;
         // Counted before it can be dequeued, so `finished <= submitted`.
         shared.submitted.fetch_add(1, Relaxed);
-        let (refused, error) = match mode {
-            Mode::Block => match sender.send(job) {
-                Ok(()) => return Ok(()),
+        let (refused, error) = match (&self.sender, mode) {
+            (None, _) => {
+                // Unbounded: never refused, never blocks. From a job of this
+                // pool, onto that worker's own deque.
+                let job = push_local(shared, job);
+                if let Some(job) = job {
+                    match &shared.queue {
+                        Queue::Unbounded(injector) => injector.push(job),
+                        Queue::Bounded(_) => unreachable!("a bounded pool keeps its sender"),
+                    }
+                }
+                shared.notify();
+                return Ok(());
+            }
+            (Some(sender), Mode::Block) => match sender.send(job) {
+                Ok(()) => {
+                    // Wakes a worker that waits in `join` or `scope`.
+                    shared.notify();
+                    return Ok(());
+                }
                 Err(SendError(job)) => (job, Error::Closed),
             },
-            Mode::Try => match sender.try_send(job) {
-                Ok(()) => return Ok(()),
+            (Some(sender), Mode::Try) => match sender.try_send(job) {
+                Ok(()) => {
+                    shared.notify();
+                    return Ok(());
+                }
                 Err(TrySendError::Full(job)) => (job, Error::QueueFull),
                 Err(TrySendError::Disconnected(job)) => (job, Error::Closed),
             },
@@ -984,6 +1324,7 @@ impl ThreadPool {
         drop(refused);
         Err(error)
     }
+    // ANCHOR_END: submit
 
     /// Blocks until every job submitted so far has finished (run or
     /// panicked, its value delivered or dropped).
@@ -1026,7 +1367,7 @@ impl ThreadPool {
     pub fn stats(&self) -> PoolStats {
         let mut stats = PoolStats {
             workers: self.shared.slots.len(),
-            queued: self.receiver.len(),
+            queued: self.shared.queue_len(),
             ..PoolStats::default()
         };
         for slot in self.shared.slots.iter() {
@@ -1105,7 +1446,7 @@ impl ThreadPool {
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Result<PoolStats> {
         // `None` (a timeout too large to add) waits as long as it takes.
         let deadline = Instant::now().checked_add(timeout);
-        drop(self.sender.take());
+        self.close();
         let me = current_worker(&self.shared);
         let mut threads: Vec<Option<thread::JoinHandle<()>>> =
             self.threads.drain(..).map(Some).collect();
@@ -1132,7 +1473,7 @@ impl ThreadPool {
         // From a job, the other workers have exited and any job still queued
         // waits for the calling worker; unlike `shutdown`, this call does not
         // run it here (it could be the job that never returns).
-        let left_to_the_caller = me.is_some() && !self.receiver.is_empty();
+        let left_to_the_caller = me.is_some() && !self.shared.queue_is_empty();
         if running > 0 || left_to_the_caller {
             // The handles still in `threads` are dropped: those workers are
             // detached.
@@ -1150,13 +1491,12 @@ impl ThreadPool {
             self.shared.cancel.store(true, Relaxed);
             // Drain here rather than leave it to busy workers, so a queued job
             // is dropped now (its captures released) and not after a long job.
-            while let Ok(job) = self.receiver.try_recv() {
+            while let Some(job) = self.shared.pop() {
                 cancelled += 1;
                 drop_quietly(job);
             }
         }
-        // Closing the queue: workers finish what is queued, then see `Err`.
-        drop(self.sender.take());
+        self.close();
         let me = thread::current().id();
         for handle in self.threads.drain(..) {
             // Called from one of the pool's own jobs, the pool cannot join the
@@ -1171,6 +1511,17 @@ impl ThreadPool {
         self.final_stats(cancel, cancelled)
     }
 
+    /// Stops accepting jobs and tells the workers to end once the queue is
+    /// empty.
+    fn close(&mut self) {
+        self.open = false;
+        // A bounded queue: its workers see `Err` from `recv` once it is empty.
+        drop(self.sender.take());
+        // An unbounded one: its workers see `closed`. Either way, threads
+        // parked in `idle_wait` are woken.
+        self.shared.close();
+    }
+
     /// The last step of every shutdown, once the other workers have exited:
     /// runs (or, with `cancel`, drops) what is still queued if called from a
     /// job, then the final counters, `cancelled` jobs added to those the
@@ -1181,7 +1532,7 @@ impl ThreadPool {
             // wait for the job that called us to return. Run it here instead,
             // so the stats we return are final.
             let slot = &self.shared.slots[index];
-            while let Ok(job) = self.receiver.try_recv() {
+            while let Some(job) = self.shared.pop() {
                 if cancel {
                     cancelled += 1;
                     drop_quietly(job);
@@ -1207,7 +1558,7 @@ impl Drop for ThreadPool {
     /// own jobs, the worker running that job cannot join itself: it exits
     /// when the job returns, and the leftover jobs run before `drop` returns).
     fn drop(&mut self) {
-        if self.sender.is_some() {
+        if self.open {
             self.finish(false);
         }
     }
@@ -1240,19 +1591,62 @@ pub struct JobHandle<T> {
 }
 // ANCHOR_END: job_handle
 
-/// What a job's [`Promise`] and its [`JobHandle`] share besides the result
-/// channel: whether the job is finished, and the waker of the task awaiting
-/// it.
+/// "It has finished", and who to wake then: what a job's [`Promise`] and its
+/// [`JobHandle`] share besides the result channel, and what a scope's last
+/// job tells the scope.
 ///
-/// The Waker handshake: `poll` stores its waker under the lock and *then*
-/// looks for the result; the promise sends the result and *then* takes the
-/// waker under the lock. If the promise's lock comes second it finds the
-/// waker and wakes it; if it comes first, the send happened before `poll`
-/// took the lock, so `poll`'s look finds the result. Either way no wake-up
-/// is lost (`tests/loom.rs` checks it).
+/// The Waker handshake: a waiter stores its waker under the lock and *then*
+/// looks at `finished`; the finisher sets `finished` (after sending the
+/// result) and *then* takes the waker under the lock. If the finisher's lock
+/// comes second it finds the waker and wakes it; if it comes first, its
+/// store happened before the waiter took the lock, so the waiter's look sees
+/// it. Either way no wake-up is lost (`tests/loom.rs` checks it). The waker
+/// is a task's (`.await`) or one that unparks a thread (`join`, `scope`).
 struct Signal {
     finished: AtomicBool,
     waker: Mutex<Option<Waker>>,
+}
+
+impl Signal {
+    fn new() -> Signal {
+        Signal {
+            finished: AtomicBool::new(false),
+            waker: Mutex::new(None),
+        }
+    }
+
+    fn is_finished(&self) -> bool {
+        self.finished.load(Acquire)
+    }
+
+    /// Stores `waker` (unless the one stored would wake the same task).
+    fn set_waker(&self, waker: &Waker) {
+        let mut slot = lock(&self.waker);
+        match &*slot {
+            Some(old) if old.will_wake(waker) => {}
+            _ => *slot = Some(waker.clone()),
+        }
+    }
+
+    /// Marks it finished and wakes the waiter, if one is registered.
+    fn finish(&self) {
+        self.finished.store(true, Release);
+        let waker = lock(&self.waker).take();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Blocks the calling thread until it is finished.
+    fn wait(&self) {
+        if self.is_finished() {
+            return;
+        }
+        self.set_waker(&unparker());
+        while !self.is_finished() {
+            thread::park();
+        }
+    }
 }
 
 /// The job's end of a [`JobHandle`]. [`fulfil`](Self::fulfil) delivers the
@@ -1267,10 +1661,7 @@ struct Promise<T> {
 /// A connected [`Promise`] and [`JobHandle`] for a job of the pool `pool`.
 fn promise<T>(pool: usize) -> (Promise<T>, JobHandle<T>) {
     let (tx, rx) = channel::bounded(1);
-    let signal = Arc::new(Signal {
-        finished: AtomicBool::new(false),
-        waker: Mutex::new(None),
-    });
+    let signal = Arc::new(Signal::new());
     let promise = Promise {
         result: Some(tx),
         signal: Arc::clone(&signal),
@@ -1303,11 +1694,7 @@ impl<T> Drop for Promise<T> {
     fn drop(&mut self) {
         // Unsent (cancelled): disconnecting is how the handle learns it.
         drop(self.result.take());
-        self.signal.finished.store(true, Release);
-        let waker = lock(&self.signal.waker).take();
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        self.signal.finish();
     }
 }
 
@@ -1355,19 +1742,20 @@ impl<T> JobHandle<T> {
     /// # Ok::<(), ptm::Error>(())
     /// ```
     pub fn join(self) -> std::result::Result<T, JobError> {
-        let received = match worker_of(self.pool) {
-            Some(ctx) => ctx.help_until(&self.result),
-            None => self.result.recv(),
-        };
+        if let Some(ctx) = worker_of(self.pool) {
+            // Returns once the promise has sent the result (or dropped its
+            // sender unsent): the `recv` below does not block.
+            ctx.help_until(&self.signal);
+        }
         // The promise drops its sender unsent only when the job is cancelled.
-        received.unwrap_or(Err(JobError::Cancelled))
+        self.result.recv().unwrap_or(Err(JobError::Cancelled))
     }
 
     /// True once the job has finished (returned, panicked or been
     /// cancelled): [`join`](Self::join) would then return at once. Never
     /// blocks.
     pub fn is_finished(&self) -> bool {
-        self.signal.finished.load(Acquire)
+        self.signal.is_finished()
     }
 
     /// The outcome if it is there, without blocking.
@@ -1411,13 +1799,7 @@ impl<T> Future for JobHandle<T> {
             this.returned = true;
             return Poll::Ready(outcome);
         }
-        {
-            let mut waker = lock(&this.signal.waker);
-            match &*waker {
-                Some(old) if old.will_wake(cx.waker()) => {}
-                _ => *waker = Some(cx.waker().clone()),
-            }
-        }
+        this.signal.set_waker(cx.waker());
         // Looked for again after the waker is in place (see `Signal`).
         match this.try_take() {
             Some(outcome) => {
@@ -1475,16 +1857,14 @@ struct ScopeState {
     cancelled: AtomicUsize,
     /// The first panic of a job, resumed by `scope`.
     first_panic: Mutex<Option<Box<dyn Any + Send>>>,
-    /// Sent to once, by whoever brings `pending` to 0.
-    done: Sender<()>,
+    /// Finished by whoever brings `pending` to 0.
+    done: Signal,
 }
 
 impl ScopeState {
     fn finish_one(&self) {
         if self.pending.fetch_sub(1, AcqRel) == 1 {
-            // Capacity 1, sent once: never blocks, never fails (the scope
-            // holds the receiver until it has seen this).
-            let _ = self.done.send(());
+            self.done.finish();
         }
     }
 }

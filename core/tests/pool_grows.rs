@@ -64,22 +64,6 @@ fn quiet_expected_panics() {
     });
 }
 
-/// Submits a job that occupies one worker until the returned sender is
-/// dropped (or sent to), and returns once that job is running.
-fn occupy(pool: &ThreadPool) -> mpsc::Sender<()> {
-    let (started_tx, started_rx) = mpsc::channel();
-    let (release_tx, release_rx) = mpsc::channel::<()>();
-    pool.execute(move || {
-        let _ = started_tx.send(());
-        let _ = release_rx.recv();
-    })
-    .expect("the pool accepts the occupying job");
-    started_rx
-        .recv_timeout(LIMIT)
-        .expect("a free worker starts the occupying job");
-    release_tx
-}
-
 /// Starts a job that waits for the returned gate and then returns `value`;
 /// returns once the job is running.
 fn spawn_gated<T: Send + 'static>(
@@ -155,6 +139,32 @@ fn eventually(what: &str, mut done: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "{what}: not after {LIMIT:?}");
         thread::yield_now();
     }
+}
+
+/// Runs `body` in a re-run of this test binary made for `test` alone, and
+/// asserts that the re-run passed. For tests whose failure can be a stack
+/// overflow, which aborts the whole process: in the re-run, it fails the
+/// one test, with the re-run's stderr, instead of ending every test of the
+/// binary.
+fn in_a_rerun(test: &str, body: impl FnOnce()) {
+    if common::acting_as(test) {
+        body();
+        println!("{}", common::DONE);
+        return;
+    }
+    let mut rerun = common::rerun(test);
+    let output = common::within_for(test, LIMIT * 2, move || {
+        rerun
+            .output()
+            .expect("the re-run of this test binary starts")
+    });
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains("overflowed its stack"),
+        "a worker overflowed its stack: jobs run while waiting nest on the \
+         waiting thread's stack without bound\n{stderr}"
+    );
+    common::assert_rerun_done(test, &output);
 }
 
 /// A job's value that counts its drops, to see that no value leaks.
@@ -306,34 +316,43 @@ fn fork_join_fib(pool: &Arc<ThreadPool>, n: u64) -> u64 {
 }
 
 /// Recursive fork-join, where every worker soon waits on a join: a sum of
-/// 0..1,000,000 split down to 1,000 numbers, on 2 workers, is right and
-/// every job is counted.
+/// 0..4,000,000 split down to 1,000 numbers (about 4,000 jobs, 12 levels of
+/// recursion), on 2 workers with the default stack, is right and every job
+/// is counted. A worker that runs whichever job is queued while it waits
+/// nests those jobs on its stack: unless it picks its own joined job first
+/// (as rayon's `join` does), the nesting grows with the number of jobs, not
+/// with the depth of the recursion, and overflows the stack.
 #[test]
 fn recursive_fork_join_sum_on_two_workers_is_right() {
-    within("a fork-join sum on 2 workers", || {
-        let pool = Arc::new(ThreadPool::new(2).expect("a pool of 2 starts"));
-        let inner = Arc::clone(&pool);
-        let sum = pool
-            .spawn(move || fork_join_sum(&inner, 0, 1_000_000))
-            .expect("the pool accepts the root job")
-            .join();
-        assert_eq!(sum, Ok(999_999 * 1_000_000 / 2));
-        pool.wait_idle().expect("wait_idle from outside the pool");
-        let jobs = 1 + fork_join_jobs(0, 1_000_000);
-        assert_eq!(fields(pool.stats()), (2, 0, 0, jobs, 0));
+    const N: u64 = 4_000_000;
+    in_a_rerun("recursive_fork_join_sum_on_two_workers_is_right", || {
+        within("a fork-join sum on 2 workers", || {
+            let pool = Arc::new(ThreadPool::new(2).expect("a pool of 2 starts"));
+            let inner = Arc::clone(&pool);
+            let sum = pool
+                .spawn(move || fork_join_sum(&inner, 0, N))
+                .expect("the pool accepts the root job")
+                .join();
+            assert_eq!(sum, Ok((N - 1) * N / 2));
+            pool.wait_idle().expect("wait_idle from outside the pool");
+            let jobs = 1 + fork_join_jobs(0, N);
+            assert_eq!(fields(pool.stats()), (2, 0, 0, jobs, 0));
+        });
     });
 }
 
 #[test]
 fn recursive_fork_join_fib_on_two_workers_is_right() {
-    within("fork-join fib(25) on 2 workers", || {
-        let pool = Arc::new(ThreadPool::new(2).expect("a pool of 2 starts"));
-        let inner = Arc::clone(&pool);
-        let fib = pool
-            .spawn(move || fork_join_fib(&inner, 25))
-            .expect("the pool accepts the root job")
-            .join();
-        assert_eq!(fib, Ok(75_025));
+    in_a_rerun("recursive_fork_join_fib_on_two_workers_is_right", || {
+        within("fork-join fib(25) on 2 workers", || {
+            let pool = Arc::new(ThreadPool::new(2).expect("a pool of 2 starts"));
+            let inner = Arc::clone(&pool);
+            let fib = pool
+                .spawn(move || fork_join_fib(&inner, 25))
+                .expect("the pool accepts the root job")
+                .join();
+            assert_eq!(fib, Ok(75_025));
+        });
     });
 }
 
@@ -407,7 +426,10 @@ fn scoped_jobs_borrow_a_vec_and_write_disjoint_chunks_of_a_mut_slice() {
         let chunks = input.len().div_ceil(64);
         assert_eq!(jobs_ran.load(SeqCst), chunks);
         let want: Vec<u64> = input.iter().map(|x| x * 3 + 1).collect();
-        assert!(output == want, "every chunk was written before scope returned");
+        assert!(
+            output == want,
+            "every chunk was written before scope returned"
+        );
         assert_eq!(input, (0..10_000).collect::<Vec<u64>>(), "input untouched");
         assert_eq!(pool.shutdown().completed, chunks);
     });
@@ -425,9 +447,10 @@ fn scope_waits_for_a_blocked_job_before_returning() {
         let (returned_tx, returned_rx) = mpsc::channel();
         let finished = AtomicBool::new(false);
         thread::scope(|threads| {
-            threads.spawn(|| {
+            let (pool, finished) = (&pool, &finished);
+            threads.spawn(move || {
                 pool.scope(|s| {
-                    s.spawn(|| {
+                    s.spawn(move || {
                         let _ = started_tx.send(());
                         let _ = gate_rx.recv();
                         finished.store(true, SeqCst);
@@ -546,10 +569,11 @@ fn a_panic_in_the_scope_closure_still_waits_for_its_jobs() {
         let (returned_tx, returned_rx) = mpsc::channel();
         let finished = AtomicBool::new(false);
         thread::scope(|threads| {
-            threads.spawn(|| {
+            let (pool, finished) = (&pool, &finished);
+            threads.spawn(move || {
                 let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
                     pool.scope(|s| {
-                        s.spawn(|| {
+                        s.spawn(move || {
                             let _ = started_tx.send(());
                             let _ = gate_rx.recv();
                             finished.store(true, SeqCst);
@@ -677,20 +701,25 @@ fn scoped_sum(pool: &ThreadPool, xs: &[u64]) -> u64 {
 }
 
 /// Fork-join with scopes on the workers: every worker soon waits in a
-/// `scope` whose job is queued behind others.
+/// `scope` whose job is queued behind others. 100,000 numbers split down to
+/// 64 (about 1,500 jobs, 11 levels of recursion) on the default stack: as
+/// for [`recursive_fork_join_sum_on_two_workers_is_right`], the jobs a
+/// waiting worker runs must not nest on its stack without bound.
 #[test]
 fn recursive_scopes_on_two_workers_sum_a_slice() {
-    within("recursive scopes on 2 workers", || {
-        let pool = Arc::new(ThreadPool::new(2).expect("a pool of 2 starts"));
-        let inner = Arc::clone(&pool);
-        let sum = pool
-            .spawn(move || {
-                let numbers: Vec<u64> = (0..100_000).collect();
-                scoped_sum(&inner, &numbers)
-            })
-            .expect("the pool accepts the root job")
-            .join();
-        assert_eq!(sum, Ok(99_999 * 100_000 / 2));
+    in_a_rerun("recursive_scopes_on_two_workers_sum_a_slice", || {
+        within("recursive scopes on 2 workers", || {
+            let pool = Arc::new(ThreadPool::new(2).expect("a pool of 2 starts"));
+            let inner = Arc::clone(&pool);
+            let sum = pool
+                .spawn(move || {
+                    let numbers: Vec<u64> = (0..100_000).collect();
+                    scoped_sum(&inner, &numbers)
+                })
+                .expect("the pool accepts the root job")
+                .join();
+            assert_eq!(sum, Ok(99_999 * 100_000 / 2));
+        });
     });
 }
 
@@ -1141,7 +1170,9 @@ fn await_elsewhere<T: Send + 'static>(executor: Executor, handle: JobHandle<T>) 
     let (pending_tx, pending) = mpsc::channel();
     let (done_tx, done) = mpsc::channel();
     let thread = thread::spawn(move || {
-        let output = run_on(executor, async move { announce_pending(handle, pending_tx).await });
+        let output = run_on(executor, async move {
+            announce_pending(handle, pending_tx).await
+        });
         let _ = done_tx.send(output);
     });
     Awaiting {
@@ -1497,7 +1528,10 @@ fn hooks_run_once_per_worker_on_that_worker(
         assert_eq!(threads.len(), WORKERS, "{case}: {hook} ran on 3 threads");
     }
     for (index, _, _, seen) in &starts {
-        assert_eq!(*seen, None, "{case}: on_thread_start({index}) ran first on its thread");
+        assert_eq!(
+            *seen, None,
+            "{case}: on_thread_start({index}) ran first on its thread"
+        );
     }
     for (index, _, id, seen) in &stops {
         let start = starts

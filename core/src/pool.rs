@@ -95,7 +95,9 @@ use crate::sync::{
 type Job = Box<dyn FnOnce(&Slot) + Send + 'static>;
 
 /// A hook of [`PoolBuilder::on_thread_start`] or [`PoolBuilder::on_thread_stop`].
-type Hook = Arc<dyn Fn(usize) + Send + Sync + 'static>;
+// std's `Arc` even under loom (whose `Arc` cannot hold a `dyn`): hooks share no
+// state with the pool's protocol.
+type Hook = std::sync::Arc<dyn Fn(usize) + Send + Sync + 'static>;
 
 thread_local! {
     /// The worker this thread is, while it runs its loop; `None` elsewhere.
@@ -324,7 +326,7 @@ impl PoolBuilder {
     /// # Ok::<(), ptm::Error>(())
     /// ```
     pub fn on_thread_start(mut self, f: impl Fn(usize) + Send + Sync + 'static) -> Self {
-        self.on_start = Some(Arc::new(f));
+        self.on_start = Some(std::sync::Arc::new(f));
         self
     }
 
@@ -334,7 +336,7 @@ impl PoolBuilder {
     /// panic in `f` is caught and reported on stderr, as for
     /// [`on_thread_start`](Self::on_thread_start).
     pub fn on_thread_stop(mut self, f: impl Fn(usize) + Send + Sync + 'static) -> Self {
-        self.on_stop = Some(Arc::new(f));
+        self.on_stop = Some(std::sync::Arc::new(f));
         self
     }
 

@@ -1213,7 +1213,7 @@ fn an_awaited_job_handle_gives_the_jobs_value() {
             let ready = pool.spawn(|| 5_u8).expect("the pool accepts the job");
             pool.wait_idle().expect("wait_idle from outside the pool");
             assert_eq!(
-                run_on(executor, async move { ready.await }),
+                run_on(executor, ready),
                 Ok(5),
                 "{executor:?}: a handle already finished"
             );
@@ -1283,7 +1283,7 @@ fn an_awaited_job_handle_gives_cancelled_after_shutdown_now() {
             );
             awaiting.thread.join().expect("the awaiting thread ends");
             assert_eq!(
-                run_on(executor, async move { later.await }),
+                run_on(executor, later),
                 Err(JobError::Cancelled),
                 "{executor:?}: a handle cancelled before its first poll"
             );

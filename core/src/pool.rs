@@ -83,10 +83,10 @@ use std::time::{Duration, Instant};
 use crossbeam_utils::CachePadded;
 
 use crate::error::{Error, Result};
-use crossbeam_deque::{Steal, Stealer};
-use crossbeam_queue::{ArrayQueue, SegQueue};
 
 use crate::sync::channel::{self, Receiver, SendError, Sender, TryRecvError, TrySendError};
+use crate::sync::deque::{self, Steal, Stealer};
+use crate::sync::queue::{ArrayQueue, SegQueue};
 use crate::sync::{
     fence, lock, thread, thread_local, Arc, AtomicBool, AtomicUsize, Condvar, Mutex,
 };
@@ -108,6 +108,11 @@ thread_local! {
     // Not `const { .. }`: loom's `thread_local!` does not accept it.
     #[allow(clippy::missing_const_for_thread_local)]
     static CURRENT_WORKER: RefCell<Option<Rc<WorkerCtx>>> = RefCell::new(None);
+
+    /// The `Shared::id` of the pool whose worker this thread is, 0 elsewhere:
+    /// a cheaper first look than [`CURRENT_WORKER`] for every submission.
+    #[allow(clippy::missing_const_for_thread_local)]
+    static CURRENT_POOL: std::cell::Cell<usize> = std::cell::Cell::new(0);
 }
 
 /// What a worker thread knows about itself; in [`CURRENT_WORKER`] while its
@@ -118,15 +123,20 @@ struct WorkerCtx {
     /// This worker's own deque of an unbounded pool (`None` for a bounded
     /// one): the jobs that jobs running here submit. It pops the newest
     /// first; idle workers steal the oldest (`Shared::stealers`).
-    local: Option<crossbeam_deque::Worker<Job>>,
+    local: Option<deque::Worker<Job>>,
+    /// Where this worker sleeps when idle or waiting in `join`/`scope`.
+    parker: std::sync::Arc<Parker>,
 }
 
 impl WorkerCtx {
     /// The next job for this worker: its own newest, else the oldest in the
     /// pool's queue, else the oldest of another worker's deque.
     fn find_job(&self) -> Option<Job> {
-        if let Some(job) = self.local.as_ref().and_then(crossbeam_deque::Worker::pop) {
-            return Some(job);
+        // `is_empty` first: it only loads, where `pop` fences.
+        if let Some(local) = self.local.as_ref().filter(|local| !local.is_empty()) {
+            if let Some(job) = local.pop() {
+                return Some(job);
+            }
         }
         self.shared.pop_from(self.index + 1)
     }
@@ -155,7 +165,7 @@ impl WorkerCtx {
     /// finished *and* the job it was running returned.
     fn help_until(&self, signal: &Signal) {
         let shared = &*self.shared;
-        let waker = unparker();
+        let waker = Waker::from(std::sync::Arc::clone(&self.parker));
         loop {
             if signal.is_finished() {
                 break;
@@ -169,7 +179,7 @@ impl WorkerCtx {
             if signal.is_finished() {
                 break;
             }
-            shared.idle_wait(&|| signal.is_finished());
+            shared.idle_wait(&self.parker, &|| signal.is_finished());
         }
         // A submitter may have woken this thread for a job it did not take:
         // pass the wake-up on.
@@ -179,19 +189,52 @@ impl WorkerCtx {
     }
 }
 
-/// A [`Waker`] that unparks the calling thread: how a thread waiting in
-/// [`thread::park`] is woken by a finished [`Signal`].
-fn unparker() -> Waker {
-    struct Unpark(thread::Thread);
-    impl std::task::Wake for Unpark {
-        fn wake(self: std::sync::Arc<Self>) {
-            self.0.unpark();
-        }
-        fn wake_by_ref(self: &std::sync::Arc<Self>) {
-            self.0.unpark();
-        }
+/// A place for one thread to sleep until woken: a flag under a lock, and a
+/// condition variable. A wake-up that comes first is kept for the next
+/// `park`. (Not `std::thread::park`: loom drops an `unpark` that reaches a
+/// thread blocked on a lock, so a model would see a lost wake-up that std
+/// does not have; this behaves the same under both.)
+struct Parker {
+    woken: Mutex<bool>,
+    wake: Condvar,
+}
+
+impl Parker {
+    fn new() -> std::sync::Arc<Parker> {
+        std::sync::Arc::new(Parker {
+            woken: Mutex::new(false),
+            wake: Condvar::new(),
+        })
     }
-    Waker::from(std::sync::Arc::new(Unpark(thread::current())))
+
+    /// Sleeps until [`unpark`](Self::unpark) is called (or returns at once
+    /// if it was called since the last `park`).
+    fn park(&self) {
+        let mut woken = lock(&self.woken);
+        while !*woken {
+            woken = self
+                .wake
+                .wait(woken)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+        *woken = false;
+    }
+
+    fn unpark(&self) {
+        *lock(&self.woken) = true;
+        self.wake.notify_one();
+    }
+}
+
+/// Its waker unparks it: how a finished [`Signal`] wakes a thread waiting in
+/// `join` or `scope`.
+impl std::task::Wake for Parker {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.unpark();
+    }
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.unpark();
+    }
 }
 
 /// The calling thread's worker context if it is a worker of the pool whose
@@ -453,11 +496,11 @@ impl PoolBuilder {
                 let (sender, receiver) = channel::bounded(capacity);
                 (Some(sender), Queue::Bounded(receiver))
             }
-            None => (None, Queue::Unbounded(Injector::new())),
+            None => (None, Queue::Unbounded(Box::new(Injector::new()))),
         };
-        let mut locals: Vec<Option<crossbeam_deque::Worker<Job>>> = match queue {
+        let locals: Vec<Option<deque::Worker<Job>>> = match queue {
             Queue::Unbounded(_) => (0..workers)
-                .map(|_| Some(crossbeam_deque::Worker::new_lifo()))
+                .map(|_| Some(deque::Worker::new_lifo()))
                 .collect(),
             Queue::Bounded(_) => (0..workers).map(|_| None).collect(),
         };
@@ -489,7 +532,7 @@ impl PoolBuilder {
         // which the loom models never take.)
         let mut started: Vec<Option<thread::JoinHandle<()>>> = Vec::with_capacity(workers);
         let (exits, exited) = crossbeam_channel::bounded(workers);
-        for index in 0..workers {
+        for (index, local) in locals.into_iter().enumerate() {
             let name = format!("{}-{index}", self.thread_name);
             let mut builder = thread::Builder::new().name(name.clone());
             if let Some(bytes) = self.stack_size {
@@ -498,7 +541,7 @@ impl PoolBuilder {
             let worker = Worker {
                 shared: Arc::clone(&shared),
                 index,
-                local: locals[index].take(),
+                local,
                 on_start: self.on_start.clone(),
                 on_stop: self.on_stop.clone(),
                 _exit: ExitNotice {
@@ -565,7 +608,7 @@ fn join_or_detach(
 struct Worker {
     shared: Arc<Shared>,
     index: usize,
-    local: Option<crossbeam_deque::Worker<Job>>,
+    local: Option<deque::Worker<Job>>,
     on_start: Option<Hook>,
     on_stop: Option<Hook>,
     /// Dropped when the loop and the stop hook have returned (or when the
@@ -591,6 +634,7 @@ impl Worker {
             shared,
             index,
             local,
+            parker: Parker::new(),
         }));
         if let Some(hook) = on_stop {
             run_hook("on_thread_stop", &hook, index);
@@ -666,7 +710,7 @@ struct Shared {
     sleepers: CachePadded<AtomicUsize>,
     /// The threads parked in `idle_wait`: idle workers of an unbounded queue,
     /// and workers waiting in `join` or `scope`. A submitter unparks one.
-    sleeping: Mutex<Vec<thread::Thread>>,
+    sleeping: Mutex<Vec<std::sync::Arc<Parker>>>,
     /// `wait_idle` calls currently waiting; read by workers after each job.
     waiters: AtomicUsize,
     /// Set by `shutdown_now`: workers drop the jobs they dequeue after it.
@@ -766,7 +810,8 @@ pub(crate) struct AbortOnUnwind(pub(crate) &'static str);
 
 impl Drop for AbortOnUnwind {
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        // Not under loom: its deadlock reports unwind out of the workers.
+        if std::thread::panicking() && !cfg!(loom) {
             eprintln!(
                 "ptm: a panic escaped {}; this is a bug in ptm. Aborting.",
                 self.0
@@ -778,7 +823,7 @@ impl Drop for AbortOnUnwind {
 
 /// Slots of an unbounded pool's ring: 24 bytes each, allocated when the pool
 /// is built. Small under loom, so that the models reach the overflow.
-const RING_SLOTS: usize = if cfg!(loom) { 2 } else { 1024 };
+const RING_SLOTS: usize = if cfg!(loom) { 2 } else { 4096 };
 
 /// Spins (each a `yield_now`, then a look at the queue) that an idle worker
 /// of an unbounded pool makes before it parks; none under loom, whose
@@ -789,7 +834,7 @@ const IDLE_SPINS: usize = if cfg!(loom) { 0 } else { 64 };
 enum Queue {
     /// No bound ([`PoolBuilder::queue_capacity`] not set): an [`Injector`],
     /// and ptm's own idle handshake to park and wake the workers.
-    Unbounded(Injector),
+    Unbounded(Box<Injector>),
     /// A bound: a `crossbeam-channel` of that capacity, whose blocking send
     /// is the back pressure (and whose capacity 0 is a rendezvous). Idle
     /// workers block in its `recv`.
@@ -878,7 +923,12 @@ impl Shared {
         loop {
             let mut contended = false;
             for i in 0..n {
-                match self.stealers[(first + i) % n].steal() {
+                let stealer = &self.stealers[(first + i) % n];
+                // `is_empty` first: it only loads, where `steal` pins an epoch.
+                if stealer.is_empty() {
+                    continue;
+                }
+                match stealer.steal() {
                     Steal::Success(job) => return Some(job),
                     Steal::Retry => contended = true,
                     Steal::Empty => {}
@@ -911,7 +961,8 @@ impl Shared {
     }
 
     // ANCHOR: idle_wait
-    /// Parks the calling thread until a submitter or a [`Signal`] wakes it,
+    /// Parks the calling thread on `me` until a submitter or a [`Signal`]
+    /// wakes it,
     /// unless, once it is listed as sleeping, there is a job, the pool is
     /// closed, or `ready()`. It may also return for no reason: callers loop.
     ///
@@ -922,21 +973,20 @@ impl Shared {
     /// this thread sees the job or the submitter sees this thread (and
     /// unparks it; an unpark that comes before the park makes the park
     /// return at once).
-    fn idle_wait(&self, ready: &dyn Fn() -> bool) {
-        let me = thread::current();
+    fn idle_wait(&self, me: &std::sync::Arc<Parker>, ready: &dyn Fn() -> bool) {
         {
             let mut sleeping = lock(&self.sleeping);
-            sleeping.push(me.clone());
+            sleeping.push(std::sync::Arc::clone(me));
             self.sleepers.fetch_add(1, Relaxed);
         }
         fence(SeqCst);
         if !(ready() || !self.queue_is_empty() || self.closed.load(Acquire)) {
-            thread::park();
+            me.park();
         }
         // Still listed if nobody woke it (it did not park, the wake-up came
         // from a `Signal`, or the park returned spuriously).
         let mut sleeping = lock(&self.sleeping);
-        if let Some(at) = sleeping.iter().position(|t| t.id() == me.id()) {
+        if let Some(at) = sleeping.iter().position(|p| std::sync::Arc::ptr_eq(p, me)) {
             sleeping.swap_remove(at);
             self.sleepers.fetch_sub(1, Relaxed);
         }
@@ -1020,6 +1070,7 @@ impl Shared {
 fn worker_loop(ctx: Rc<WorkerCtx>) {
     let _guard = AbortOnUnwind("a ptm::ThreadPool worker");
     CURRENT_WORKER.with(|current| *current.borrow_mut() = Some(Rc::clone(&ctx)));
+    CURRENT_POOL.with(|pool| pool.set(ctx.shared.id()));
     let shared = &*ctx.shared;
     match &shared.queue {
         Queue::Bounded(receiver) => {
@@ -1047,9 +1098,10 @@ fn worker_loop(ctx: Rc<WorkerCtx>) {
                     continue 'jobs;
                 }
             }
-            shared.idle_wait(&|| false);
+            shared.idle_wait(&ctx.parker, &|| false);
         },
     }
+    CURRENT_POOL.with(|pool| pool.set(0));
     CURRENT_WORKER.with(|current| current.borrow_mut().take());
 }
 // ANCHOR_END: worker_loop
@@ -1062,6 +1114,9 @@ fn current_worker(shared: &Shared) -> Option<usize> {
 /// Pushes `job` onto the calling worker's deque if the caller is a worker of
 /// the pool `shared` that has one; gives it back otherwise.
 fn push_local(shared: &Shared, job: Job) -> Option<Job> {
+    if CURRENT_POOL.with(std::cell::Cell::get) != shared.id() {
+        return Some(job);
+    }
     CURRENT_WORKER.with(|current| match &*current.borrow() {
         Some(ctx) if ctx.shared.id() == shared.id() => match &ctx.local {
             Some(local) => {
@@ -1642,9 +1697,10 @@ impl Signal {
         if self.is_finished() {
             return;
         }
-        self.set_waker(&unparker());
+        let parker = Parker::new();
+        self.set_waker(&Waker::from(std::sync::Arc::clone(&parker)));
         while !self.is_finished() {
-            thread::park();
+            parker.park();
         }
     }
 }

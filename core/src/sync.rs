@@ -185,10 +185,6 @@ pub(crate) mod channel {
         pub(crate) fn is_empty(&self) -> bool {
             self.len() == 0
         }
-
-        pub(crate) fn is_empty(&self) -> bool {
-            self.len() == 0
-        }
     }
 
     impl<T> Clone for Receiver<T> {
@@ -205,6 +201,124 @@ pub(crate) mod channel {
             if state.receivers == 0 {
                 self.0.not_full.notify_all();
             }
+        }
+    }
+}
+
+/// The unbounded pool's ring and overflow list: `crossbeam-queue` normally;
+/// under loom, `Mutex<VecDeque>` twins, so that loom sees the happens-before
+/// from a push to its pop (it cannot see inside crossbeam's atomics, and
+/// would report the jobs' own state as raced).
+#[cfg(not(loom))]
+pub(crate) mod queue {
+    pub(crate) use crossbeam_queue::{ArrayQueue, SegQueue};
+}
+
+/// The loom twins of [`crossbeam_queue`]'s queues (the subset ptm uses).
+#[cfg(loom)]
+pub(crate) mod queue {
+    use loom::sync::Mutex;
+    use std::collections::VecDeque;
+
+    pub(crate) struct ArrayQueue<T> {
+        items: Mutex<VecDeque<T>>,
+        cap: usize,
+    }
+
+    impl<T> ArrayQueue<T> {
+        pub(crate) fn new(cap: usize) -> Self {
+            ArrayQueue {
+                items: Mutex::new(VecDeque::new()),
+                cap,
+            }
+        }
+        pub(crate) fn push(&self, value: T) -> Result<(), T> {
+            let mut items = self.items.lock().unwrap();
+            if items.len() == self.cap {
+                return Err(value);
+            }
+            items.push_back(value);
+            Ok(())
+        }
+        pub(crate) fn pop(&self) -> Option<T> {
+            self.items.lock().unwrap().pop_front()
+        }
+        pub(crate) fn is_empty(&self) -> bool {
+            self.items.lock().unwrap().is_empty()
+        }
+        pub(crate) fn len(&self) -> usize {
+            self.items.lock().unwrap().len()
+        }
+    }
+
+    pub(crate) struct SegQueue<T>(ArrayQueue<T>);
+
+    impl<T> SegQueue<T> {
+        pub(crate) fn new() -> Self {
+            SegQueue(ArrayQueue::new(usize::MAX))
+        }
+        pub(crate) fn push(&self, value: T) {
+            let _ = self.0.push(value);
+        }
+        pub(crate) fn pop(&self) -> Option<T> {
+            self.0.pop()
+        }
+        pub(crate) fn is_empty(&self) -> bool {
+            self.0.is_empty()
+        }
+        pub(crate) fn len(&self) -> usize {
+            self.0.len()
+        }
+    }
+}
+
+/// The workers' deques: `crossbeam-deque` normally, loom twins under loom
+/// (for the reason given at [`queue`]).
+#[cfg(not(loom))]
+pub(crate) mod deque {
+    pub(crate) use crossbeam_deque::{Steal, Stealer, Worker};
+}
+
+/// The loom twins of [`crossbeam_deque`]'s `Worker` (LIFO) and `Stealer`.
+#[cfg(loom)]
+pub(crate) mod deque {
+    pub(crate) use crossbeam_deque::Steal;
+    use loom::sync::{Arc, Mutex};
+    use std::collections::VecDeque;
+
+    pub(crate) struct Worker<T>(Arc<Mutex<VecDeque<T>>>);
+    pub(crate) struct Stealer<T>(Arc<Mutex<VecDeque<T>>>);
+
+    impl<T> Worker<T> {
+        pub(crate) fn new_lifo() -> Self {
+            Worker(Arc::new(Mutex::new(VecDeque::new())))
+        }
+        pub(crate) fn push(&self, value: T) {
+            self.0.lock().unwrap().push_back(value);
+        }
+        pub(crate) fn pop(&self) -> Option<T> {
+            self.0.lock().unwrap().pop_back()
+        }
+        pub(crate) fn is_empty(&self) -> bool {
+            self.0.lock().unwrap().is_empty()
+        }
+        pub(crate) fn stealer(&self) -> Stealer<T> {
+            Stealer(Arc::clone(&self.0))
+        }
+    }
+
+    impl<T> Stealer<T> {
+        pub(crate) fn steal(&self) -> Steal<T> {
+            match self.0.lock().unwrap().pop_front() {
+                Some(value) => Steal::Success(value),
+                None => Steal::Empty,
+            }
+        }
+        pub(crate) fn is_empty(&self) -> bool {
+            self.0.lock().unwrap().is_empty()
+        }
+        pub(crate) fn len(&self) -> usize {
+            self.0.lock().unwrap().len()
         }
     }
 }

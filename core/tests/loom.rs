@@ -292,7 +292,13 @@ fn scope_on_the_only_worker_runs_its_jobs() {
         let ran = Arc::new(AtomicUsize::new(0));
         let r = Arc::clone(&ran);
         let outer = pool
-            .spawn(move || p.scope(|s| s.spawn(move || drop(r.fetch_add(1, Relaxed)))))
+            .spawn(move || {
+                p.scope(|s| {
+                    s.spawn(move || {
+                        r.fetch_add(1, Relaxed);
+                    })
+                })
+            })
             .expect("spawn");
         outer.join().expect("outer");
         assert_eq!(ran.load(Relaxed), 1);
@@ -326,5 +332,22 @@ fn an_awaited_handle_of_a_cancelled_job_is_woken() {
             Err(JobError::Cancelled) => assert_eq!((stats.completed, stats.queued), (0, 1)),
             other => panic!("unexpected {other:?}"),
         }
+    });
+}
+
+/// More jobs than the ring holds (2 slots under loom): the third spills into
+/// the overflow list, and every one runs once, whatever the worker does
+/// meanwhile (loom explores it sleeping, waking and draining).
+#[test]
+fn jobs_beyond_the_ring_spill_over_and_all_run() {
+    model(|| {
+        let ran = Arc::new(AtomicUsize::new(0));
+        let pool = ThreadPool::new(1).expect("pool");
+        for _ in 0..3 {
+            pool.execute(counting_job(&ran)).expect("execute");
+        }
+        pool.wait_idle().expect("wait_idle");
+        assert_eq!(ran.load(Relaxed), 3);
+        assert_eq!(pool.shutdown().completed, 3);
     });
 }

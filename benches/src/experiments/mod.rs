@@ -13,7 +13,7 @@
 //!
 //! | module | section | what it measures |
 //! |---|---|---|
-//! | [`pool`] | 1 | jobs/s of no-op jobs through each pool design, 2/4/8 workers |
+//! | [`pool`] | 1 | jobs/s of no-op jobs through each pool design, 2/4/8 workers; like for like |
 //! | [`latency`] | 2 | submit-to-start latency of one job on an idle pool |
 //! | [`channels`] | 3 | u64 messages/s through std and crossbeam channels, 1->1 and 2->1 |
 //! | [`roundtrip`] | 4 | ping-pong round trips between threads and between processes |
@@ -24,7 +24,9 @@
 //! | [`sleepers`] | 9 | 1,000 to 100,000 sleepers: threads, tokio tasks, pool jobs |
 
 use std::fmt::Display;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
+use std::process::{Command, Stdio};
 use std::str::FromStr;
 
 use anyhow::{anyhow, ensure, Context};
@@ -107,6 +109,79 @@ pub fn per_round_ratios(a: &[(usize, f64)], b: &[(usize, f64)]) -> Vec<f64> {
             crate::stats::ratio(x, y)
         })
         .collect()
+}
+
+/// For each invocation that has rows `value` selects (`Some`), the median
+/// of those values: `(invocation, median)` pairs in invocation order, ready
+/// for [`per_round_ratios`] (each ratio then compares two medians of one
+/// process).
+///
+/// ```
+/// use ptm_benches::experiments::medians_by_invocation;
+///
+/// // (invocation, variant, jobs/s)
+/// let rows = [(0, 'a', 3.0), (0, 'a', 5.0), (0, 'b', 1.0), (1, 'a', 9.0)];
+/// let a = medians_by_invocation(&rows, |r| r.0, |r| (r.1 == 'a').then_some(r.2));
+/// assert_eq!(a, [(0, 4.0), (1, 9.0)]);
+/// ```
+pub fn medians_by_invocation<R>(
+    rows: &[R],
+    invocation: impl Fn(&R) -> usize,
+    value: impl Fn(&R) -> Option<f64>,
+) -> Vec<(usize, f64)> {
+    let mut invocations = distinct(rows.iter().map(&invocation));
+    invocations.sort_unstable();
+    invocations
+        .into_iter()
+        .filter_map(|i| {
+            let values = rows
+                .iter()
+                .filter(|r| invocation(r) == i)
+                .filter_map(&value)
+                .collect();
+            crate::stats::median(values).map(|m| (i, m))
+        })
+        .collect()
+}
+
+/// The last two cells of a ratio table's row: each ratio, then their
+/// median in bold ("0.85 1.50 | **1.18**"); `None` without ratios.
+pub(crate) fn ratio_cells(ratios: &[f64]) -> Option<String> {
+    let median = crate::stats::median(ratios.to_vec())?;
+    let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+    Some(format!("{} | **{median:.2}**", each.join(" ")))
+}
+
+/// Runs `command` as invocation `invocation` of an experiment measured in
+/// separate processes: its stdout must carry one row per line, which
+/// `parse` reads and `on_row` receives as it arrives.
+///
+/// # Errors
+///
+/// If the child cannot be started, prints a line `parse` rejects, or exits
+/// unsuccessfully.
+pub(crate) fn child_rows<R>(
+    invocation: usize,
+    mut command: Command,
+    parse: impl Fn(&str) -> anyhow::Result<R>,
+    mut on_row: impl FnMut(R),
+) -> anyhow::Result<()> {
+    command.stdout(Stdio::piped()).stdin(Stdio::null());
+    let mut process = command
+        .spawn()
+        .with_context(|| format!("starting invocation {invocation}: {command:?}"))?;
+    let stdout = process.stdout.take().context("the child's stdout")?;
+    let mut parsed = Ok(());
+    for line in BufReader::new(stdout).lines() {
+        let line = line.context("reading the child's rows")?;
+        match parse(&line) {
+            Ok(row) => on_row(row),
+            Err(error) => parsed = Err(error.context(format!("child printed {line:?}"))),
+        }
+    }
+    let status = process.wait().context("waiting for the child")?;
+    ensure!(status.success(), "invocation {invocation} failed: {status}");
+    parsed
 }
 
 /// The outcome whose CSV file stem is `stem` (`pool_dispatch`,

@@ -9,7 +9,7 @@ use std::io;
 use std::process::{ExitStatus, Output};
 use std::time::Duration;
 
-use crate::pool::JobError;
+use crate::pool::{JobError, PoolStats};
 
 /// Everything that can go wrong in `ptm`.
 ///
@@ -53,6 +53,24 @@ pub enum Error {
     /// than a panic.
     #[error("the queue is closed: its worker threads have exited")]
     Closed,
+
+    /// [`ThreadPool::shutdown_timeout`](crate::ThreadPool::shutdown_timeout)
+    /// gave up: `running` workers were still busy when the timeout expired
+    /// (each running a job, or about to start one of the `stats.queued` jobs
+    /// still waiting). Those workers were detached: they finish the queue
+    /// on their own and then exit.
+    #[error(
+        "the pool did not shut down in time: {running} worker(s) still running jobs \
+         ({} queued, {} completed, {} panicked)",
+        stats.queued, stats.completed, stats.panicked
+    )]
+    ShutdownTimeout {
+        /// Workers still running a job (or about to start a queued one).
+        running: usize,
+        /// The pool's counters when the timeout expired (a snapshot: the
+        /// detached workers go on).
+        stats: PoolStats,
+    },
 
     /// A job submitted with [`ThreadPool::spawn`](crate::ThreadPool::spawn)
     /// panicked or was cancelled (lets `?` turn a [`JobError`] into an `Error`).

@@ -68,32 +68,99 @@
 //! `sync` module).
 
 use std::any::Any;
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::fmt;
+use std::future::Future;
 use std::io;
+use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
 
 use crate::error::{Error, Result};
-use crate::sync::channel::{self, Receiver, SendError, Sender, TrySendError};
+use crate::sync::channel::{
+    self, Receiver, RecvError, SendError, Sender, TryRecvError, TrySendError,
+};
 use crate::sync::{
-    fence, lock, thread, thread_local, Arc, AtomicBool, AtomicUsize, Condvar, Mutex,
+    fence, lock, thread, thread_local, Arc, AtomicBool, AtomicUsize, Condvar, Either, Mutex,
 };
 
 /// A job as the workers see it: it records its own outcome in the slot of the
 /// worker that runs it, so that a result is counted before it is published.
 type Job = Box<dyn FnOnce(&Slot) + Send + 'static>;
 
+/// A hook of [`PoolBuilder::on_thread_start`] or [`PoolBuilder::on_thread_stop`].
+// std's `Arc` even under loom (whose `Arc` cannot hold a `dyn`): hooks share no
+// state with the pool's protocol.
+type Hook = std::sync::Arc<dyn Fn(usize) + Send + Sync + 'static>;
+
 thread_local! {
-    /// `(address of the pool's Shared, worker index)` on a worker thread,
-    /// `(0, 0)` elsewhere: how `wait_idle` and shutdown recognise a call from
-    /// one of the pool's own jobs.
+    /// The worker this thread is, while it runs its loop; `None` elsewhere.
+    /// How `wait_idle` and shutdown recognise a call from one of the pool's
+    /// own jobs, and how `join` and `scope` on a worker find the queue to
+    /// help with.
     // Not `const { .. }`: loom's `thread_local!` does not accept it.
     #[allow(clippy::missing_const_for_thread_local)]
-    static CURRENT_WORKER: Cell<(usize, usize)> = Cell::new((0, 0));
+    static CURRENT_WORKER: RefCell<Option<Rc<WorkerCtx>>> = RefCell::new(None);
+}
+
+/// What a worker thread knows about itself; in [`CURRENT_WORKER`] while its
+/// loop runs.
+struct WorkerCtx {
+    shared: Arc<Shared>,
+    index: usize,
+    receiver: Receiver<Job>,
+}
+
+impl WorkerCtx {
+    /// Runs one dequeued job on this worker, or drops it if `shutdown_now`
+    /// has begun (counted as cancelled).
+    fn run(&self, job: Job) {
+        let slot = &self.shared.slots[self.index];
+        if self.shared.cancel.load(Relaxed) {
+            bump(&slot.cancelled);
+            drop_quietly(job);
+        } else {
+            slot.run_job(&self.shared, job);
+        }
+    }
+
+    /// Waits for a message on `done` while running the pool's queued jobs on
+    /// this worker: what `join` and `scope` do on a worker of their own pool,
+    /// where merely blocking could wait for a job that only this worker
+    /// would run (a pool of one worker joining a job it spawned).
+    ///
+    /// It sleeps only when the queue is empty and `done` has nothing, and
+    /// wakes for whichever comes first. The jobs it runs nest on this
+    /// thread's stack: it returns once `done` is ready *and* the job it is
+    /// running returned.
+    fn help_until<R>(&self, done: &Receiver<R>) -> std::result::Result<R, RecvError> {
+        loop {
+            match channel::recv_either(done, &self.receiver) {
+                Either::Left(message) => return message,
+                Either::Right(Ok(job)) => self.run(job),
+                // The queue is closed and empty: nothing left to help with.
+                Either::Right(Err(RecvError)) => return done.recv(),
+            }
+        }
+    }
+}
+
+/// The calling thread's worker context if it is a worker of the pool whose
+/// `Shared` has address `pool`.
+fn worker_of(pool: usize) -> Option<Rc<WorkerCtx>> {
+    CURRENT_WORKER.with(|current| {
+        current
+            .borrow()
+            .as_ref()
+            .filter(|ctx| ctx.shared.id() == pool)
+            .cloned()
+    })
 }
 
 /// Why a job started with [`ThreadPool::spawn`] produced no value.
@@ -167,13 +234,15 @@ pub(crate) fn check_capacity(what: &str, capacity: usize) -> Result<()> {
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[must_use = "a PoolBuilder does nothing until `build` is called"]
 pub struct PoolBuilder {
     workers: Option<usize>,
     queue_capacity: Option<usize>,
     thread_name: String,
     stack_size: Option<usize>,
+    on_start: Option<Hook>,
+    on_stop: Option<Hook>,
 }
 
 impl Default for PoolBuilder {
@@ -183,7 +252,22 @@ impl Default for PoolBuilder {
             queue_capacity: None,
             thread_name: "ptm-worker".to_owned(),
             stack_size: None,
+            on_start: None,
+            on_stop: None,
         }
+    }
+}
+
+impl fmt::Debug for PoolBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PoolBuilder")
+            .field("workers", &self.workers)
+            .field("queue_capacity", &self.queue_capacity)
+            .field("thread_name", &self.thread_name)
+            .field("stack_size", &self.stack_size)
+            .field("on_thread_start", &self.on_start.is_some())
+            .field("on_thread_stop", &self.on_stop.is_some())
+            .finish()
     }
 }
 
@@ -216,6 +300,43 @@ impl PoolBuilder {
     /// `RUST_MIN_STACK` says otherwise).
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Runs `f(index)` on each worker thread as it starts, before it takes
+    /// its first job (`index` from 0, as in the thread's name). For
+    /// per-thread setup: a thread-local, CPU affinity, a log span.
+    ///
+    /// A panic in `f` is caught: ptm reports it on stderr, naming the hook
+    /// and the worker, and that worker then serves jobs as usual (no abort,
+    /// no worker lost). A replaced hook is dropped.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let started = Arc::new(AtomicUsize::new(0));
+    /// let counter = Arc::clone(&started);
+    /// let pool = ptm::ThreadPool::builder()
+    ///     .workers(3)
+    ///     .on_thread_start(move |_index| drop(counter.fetch_add(1, Ordering::SeqCst)))
+    ///     .build()?;
+    /// pool.shutdown();
+    /// assert_eq!(started.load(Ordering::SeqCst), 3);
+    /// # Ok::<(), ptm::Error>(())
+    /// ```
+    pub fn on_thread_start(mut self, f: impl Fn(usize) + Send + Sync + 'static) -> Self {
+        self.on_start = Some(std::sync::Arc::new(f));
+        self
+    }
+
+    /// Runs `f(index)` on each worker thread as it stops, after its last
+    /// job: when the pool shuts down (for workers that
+    /// [`ThreadPool::shutdown_timeout`] left behind, once they finish). A
+    /// panic in `f` is caught and reported on stderr, as for
+    /// [`on_thread_start`](Self::on_thread_start).
+    pub fn on_thread_stop(mut self, f: impl Fn(usize) + Send + Sync + 'static) -> Self {
+        self.on_stop = Some(std::sync::Arc::new(f));
         self
     }
 
@@ -315,6 +436,8 @@ impl PoolBuilder {
                 shared: Arc::clone(&shared),
                 index,
                 receiver: receiver.clone(),
+                on_start: self.on_start.clone(),
+                on_stop: self.on_stop.clone(),
                 _exit: ExitNotice {
                     index,
                     exits: exits.clone(),
@@ -334,6 +457,7 @@ impl PoolBuilder {
             sender: Some(sender),
             receiver,
             threads: started.into_iter().flatten().collect(),
+            exited,
             shared,
         })
     }
@@ -372,19 +496,53 @@ fn join_or_detach(
     }
 }
 
-/// What one worker thread runs: its loop, over the pool's queue.
+/// What one worker thread runs: its hooks and its loop, over the pool's
+/// queue.
 struct Worker {
     shared: Arc<Shared>,
     index: usize,
     receiver: Receiver<Job>,
-    /// Dropped when the loop has returned (or when the thread never ran).
+    on_start: Option<Hook>,
+    on_stop: Option<Hook>,
+    /// Dropped when the loop and the stop hook have returned (or when the
+    /// thread never ran).
     _exit: ExitNotice,
 }
 
 impl Worker {
     /// The body of the worker's thread.
     fn run(self) {
-        worker_loop(&self.shared, self.index, &self.receiver);
+        let Worker {
+            shared,
+            index,
+            receiver,
+            on_start,
+            on_stop,
+            _exit,
+        } = self;
+        if let Some(hook) = on_start {
+            run_hook("on_thread_start", &hook, index);
+        }
+        worker_loop(Rc::new(WorkerCtx {
+            shared,
+            index,
+            receiver,
+        }));
+        if let Some(hook) = on_stop {
+            run_hook("on_thread_stop", &hook, index);
+        }
+    }
+}
+
+/// Runs a start or stop hook, catching its panic and reporting it on stderr:
+/// a hook is setup code of the user's, and a worker must survive it.
+fn run_hook(name: &str, hook: &Hook, index: usize) {
+    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| hook(index))) {
+        eprintln!(
+            "ptm: the pool's {name} hook panicked on worker {index}: {}; \
+             the worker goes on",
+            panic_message(payload)
+        );
     }
 }
 
@@ -420,6 +578,10 @@ pub struct ThreadPool {
     /// Kept so that `shutdown_now` can drain the queue itself, at once.
     receiver: Receiver<Job>,
     threads: Vec<thread::JoinHandle<()>>,
+    /// Each worker's index, sent once its loop and stop hook have returned:
+    /// how [`shutdown_timeout`](Self::shutdown_timeout) waits with a bound.
+    /// (Crossbeam's own channel even under loom: no model takes that path.)
+    exited: crossbeam_channel::Receiver<usize>,
     shared: Arc<Shared>,
 }
 
@@ -458,16 +620,22 @@ fn bump(counter: &AtomicUsize) {
 impl Slot {
     /// Runs `f`, catching a panic, and counts the outcome before returning it.
     fn run<T>(&self, f: impl FnOnce() -> T) -> std::result::Result<T, JobError> {
-        match panic::catch_unwind(AssertUnwindSafe(f)) {
-            Ok(value) => {
-                bump(&self.completed);
-                Ok(value)
-            }
-            Err(payload) => {
-                bump(&self.panicked);
-                Err(JobError::Panicked(panic_message(payload)))
-            }
-        }
+        self.run_catching(f)
+            .map_err(|payload| JobError::Panicked(panic_message(payload)))
+    }
+
+    /// [`run`](Self::run), keeping the panic's payload (for `scope`, which
+    /// resumes it).
+    fn run_catching<T>(
+        &self,
+        f: impl FnOnce() -> T,
+    ) -> std::result::Result<T, Box<dyn Any + Send>> {
+        let outcome = panic::catch_unwind(AssertUnwindSafe(f));
+        bump(match outcome {
+            Ok(_) => &self.completed,
+            Err(_) => &self.panicked,
+        });
+        outcome
     }
 
     /// Runs one dequeued job on this slot's worker: counts it, runs it,
@@ -569,25 +737,19 @@ impl Shared {
 // ANCHOR: worker_loop
 /// The body of each worker thread: runs jobs until the queue is closed and
 /// empty.
-fn worker_loop(shared: &Shared, index: usize, receiver: &Receiver<Job>) {
+fn worker_loop(ctx: Rc<WorkerCtx>) {
     let _guard = AbortOnUnwind("a ptm::ThreadPool worker");
-    CURRENT_WORKER.with(|current| current.set((shared.id(), index)));
-    let slot = &shared.slots[index];
-    while let Ok(job) = receiver.recv() {
-        if shared.cancel.load(Relaxed) {
-            bump(&slot.cancelled);
-            drop_quietly(job);
-        } else {
-            slot.run_job(shared, job);
-        }
+    CURRENT_WORKER.with(|current| *current.borrow_mut() = Some(Rc::clone(&ctx)));
+    while let Ok(job) = ctx.receiver.recv() {
+        ctx.run(job);
     }
+    CURRENT_WORKER.with(|current| current.borrow_mut().take());
 }
 // ANCHOR_END: worker_loop
 
 /// The index of the calling thread if it is a worker of the pool `shared`.
 fn current_worker(shared: &Shared) -> Option<usize> {
-    let (pool, index) = CURRENT_WORKER.with(Cell::get);
-    (pool == shared.id()).then_some(index)
+    worker_of(shared.id()).map(|ctx| ctx.index)
 }
 
 /// How `submit` hands a job to the queue.
@@ -691,12 +853,111 @@ impl ThreadPool {
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
-        let (tx, rx) = channel::bounded(1);
-        // The slot counts the outcome inside `run`, before `send` publishes
+        let (promise, handle) = promise(self.shared.id());
+        // The slot counts the outcome inside `run`, before `fulfil` publishes
         // it: a `join` that returns has been counted in `stats`.
-        let job = move |slot: &Slot| drop(tx.send(slot.run(f)));
+        let job = move |slot: &Slot| promise.fulfil(slot.run(f));
         self.submit(Box::new(job), Mode::Block)?;
-        Ok(JobHandle { receiver: rx })
+        Ok(handle)
+    }
+
+    /// Runs `f` with a [`Scope`] whose jobs may borrow anything that outlives
+    /// the call, and returns `f`'s value once every job spawned in the scope
+    /// has finished.
+    ///
+    /// Like [`std::thread::scope`], but the jobs run on this pool's workers
+    /// instead of new threads.
+    ///
+    /// * A panic in a scoped job does not stop the others: once all of them
+    ///   have finished, the first panic's payload is resumed in the caller
+    ///   ([`std::panic::resume_unwind`]). A panic of `f` itself is resumed
+    ///   likewise, after the jobs finished, and takes precedence.
+    /// * Called on a worker of this pool (from a job, or from a scoped job:
+    ///   scopes nest), it runs queued jobs itself while it waits, so it never
+    ///   waits for a worker that is busy waiting, even on a pool of 1.
+    /// * Scoped jobs count in [`stats`](Self::stats) like any other.
+    ///
+    /// # Panics
+    ///
+    /// Besides resuming the jobs' panics: [`Scope::spawn`] panics if the pool
+    /// no longer accepts jobs (only possible once a shutdown has begun), and
+    /// the scope panics after the others finished if
+    /// [`shutdown_now`](Self::shutdown_now) cancelled one of its jobs. It
+    /// never waits for a job that will not run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = ptm::ThreadPool::new(2)?;
+    /// let mut data = vec![1, 2, 3, 4, 5, 6];
+    /// let total = std::sync::atomic::AtomicI32::new(0);
+    /// pool.scope(|s| {
+    ///     for chunk in data.chunks_mut(2) {
+    ///         let total = &total;
+    ///         s.spawn(move || {
+    ///             for x in chunk.iter_mut() {
+    ///                 *x *= 10;
+    ///             }
+    ///             total.fetch_add(chunk.iter().sum(), std::sync::atomic::Ordering::Relaxed);
+    ///         });
+    ///     }
+    /// });
+    /// assert_eq!(data, [10, 20, 30, 40, 50, 60]);
+    /// assert_eq!(total.into_inner(), 210);
+    /// # Ok::<(), ptm::Error>(())
+    /// ```
+    pub fn scope<'env, F, R>(&self, f: F) -> R
+    where
+        F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> R,
+    {
+        let (done_tx, done_rx) = channel::bounded(1);
+        let scope = Scope {
+            pool: self,
+            state: Arc::new(ScopeState {
+                // One for `f` itself, released when it returns.
+                pending: AtomicUsize::new(1),
+                cancelled: AtomicUsize::new(0),
+                first_panic: Mutex::new(None),
+                done: done_tx,
+            }),
+            scope: PhantomData,
+            env: PhantomData,
+        };
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| f(&scope)));
+        let state = &scope.state;
+        {
+            // Until every job has finished, their borrows are live: unwinding
+            // out of here would free what they borrow. Nothing below panics
+            // (the jobs' panics are caught where they run), and if it ever
+            // did, aborting is the only sound way out.
+            let _guard = AbortOnUnwind("ptm::ThreadPool::scope while its jobs ran");
+            state.finish_one();
+            let signal = match worker_of(self.shared.id()) {
+                Some(ctx) => ctx.help_until(&done_rx),
+                None => done_rx.recv(),
+            };
+            // `state` holds the sender, so the channel cannot disconnect.
+            debug_assert!(signal.is_ok());
+            // Acquire pairs with each job's `AcqRel` decrement: whatever the
+            // jobs wrote through their borrows is visible from here on.
+            let pending = state.pending.load(Acquire);
+            debug_assert_eq!(pending, 0);
+        }
+        let value = match outcome {
+            Ok(value) => value,
+            Err(payload) => panic::resume_unwind(payload),
+        };
+        if let Some(payload) = lock(&state.first_panic).take() {
+            panic::resume_unwind(payload);
+        }
+        let cancelled = state.cancelled.load(Relaxed);
+        if cancelled != 0 {
+            panic!(
+                "ptm::ThreadPool::scope: {cancelled} scoped job(s) never ran: \
+                 shutdown_now cancelled them"
+            );
+        }
+        value
     }
 
     fn submit(&self, job: Job, mode: Mode) -> Result<()> {
@@ -801,6 +1062,88 @@ impl ThreadPool {
         self.finish(true)
     }
 
+    /// [`shutdown`](Self::shutdown), but gives up after `timeout`: a job that
+    /// never returns cannot make it wait for ever.
+    ///
+    /// It stops accepting work and waits, for at most `timeout`, for the
+    /// workers to run every queued job and exit. If they all did, it returns
+    /// the final counters, exactly as `shutdown` would.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ShutdownTimeout`] if workers were still busy when the time
+    /// was up; `running` says how many, and `stats` is a snapshot of the
+    /// counters at that moment. Those workers are **detached, not stopped**
+    /// (Rust cannot stop a thread): each finishes its job, then the jobs
+    /// still queued, then runs its stop hook and exits on its own, and what
+    /// their jobs hold is freed only then. A job that truly never returns
+    /// keeps its thread for the life of the process.
+    ///
+    /// Called from one of the pool's own jobs, the worker running that job
+    /// is not waited for (it exits when the job returns), as in `shutdown`;
+    /// unlike `shutdown`, it does not run the jobs still queued on the
+    /// calling thread (they run on that worker after the job returns): if
+    /// there are any, it returns the error with `running == 0` and those
+    /// jobs in `stats.queued`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let pool = ptm::ThreadPool::new(2)?;
+    /// let (release, stuck) = std::sync::mpsc::channel::<()>();
+    /// pool.execute(move || drop(stuck.recv()))?; // waits until released
+    /// pool.execute(|| {})?;
+    /// match pool.shutdown_timeout(Duration::from_millis(50)) {
+    ///     Err(ptm::Error::ShutdownTimeout { running, .. }) => assert_eq!(running, 1),
+    ///     other => panic!("expected a timeout, got {other:?}"),
+    /// }
+    /// drop(release); // the detached worker's job returns; the worker exits
+    /// # Ok::<(), ptm::Error>(())
+    /// ```
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Result<PoolStats> {
+        // `None` (a timeout too large to add) waits as long as it takes.
+        let deadline = Instant::now().checked_add(timeout);
+        drop(self.sender.take());
+        let me = current_worker(&self.shared);
+        let mut threads: Vec<Option<thread::JoinHandle<()>>> =
+            self.threads.drain(..).map(Some).collect();
+        let mut running = threads.len() - usize::from(me.is_some());
+        while running > 0 {
+            let notice = match deadline {
+                Some(deadline) => self.exited.recv_deadline(deadline).ok(),
+                None => self.exited.recv().ok(),
+            };
+            let Some(index) = notice else {
+                break; // the time is up
+            };
+            if Some(index) == me {
+                continue; // cannot happen: the caller's loop is still running
+            }
+            if let Some(handle) = threads.get_mut(index).and_then(Option::take) {
+                running -= 1;
+                // Its loop has returned: the join waits only for std's exit.
+                if let Err(payload) = handle.join() {
+                    forget_payload(payload);
+                }
+            }
+        }
+        // From a job, the other workers have exited and any job still queued
+        // waits for the calling worker; unlike `shutdown`, this call does not
+        // run it here (it could be the job that never returns).
+        let left_to_the_caller = me.is_some() && !self.receiver.is_empty();
+        if running > 0 || left_to_the_caller {
+            // The handles still in `threads` are dropped: those workers are
+            // detached.
+            return Err(Error::ShutdownTimeout {
+                running,
+                stats: self.stats(),
+            });
+        }
+        Ok(self.final_stats(false, 0))
+    }
+
     fn finish(&mut self, cancel: bool) -> PoolStats {
         let mut cancelled = 0;
         if cancel {
@@ -825,6 +1168,14 @@ impl ThreadPool {
                 }
             }
         }
+        self.final_stats(cancel, cancelled)
+    }
+
+    /// The last step of every shutdown, once the other workers have exited:
+    /// runs (or, with `cancel`, drops) what is still queued if called from a
+    /// job, then the final counters, `cancelled` jobs added to those the
+    /// workers counted.
+    fn final_stats(&mut self, cancel: bool, mut cancelled: usize) -> PoolStats {
         if let Some(index) = current_worker(&self.shared) {
             // The other workers have exited; whatever is still queued would
             // wait for the job that called us to return. Run it here instead,
@@ -870,29 +1221,351 @@ impl fmt::Debug for ThreadPool {
     }
 }
 
-/// The result of a job started with [`ThreadPool::spawn`].
+// ANCHOR: job_handle
+/// The result of a job started with [`ThreadPool::spawn`]: [`join`] it to
+/// block for the value, or `.await` it from async code (it is a [`Future`]).
+///
+/// Dropping it does not cancel the job; its value is then dropped on the
+/// worker.
+///
+/// [`join`]: Self::join
 #[must_use = "dropping a JobHandle discards the job's value and any panic it reports"]
 pub struct JobHandle<T> {
-    receiver: Receiver<std::result::Result<T, JobError>>,
+    result: Receiver<std::result::Result<T, JobError>>,
+    signal: Arc<Signal>,
+    /// The `Shared::id` of the pool that runs the job.
+    pool: usize,
+    /// Set once `poll` returned `Ready`.
+    returned: bool,
+}
+// ANCHOR_END: job_handle
+
+/// What a job's [`Promise`] and its [`JobHandle`] share besides the result
+/// channel: whether the job is finished, and the waker of the task awaiting
+/// it.
+///
+/// The Waker handshake: `poll` stores its waker under the lock and *then*
+/// looks for the result; the promise sends the result and *then* takes the
+/// waker under the lock. If the promise's lock comes second it finds the
+/// waker and wakes it; if it comes first, the send happened before `poll`
+/// took the lock, so `poll`'s look finds the result. Either way no wake-up
+/// is lost (`tests/loom.rs` checks it).
+struct Signal {
+    finished: AtomicBool,
+    waker: Mutex<Option<Waker>>,
+}
+
+/// The job's end of a [`JobHandle`]. [`fulfil`](Self::fulfil) delivers the
+/// outcome; dropped unfulfilled (the job was cancelled, dropped unrun), the
+/// handle reports [`JobError::Cancelled`]. Either way the waiting task is
+/// woken.
+struct Promise<T> {
+    result: Option<Sender<std::result::Result<T, JobError>>>,
+    signal: Arc<Signal>,
+}
+
+/// A connected [`Promise`] and [`JobHandle`] for a job of the pool `pool`.
+fn promise<T>(pool: usize) -> (Promise<T>, JobHandle<T>) {
+    let (tx, rx) = channel::bounded(1);
+    let signal = Arc::new(Signal {
+        finished: AtomicBool::new(false),
+        waker: Mutex::new(None),
+    });
+    let promise = Promise {
+        result: Some(tx),
+        signal: Arc::clone(&signal),
+    };
+    let handle = JobHandle {
+        result: rx,
+        signal,
+        pool,
+        returned: false,
+    };
+    (promise, handle)
+}
+
+impl<T> Promise<T> {
+    /// Delivers the job's outcome and wakes whoever waits for it.
+    fn fulfil(mut self, outcome: std::result::Result<T, JobError>) {
+        let undelivered = match self.result.take() {
+            // Fails only if the handle was dropped: the value comes back.
+            Some(tx) => tx.send(outcome).err(),
+            None => None,
+        };
+        // Marks it finished and wakes the waiter (`Drop`), before dropping a
+        // value nobody wanted, whose `Drop` might panic.
+        drop(self);
+        drop(undelivered);
+    }
+}
+
+impl<T> Drop for Promise<T> {
+    fn drop(&mut self) {
+        // Unsent (cancelled): disconnecting is how the handle learns it.
+        drop(self.result.take());
+        self.signal.finished.store(true, Release);
+        let waker = lock(&self.signal.waker).take();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
 }
 
 impl<T> JobHandle<T> {
     /// Waits for the job and returns its value.
+    ///
+    /// Called from a job running on the same pool, it does not just block:
+    /// while the job it waits for is not finished, it runs other queued jobs
+    /// of the pool on this worker (so a pool of one worker can join a job it
+    /// spawned, and recursive fork-join works on any pool size). It sleeps
+    /// only when the queue is empty, and returns once the value is there and
+    /// the job it was helping with returned. From a job of *another* pool it
+    /// simply blocks.
     ///
     /// # Errors
     ///
     /// [`JobError::Panicked`] with the panic message if the job panicked;
     /// [`JobError::Cancelled`] if it was dropped unrun by
     /// [`ThreadPool::shutdown_now`].
+    ///
+    /// # Examples
+    ///
+    /// Recursive fork-join: each call splits its range, spawns one half and
+    /// sums the other, then joins. On two workers every join happens on a
+    /// worker, which helps instead of blocking.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use ptm::ThreadPool;
+    ///
+    /// fn sum(pool: &Arc<ThreadPool>, lo: u64, hi: u64) -> u64 {
+    ///     if hi - lo <= 1_000 {
+    ///         return (lo..hi).sum();
+    ///     }
+    ///     let mid = lo + (hi - lo) / 2;
+    ///     let p = Arc::clone(pool);
+    ///     let right = pool.spawn(move || sum(&p, mid, hi)).unwrap();
+    ///     sum(pool, lo, mid) + right.join().unwrap()
+    /// }
+    ///
+    /// let pool = Arc::new(ThreadPool::new(2)?);
+    /// let p = Arc::clone(&pool);
+    /// let total = pool.spawn(move || sum(&p, 0, 100_000))?.join()?;
+    /// assert_eq!(total, (0..100_000).sum::<u64>());
+    /// # Ok::<(), ptm::Error>(())
+    /// ```
     pub fn join(self) -> std::result::Result<T, JobError> {
-        // The job drops its sender unsent only when it is cancelled.
-        self.receiver.recv().unwrap_or(Err(JobError::Cancelled))
+        let received = match worker_of(self.pool) {
+            Some(ctx) => ctx.help_until(&self.result),
+            None => self.result.recv(),
+        };
+        // The promise drops its sender unsent only when the job is cancelled.
+        received.unwrap_or(Err(JobError::Cancelled))
+    }
+
+    /// True once the job has finished (returned, panicked or been
+    /// cancelled): [`join`](Self::join) would then return at once. Never
+    /// blocks.
+    pub fn is_finished(&self) -> bool {
+        self.signal.finished.load(Acquire)
+    }
+
+    /// The outcome if it is there, without blocking.
+    fn try_take(&self) -> Option<std::result::Result<T, JobError>> {
+        match self.result.try_recv() {
+            Ok(outcome) => Some(outcome),
+            Err(TryRecvError::Disconnected) => Some(Err(JobError::Cancelled)),
+            Err(TryRecvError::Empty) => None,
+        }
+    }
+}
+
+/// Awaitable from any executor: the worker that finishes the job wakes the
+/// task's [`Waker`]. Awaiting never blocks a thread, and it does not help run
+/// other jobs (an async task on a worker should not block that worker
+/// anyway). Dropping the future before it is ready does not cancel the job;
+/// its value is dropped on the worker.
+///
+/// # Panics
+///
+/// If polled again after it returned [`Poll::Ready`].
+///
+/// ```
+/// let pool = ptm::ThreadPool::new(2)?;
+/// let handle = pool.spawn(|| 6 * 7)?;
+/// // Any executor: here tokio's, in a test of this crate a ten-line one.
+/// # let block_on = |f: ptm::pool::JobHandle<i32>| f.join(); // (doctest: no executor here)
+/// assert_eq!(block_on(handle), Ok(42));
+/// # Ok::<(), ptm::Error>(())
+/// ```
+impl<T> Future for JobHandle<T> {
+    type Output = std::result::Result<T, JobError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        assert!(
+            !this.returned,
+            "a ptm JobHandle was polled after it returned"
+        );
+        if let Some(outcome) = this.try_take() {
+            this.returned = true;
+            return Poll::Ready(outcome);
+        }
+        {
+            let mut waker = lock(&this.signal.waker);
+            match &*waker {
+                Some(old) if old.will_wake(cx.waker()) => {}
+                _ => *waker = Some(cx.waker().clone()),
+            }
+        }
+        // Looked for again after the waker is in place (see `Signal`).
+        match this.try_take() {
+            Some(outcome) => {
+                this.returned = true;
+                Poll::Ready(outcome)
+            }
+            None => Poll::Pending,
+        }
+    }
+}
+
+// Nothing in a handle is ever pinned (its future state is the channel and
+// the flag), so it may move while being awaited whatever `T` is.
+impl<T> Unpin for JobHandle<T> {}
+
+impl<T> Drop for JobHandle<T> {
+    /// Releases the stored waker at once (a task that dropped the future
+    /// need not be woken); the job goes on.
+    fn drop(&mut self) {
+        let waker = lock(&self.signal.waker).take();
+        drop(waker);
     }
 }
 
 impl<T> fmt::Debug for JobHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JobHandle").finish_non_exhaustive()
+        f.debug_struct("JobHandle")
+            .field("finished", &self.is_finished())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Spawns jobs that may borrow from outside the [`ThreadPool::scope`] call
+/// that created it; see there.
+///
+/// `'scope` is the lifetime of the scope itself (jobs may borrow the
+/// `Scope` to spawn more), `'env` that of what the jobs borrow, which
+/// outlives it. As in [`std::thread::Scope`].
+pub struct Scope<'scope, 'env: 'scope> {
+    pool: &'scope ThreadPool,
+    state: Arc<ScopeState>,
+    /// Invariant in `'scope` and `'env`, as std's scope is.
+    scope: PhantomData<&'scope mut &'scope ()>,
+    env: PhantomData<&'env mut &'env ()>,
+}
+
+/// The bookkeeping of one scope, shared with its jobs (in an `Arc`: the last
+/// job touches it after the scope may have returned).
+struct ScopeState {
+    /// 1 while the scope's closure runs, plus one per job not yet finished.
+    /// Decremented `AcqRel`; reaches 0 exactly once (only a running closure
+    /// or job can spawn, and each holds a count while it does).
+    pending: AtomicUsize,
+    /// Jobs dropped unrun (by `shutdown_now`).
+    cancelled: AtomicUsize,
+    /// The first panic of a job, resumed by `scope`.
+    first_panic: Mutex<Option<Box<dyn Any + Send>>>,
+    /// Sent to once, by whoever brings `pending` to 0.
+    done: Sender<()>,
+}
+
+impl ScopeState {
+    fn finish_one(&self) {
+        if self.pending.fetch_sub(1, AcqRel) == 1 {
+            // Capacity 1, sent once: never blocks, never fails (the scope
+            // holds the receiver until it has seen this).
+            let _ = self.done.send(());
+        }
+    }
+}
+
+impl<'scope, 'env> Scope<'scope, 'env> {
+    /// Queues `f` on the pool; the [`ThreadPool::scope`] call that made this
+    /// scope returns only after `f` has run. Blocks like
+    /// [`ThreadPool::execute`] when a bounded queue is full.
+    ///
+    /// # Panics
+    ///
+    /// If the pool no longer accepts jobs (a shutdown has begun); `f` is
+    /// dropped, and the scope still waits for the jobs already queued.
+    pub fn spawn<F>(&'scope self, f: F)
+    where
+        F: FnOnce() + Send + 'scope,
+    {
+        self.state.pending.fetch_add(1, Relaxed);
+        let job = ScopedJob {
+            f: Some(f),
+            state: Arc::clone(&self.state),
+        };
+        let job: Box<dyn FnOnce(&Slot) + Send + 'scope> = Box::new(move |slot| job.run(slot));
+        // SAFETY: only the lifetime changes. The job borrows for 'scope, and
+        // `ThreadPool::scope` does not return, nor unwind, before `pending`
+        // is 0, which happens only after this job has run or been dropped
+        // (`ScopedJob`'s `Drop` decrements last, after `f` is gone). Its
+        // remaining captures (the `Arc`) are 'static.
+        let job: Job = unsafe {
+            std::mem::transmute::<
+                Box<dyn FnOnce(&Slot) + Send + 'scope>,
+                Box<dyn FnOnce(&Slot) + Send + 'static>,
+            >(job)
+        };
+        if let Err(error) = self.pool.submit(job, Mode::Block) {
+            // The refused job was dropped: counted as cancelled and finished.
+            panic!("ptm::Scope::spawn: the pool refused the job: {error}");
+        }
+    }
+}
+
+impl fmt::Debug for Scope<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scope")
+            .field("pending", &self.state.pending.load(Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// A scoped job: `f` until it has run, and the count it holds in its scope.
+/// Its `Drop` gives the count back *after* `f` is gone, run or not, so that
+/// nothing of `f` outlives the scope.
+struct ScopedJob<F> {
+    f: Option<F>,
+    state: Arc<ScopeState>,
+}
+
+impl<F: FnOnce()> ScopedJob<F> {
+    fn run(mut self, slot: &Slot) {
+        if let Some(f) = self.f.take() {
+            if let Err(payload) = slot.run_catching(f) {
+                let mut first = lock(&self.state.first_panic);
+                match &*first {
+                    None => *first = Some(payload),
+                    // Only the first is resumed; a payload's `Drop` may panic.
+                    Some(_) => forget_payload(payload),
+                }
+            }
+        }
+        // `self` drops here: the count is given back.
+    }
+}
+
+impl<F> Drop for ScopedJob<F> {
+    fn drop(&mut self) {
+        if let Some(f) = self.f.take() {
+            // Dropped unrun: cancelled by `shutdown_now`, or refused.
+            drop_quietly(f);
+            self.state.cancelled.fetch_add(1, Relaxed);
+        }
+        self.state.finish_one();
     }
 }
 

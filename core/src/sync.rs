@@ -44,12 +44,42 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Which of the two receivers of [`channel::recv_either`] was ready.
+pub(crate) enum Either<A, B> {
+    Left(A),
+    Right(B),
+}
+
 /// The MPMC queue: `crossbeam-channel` normally, a loom-visible twin under loom.
 #[cfg(not(loom))]
 pub(crate) mod channel {
     pub(crate) use crossbeam_channel::{
-        bounded, unbounded, Receiver, SendError, Sender, TrySendError,
+        bounded, unbounded, Receiver, RecvError, SendError, Sender, TryRecvError, TrySendError,
     };
+
+    use super::Either;
+
+    /// Blocks until `left` or `right` has a message or is disconnected, and
+    /// receives from that one (`left` first when both are ready).
+    pub(crate) fn recv_either<A, B>(
+        left: &Receiver<A>,
+        right: &Receiver<B>,
+    ) -> Either<Result<A, RecvError>, Result<B, RecvError>> {
+        match left.try_recv() {
+            Ok(value) => return Either::Left(Ok(value)),
+            Err(TryRecvError::Disconnected) => return Either::Left(Err(RecvError)),
+            Err(TryRecvError::Empty) => {}
+        }
+        let mut select = crossbeam_channel::Select::new();
+        let l = select.recv(left);
+        select.recv(right);
+        let operation = select.select();
+        if operation.index() == l {
+            Either::Left(operation.recv(left))
+        } else {
+            Either::Right(operation.recv(right))
+        }
+    }
 }
 
 /// A `Mutex<VecDeque>` + `Condvar` channel with the subset of
@@ -59,6 +89,30 @@ pub(crate) mod channel {
     pub(crate) use crossbeam_channel::{RecvError, SendError, TryRecvError, TrySendError};
     use loom::sync::{Arc, Condvar, Mutex};
     use std::collections::VecDeque;
+
+    use super::Either;
+
+    /// [`recv_either`](super::channel::recv_either) for the twin: polls both,
+    /// yielding to loom's scheduler between polls (loom explores a
+    /// `yield_now` spin as "wait until another thread made progress").
+    pub(crate) fn recv_either<A, B>(
+        left: &Receiver<A>,
+        right: &Receiver<B>,
+    ) -> Either<Result<A, RecvError>, Result<B, RecvError>> {
+        loop {
+            match left.try_recv() {
+                Ok(value) => return Either::Left(Ok(value)),
+                Err(TryRecvError::Disconnected) => return Either::Left(Err(RecvError)),
+                Err(TryRecvError::Empty) => {}
+            }
+            match right.try_recv() {
+                Ok(value) => return Either::Right(Ok(value)),
+                Err(TryRecvError::Disconnected) => return Either::Right(Err(RecvError)),
+                Err(TryRecvError::Empty) => {}
+            }
+            loom::thread::yield_now();
+        }
+    }
 
     struct State<T> {
         queue: VecDeque<T>,
@@ -180,6 +234,10 @@ pub(crate) mod channel {
 
         pub(crate) fn len(&self) -> usize {
             self.0.state.lock().unwrap().queue.len()
+        }
+
+        pub(crate) fn is_empty(&self) -> bool {
+            self.len() == 0
         }
     }
 

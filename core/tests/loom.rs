@@ -1,4 +1,6 @@
-//! loom models of the pool's and the worker's shutdown and `wait_idle` paths.
+//! loom models of the pool's and the worker's shutdown and `wait_idle` paths,
+//! of `join` and `scope` helping on a worker, and of the Waker handshake of
+//! an awaited `JobHandle`.
 //!
 //! Run with:
 //!
@@ -18,6 +20,26 @@ use loom::sync::Arc;
 use loom::thread;
 use ptm::pool::JobError;
 use ptm::{Error, ThreadPool, WorkerThread};
+
+/// A minimal executor on loom's threads: polls, and parks until woken. A
+/// lost wake-up leaves it parked for ever, which loom reports as a deadlock.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    struct Unpark(thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let std::task::Poll::Ready(value) = future.as_mut().poll(&mut cx) {
+            return value;
+        }
+        thread::park();
+    }
+}
 
 /// Every loom model runs with the same bound, small enough for CI.
 fn model(f: impl Fn() + Sync + Send + 'static) {
@@ -198,5 +220,111 @@ fn wait_idle_is_not_fooled_by_a_later_job() {
             "wait_idle returned before my job ran"
         );
         submitter.join().expect("submitter");
+    });
+}
+
+/// `join` on a worker of its own pool runs the queued job it waits for: a
+/// pool of one worker joins a job it spawned (blocking instead would wait
+/// for ever), and sees the value.
+#[test]
+fn join_on_the_only_worker_runs_the_joined_job() {
+    model(|| {
+        let pool = Arc::new(ThreadPool::new(1).expect("pool"));
+        let p = Arc::clone(&pool);
+        let outer = pool
+            .spawn(move || p.spawn(|| 7).expect("spawn").join())
+            .expect("spawn");
+        assert_eq!(outer.join(), Ok(Ok(7)));
+    });
+}
+
+/// Two workers, a job joining two jobs it spawned: whichever worker takes
+/// them, and whether the joiner helps or sleeps, both values arrive.
+#[test]
+fn join_on_a_worker_with_a_second_worker_busy() {
+    model(|| {
+        let pool = Arc::new(ThreadPool::new(2).expect("pool"));
+        let p = Arc::clone(&pool);
+        let outer = pool
+            .spawn(move || {
+                let a = p.spawn(|| 1).expect("spawn");
+                let b = p.spawn(|| 2).expect("spawn");
+                a.join().expect("a") + b.join().expect("b")
+            })
+            .expect("spawn");
+        assert_eq!(outer.join(), Ok(3));
+    });
+}
+
+/// A scoped job's plain (non-atomic) write through its borrow is visible
+/// after `scope` returns: loom's `UnsafeCell` reports a data race if the
+/// scope's end does not happen after the job.
+#[test]
+fn scope_makes_its_jobs_writes_visible() {
+    model(|| {
+        let pool = ThreadPool::new(2).expect("pool");
+        let cells = [
+            loom::cell::UnsafeCell::new(0),
+            loom::cell::UnsafeCell::new(0),
+        ];
+        struct Cells<'a>(&'a [loom::cell::UnsafeCell<i32>; 2]);
+        // SAFETY (of the test): each job writes only its own cell.
+        unsafe impl Sync for Cells<'_> {}
+        let shared = Cells(&cells);
+        let shared = &shared;
+        pool.scope(|s| {
+            for i in 0..2 {
+                s.spawn(move || shared.0[i].with_mut(|p| unsafe { *p = i as i32 + 1 }));
+            }
+        });
+        let sum: i32 = cells.iter().map(|c| c.with(|p| unsafe { *p })).sum();
+        assert_eq!(sum, 3);
+    });
+}
+
+/// `scope` called from a job on a pool of one worker runs its own scoped
+/// job while it waits.
+#[test]
+fn scope_on_the_only_worker_runs_its_jobs() {
+    model(|| {
+        let pool = Arc::new(ThreadPool::new(1).expect("pool"));
+        let p = Arc::clone(&pool);
+        let ran = Arc::new(AtomicUsize::new(0));
+        let r = Arc::clone(&ran);
+        let outer = pool
+            .spawn(move || p.scope(|s| s.spawn(move || drop(r.fetch_add(1, Relaxed)))))
+            .expect("spawn");
+        outer.join().expect("outer");
+        assert_eq!(ran.load(Relaxed), 1);
+    });
+}
+
+/// The Waker handshake: a task awaiting a handle is woken whenever the
+/// worker finishes (loom's `block_on` deadlocks on a lost wake-up).
+#[test]
+fn an_awaited_handle_is_woken_with_the_value() {
+    model(|| {
+        let pool = ThreadPool::new(1).expect("pool");
+        let handle = pool.spawn(|| 5).expect("spawn");
+        assert_eq!(block_on(handle), Ok(5));
+        pool.shutdown();
+    });
+}
+
+/// An awaited handle whose job `shutdown_now` cancels is woken too, with
+/// `Cancelled`; or it ran first and has its value.
+#[test]
+fn an_awaited_handle_of_a_cancelled_job_is_woken() {
+    model(|| {
+        let pool = ThreadPool::new(1).expect("pool");
+        let handle = pool.spawn(|| 5).expect("spawn");
+        let waiter = thread::spawn(move || block_on(handle));
+        let stats = pool.shutdown_now();
+        let outcome = waiter.join().expect("waiter");
+        match outcome {
+            Ok(5) => assert_eq!((stats.completed, stats.queued), (1, 0)),
+            Err(JobError::Cancelled) => assert_eq!((stats.completed, stats.queued), (0, 1)),
+            other => panic!("unexpected {other:?}"),
+        }
     });
 }

@@ -16,6 +16,7 @@
 //! |---|---|
 //! | `pool_dispatch` | 1. no-op jobs/s through each pool design, 2/4/8 workers, 3 processes |
 //! | `pool_like_for_like` | 1. the same, no job allocates: ptm, book, queue, 2 workers, 5 processes |
+//! | `pool_scope` | 1. scoped jobs that borrow, and fork-join: ptm, rayon, std, 5 processes |
 //! | `pool_latency` | 2. submit-to-start latency on an idle pool, unpinned, pinned and split |
 //! | `channels` | 3. u64 messages/s, std and crossbeam channels, 1->1 and 2->1 |
 //! | `roundtrip` | 4. round trips thread<->thread and process<->process |
@@ -36,13 +37,14 @@
 //! experiment that fails is reported and the others still run; the exit
 //! status is then non-zero.
 //!
-//! Two hidden modes serve the experiments themselves: `--echo` copies stdin
+//! Hidden modes serve the experiments themselves: `--echo` copies stdin
 //! to stdout until end of file (the partner process of the round-trip
 //! experiment), and `--pool-invocation N` runs one invocation of the pool
 //! experiment (`--like-for-like`: of the like-for-like comparison) and
 //! prints its rows as CSV lines (the pool experiments run in several
 //! processes, because this machine's speed changes from one process to the
-//! next). The isolation ladder has two more:
+//! next); `--scope-invocation N` does the same for the scope experiment.
+//! The isolation ladder has two more:
 //! `--echo-socket PATH` connects to the Unix socket at PATH and echoes (the
 //! partner of the re-executed and container levels), and
 //! `--isolation-memory LEVEL --count N` holds N live units of LEVEL in a
@@ -52,7 +54,6 @@
 //! threads until a start fails.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -62,8 +63,8 @@ use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use ptm_benches::csv::Table;
 use ptm_benches::experiments::{
-    channels, isolation, latency, pipes, pool, processes, read_back, roundtrip, sleepers, threads,
-    Outcome, Size,
+    channels, isolation, latency, pipes, pool, print_row, processes, read_back, roundtrip, scope,
+    sleepers, threads, Outcome, Size,
 };
 use ptm_benches::machine::{default_report_dir, load_average, now_utc, Machine};
 use ptm_benches::verdict::Check;
@@ -106,6 +107,10 @@ struct Args {
     #[arg(long, hide = true)]
     like_for_like: bool,
 
+    /// Run one invocation of the scope experiment, printing rows as CSV.
+    #[arg(long, hide = true, value_name = "N")]
+    scope_invocation: Option<usize>,
+
     /// Connect to the Unix socket at PATH and echo until end of file.
     #[arg(long, hide = true, value_name = "PATH")]
     echo_socket: Option<PathBuf>,
@@ -134,6 +139,8 @@ enum Experiment {
     Pool,
     /// 1. Pool dispatch like for like: no job allocates, 5 processes.
     LikeForLike,
+    /// 1. Scoped jobs that borrow, and fork-join: ptm, rayon, std.
+    Scope,
     /// 2. Pool submit-to-start latency.
     Latency,
     /// 3. Channel throughput.
@@ -155,9 +162,10 @@ enum Experiment {
 }
 
 impl Experiment {
-    const ALL: [Experiment; 11] = [
+    const ALL: [Experiment; 12] = [
         Experiment::Pool,
         Experiment::LikeForLike,
+        Experiment::Scope,
         Experiment::Latency,
         Experiment::Channels,
         Experiment::Roundtrip,
@@ -198,6 +206,19 @@ impl Experiment {
                 bar,
                 Some(&pool_child(true)),
             )?),
+            Experiment::Scope => {
+                let child = |invocation: usize| {
+                    let mut command = Command::new(&exe);
+                    command
+                        .arg("--scope-invocation")
+                        .arg(invocation.to_string());
+                    if size == Size::Quick {
+                        command.arg("--quick");
+                    }
+                    command
+                };
+                Box::new(scope::run(&scope::Config::of(size), bar, Some(&child))?)
+            }
             Experiment::Latency => Box::new(latency::run(&latency::Config::of(size), bar)?),
             Experiment::Channels => Box::new(channels::run(&channels::Config::of(size), bar)?),
             Experiment::Roundtrip => {
@@ -233,6 +254,7 @@ impl Experiment {
         match self {
             Experiment::Pool => "pool dispatch",
             Experiment::LikeForLike => "pool like for like",
+            Experiment::Scope => "scope, fork-join",
             Experiment::Latency => "pool latency",
             Experiment::Channels => "channels",
             Experiment::Roundtrip => "round trips",
@@ -249,12 +271,8 @@ impl Experiment {
 /// The hidden child mode of the pool experiment (like for like or not):
 /// one invocation, rows on stdout.
 fn pool_child(invocation: usize, config: &pool::Config) -> anyhow::Result<()> {
-    let stdout = std::io::stdout();
     pool::run_invocation(config, invocation, &ProgressBar::hidden(), |row| {
-        let mut out = stdout.lock();
-        writeln!(out, "{}", row.fields().join(","))?;
-        out.flush()?;
-        Ok(())
+        print_row(&row.fields())
     })?;
     Ok(())
 }
@@ -327,6 +345,13 @@ fn main() -> anyhow::Result<()> {
             pool::Config::of(size)
         };
         return pool_child(invocation, &config);
+    }
+    if let Some(invocation) = args.scope_invocation {
+        let config = scope::Config::of(size);
+        scope::run_invocation(&config, invocation, &ProgressBar::hidden(), |row| {
+            print_row(&row.fields())
+        })?;
+        return Ok(());
     }
     if let Some(path) = &args.echo_socket {
         return isolation::echo_socket(path).context("the socket echo partner");

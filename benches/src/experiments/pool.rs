@@ -27,8 +27,8 @@ use clap::ValueEnum;
 use indicatif::ProgressBar;
 
 use super::{
-    child_rows, distinct, expect_header, field, medians_by_invocation, per_round_ratios,
-    ratio_cells, rotated, secs, Outcome, Size,
+    distinct, expect_header, field, medians_by_invocation, per_round_ratios, ratio_cells, rotated,
+    rows_of_invocations, secs, Outcome, Size,
 };
 use crate::csv::{split_line, Table};
 use crate::designs::{Bench, Design, LatchJobs};
@@ -278,16 +278,13 @@ pub fn run(
     child: Option<&dyn Fn(usize) -> Command>,
 ) -> anyhow::Result<PoolOutcome> {
     bar.set_length(config.batches_per_invocation() * config.invocations as u64);
-    let mut rows = Vec::new();
-    for invocation in 0..config.invocations {
-        match child {
-            None => rows.extend(run_invocation(config, invocation, bar, |_| Ok(()))?),
-            Some(make) => child_rows(invocation, make(invocation), Row::parse, |row| {
-                rows.push(row);
-                bar.inc(1);
-            })?,
-        }
-    }
+    let rows = rows_of_invocations(
+        config.invocations,
+        child,
+        Row::parse,
+        |invocation| run_invocation(config, invocation, bar, |_| Ok(())),
+        bar,
+    )?;
     let expected = config.batches_per_invocation() as usize * config.invocations;
     if rows.len() != expected {
         bail!("{} batches measured, {expected} expected", rows.len());

@@ -9,7 +9,8 @@
 //!   call them (rayon runs the scope's closure on one of its workers, ptm
 //!   on the caller, which then waits).
 //! - **Fork-join**: the sum of `0..n` split in halves down to leaves of
-//!   [`Config::cutoff`] numbers, summed one by one. On ptm, a split spawns
+//!   [`Config::cutoff`] numbers, summed one by one, [`Config::trees`] times
+//!   per batch. On ptm, a split spawns
 //!   one half with `ThreadPool::spawn`, sums the other and joins the first
 //!   (`JobHandle::join` on a worker runs queued jobs while it waits); on
 //!   rayon, a split is `rayon::join`. Both start on a worker of their pool
@@ -106,9 +107,12 @@ pub struct Config {
     pub jobs: usize,
     /// Numbers a fork-join leaf sums one by one.
     pub cutoff: u64,
-    /// Fork-join leaves, as a power of two: `2^leaves_log2` leaves,
-    /// `2^leaves_log2 - 1` splits, `cutoff * 2^leaves_log2` numbers.
+    /// Fork-join leaves per tree, as a power of two: `2^leaves_log2`
+    /// leaves, `2^leaves_log2 - 1` splits, `cutoff * 2^leaves_log2`
+    /// numbers.
     pub leaves_log2: u32,
+    /// Fork-join trees per batch, one after the other.
+    pub trees: usize,
     /// Worker threads of each pool, and chunks of `std-scope`.
     pub workers: usize,
     /// Timed batches per variant and invocation.
@@ -118,24 +122,27 @@ pub struct Config {
 }
 
 impl Config {
-    /// 1,000,000 scoped jobs; fork-join over 2^16 leaves of 256 numbers;
-    /// 2 workers, 5 rounds, 5 invocations.
+    /// 1,000,000 scoped jobs; fork-join over 2^12 leaves of 256 numbers,
+    /// 16 trees (65,520 splits); 2 workers, 5 rounds, 5 invocations.
     pub fn full() -> Config {
         Config {
             jobs: 1_000_000,
             cutoff: 256,
-            leaves_log2: 16,
+            leaves_log2: 12,
+            trees: 16,
             workers: 2,
             rounds: 5,
             invocations: 5,
         }
     }
 
-    /// 100,000 scoped jobs; 2^12 leaves; 3 rounds, 3 invocations.
+    /// 100,000 scoped jobs; 2 trees of 2^10 leaves; 3 rounds, 3
+    /// invocations.
     pub fn quick() -> Config {
         Config {
             jobs: 100_000,
-            leaves_log2: 12,
+            leaves_log2: 10,
+            trees: 2,
             rounds: 3,
             invocations: 3,
             ..Config::full()
@@ -150,7 +157,7 @@ impl Config {
         }
     }
 
-    /// Splits per fork-join batch.
+    /// Splits per fork-join tree.
     pub fn splits(&self) -> usize {
         (1usize << self.leaves_log2) - 1
     }
@@ -158,7 +165,7 @@ impl Config {
     /// What one batch of `variant` counts: jobs, elements or splits.
     pub fn items(&self, variant: Variant) -> usize {
         if variant.is_fork_join() {
-            self.splits()
+            self.splits() * self.trees
         } else {
             self.jobs
         }
@@ -178,18 +185,21 @@ pub struct Row {
     pub position: usize,
     /// Jobs (scope variants) or splits (fork-join) in the batch.
     pub items: usize,
+    /// Fork-join trees in the batch (0 for scoped jobs).
+    pub trees: usize,
     /// Elapsed seconds.
     pub seconds: f64,
 }
 
 impl Row {
     /// The CSV columns.
-    pub const HEADER: [&'static str; 7] = [
+    pub const HEADER: [&'static str; 8] = [
         "invocation",
         "variant",
         "round",
         "position",
         "items",
+        "trees",
         "seconds",
         "items_per_sec",
     ];
@@ -207,6 +217,7 @@ impl Row {
             self.round.to_string(),
             self.position.to_string(),
             self.items.to_string(),
+            self.trees.to_string(),
             secs(self.seconds),
             format!("{:.1}", self.rate()),
         ]
@@ -226,7 +237,8 @@ impl Row {
             round: field(f, 2, header)?,
             position: field(f, 3, header)?,
             items: field(f, 4, header)?,
-            seconds: field(f, 5, header)?,
+            trees: field(f, 5, header)?,
+            seconds: field(f, 6, header)?,
         })
     }
 
@@ -300,21 +312,21 @@ impl Subjects {
         })
     }
 
-    /// Runs one batch of `variant`: `jobs` scoped jobs, or a fork-join over
-    /// `2^leaves_log2` leaves of `cutoff` numbers. Times it and checks that
-    /// every job ran once, or the sum.
+    /// Runs one batch of `variant`: `jobs` scoped jobs, or `trees`
+    /// fork-joins over `2^leaves_log2` leaves of `cutoff` numbers. Times it
+    /// and checks that every job ran once, or every sum.
     fn run(
         &self,
         variant: Variant,
         jobs: usize,
-        leaves_log2: u32,
-        cutoff: u64,
+        (trees, leaves_log2, cutoff): (usize, u32, u64),
     ) -> anyhow::Result<Duration> {
         let counters = &self.counters[..jobs.min(self.counters.len())];
         counters.iter().for_each(|c| c.store(0, Relaxed));
         let n = cutoff << leaves_log2;
         let start = Instant::now();
-        let sum = match variant {
+        let mut sums = Vec::with_capacity(trees);
+        match variant {
             Variant::PtmScope => {
                 self.ptm.scope(|s| {
                     for c in counters {
@@ -323,7 +335,6 @@ impl Subjects {
                         });
                     }
                 });
-                None
             }
             Variant::RayonScope => {
                 self.rayon.scope(|s| {
@@ -333,7 +344,6 @@ impl Subjects {
                         });
                     }
                 });
-                None
             }
             Variant::StdScope => {
                 let chunk = counters.len().div_ceil(self.workers).max(1);
@@ -349,30 +359,36 @@ impl Subjects {
                     })
                 })
                 .context("spawning a scoped thread")?;
-                None
             }
             Variant::PtmJoin => {
                 let pool = self.ptm;
-                let root = pool
-                    .spawn(move || ptm_sum(pool, 0, n, cutoff))
-                    .context("ptm spawn")?;
-                Some(root.join().map_err(|e| anyhow!("the root job: {e}"))??)
+                for _ in 0..trees {
+                    let root = pool
+                        .spawn(move || ptm_sum(pool, 0, n, cutoff))
+                        .context("ptm spawn")?;
+                    sums.push(root.join().map_err(|e| anyhow!("the root job: {e}"))??);
+                }
             }
-            Variant::RayonJoin => Some(self.rayon.install(|| rayon_sum(0, n, cutoff))),
-        };
+            Variant::RayonJoin => {
+                for _ in 0..trees {
+                    sums.push(self.rayon.install(|| rayon_sum(0, n, cutoff)));
+                }
+            }
+        }
         let elapsed = start.elapsed();
-        match sum {
-            Some(sum) => ensure!(
-                sum == n * (n - 1) / 2,
-                "{variant}: the sum of 0..{n} came out as {sum}"
-            ),
-            None => {
-                let missed = counters.iter().filter(|c| c.load(Relaxed) != 1).count();
-                ensure!(
-                    missed == 0,
-                    "{variant}: {missed} of {jobs} jobs did not run once"
-                );
-            }
+        if variant.is_fork_join() {
+            let expected = n * (n - 1) / 2;
+            let wrong = sums.iter().filter(|&&sum| sum != expected).count();
+            ensure!(
+                wrong == 0 && sums.len() == trees,
+                "{variant}: {wrong} of {trees} sums of 0..{n} came out wrong"
+            );
+        } else {
+            let missed = counters.iter().filter(|c| c.load(Relaxed) != 1).count();
+            ensure!(
+                missed == 0,
+                "{variant}: {missed} of {jobs} jobs did not run once"
+            );
         }
         Ok(elapsed)
     }
@@ -398,15 +414,11 @@ pub fn run_invocation(
     );
     ensure!(config.leaves_log2 < 32, "at most 2^31 leaves");
     let subjects = Subjects::new(config)?;
-    let warm_leaves = config.leaves_log2.saturating_sub(3);
+    let warm = (1, config.leaves_log2.saturating_sub(2), config.cutoff);
+    let trees = (config.trees, config.leaves_log2, config.cutoff);
     for variant in Variant::ALL {
         subjects
-            .run(
-                variant,
-                (config.jobs / 10).max(1),
-                warm_leaves,
-                config.cutoff,
-            )
+            .run(variant, (config.jobs / 10).max(1), warm)
             .with_context(|| format!("warming up {variant}"))?;
     }
     let mut rows = Vec::new();
@@ -416,7 +428,7 @@ pub fn run_invocation(
             let variant = Variant::ALL[rotated(round, position, count)];
             bar.set_message(variant.name());
             let elapsed = subjects
-                .run(variant, config.jobs, config.leaves_log2, config.cutoff)
+                .run(variant, config.jobs, trees)
                 .with_context(|| format!("{variant}, round {round}"))?;
             let row = Row {
                 invocation,
@@ -424,6 +436,11 @@ pub fn run_invocation(
                 round,
                 position,
                 items: config.items(variant),
+                trees: if variant.is_fork_join() {
+                    config.trees
+                } else {
+                    0
+                },
                 seconds: elapsed.as_secs_f64(),
             };
             on_row(&row)?;
@@ -491,8 +508,8 @@ impl ScopeOutcome {
     ///
     /// # Errors
     ///
-    /// If `table` is not such a CSV, or its fork-join splits are not one
-    /// less than a power of two.
+    /// If `table` is not such a CSV, or its fork-join splits per tree are
+    /// not one less than a power of two.
     pub fn from_table(table: &Table) -> anyhow::Result<ScopeOutcome> {
         expect_header(table, &Row::HEADER)?;
         let rows = table
@@ -500,22 +517,24 @@ impl ScopeOutcome {
             .iter()
             .map(|f| Row::from_fields(f))
             .collect::<anyhow::Result<Vec<Row>>>()?;
-        let items = |fork_join: bool| {
-            rows.iter()
-                .find(|r| r.variant.is_fork_join() == fork_join)
-                .map(|r| r.items)
-        };
+        let first = |fork_join: bool| rows.iter().find(|r| r.variant.is_fork_join() == fork_join);
         let full = Config::full();
-        let leaves_log2 = match items(true) {
-            Some(splits) => {
-                let leaves = splits + 1;
-                ensure!(leaves.is_power_of_two(), "{splits} splits per batch");
-                leaves.trailing_zeros()
+        let (trees, leaves_log2) = match first(true) {
+            Some(r) => {
+                let leaves = r.items / r.trees.max(1) + 1;
+                ensure!(
+                    r.trees > 0 && leaves.is_power_of_two(),
+                    "{} splits in {} trees",
+                    r.items,
+                    r.trees
+                );
+                (r.trees, leaves.trailing_zeros())
             }
-            None => full.leaves_log2,
+            None => (full.trees, full.leaves_log2),
         };
         let config = Config {
-            jobs: items(false).unwrap_or(full.jobs),
+            jobs: first(false).map_or(full.jobs, |r| r.items),
+            trees,
             leaves_log2,
             rounds: rows.iter().map(|r| r.round + 1).max().unwrap_or(0),
             invocations: rows.iter().map(|r| r.invocation + 1).max().unwrap_or(0),
@@ -597,7 +616,7 @@ impl Outcome for ScopeOutcome {
             "## 1. Scoped jobs and fork-join\n\n{} workers. Scoped jobs: {} per batch, each \
              incrementing its own element of a borrowed `Vec<AtomicU64>` (`std-scope`: the \
              same elements in {} chunks, a thread each). Fork-join: the sum of 0..{} split in \
-             halves down to {} numbers, {} splits per batch. {} rounds per invocation in \
+             halves down to {} numbers ({} splits), {} times per batch. {} rounds per invocation in \
              rotated order, {} invocations (separate processes); rates are the median over \
              invocations of each invocation's median, with the range of the invocation \
              medians.\n\n| variant | per second | range | ns each |\n|---|---:|---:|---:|\n",
@@ -607,6 +626,7 @@ impl Outcome for ScopeOutcome {
             c.cutoff << c.leaves_log2,
             c.cutoff,
             c.splits(),
+            c.trees,
             c.rounds,
             c.invocations,
         );
@@ -652,6 +672,7 @@ mod tests {
             jobs: 500,
             cutoff: 8,
             leaves_log2: 5,
+            trees: 3,
             workers: 2,
             rounds: 2,
             invocations: 2,
@@ -663,7 +684,7 @@ mod tests {
             .iter()
             .find(|r| r.variant == Variant::RayonJoin)
             .expect("a fork-join row");
-        assert_eq!(join.items, 31, "2^5 leaves, 31 splits");
+        assert_eq!(join.items, 3 * 31, "3 trees of 2^5 leaves, 31 splits each");
         let summary = outcome.summary();
         for line in [
             "| ptm-scope / rayon-scope |",
@@ -701,6 +722,7 @@ mod tests {
             round: 0,
             position: 0,
             items: 100,
+            trees: 1,
             seconds,
         };
         // Invocation 1 is twice as fast for both: the ratio stays 0.5.
@@ -731,10 +753,11 @@ mod tests {
             round: 2,
             position: 3,
             items: 1000,
+            trees: 0,
             seconds: 0.000_123_456,
         };
         assert_eq!(Row::parse(&row.fields().join(",")).expect("a row"), row);
-        assert!(Row::parse("1,nope,2,3,1000,0.1,1.0").is_err());
+        assert!(Row::parse("1,nope,2,3,1000,0,0.1,1.0").is_err());
         assert!(Row::parse("1,std-scope,2").is_err());
     }
 }

@@ -203,7 +203,8 @@ pub(crate) fn rows_of_invocations<R>(
 }
 
 /// Prints `fields` as one CSV line on stdout and flushes it: how a child
-/// invocation hands a row to [`rows_of_invocations`] in the parent.
+/// invocation hands a row to the parent, which reads it with the
+/// experiment's `Row::parse`.
 ///
 /// # Errors
 ///

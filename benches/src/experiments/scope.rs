@@ -635,10 +635,10 @@ impl Outcome for ScopeOutcome {
             let Some(s) = summarize(medians) else {
                 continue;
             };
-            let unit = if variant.is_fork_join() {
-                "splits"
-            } else {
-                "jobs"
+            let unit = match variant {
+                Variant::PtmJoin | Variant::RayonJoin => "splits",
+                Variant::StdScope => "elements",
+                Variant::PtmScope | Variant::RayonScope => "jobs",
             };
             out.push_str(&format!(
                 "| {variant} | {} {unit} | {} .. {} | {:.1} |\n",

@@ -28,6 +28,9 @@
 //!
 //! This machine's speed flips from one process to the next: compare designs
 //! within a run, and run the binary several times before believing a ratio.
+//! `report --only like-for-like` does that for the like-for-like targets:
+//! ptm, ptm-latch, book and queue with `--latch static`, 7 rounds in each
+//! of 5 processes, judged on the medians of the same-process ratios.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};

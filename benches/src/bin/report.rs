@@ -15,6 +15,8 @@
 //! | file stem | comparison |
 //! |---|---|
 //! | `pool_dispatch` | 1. no-op jobs/s through each pool design, 2/4/8 workers, 3 processes |
+//! | `pool_like_for_like` | 1. the same, no job allocates: ptm, book, queue, 2 workers, 5 processes |
+//! | `pool_scope` | 1. scoped jobs that borrow, and fork-join: ptm, rayon, std, 5 processes |
 //! | `pool_latency` | 2. submit-to-start latency on an idle pool, unpinned, pinned and split |
 //! | `channels` | 3. u64 messages/s, std and crossbeam channels, 1->1 and 2->1 |
 //! | `roundtrip` | 4. round trips thread<->thread and process<->process |
@@ -26,20 +28,23 @@
 //! | `sleepers` | 9. 1,000 to 100,000 sleepers: threads, tokio tasks, pool jobs |
 //!
 //! `--replot` also reads `roundtrip-*.csv` (round trips of another run) and
-//! `pool_like_for_like.csv` (the pool comparison with allocation-free jobs,
-//! figures from `benches/RESULTS.md`); it skips other CSV files.
+//! a `pool_like_for_like.csv` of per-design figures instead of measured
+//! batches (as the book's first one was copied from `benches/RESULTS.md`);
+//! it skips other CSV files.
 //!
 //! Progress goes to stderr (indicatif bars on a terminal, one line per
 //! experiment otherwise); the summary is also printed to stdout. An
 //! experiment that fails is reported and the others still run; the exit
 //! status is then non-zero.
 //!
-//! Two hidden modes serve the experiments themselves: `--echo` copies stdin
+//! Hidden modes serve the experiments themselves: `--echo` copies stdin
 //! to stdout until end of file (the partner process of the round-trip
 //! experiment), and `--pool-invocation N` runs one invocation of the pool
-//! experiment and prints its rows as CSV lines (the pool experiment runs
-//! in several processes, because this machine's speed changes from one
-//! process to the next). The isolation ladder has two more:
+//! experiment (`--like-for-like`: of the like-for-like comparison) and
+//! prints its rows as CSV lines (the pool experiments run in several
+//! processes, because this machine's speed changes from one process to the
+//! next); `--scope-invocation N` does the same for the scope experiment.
+//! The isolation ladder has two more:
 //! `--echo-socket PATH` connects to the Unix socket at PATH and echoes (the
 //! partner of the re-executed and container levels), and
 //! `--isolation-memory LEVEL --count N` holds N live units of LEVEL in a
@@ -49,7 +54,6 @@
 //! threads until a start fails.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -59,8 +63,8 @@ use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use ptm_benches::csv::Table;
 use ptm_benches::experiments::{
-    channels, isolation, latency, pipes, pool, processes, read_back, roundtrip, sleepers, threads,
-    Outcome, Size,
+    channels, isolation, latency, pipes, pool, print_row, processes, read_back, roundtrip, scope,
+    sleepers, threads, Outcome, Size,
 };
 use ptm_benches::machine::{default_report_dir, load_average, now_utc, Machine};
 use ptm_benches::verdict::Check;
@@ -99,6 +103,14 @@ struct Args {
     #[arg(long, hide = true, value_name = "N")]
     pool_invocation: Option<usize>,
 
+    /// With --pool-invocation: the like-for-like sizes (static latch jobs).
+    #[arg(long, hide = true)]
+    like_for_like: bool,
+
+    /// Run one invocation of the scope experiment, printing rows as CSV.
+    #[arg(long, hide = true, value_name = "N")]
+    scope_invocation: Option<usize>,
+
     /// Connect to the Unix socket at PATH and echo until end of file.
     #[arg(long, hide = true, value_name = "PATH")]
     echo_socket: Option<PathBuf>,
@@ -125,6 +137,10 @@ struct Args {
 enum Experiment {
     /// 1. Pool dispatch throughput.
     Pool,
+    /// 1. Pool dispatch like for like: no job allocates, 5 processes.
+    LikeForLike,
+    /// 1. Scoped jobs that borrow, and fork-join: ptm, rayon, std.
+    Scope,
     /// 2. Pool submit-to-start latency.
     Latency,
     /// 3. Channel throughput.
@@ -146,8 +162,10 @@ enum Experiment {
 }
 
 impl Experiment {
-    const ALL: [Experiment; 10] = [
+    const ALL: [Experiment; 12] = [
         Experiment::Pool,
+        Experiment::LikeForLike,
+        Experiment::Scope,
         Experiment::Latency,
         Experiment::Channels,
         Experiment::Roundtrip,
@@ -162,17 +180,44 @@ impl Experiment {
     /// Runs it with the sizes of `size`.
     fn run(self, size: Size, bar: &ProgressBar) -> anyhow::Result<Box<dyn Outcome>> {
         let exe = std::env::current_exe().context("finding this program (current_exe)")?;
+        // A child process running invocation N of the pool experiment.
+        let pool_child = |like_for_like: bool| {
+            let exe = &exe;
+            move |invocation: usize| {
+                let mut command = Command::new(exe);
+                command.arg("--pool-invocation").arg(invocation.to_string());
+                if like_for_like {
+                    command.arg("--like-for-like");
+                }
+                if size == Size::Quick {
+                    command.arg("--quick");
+                }
+                command
+            }
+        };
         Ok(match self {
-            Experiment::Pool => {
+            Experiment::Pool => Box::new(pool::run(
+                &pool::Config::of(size),
+                bar,
+                Some(&pool_child(false)),
+            )?),
+            Experiment::LikeForLike => Box::new(pool::run_like_for_like(
+                &pool::Config::like_for_like(size),
+                bar,
+                Some(&pool_child(true)),
+            )?),
+            Experiment::Scope => {
                 let child = |invocation: usize| {
                     let mut command = Command::new(&exe);
-                    command.arg("--pool-invocation").arg(invocation.to_string());
+                    command
+                        .arg("--scope-invocation")
+                        .arg(invocation.to_string());
                     if size == Size::Quick {
                         command.arg("--quick");
                     }
                     command
                 };
-                Box::new(pool::run(&pool::Config::of(size), bar, Some(&child))?)
+                Box::new(scope::run(&scope::Config::of(size), bar, Some(&child))?)
             }
             Experiment::Latency => Box::new(latency::run(&latency::Config::of(size), bar)?),
             Experiment::Channels => Box::new(channels::run(&channels::Config::of(size), bar)?),
@@ -208,6 +253,8 @@ impl Experiment {
     fn label(self) -> &'static str {
         match self {
             Experiment::Pool => "pool dispatch",
+            Experiment::LikeForLike => "pool like for like",
+            Experiment::Scope => "scope, fork-join",
             Experiment::Latency => "pool latency",
             Experiment::Channels => "channels",
             Experiment::Roundtrip => "round trips",
@@ -221,16 +268,11 @@ impl Experiment {
     }
 }
 
-/// The hidden child mode of the pool experiment: one invocation, rows on
-/// stdout.
-fn pool_child(invocation: usize, size: Size) -> anyhow::Result<()> {
-    let config = pool::Config::of(size);
-    let stdout = std::io::stdout();
-    pool::run_invocation(&config, invocation, &ProgressBar::hidden(), |row| {
-        let mut out = stdout.lock();
-        writeln!(out, "{}", row.fields().join(","))?;
-        out.flush()?;
-        Ok(())
+/// The hidden child mode of the pool experiment (like for like or not):
+/// one invocation, rows on stdout.
+fn pool_child(invocation: usize, config: &pool::Config) -> anyhow::Result<()> {
+    pool::run_invocation(config, invocation, &ProgressBar::hidden(), |row| {
+        print_row(&row.fields())
     })?;
     Ok(())
 }
@@ -297,7 +339,19 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     if let Some(invocation) = args.pool_invocation {
-        return pool_child(invocation, size);
+        let config = if args.like_for_like {
+            pool::Config::like_for_like(size)
+        } else {
+            pool::Config::of(size)
+        };
+        return pool_child(invocation, &config);
+    }
+    if let Some(invocation) = args.scope_invocation {
+        let config = scope::Config::of(size);
+        scope::run_invocation(&config, invocation, &ProgressBar::hidden(), |row| {
+            print_row(&row.fields())
+        })?;
+        return Ok(());
     }
     if let Some(path) = &args.echo_socket {
         return isolation::echo_socket(path).context("the socket echo partner");
@@ -392,13 +446,14 @@ fn summary(
     total: Duration,
     done: &[Done],
 ) -> String {
+    let size = if args.quick { Size::Quick } else { Size::Full };
     let mut text = format!(
         "# ptm benchmark report\n\n\
          - mode: {}\n- machine: {}\n- started: {started_at}; took {:.0} s\n\
          - load average (1, 5, 15 min): {load_before} before, {} after\n\n\
          Every comparison ran its variants in one process, interleaved round by round \
-         (rotated order); the pool experiment ran in {} separate processes and its ratios are \
-         medians of per-process ratios.\n\n",
+         (rotated order); the pool experiments ran in separate processes ({} for pool \
+         dispatch, {} like for like) and their ratios are medians of per-process ratios.\n\n",
         if args.quick {
             "quick (reduced sizes: figures are indicative only)"
         } else {
@@ -407,7 +462,8 @@ fn summary(
         machine.describe(),
         total.as_secs_f64(),
         load_average(),
-        pool::Config::of(if args.quick { Size::Quick } else { Size::Full }).invocations,
+        pool::Config::of(size).invocations,
+        pool::Config::like_for_like(size).invocations,
     );
     let checks: Vec<&Check> = done
         .iter()

@@ -14,23 +14,26 @@
 //! Latch-waited designs use [`LatchJobs::Captured`] jobs (what users write:
 //! each job captures a reference to the latch, so boxing it allocates); see
 //! [`crate::designs`]. The like-for-like comparison, where no design's job
-//! allocates (`pool_dispatch --latch static`), is [`LikeForLike`]: its
-//! figures are the per-design medians of `benches/RESULTS.md`, kept in
-//! `docs/src/benchmarks/pool_like_for_like.csv` and plotted from there.
+//! allocates (`pool_dispatch --latch static`), is [`LikeForLike`]: the same
+//! experiment with the sizes of [`Config::like_for_like`] (ptm, ptm-latch,
+//! book and queue, 2 workers, 5 invocations), checked against issue 15's
+//! targets (ptm >= 1.0x the bare queue, >= 1.2x the Book pool).
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use anyhow::{bail, ensure, Context};
 use clap::ValueEnum;
 use indicatif::ProgressBar;
 
-use super::{distinct, expect_header, field, rotated, secs, Outcome, Size};
+use super::{
+    distinct, expect_header, field, medians_by_invocation, per_round_ratios, ratio_cells, rotated,
+    rows_of_invocations, secs, Outcome, Size,
+};
 use crate::csv::{split_line, Table};
 use crate::designs::{Bench, Design, LatchJobs};
 use crate::plot::{rows, short, Mark, Panel, Rows, Scale, Series};
-use crate::stats::{median, ratio, summarize};
+use crate::stats::{median, summarize};
 use crate::verdict::{Check, Target};
 
 /// Sizes of the pool experiment.
@@ -82,6 +85,22 @@ impl Config {
         match size {
             Size::Full => Config::full(),
             Size::Quick => Config::quick(),
+        }
+    }
+
+    /// The sizes of the like-for-like comparison ([`LikeForLike`]): ptm,
+    /// ptm-latch, book and queue with [`LatchJobs::Static`] jobs (no job
+    /// allocates), 2 workers, 5 invocations of 7 rounds; the jobs per batch
+    /// of `size` (quick: 3 rounds).
+    pub fn like_for_like(size: Size) -> Config {
+        let sized = Config::of(size);
+        Config {
+            workers: vec![2],
+            rounds: if size == Size::Full { 7 } else { sized.rounds },
+            invocations: 5,
+            designs: vec![Design::Ptm, Design::PtmLatch, Design::Book, Design::Queue],
+            latch: LatchJobs::Static,
+            ..sized
         }
     }
 
@@ -259,36 +278,13 @@ pub fn run(
     child: Option<&dyn Fn(usize) -> Command>,
 ) -> anyhow::Result<PoolOutcome> {
     bar.set_length(config.batches_per_invocation() * config.invocations as u64);
-    let mut rows = Vec::new();
-    for invocation in 0..config.invocations {
-        match child {
-            None => rows.extend(run_invocation(config, invocation, bar, |_| Ok(()))?),
-            Some(make) => {
-                let mut command = make(invocation);
-                command.stdout(Stdio::piped()).stdin(Stdio::null());
-                let mut process = command
-                    .spawn()
-                    .with_context(|| format!("starting invocation {invocation}: {command:?}"))?;
-                let stdout = process.stdout.take().context("the child's stdout")?;
-                let mut parsed = Ok(());
-                for line in BufReader::new(stdout).lines() {
-                    let line = line.context("reading the child's rows")?;
-                    match Row::parse(&line) {
-                        Ok(row) => {
-                            rows.push(row);
-                            bar.inc(1);
-                        }
-                        Err(error) => {
-                            parsed = Err(error.context(format!("child printed {line:?}")));
-                        }
-                    }
-                }
-                let status = process.wait().context("waiting for the child")?;
-                ensure!(status.success(), "invocation {invocation} failed: {status}");
-                parsed?;
-            }
-        }
-    }
+    let rows = rows_of_invocations(
+        config.invocations,
+        child,
+        Row::parse,
+        |invocation| run_invocation(config, invocation, bar, |_| Ok(())),
+        bar,
+    )?;
     let expected = config.batches_per_invocation() as usize * config.invocations;
     if rows.len() != expected {
         bail!("{} batches measured, {expected} expected", rows.len());
@@ -359,21 +355,22 @@ impl PoolOutcome {
         Ok(PoolOutcome { config, rows })
     }
 
+    /// Each invocation's median jobs/s for `design` at `workers`, as
+    /// `(invocation, median)` pairs in invocation order.
+    fn medians(&self, design: Design, workers: usize) -> Vec<(usize, f64)> {
+        medians_by_invocation(
+            &self.rows,
+            |r| r.invocation,
+            |r| (r.design == design && r.workers == workers).then(|| r.jobs_per_sec()),
+        )
+    }
+
     /// Each invocation's median jobs/s for `design` at `workers` (one value
     /// per invocation that measured it, in invocation order).
     pub fn invocation_medians(&self, design: Design, workers: usize) -> Vec<f64> {
-        (0..self.config.invocations)
-            .filter_map(|invocation| {
-                median(
-                    self.rows
-                        .iter()
-                        .filter(|r| {
-                            r.invocation == invocation && r.design == design && r.workers == workers
-                        })
-                        .map(Row::jobs_per_sec)
-                        .collect(),
-                )
-            })
+        self.medians(design, workers)
+            .into_iter()
+            .map(|(_, m)| m)
             .collect()
     }
 
@@ -383,13 +380,25 @@ impl PoolOutcome {
     }
 
     /// The same-process ratios `mine / other` of the invocation medians,
-    /// one per invocation.
+    /// one per invocation that measured both.
     pub fn ratios(&self, mine: Design, other: Design, workers: usize) -> Vec<f64> {
-        self.invocation_medians(mine, workers)
-            .into_iter()
-            .zip(self.invocation_medians(other, workers))
-            .filter_map(|(m, o)| ratio(m, o))
-            .collect()
+        per_round_ratios(&self.medians(mine, workers), &self.medians(other, workers))
+    }
+
+    /// A Markdown table of the same-process ratios `mine / other` at each
+    /// worker count, for the `pairs` that were measured.
+    fn ratio_table(&self, pairs: &[(Design, Design)]) -> String {
+        let mut out = String::from(
+            "| same-process ratio (jobs/s) | workers | per invocation | median |\n|---|---:|---|---:|\n",
+        );
+        for &workers in &self.config.workers {
+            for &(mine, other) in pairs {
+                if let Some(cells) = ratio_cells(&self.ratios(mine, other, workers)) {
+                    out.push_str(&format!("| {mine} / {other} | {workers} | {cells} |\n"));
+                }
+            }
+        }
+        out
     }
 }
 
@@ -460,28 +469,16 @@ impl Outcome for PoolOutcome {
                 ));
             }
         }
-        out.push_str(
-            "\n| same-process ratio (jobs/s) | workers | per invocation | median |\n|---|---:|---|---:|\n",
-        );
-        for &workers in &c.workers {
-            for other in [
-                Design::RayonSpawn,
-                Design::RayonScope,
-                Design::Threadpool,
-                Design::Book,
-                Design::Queue,
-                Design::ThreadSpawn,
-            ] {
-                let ratios = self.ratios(Design::Ptm, other, workers);
-                if let Some(m) = median(ratios.clone()) {
-                    let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
-                    out.push_str(&format!(
-                        "| ptm / {other} | {workers} | {} | {m:.2} |\n",
-                        each.join(" ")
-                    ));
-                }
-            }
-        }
+        let others = [
+            Design::RayonSpawn,
+            Design::RayonScope,
+            Design::Threadpool,
+            Design::Book,
+            Design::Queue,
+            Design::ThreadSpawn,
+        ];
+        out.push('\n');
+        out.push_str(&self.ratio_table(&others.map(|other| (Design::Ptm, other))));
         out
     }
 
@@ -517,18 +514,43 @@ pub struct LikeRow {
 }
 
 /// The like-for-like comparison: no design's job allocates
-/// (`pool_dispatch --latch static`). `report` does not run it; its rows are
-/// the per-design figures `benches/RESULTS.md` gives for that mode, kept as
-/// a CSV of [`LikeForLike::HEADER`] so that `report --replot` draws it
-/// beside the others.
-#[derive(Debug, Clone, PartialEq)]
+/// (`pool_dispatch --latch static`), measured by `report --only
+/// like-for-like` ([`run_like_for_like`]: the pool experiment with the sizes
+/// of [`Config::like_for_like`]). Its CSV holds every timed batch, as
+/// `pool_dispatch.csv` does.
+///
+/// Read back from a CSV of [`LikeForLike::HEADER`] instead (per-design
+/// figures copied from a run by hand, as the book's first one was), it has
+/// the rows but no measured batches, and so no ratios to check.
+#[derive(Debug, Clone)]
 pub struct LikeForLike {
-    /// One row per design.
+    /// One row per design and worker count.
     pub rows: Vec<LikeRow>,
+    /// Every timed batch, when it was measured (or read from measured rows).
+    pub measured: Option<PoolOutcome>,
+}
+
+/// Runs the like-for-like comparison: [`run`] with `config` (normally
+/// [`Config::like_for_like`]), each invocation in a child made by `child`.
+///
+/// # Errors
+///
+/// As for [`run`], and if `config`'s latch jobs are not
+/// [`LatchJobs::Static`].
+pub fn run_like_for_like(
+    config: &Config,
+    bar: &ProgressBar,
+    child: Option<&dyn Fn(usize) -> Command>,
+) -> anyhow::Result<LikeForLike> {
+    ensure!(
+        config.latch == LatchJobs::Static,
+        "like for like needs static latch jobs"
+    );
+    Ok(LikeForLike::of(run(config, bar, child)?))
 }
 
 impl LikeForLike {
-    /// The CSV columns.
+    /// The columns of a CSV of per-design figures (not measured rows).
     pub const HEADER: [&'static str; 6] = [
         "design",
         "workers",
@@ -538,12 +560,46 @@ impl LikeForLike {
         "max_jobs_per_sec",
     ];
 
-    /// Reads a CSV of [`HEADER`](Self::HEADER).
+    /// The comparison of these measured batches: a row per design and
+    /// worker count, its figures taken over the invocation medians.
+    pub fn of(measured: PoolOutcome) -> LikeForLike {
+        let c = &measured.config;
+        let rows = c
+            .workers
+            .iter()
+            .flat_map(|&workers| c.designs.iter().map(move |&design| (design, workers)))
+            .filter_map(|(design, workers)| {
+                let medians = measured.invocation_medians(design, workers);
+                let processes = medians.len();
+                let s = summarize(medians)?;
+                Some(LikeRow {
+                    design,
+                    workers,
+                    processes,
+                    median: s.median,
+                    min: s.min,
+                    max: s.max,
+                })
+            })
+            .collect();
+        LikeForLike {
+            rows,
+            measured: Some(measured),
+        }
+    }
+
+    /// Reads a CSV back: measured batches (the columns of [`Row::HEADER`])
+    /// or per-design figures ([`HEADER`](Self::HEADER)).
     ///
     /// # Errors
     ///
-    /// If `table` is not such a CSV.
+    /// If `table` is neither.
     pub fn from_table(table: &Table) -> anyhow::Result<LikeForLike> {
+        if table.header() == Row::HEADER {
+            let mut measured = PoolOutcome::from_table(table)?;
+            measured.config.latch = LatchJobs::Static;
+            return Ok(LikeForLike::of(measured));
+        }
         let header = &LikeForLike::HEADER;
         expect_header(table, header)?;
         let rows = table
@@ -561,7 +617,18 @@ impl LikeForLike {
                 })
             })
             .collect::<anyhow::Result<Vec<LikeRow>>>()?;
-        Ok(LikeForLike { rows })
+        Ok(LikeForLike {
+            rows,
+            measured: None,
+        })
+    }
+
+    /// The same-process ratios `mine / other` at 2 workers (none unless
+    /// measured).
+    pub fn ratios(&self, mine: Design, other: Design) -> Vec<f64> {
+        self.measured
+            .as_ref()
+            .map_or_else(Vec::new, |m| m.ratios(mine, other, 2))
     }
 }
 
@@ -571,6 +638,9 @@ impl Outcome for LikeForLike {
     }
 
     fn table(&self) -> Table {
+        if let Some(measured) = &self.measured {
+            return measured.table();
+        }
         let mut table = Table::new(LikeForLike::HEADER);
         for r in &self.rows {
             table.push([
@@ -609,10 +679,22 @@ impl Outcome for LikeForLike {
     }
 
     fn summary(&self) -> String {
-        let mut out = String::from(
-            "## 1. Pool dispatch, like for like\n\nNo design's job allocates. Jobs/s: the \
-             median over processes of each process's median, and the range of the process \
-             medians.\n\n| design | workers | processes | jobs/s | range |\n|---|---:|---:|---:|---:|\n",
+        let mut out = String::from("## 1. Pool dispatch, like for like\n\n");
+        if let Some(m) = &self.measured {
+            out.push_str(&format!(
+                "{} no-op jobs per batch; no design's job allocates (`{}` latch jobs). {} rounds \
+                 per invocation in rotated order, {} invocations (separate processes). ",
+                m.config.jobs, m.config.latch, m.config.rounds, m.config.invocations
+            ));
+        } else {
+            out.push_str(
+                "No design's job allocates (figures copied from a run, not measured rows). ",
+            );
+        }
+        out.push_str(
+            "Jobs/s: the median over processes of each process's median, and the range of the \
+             process medians.\n\n| design | workers | processes | jobs/s | range |\n\
+             |---|---:|---:|---:|---:|\n",
         );
         for r in &self.rows {
             out.push_str(&format!(
@@ -625,16 +707,40 @@ impl Outcome for LikeForLike {
                 short(r.max)
             ));
         }
+        if let Some(m) = &self.measured {
+            out.push('\n');
+            out.push_str(&m.ratio_table(&[
+                (Design::Ptm, Design::Queue),
+                (Design::Ptm, Design::Book),
+                (Design::PtmLatch, Design::Queue),
+                (Design::PtmLatch, Design::Book),
+                (Design::Ptm, Design::PtmLatch),
+            ]));
+        }
         out
+    }
+
+    fn checks(&self) -> Vec<Check> {
+        vec![
+            Check::new(
+                Target::at_least("pool like for like: ptm / queue jobs/s, 2 workers", 1.0),
+                self.ratios(Design::Ptm, Design::Queue),
+            ),
+            Check::new(
+                Target::at_least("pool like for like: ptm / book jobs/s, 2 workers", 1.2),
+                self.ratios(Design::Ptm, Design::Book),
+            ),
+        ]
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{run, Config, LikeForLike, PoolOutcome, Row};
+    use super::{run, run_like_for_like, Config, LikeForLike, PoolOutcome, Row};
     use crate::csv::Table;
-    use crate::designs::Design;
-    use crate::experiments::Outcome;
+    use crate::designs::{Design, LatchJobs};
+    use crate::experiments::{Outcome, Size};
+    use crate::verdict::Verdict;
     use indicatif::ProgressBar;
 
     /// A batch of `jobs` jobs that took 1 s.
@@ -727,5 +833,86 @@ mod tests {
             .contains("| book | 2 | 5 | 22.4M | 17.8M .. 32.3M |"));
         let wrong = Table::new(["design"]);
         assert!(LikeForLike::from_table(&wrong).is_err());
+        let checks = outcome.checks();
+        assert_eq!(checks.len(), 2);
+        assert!(checks.iter().all(|c| c.verdict() == Verdict::NotMeasured));
+    }
+
+    #[test]
+    fn like_for_like_is_measured_and_its_ratios_read_back() {
+        let config = Config {
+            jobs: 300,
+            rounds: 2,
+            invocations: 2,
+            ..Config::like_for_like(Size::Quick)
+        };
+        assert_eq!(config.latch, LatchJobs::Static);
+        let outcome = run_like_for_like(&config, &ProgressBar::hidden(), None).expect("running");
+        let table = outcome.table();
+        assert_eq!(table.header(), Row::HEADER, "every batch, not medians");
+        assert_eq!(table.rows().len(), 2 * 2 * 4);
+        let designs: Vec<Design> = outcome.rows.iter().map(|r| r.design).collect();
+        assert_eq!(designs, config.designs);
+        assert!(outcome.rows.iter().all(|r| r.processes == 2));
+        let checks = outcome.checks();
+        assert_eq!(
+            checks[0].ratios.len(),
+            2,
+            "one ptm / queue ratio per process"
+        );
+        assert_eq!(
+            checks[1].ratios.len(),
+            2,
+            "one ptm / book ratio per process"
+        );
+        assert!(outcome.summary().contains("| ptm / queue | 2 |"));
+
+        let back = LikeForLike::from_table(&table).expect("reading back");
+        assert_eq!(back.table(), table);
+        assert_eq!(back.rows, outcome.rows);
+        assert_eq!(back.checks(), checks);
+        let measured = back.measured.expect("measured rows");
+        // thread-spawn's batch size is not recorded when it did not run.
+        let read = Config {
+            spawn_jobs: config.spawn_jobs,
+            ..measured.config
+        };
+        assert_eq!(read, config);
+
+        let captured = Config {
+            latch: LatchJobs::Captured,
+            ..config
+        };
+        assert!(run_like_for_like(&captured, &ProgressBar::hidden(), None).is_err());
+    }
+
+    #[test]
+    fn like_for_like_ratios_are_the_invocation_medians_ratios() {
+        let rows = vec![
+            row(0, Design::Ptm, 12),
+            row(0, Design::Queue, 10),
+            row(0, Design::Book, 10),
+            row(1, Design::Ptm, 30),
+            row(1, Design::Queue, 40),
+            row(1, Design::Book, 20),
+            row(2, Design::Ptm, 11),
+            row(2, Design::Queue, 10),
+            row(2, Design::Book, 10),
+        ];
+        let outcome = LikeForLike::of(PoolOutcome {
+            config: Config {
+                invocations: 3,
+                designs: vec![Design::Ptm, Design::Book, Design::Queue],
+                ..Config::like_for_like(Size::Full)
+            },
+            rows,
+        });
+        let checks = outcome.checks();
+        assert_eq!(checks[0].ratios, [1.2, 0.75, 1.1]);
+        assert_eq!(checks[0].verdict(), Verdict::Met, "median 1.1 >= 1.0");
+        assert_eq!(checks[1].ratios, [1.2, 1.5, 1.1]);
+        assert_eq!(checks[1].verdict(), Verdict::Met, "median 1.2 >= 1.2");
+        assert_eq!(outcome.rows[0].median, 12.0);
+        assert_eq!((outcome.rows[2].min, outcome.rows[2].max), (10.0, 40.0));
     }
 }

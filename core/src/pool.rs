@@ -15,17 +15,33 @@
 //!
 //! # Design
 //!
-//! The workers pull jobs from one multi-producer multi-consumer queue
-//! (`crossbeam-channel`), not from a `Mutex<Receiver>`: a worker blocked on an
-//! empty queue holds no lock, and a sender wakes a parked worker only when one
-//! is parked. The Rust Book's pool locks a mutex around `recv()`, so every
-//! dequeue serialises on that lock.
+//! **Queues.** An unbounded pool (the default) takes jobs from outside into
+//! an `Injector`: a fixed ring of 4096 slots, and a list used only while
+//! the ring is full. Neither allocates per job. (An unbounded
+//! `crossbeam-channel`, which this pool used before, allocates a block per
+//! 31 messages on the sender and frees it on a receiver; with glibc the pair
+//! contends for the allocator's lock, which `perf` showed as a fifth to a
+//! third of the submitting thread's time.) A job that a job submits, on a
+//! worker of the same pool, goes on that worker's own deque instead
+//! (`crossbeam-deque`): its owner takes the newest first, idle workers steal
+//! the oldest. A bounded pool ([`PoolBuilder::queue_capacity`]) keeps one
+//! `crossbeam-channel` of that capacity, whose blocking `send` is the back
+//! pressure.
 //!
-//! Each worker owns a cache-padded `Slot` of counters that only it writes
-//! (`started`, `completed`, `panicked`, `retired`, `cancelled`), so finishing
-//! a job costs no read-modify-write on a line other threads write. Submitters
-//! count jobs in one `submitted` counter. [`ThreadPool::stats`] and
-//! [`ThreadPool::wait_idle`] sum the slots.
+//! **Sleeping.** An idle worker of an unbounded pool looks at its deque, the
+//! injector and the other deques, yields a few times, then lists itself as
+//! sleeping and parks; a submitter unparks one sleeper if there is any (the
+//! handshake is described at `Shared::idle_wait`). A worker that waits in
+//! [`JobHandle::join`] or [`ThreadPool::scope`] *helps*: it runs queued
+//! jobs (its own deque first) and sleeps the same way when there are none,
+//! until the job it waits for wakes it. A bounded pool's idle workers block
+//! in the channel's `recv`, which holds no lock.
+//!
+//! **Counting.** Each worker owns a cache-padded `Slot` of counters that
+//! only it writes (`started`, `completed`, `panicked`, `retired`,
+//! `cancelled`), so finishing a job costs no read-modify-write on a line
+//! other threads write. Submitters count jobs in one `submitted` counter.
+//! [`ThreadPool::stats`] and [`ThreadPool::wait_idle`] sum the slots.
 //!
 //! A job is *completed* or *panicked* as soon as its closure returns, before
 //! a [`JobHandle`] can see its value (so a `join` that returned has been
@@ -37,7 +53,7 @@
 //! * `submitted` is incremented *before* a job enters the queue and
 //!   decremented only if the queue refused it. Each slot's `retired` counter
 //!   is bumped with a `Release` store after the job, and a job was received
-//!   (`Acquire`, inside the channel) after its increment. So a reader that
+//!   (`Acquire`, inside the queue or deque) after its increment. So a reader that
 //!   loads the `retired` counters (`Acquire`) and *then* `submitted` (which
 //!   may be `Relaxed`: the happens-before comes through `retired`) sees every
 //!   job it counted as retired also counted as submitted: the pool was idle
@@ -63,9 +79,10 @@
 //! [`ThreadPool::spawn`], reported to the [`JobHandle`]. It never kills a
 //! worker; if a bug in ptm ever let a panic escape the worker loop, the
 //! process aborts with a message rather than leave a pool that silently
-//! stopped serving. `tests/loom.rs` model-checks shutdown, `shutdown_now` and
-//! `wait_idle` with these orderings (over a loom twin of the queue, see the
-//! `sync` module).
+//! stopped serving. `tests/loom.rs` model-checks shutdown, `shutdown_now`,
+//! `wait_idle`, the idle handshake, helping joins and scopes, and the Waker
+//! handshake of an awaited [`JobHandle`] with these orderings (over loom
+//! twins of the queues, see the `sync` module).
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -671,7 +688,10 @@ impl Drop for ExitNotice {
     }
 }
 
-/// A fixed set of worker threads running submitted jobs in FIFO order.
+/// A fixed set of worker threads running submitted jobs: those submitted
+/// from outside the pool start in the order each thread submitted them;
+/// those a job submits start on its worker newest first, unless an idle
+/// worker steals them (oldest first).
 ///
 /// `ThreadPool` is `Send + Sync`: share it by reference (for example with
 /// [`std::thread::scope`]) or in an [`Arc`]. Dropping it is
@@ -1206,8 +1226,9 @@ impl ThreadPool {
     /// [`execute`](Self::execute) when a bounded queue is full.
     ///
     /// Dropping the handle does not cancel the job; its value is then dropped
-    /// on the worker. Joining, from a job, a handle of the same pool waits for
-    /// a worker: if every worker does that, they wait for ever.
+    /// on the worker. Joining, from a job, a handle of the same pool runs
+    /// other queued jobs meanwhile (see [`JobHandle::join`]), so jobs may
+    /// spawn and join jobs of their own pool, recursively.
     ///
     /// # Errors
     ///
@@ -2061,6 +2082,56 @@ mod tests {
                  that never reached the worker loop"
             ),
         }
+    }
+
+    /// Runs `f` on a helper thread under [`HANG`]; its outcome (`Err` with
+    /// the panic message if it panicked).
+    fn outcome_within<F: FnOnce() + Send + 'static>(
+        what: &str,
+        f: F,
+    ) -> std::result::Result<(), String> {
+        let (done, result) = mpsc::channel();
+        std::thread::spawn(move || {
+            let outcome = panic::catch_unwind(AssertUnwindSafe(f)).map_err(panic_message);
+            let _ = done.send(outcome);
+        });
+        result
+            .recv_timeout(HANG)
+            .unwrap_or_else(|_| panic!("{what} still runs after {HANG:?}: it hangs"))
+    }
+
+    /// A scope cannot outlive a shutdown through the public API (`shutdown`
+    /// takes the pool, a scope borrows it), but if a shutdown had begun,
+    /// `Scope::spawn` must fail loudly rather than wait for a job that will
+    /// never run.
+    #[test]
+    fn scope_spawn_on_a_closed_pool_panics_and_never_hangs() {
+        let outcome = outcome_within("a scope on a closed pool", || {
+            let mut pool = ThreadPool::new(1).expect("pool");
+            pool.finish(true);
+            let ran = AtomicBool::new(false);
+            pool.scope(|s| s.spawn(|| ran.store(true, SeqCst)));
+        });
+        let message = outcome.expect_err("spawning on a closed pool must panic");
+        assert!(message.contains("refused the job"), "{message}");
+        assert!(message.contains("closed"), "{message}");
+    }
+
+    /// A scoped job that `shutdown_now` drops unrun (staged here by setting
+    /// the cancel flag the workers obey) makes the scope panic once the
+    /// others finished, instead of returning as if it had run, or waiting.
+    #[test]
+    fn a_cancelled_scoped_job_makes_the_scope_panic_after_the_others() {
+        let outcome = outcome_within("a scope whose job is cancelled", || {
+            let pool = ThreadPool::new(2).expect("pool");
+            pool.shared.cancel.store(true, Relaxed);
+            pool.scope(|s| {
+                s.spawn(|| unreachable!("a cancelled job ran"));
+                s.spawn(|| unreachable!("a cancelled job ran"));
+            });
+        });
+        let message = outcome.expect_err("a scope with cancelled jobs must panic");
+        assert!(message.contains("2 scoped job(s) never ran"), "{message}");
     }
 
     /// The workers that did start, and end as soon as the queue closes, are

@@ -1,19 +1,23 @@
 //! The synchronisation primitives the crate is built on, switched by `cfg(loom)`.
 //!
-//! In a normal build these are `std`'s types and `crossbeam-channel`'s queue.
-//! Under `RUSTFLAGS="--cfg loom"` they are [loom]'s, so that `tests/loom.rs`
-//! can explore the interleavings of the pool's and the worker's shutdown and
-//! `wait_idle` paths. loom cannot see inside `crossbeam-channel`, so the loom
-//! build swaps in [`channel`], a small `Mutex<VecDeque>` + `Condvar` queue with
-//! the same API and the same disconnection semantics.
+//! In a normal build these are `std`'s types and crossbeam's queues
+//! (`crossbeam-channel`, `crossbeam-queue`, `crossbeam-deque`). Under
+//! `RUSTFLAGS="--cfg loom"` they are [loom]'s, so that `tests/loom.rs` can
+//! explore the interleavings of the pool's and the worker's shutdown,
+//! `wait_idle`, idle and helping paths. loom cannot see inside crossbeam's
+//! atomics (it would miss the happens-before from a push to its pop, and
+//! report the jobs' own state as raced), so the loom build swaps in small
+//! `Mutex<VecDeque>` twins with the same API: [`channel`] (and the same
+//! disconnection semantics), [`queue`] and [`deque`].
 //!
 //! What the models therefore check is ptm's own protocol (its counters,
-//! fences, locks and shutdown order) over a queue that is more strongly
-//! ordered than crossbeam's (one lock orders every operation), and without a
-//! rendezvous queue: `bounded(0)` is modelled as `bounded(1)`. loom also
-//! models `fence(SeqCst)` more strongly than the C++ memory model requires.
-//! The proofs sketched in the `pool` module docs do not lean on the queue
-//! beyond its send-to-receive happens-before.
+//! fences, locks and shutdown order) over queues that are more strongly
+//! ordered than crossbeam's (one lock orders every operation: a model does
+//! not fail if a fence that pairs with a queue operation is removed), and
+//! without a rendezvous queue: `bounded(0)` is modelled as `bounded(1)`.
+//! loom also models `fence(SeqCst)` more strongly than the C++ memory model
+//! requires. The proofs sketched in the `pool` module docs do not lean on
+//! the queues beyond their push-to-pop happens-before.
 //!
 //! [loom]: https://docs.rs/loom
 

@@ -1625,3 +1625,43 @@ fn panicking_hooks_do_not_abort_and_the_pool_still_runs_and_shuts_down() {
         );
     }
 }
+
+/// `shutdown_timeout` called from a job that owns its pool of one worker:
+/// the jobs queued behind it can only run on that worker after the job
+/// returns, so the call must not run them (one could be the job that never
+/// returns) and must not wait for them: it says so with `running == 0` and
+/// those jobs in `stats.queued`, and they do run afterwards.
+#[test]
+fn shutdown_timeout_from_its_own_job_leaves_the_queue_to_that_worker() {
+    within("shutdown_timeout from the pool's own job", || {
+        let pool = ThreadPool::new(1).expect("pool");
+        let (handover, receive_pool) = mpsc::channel::<ThreadPool>();
+        let (verdict_tx, verdict) = mpsc::channel();
+        let (ran_tx, ran) = mpsc::channel();
+        pool.execute(move || {
+            let pool = receive_pool.recv().expect("the pool");
+            let outcome = pool.shutdown_timeout(Duration::from_secs(30));
+            verdict_tx.send(outcome).expect("verdict");
+        })
+        .expect("execute");
+        for i in 0..3 {
+            let ran_tx = ran_tx.clone();
+            pool.execute(move || ran_tx.send(i).expect("ran"))
+                .expect("execute");
+        }
+        drop(ran_tx);
+        handover.send(pool).expect("hand the pool over");
+        match verdict.recv().expect("the job reports") {
+            Err(Error::ShutdownTimeout { running, stats }) => {
+                assert_eq!(running, 0, "no other worker was running");
+                assert_eq!(stats.queued, 3, "{stats:?}");
+            }
+            other => panic!("expected ShutdownTimeout with running 0, got {other:?}"),
+        }
+        // The three queued jobs still run, on the one worker, after the job
+        // that shut the pool down returned.
+        let mut order: Vec<i32> = ran.iter().collect();
+        order.sort_unstable();
+        assert_eq!(order, [0, 1, 2]);
+    });
+}

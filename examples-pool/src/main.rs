@@ -2,9 +2,11 @@
 //!
 //! Each demo is a module of its own (`src/<demo>.rs`) with one idea: ptm's
 //! `ThreadPool` and `WorkerThread`, what a panicking job does, back
-//! pressure with a bounded queue, rayon against the pool and one thread,
-//! and the Rust Book's `Mutex<Receiver>` pool, a common first attempt:
-//! shown hanging in `Drop`, fixed, and timed.
+//! pressure with a bounded queue, scoped jobs that borrow and fork-join
+//! with joins that help, a `JobHandle` awaited from async code and a
+//! shutdown with a deadline, rayon against the pool and one thread, and
+//! the Rust Book's `Mutex<Receiver>` pool, a common first attempt: shown
+//! hanging in `Drop`, fixed, and timed.
 //!
 //! ```sh
 //! cargo run -p examples-pool                    # every demo, in order
@@ -12,11 +14,13 @@
 //! cargo run -p examples-pool -- --help          # the list of demos
 //! ```
 
+mod r#async;
 mod backpressure;
 mod naive;
 mod panics;
 mod parallel;
 mod pool;
+mod scope;
 mod worker;
 
 use anyhow::{Context, Result};
@@ -43,6 +47,10 @@ enum Demo {
     Panics,
     /// A bounded queue: try_execute refuses, execute waits
     Backpressure(backpressure::Args),
+    /// Scoped jobs that borrow; fork-join whose joins run queued jobs
+    Scope,
+    /// Await a JobHandle; shutdown_timeout; worker start/stop hooks
+    Async,
     /// Counting primes with rayon, the ptm pool and one thread, timed
     Parallel(parallel::Args),
     /// The Rust Book's pool: its Drop hangs; fixed; timed against ptm
@@ -102,6 +110,8 @@ fn run(demo: Demo) -> Result<()> {
         Demo::Worker => worker::run(),
         Demo::Panics => panics::run(),
         Demo::Backpressure(args) => backpressure::run(&args),
+        Demo::Scope => scope::run(),
+        Demo::Async => r#async::run(),
         Demo::Parallel(args) => parallel::run(&args),
         Demo::Naive => naive::run(),
     }

@@ -7,8 +7,16 @@ use std::process::Output;
 use assert_cmd::cargo::cargo_bin_cmd;
 
 /// Every demo, in the order the binary runs them.
-const DEMOS: [&str; 6] =
-    ["pool", "worker", "panics", "backpressure", "parallel", "naive"];
+const DEMOS: [&str; 8] = [
+    "pool",
+    "worker",
+    "panics",
+    "backpressure",
+    "scope",
+    "async",
+    "parallel",
+    "naive",
+];
 
 /// Runs the binary with `args` and returns its output, whatever the exit code.
 fn run(args: &[&str]) -> Output {
@@ -114,6 +122,58 @@ fn backpressure_refuses_when_full_and_loses_nothing() {
 }
 
 #[test]
+fn scope_borrows_resumes_a_panic_and_its_joins_help() {
+    let out = stdout_of(&["scope"]);
+    assert_contains(
+        &out,
+        &[
+            "squared data in place: [1, 4, 9, 16, 25, 36, 49, 64, 81, 100]",
+            "a panicking scoped job: 3 of the other 3 jobs ran, then",
+            "scope panicked in the caller: job 2 failed on purpose",
+            "sum of 0..1000000 = 499999500000",
+            "by recursive scopes: 1023 scoped jobs",
+            "recv on a pool of 1: shutdown_timeout(200 ms) gave up: 1 running, \
+             1 queued",
+            "a job spawned and joined 100 jobs,",
+            "their sum = 5050",
+            "wait_idle() = Err(WouldDeadlock)",
+        ],
+    );
+}
+
+#[test]
+fn async_awaits_values_panics_and_cancellations_and_shuts_down_in_time() {
+    let out = stdout_of(&["async"]);
+    assert_contains(
+        &out,
+        &[
+            "first: block_on(answer(&pool)) = Ok(42)",
+            "several: handle.await = Ok(10)",
+            "several: handle.await = Ok(30)",
+            "several: handle.await = Err(Panicked(\"on purpose\"))",
+            "after shutdown_now: handle.await = Err(Cancelled) (1 cancelled)",
+            "a stuck job: shutdown_timeout(200 ms) gave up: 1 running",
+            "released afterwards: 2 of 2 workers ran their stop hook",
+            "in time: shutdown_timeout -> Ok: completed 100, panicked 0, \
+             cancelled 0",
+        ],
+    );
+    // Each hook ran once on each worker, on that worker's thread.
+    let hooks: Vec<&str> =
+        out.lines().filter(|line| line.starts_with("hooks: ")).collect();
+    assert_eq!(
+        hooks,
+        [
+            "hooks: worker 0 starts on ptm-worker-0",
+            "hooks: worker 0 stops on ptm-worker-0",
+            "hooks: worker 1 starts on ptm-worker-1",
+            "hooks: worker 1 stops on ptm-worker-1",
+        ],
+        "{out}"
+    );
+}
+
+#[test]
 fn parallel_counts_agree() {
     let out = stdout_of(&["parallel", "--n", "10000", "--reps", "1"]);
     let counts = "counted three ways: 1229, 1229, 1229 (all equal: true)";
@@ -187,19 +247,28 @@ fn no_argument_runs_every_demo_in_order() {
             "WorkerStats: processed 1000, panicked 0",
             "completed 4, panicked 4",
             "try_execute -> Err: the queue is full",
+            "by recursive scopes: 1023 scoped jobs",
+            "released afterwards: 2 of 2 workers ran their stop hook",
             "(all equal: true)",
             "50000 jobs ran",
         ],
     );
 }
 
+/// Every demo is listed, with a one-line summary short enough to fit an
+/// 80-column terminal beside the name (clap wraps longer ones).
 #[test]
 fn help_lists_every_demo() {
     let out = stdout_of(&["--help"]);
     for demo in DEMOS {
+        let line = out
+            .lines()
+            .find(|line| line.trim_start().starts_with(&format!("{demo} ")))
+            .unwrap_or_else(|| panic!("{demo}:\n{out}"));
+        let summary = line.trim_start()[demo.len()..].trim();
         assert!(
-            out.lines().any(|line| line.trim_start().starts_with(demo)),
-            "{demo}:\n{out}"
+            !summary.is_empty() && summary.chars().count() < 70,
+            "{demo}: {summary:?}"
         );
     }
 }

@@ -15,7 +15,8 @@
 //! return in time, and the worker finishing on its own once the job is
 //! released; [`in_time`] the same call when every job finishes: the exact
 //! counts of `shutdown`. [`hooks`] runs code on each worker as it starts
-//! and as it stops.
+//! and as it stops, and [`detached`] uses a stop hook to show that the
+//! worker `shutdown_timeout` left behind stops once its job returns.
 
 use std::future::Future;
 use std::pin::pin;
@@ -108,29 +109,17 @@ pub fn cancelled() -> ptm::Result<(Result<u32, JobError>, usize)> {
 // ANCHOR_END: cancelled
 
 // ANCHOR: deadline
-/// `shutdown_timeout` on a pool with a job that does not return in time:
-/// it gives up after `patience`. Released afterwards, the job returns and
-/// its worker stops on its own. Returns the outcome and the workers that
-/// ran their stop hook.
-pub fn deadline(
-    patience: Duration,
-) -> ptm::Result<(Result<PoolStats, Error>, usize)> {
-    let (stop_tx, stopped) = mpsc::channel();
-    let pool = ThreadPool::builder()
-        .workers(2)
-        .on_thread_stop(move |index| {
-            let _ = stop_tx.send(index);
-        })
-        .build()?;
+/// `shutdown_timeout` on a pool with a job that does not return in time.
+pub fn deadline(patience: Duration) -> ptm::Result<PoolStats> {
+    let pool = ThreadPool::new(2)?;
     let (release, stuck) = mpsc::channel::<()>();
     pool.execute(move || {
         let _ = stuck.recv(); // returns once released
     })?;
     pool.execute(|| {})?;
-    let outcome = pool.shutdown_timeout(patience);
-    drop(release); // the stuck job returns; its worker goes on, then stops
-    let stopped = stopped.iter().count(); // ends once every hook is gone
-    Ok((outcome, stopped))
+    let outcome = pool.shutdown_timeout(patience); // gives up: Err
+    drop(release); // the stuck job returns; its worker then exits
+    outcome
 }
 // ANCHOR_END: deadline
 
@@ -173,6 +162,31 @@ pub fn hooks() -> ptm::Result<Vec<String>> {
 }
 // ANCHOR_END: hooks
 
+// ANCHOR: detached
+/// [`deadline`] again, with a stop hook: the worker that `shutdown_timeout`
+/// left behind runs it too, once its job has been released. Returns the
+/// outcome and how many workers ran their stop hook.
+pub fn detached(
+    patience: Duration,
+) -> ptm::Result<(Result<PoolStats, Error>, usize)> {
+    let (stop_tx, stopped) = mpsc::channel();
+    let pool = ThreadPool::builder()
+        .workers(2)
+        .on_thread_stop(move |index| {
+            let _ = stop_tx.send(index);
+        })
+        .build()?;
+    let (release, stuck) = mpsc::channel::<()>();
+    pool.execute(move || {
+        let _ = stuck.recv(); // returns once released
+    })?;
+    let outcome = pool.shutdown_timeout(patience); // gives up: Err
+    drop(release);
+    let stopped = stopped.iter().count(); // ends once every hook is gone
+    Ok((outcome, stopped))
+}
+// ANCHOR_END: detached
+
 /// What [`demo`] saw, step by step.
 #[derive(Debug)]
 pub struct Report {
@@ -182,12 +196,14 @@ pub struct Report {
     pub several: Vec<Result<u64, JobError>>,
     /// [`cancelled`]: the awaited result, and the cancelled count.
     pub cancelled: (Result<u32, JobError>, usize),
-    /// [`deadline`]: the outcome, and the workers that stopped.
-    pub deadline: (Result<PoolStats, Error>, usize),
+    /// [`deadline`]'s outcome.
+    pub deadline: ptm::Result<PoolStats>,
     /// [`in_time`]'s stats for [`IN_TIME_JOBS`] jobs.
     pub in_time: PoolStats,
     /// [`hooks`]' reports.
     pub hooks: Vec<String>,
+    /// [`detached`]: the outcome, and the workers that ran their stop hook.
+    pub detached: (ptm::Result<PoolStats>, usize),
 }
 
 /// How long [`deadline`] gives the pool to shut down.
@@ -202,10 +218,24 @@ pub fn demo() -> Result<Report> {
     let several = several(&pool).context("awaiting several handles")?;
     drop(pool);
     let cancelled = cancelled().context("awaiting a cancelled job")?;
-    let deadline = deadline(PATIENCE).context("a shutdown with a deadline")?;
+    let deadline = match deadline(PATIENCE) {
+        // What the step shows: `shutdown_timeout` gave up.
+        gave_up @ Err(Error::ShutdownTimeout { .. }) => gave_up,
+        Err(error) => return Err(error).context("starting a pool of 2"),
+        finished @ Ok(_) => finished,
+    };
     let in_time = in_time(IN_TIME_JOBS).context("a shutdown in time")?;
     let hooks = hooks().context("a pool with hooks")?;
-    Ok(Report { answer, several, cancelled, deadline, in_time, hooks })
+    let detached = detached(PATIENCE).context("a pool with a stop hook")?;
+    Ok(Report {
+        answer,
+        several,
+        cancelled,
+        deadline,
+        in_time,
+        hooks,
+        detached,
+    })
 }
 
 /// Prints [`demo`].
@@ -221,18 +251,14 @@ pub fn run() -> Result<()> {
         "after shutdown_now: handle.await = {result:?} ({count} cancelled)"
     );
     let ms = PATIENCE.as_millis();
-    let (outcome, stopped) = &r.deadline;
-    match outcome {
-        Err(Error::ShutdownTimeout { running, stats }) => {
-            println!(
-                "a stuck job: shutdown_timeout({ms} ms) gave up: {running} \
-                 running, {} completed",
-                stats.completed
-            );
-        }
+    match &r.deadline {
+        Err(Error::ShutdownTimeout { running, stats }) => println!(
+            "a stuck job: shutdown_timeout({ms} ms) gave up: {running} \
+             running, {} completed",
+            stats.completed
+        ),
         other => println!("a stuck job: unexpected: {other:?}"),
     }
-    println!("released afterwards: {stopped} of 2 workers ran their stop hook");
     let s = &r.in_time;
     println!(
         "in time: shutdown_timeout -> Ok: completed {}, panicked {}, \
@@ -242,6 +268,12 @@ pub fn run() -> Result<()> {
     for report in &r.hooks {
         println!("hooks: {report}");
     }
+    let (outcome, stopped) = &r.detached;
+    let gave_up = matches!(outcome, Err(Error::ShutdownTimeout { .. }));
+    println!(
+        "a stuck job again: shutdown_timeout gave up: {gave_up}; released,"
+    );
+    println!("  its worker stopped too: {stopped} of 2 ran their stop hook");
     println!(
         "notice: a JobHandle is a Future; shutdown_timeout returns even if \
          a job hangs"
@@ -277,12 +309,12 @@ mod tests {
     }
 
     /// `shutdown_timeout` returns about when it should, with the stuck
-    /// job's worker counted, and that worker still stops once released.
+    /// job's worker counted.
     #[test]
-    fn shutdown_timeout_gives_up_on_a_stuck_job_and_its_worker_stops_later() {
+    fn shutdown_timeout_gives_up_on_a_stuck_job() {
         let started = std::time::Instant::now();
-        let (outcome, stopped) = crate::within_10s("deadline", || {
-            deadline(Duration::from_millis(50)).expect("a pool of 2 starts")
+        let outcome = crate::within_10s("deadline", || {
+            deadline(Duration::from_millis(50))
         });
         assert!(started.elapsed() >= Duration::from_millis(50));
         match outcome {
@@ -291,6 +323,19 @@ mod tests {
             }
             other => panic!("expected ShutdownTimeout, got {other:?}"),
         }
+    }
+
+    /// The worker left behind still stops (and runs its stop hook) once
+    /// its job is released: nothing is left running.
+    #[test]
+    fn a_worker_left_behind_stops_once_its_job_returns() {
+        let (outcome, stopped) = crate::within_10s("detached", || {
+            detached(Duration::from_millis(50)).expect("a pool of 2 starts")
+        });
+        assert!(matches!(
+            outcome,
+            Err(Error::ShutdownTimeout { running: 1, .. })
+        ));
         assert_eq!(stopped, 2, "both workers ran their stop hook");
     }
 

@@ -153,9 +153,10 @@ fn async_awaits_values_panics_and_cancellations_and_shuts_down_in_time() {
             "several: handle.await = Err(Panicked(\"on purpose\"))",
             "after shutdown_now: handle.await = Err(Cancelled) (1 cancelled)",
             "a stuck job: shutdown_timeout(200 ms) gave up: 1 running",
-            "released afterwards: 2 of 2 workers ran their stop hook",
             "in time: shutdown_timeout -> Ok: completed 100, panicked 0, \
              cancelled 0",
+            "a stuck job again: shutdown_timeout gave up: true; released,",
+            "its worker stopped too: 2 of 2 ran their stop hook",
         ],
     );
     // Each hook ran once on each worker, on that worker's thread.
@@ -248,7 +249,7 @@ fn no_argument_runs_every_demo_in_order() {
             "completed 4, panicked 4",
             "try_execute -> Err: the queue is full",
             "by recursive scopes: 1023 scoped jobs",
-            "released afterwards: 2 of 2 workers ran their stop hook",
+            "its worker stopped too: 2 of 2 ran their stop hook",
             "(all equal: true)",
             "50000 jobs ran",
         ],

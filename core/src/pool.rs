@@ -101,7 +101,7 @@ use crossbeam_utils::CachePadded;
 
 use crate::error::{Error, Result};
 
-use crate::sync::channel::{self, Receiver, SendError, Sender, TryRecvError, TrySendError};
+use crate::sync::channel::{self, Receiver, SendError, Sender, TrySendError};
 use crate::sync::deque::{self, Steal, Stealer};
 use crate::sync::queue::{ArrayQueue, SegQueue};
 use crate::sync::{
@@ -130,6 +130,10 @@ thread_local! {
     /// a cheaper first look than [`CURRENT_WORKER`] for every submission.
     #[allow(clippy::missing_const_for_thread_local)]
     static CURRENT_POOL: std::cell::Cell<usize> = std::cell::Cell::new(0);
+
+    /// Where a thread that is not a worker sleeps in `join` or `scope` (a
+    /// stale wake-up left in it only makes a later wait loop once more).
+    static THREAD_PARKER: std::sync::Arc<Parker> = Parker::new();
 }
 
 /// What a worker thread knows about itself; in [`CURRENT_WORKER`] while its
@@ -1658,8 +1662,7 @@ impl fmt::Debug for ThreadPool {
 /// [`join`]: Self::join
 #[must_use = "dropping a JobHandle discards the job's value and any panic it reports"]
 pub struct JobHandle<T> {
-    result: Receiver<std::result::Result<T, JobError>>,
-    signal: Arc<Signal>,
+    packet: Arc<Packet<T>>,
     /// The `Shared::id` of the pool that runs the job.
     pool: usize,
     /// Set once `poll` returned `Ready`.
@@ -1718,12 +1721,21 @@ impl Signal {
         if self.is_finished() {
             return;
         }
-        let parker = Parker::new();
-        self.set_waker(&Waker::from(std::sync::Arc::clone(&parker)));
-        while !self.is_finished() {
-            parker.park();
-        }
+        THREAD_PARKER.with(|parker| {
+            self.set_waker(&Waker::from(std::sync::Arc::clone(parker)));
+            while !self.is_finished() {
+                parker.park();
+            }
+        });
     }
+}
+
+/// What a job and its [`JobHandle`] share: the outcome, once there, and the
+/// [`Signal`] that says so. One allocation per spawned job.
+struct Packet<T> {
+    /// Set before `signal` is finished; `None` after that means cancelled.
+    outcome: Mutex<Option<std::result::Result<T, JobError>>>,
+    signal: Signal,
 }
 
 /// The job's end of a [`JobHandle`]. [`fulfil`](Self::fulfil) delivers the
@@ -1731,21 +1743,20 @@ impl Signal {
 /// handle reports [`JobError::Cancelled`]. Either way the waiting task is
 /// woken.
 struct Promise<T> {
-    result: Option<Sender<std::result::Result<T, JobError>>>,
-    signal: Arc<Signal>,
+    packet: Option<Arc<Packet<T>>>,
 }
 
 /// A connected [`Promise`] and [`JobHandle`] for a job of the pool `pool`.
 fn promise<T>(pool: usize) -> (Promise<T>, JobHandle<T>) {
-    let (tx, rx) = channel::bounded(1);
-    let signal = Arc::new(Signal::new());
+    let packet = Arc::new(Packet {
+        outcome: Mutex::new(None),
+        signal: Signal::new(),
+    });
     let promise = Promise {
-        result: Some(tx),
-        signal: Arc::clone(&signal),
+        packet: Some(Arc::clone(&packet)),
     };
     let handle = JobHandle {
-        result: rx,
-        signal,
+        packet,
         pool,
         returned: false,
     };
@@ -1755,23 +1766,23 @@ fn promise<T>(pool: usize) -> (Promise<T>, JobHandle<T>) {
 impl<T> Promise<T> {
     /// Delivers the job's outcome and wakes whoever waits for it.
     fn fulfil(mut self, outcome: std::result::Result<T, JobError>) {
-        let undelivered = match self.result.take() {
-            // Fails only if the handle was dropped: the value comes back.
-            Some(tx) => tx.send(outcome).err(),
-            None => None,
-        };
-        // Marks it finished and wakes the waiter (`Drop`), before dropping a
-        // value nobody wanted, whose `Drop` might panic.
-        drop(self);
-        drop(undelivered);
+        if let Some(packet) = self.packet.take() {
+            *lock(&packet.outcome) = Some(outcome);
+            packet.signal.finish();
+            // If the handle is gone, this was the last reference: the value
+            // nobody wanted is dropped here, on the worker, after the wake-up
+            // (its `Drop` might panic).
+            drop(packet);
+        }
     }
 }
 
 impl<T> Drop for Promise<T> {
     fn drop(&mut self) {
-        // Unsent (cancelled): disconnecting is how the handle learns it.
-        drop(self.result.take());
-        self.signal.finish();
+        // Unfulfilled (cancelled): finished with no outcome.
+        if let Some(packet) = self.packet.take() {
+            packet.signal.finish();
+        }
     }
 }
 
@@ -1819,29 +1830,32 @@ impl<T> JobHandle<T> {
     /// # Ok::<(), ptm::Error>(())
     /// ```
     pub fn join(self) -> std::result::Result<T, JobError> {
-        if let Some(ctx) = worker_of(self.pool) {
-            // Returns once the promise has sent the result (or dropped its
-            // sender unsent): the `recv` below does not block.
-            ctx.help_until(&self.signal);
+        let signal = &self.packet.signal;
+        match worker_of(self.pool) {
+            Some(ctx) => ctx.help_until(signal),
+            None => signal.wait(),
         }
-        // The promise drops its sender unsent only when the job is cancelled.
-        self.result.recv().unwrap_or(Err(JobError::Cancelled))
+        self.take()
     }
 
     /// True once the job has finished (returned, panicked or been
     /// cancelled): [`join`](Self::join) would then return at once. Never
     /// blocks.
     pub fn is_finished(&self) -> bool {
-        self.signal.is_finished()
+        self.packet.signal.is_finished()
     }
 
-    /// The outcome if it is there, without blocking.
+    /// The outcome of a finished job.
+    fn take(&self) -> std::result::Result<T, JobError> {
+        // Finished with no outcome: the promise was dropped unfulfilled.
+        lock(&self.packet.outcome)
+            .take()
+            .unwrap_or(Err(JobError::Cancelled))
+    }
+
+    /// The outcome if the job has finished, without blocking.
     fn try_take(&self) -> Option<std::result::Result<T, JobError>> {
-        match self.result.try_recv() {
-            Ok(outcome) => Some(outcome),
-            Err(TryRecvError::Disconnected) => Some(Err(JobError::Cancelled)),
-            Err(TryRecvError::Empty) => None,
-        }
+        self.is_finished().then(|| self.take())
     }
 }
 
@@ -1876,7 +1890,7 @@ impl<T> Future for JobHandle<T> {
             this.returned = true;
             return Poll::Ready(outcome);
         }
-        this.signal.set_waker(cx.waker());
+        this.packet.signal.set_waker(cx.waker());
         // Looked for again after the waker is in place (see `Signal`).
         match this.try_take() {
             Some(outcome) => {
@@ -1896,7 +1910,7 @@ impl<T> Drop for JobHandle<T> {
     /// Releases the stored waker at once (a task that dropped the future
     /// need not be woken); the job goes on.
     fn drop(&mut self) {
-        let waker = lock(&self.signal.waker).take();
+        let waker = lock(&self.packet.signal.waker).take();
         drop(waker);
     }
 }

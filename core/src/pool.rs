@@ -60,13 +60,15 @@
 //!   at the moment the two sums are equal. Reading in the other order would
 //!   not be sound (`tests/loom.rs` has the model that shows it).
 //! * `wait_idle` must not miss the wake-up of the last job. Worker and waiter
-//!   run a Dekker handshake: the worker stores its finish count, issues
-//!   `fence(SeqCst)`, then loads `waiters`; the waiter increments `waiters`
-//!   (under `idle_lock`), issues `fence(SeqCst)`, then checks the counters.
-//!   The two fences are ordered, so either the worker sees the waiter and
-//!   notifies (taking `idle_lock`, so the waiter is already inside
-//!   `Condvar::wait`), or the waiter sees the finished job. Workers touch the
-//!   lock only while somebody waits.
+//!   run a Dekker handshake: a worker that finds no job to run next (every
+//!   worker does, before the pool can be idle) issues `fence(SeqCst)` after
+//!   its finish counts, then loads `waiters`; the waiter increments
+//!   `waiters` (under `idle_lock`), issues `fence(SeqCst)`, then checks the
+//!   counters. The two fences are ordered, so either the worker sees the
+//!   waiter and notifies (taking `idle_lock`, so the waiter is already inside
+//!   `Condvar::wait`), or the waiter sees the finished jobs. Workers touch
+//!   the lock only while somebody waits, and a busy worker pays no fence per
+//!   job.
 //! * `idle_lock` guards no data: it orders "check the counters, then sleep"
 //!   against "notify", and is never held while a job runs.
 //! * `cancel` is `Relaxed`: a worker that dequeued a job just as
@@ -101,7 +103,7 @@ use crossbeam_utils::CachePadded;
 
 use crate::error::{Error, Result};
 
-use crate::sync::channel::{self, Receiver, SendError, Sender, TrySendError};
+use crate::sync::channel::{self, Receiver, SendError, Sender, TryRecvError, TrySendError};
 use crate::sync::deque::{self, Steal, Stealer};
 use crate::sync::queue::{ArrayQueue, SegQueue};
 use crate::sync::{
@@ -170,7 +172,7 @@ impl WorkerCtx {
             bump(&slot.cancelled);
             drop_quietly(job);
         } else {
-            slot.run_job(&self.shared, job);
+            slot.run_job(job);
         }
     }
 
@@ -195,6 +197,9 @@ impl WorkerCtx {
                 self.run(job);
                 continue;
             }
+            // Nothing to run: what this worker finished may be what makes
+            // the pool idle (for `wait_idle`).
+            shared.after_job();
             // Waker first, then the last look (the handshake of `Signal`).
             signal.set_waker(&waker);
             if signal.is_finished() {
@@ -785,7 +790,7 @@ impl Slot {
 
     /// Runs one dequeued job on this slot's worker: counts it, runs it,
     /// retires it, and wakes `wait_idle` callers if the pool became idle.
-    fn run_job(&self, shared: &Shared, job: Job) {
+    fn run_job(&self, job: Job) {
         bump(&self.started);
         // `Slot::run` inside the job catches the job's own panic. This outer
         // guard catches what runs after it: dropping a result nobody awaits.
@@ -793,7 +798,8 @@ impl Slot {
             forget_payload(payload);
         }
         bump(&self.retired);
-        shared.after_job();
+        // No `after_job` here: the worker calls it once it finds no job to
+        // run next (see `Shared::after_job`), not after every job.
     }
 }
 
@@ -1072,9 +1078,15 @@ impl Shared {
     }
 
     // ANCHOR: after_job
-    /// Called by a worker after a job, and by a submitter whose job the
-    /// queue refused: wakes `wait_idle` callers if there are any and the
-    /// pool is idle.
+    /// Called by a worker that finds no job to run next (its last retirement
+    /// may have made the pool idle), and by a submitter whose job the queue
+    /// refused: wakes `wait_idle` callers if there are any and the pool is
+    /// idle.
+    ///
+    /// Not after every job: while a worker finds more jobs, the pool is not
+    /// idle (the job it holds is submitted and not retired), and before the
+    /// pool can become idle every worker finds nothing and comes here, so
+    /// every retirement is followed by this fence before it matters.
     fn after_job(&self) {
         // Dekker handshake with `wait_idle`: the counter store before this
         // fence and the `waiters` increment before the waiter's fence cannot
@@ -1097,16 +1109,30 @@ fn worker_loop(ctx: Rc<WorkerCtx>) {
     CURRENT_POOL.with(|pool| pool.set(ctx.shared.id()));
     let shared = &*ctx.shared;
     match &shared.queue {
-        Queue::Bounded(receiver) => {
-            while let Ok(job) = receiver.recv() {
-                ctx.run(job);
-            }
-        }
+        Queue::Bounded(receiver) => loop {
+            let job = match receiver.try_recv() {
+                Ok(job) => job,
+                Err(TryRecvError::Disconnected) => break,
+                Err(TryRecvError::Empty) => {
+                    // About to wait: what this worker finished may be what
+                    // makes the pool idle (for `wait_idle`).
+                    shared.after_job();
+                    match receiver.recv() {
+                        Ok(job) => job,
+                        Err(_) => break,
+                    }
+                }
+            };
+            ctx.run(job);
+        },
         Queue::Unbounded(_) => 'jobs: loop {
             if let Some(job) = ctx.find_job() {
                 ctx.run(job);
                 continue;
             }
+            // Nothing to run: what this worker finished may be what makes
+            // the pool idle (for `wait_idle`).
+            shared.after_job();
             if shared.closed.load(Acquire) {
                 // Closed, and empty when we looked after seeing it.
                 match ctx.find_job() {
@@ -1617,7 +1643,7 @@ impl ThreadPool {
                     cancelled += 1;
                     drop_quietly(job);
                 } else {
-                    slot.run_job(&self.shared, job);
+                    slot.run_job(job);
                 }
             }
         }
@@ -1908,10 +1934,13 @@ impl<T> Unpin for JobHandle<T> {}
 
 impl<T> Drop for JobHandle<T> {
     /// Releases the stored waker at once (a task that dropped the future
-    /// need not be woken); the job goes on.
+    /// need not be woken), and the job's value if it is there; the job goes
+    /// on, and a value it delivers later is dropped on the worker.
     fn drop(&mut self) {
         let waker = lock(&self.packet.signal.waker).take();
         drop(waker);
+        let outcome = lock(&self.packet.outcome).take();
+        drop(outcome);
     }
 }
 

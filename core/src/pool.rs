@@ -1896,11 +1896,32 @@ impl<T> JobHandle<T> {
 /// If polled again after it returned [`Poll::Ready`].
 ///
 /// ```
+/// use std::future::Future;
+/// use std::sync::Arc;
+/// use std::task::{Context, Poll, Wake, Waker};
+/// use std::thread::{self, Thread};
+///
+/// // The smallest executor: poll, and sleep until the waker is woken.
+/// struct Unpark(Thread);
+/// impl Wake for Unpark {
+///     fn wake(self: Arc<Self>) {
+///         self.0.unpark();
+///     }
+/// }
+/// fn block_on<F: Future>(future: F) -> F::Output {
+///     let waker = Waker::from(Arc::new(Unpark(thread::current())));
+///     let mut future = std::pin::pin!(future);
+///     loop {
+///         match future.as_mut().poll(&mut Context::from_waker(&waker)) {
+///             Poll::Ready(value) => return value,
+///             Poll::Pending => thread::park(),
+///         }
+///     }
+/// }
+///
 /// let pool = ptm::ThreadPool::new(2)?;
 /// let handle = pool.spawn(|| 6 * 7)?;
-/// // Any executor: here tokio's, in a test of this crate a ten-line one.
-/// # let block_on = |f: ptm::pool::JobHandle<i32>| f.join(); // (doctest: no executor here)
-/// assert_eq!(block_on(handle), Ok(42));
+/// assert_eq!(block_on(handle), Ok(42)); // or `handle.await` in async code
 /// # Ok::<(), ptm::Error>(())
 /// ```
 impl<T> Future for JobHandle<T> {

@@ -60,13 +60,15 @@
 //!   at the moment the two sums are equal. Reading in the other order would
 //!   not be sound (`tests/loom.rs` has the model that shows it).
 //! * `wait_idle` must not miss the wake-up of the last job. Worker and waiter
-//!   run a Dekker handshake: the worker stores its finish count, issues
-//!   `fence(SeqCst)`, then loads `waiters`; the waiter increments `waiters`
-//!   (under `idle_lock`), issues `fence(SeqCst)`, then checks the counters.
-//!   The two fences are ordered, so either the worker sees the waiter and
-//!   notifies (taking `idle_lock`, so the waiter is already inside
-//!   `Condvar::wait`), or the waiter sees the finished job. Workers touch the
-//!   lock only while somebody waits.
+//!   run a Dekker handshake: a worker that finds no job to run next (every
+//!   worker does, before the pool can be idle) issues `fence(SeqCst)` after
+//!   its finish counts, then loads `waiters`; the waiter increments
+//!   `waiters` (under `idle_lock`), issues `fence(SeqCst)`, then checks the
+//!   counters. The two fences are ordered, so either the worker sees the
+//!   waiter and notifies (taking `idle_lock`, so the waiter is already inside
+//!   `Condvar::wait`), or the waiter sees the finished jobs. Workers touch
+//!   the lock only while somebody waits, and a busy worker pays no fence per
+//!   job.
 //! * `idle_lock` guards no data: it orders "check the counters, then sleep"
 //!   against "notify", and is never held while a job runs.
 //! * `cancel` is `Relaxed`: a worker that dequeued a job just as
@@ -130,6 +132,10 @@ thread_local! {
     /// a cheaper first look than [`CURRENT_WORKER`] for every submission.
     #[allow(clippy::missing_const_for_thread_local)]
     static CURRENT_POOL: std::cell::Cell<usize> = std::cell::Cell::new(0);
+
+    /// Where a thread that is not a worker sleeps in `join` or `scope` (a
+    /// stale wake-up left in it only makes a later wait loop once more).
+    static THREAD_PARKER: std::sync::Arc<Parker> = Parker::new();
 }
 
 /// What a worker thread knows about itself; in [`CURRENT_WORKER`] while its
@@ -166,7 +172,7 @@ impl WorkerCtx {
             bump(&slot.cancelled);
             drop_quietly(job);
         } else {
-            slot.run_job(&self.shared, job);
+            slot.run_job(job);
         }
     }
 
@@ -191,6 +197,9 @@ impl WorkerCtx {
                 self.run(job);
                 continue;
             }
+            // Nothing to run: what this worker finished may be what makes
+            // the pool idle (for `wait_idle`).
+            shared.after_job();
             // Waker first, then the last look (the handshake of `Signal`).
             signal.set_waker(&waker);
             if signal.is_finished() {
@@ -781,7 +790,7 @@ impl Slot {
 
     /// Runs one dequeued job on this slot's worker: counts it, runs it,
     /// retires it, and wakes `wait_idle` callers if the pool became idle.
-    fn run_job(&self, shared: &Shared, job: Job) {
+    fn run_job(&self, job: Job) {
         bump(&self.started);
         // `Slot::run` inside the job catches the job's own panic. This outer
         // guard catches what runs after it: dropping a result nobody awaits.
@@ -789,7 +798,8 @@ impl Slot {
             forget_payload(payload);
         }
         bump(&self.retired);
-        shared.after_job();
+        // No `after_job` here: the worker calls it once it finds no job to
+        // run next (see `Shared::after_job`), not after every job.
     }
 }
 
@@ -1068,9 +1078,15 @@ impl Shared {
     }
 
     // ANCHOR: after_job
-    /// Called by a worker after a job, and by a submitter whose job the
-    /// queue refused: wakes `wait_idle` callers if there are any and the
-    /// pool is idle.
+    /// Called by a worker that finds no job to run next (its last retirement
+    /// may have made the pool idle), and by a submitter whose job the queue
+    /// refused: wakes `wait_idle` callers if there are any and the pool is
+    /// idle.
+    ///
+    /// Not after every job: while a worker finds more jobs, the pool is not
+    /// idle (the job it holds is submitted and not retired), and before the
+    /// pool can become idle every worker finds nothing and comes here, so
+    /// every retirement is followed by this fence before it matters.
     fn after_job(&self) {
         // Dekker handshake with `wait_idle`: the counter store before this
         // fence and the `waiters` increment before the waiter's fence cannot
@@ -1093,16 +1109,30 @@ fn worker_loop(ctx: Rc<WorkerCtx>) {
     CURRENT_POOL.with(|pool| pool.set(ctx.shared.id()));
     let shared = &*ctx.shared;
     match &shared.queue {
-        Queue::Bounded(receiver) => {
-            while let Ok(job) = receiver.recv() {
-                ctx.run(job);
-            }
-        }
+        Queue::Bounded(receiver) => loop {
+            let job = match receiver.try_recv() {
+                Ok(job) => job,
+                Err(TryRecvError::Disconnected) => break,
+                Err(TryRecvError::Empty) => {
+                    // About to wait: what this worker finished may be what
+                    // makes the pool idle (for `wait_idle`).
+                    shared.after_job();
+                    match receiver.recv() {
+                        Ok(job) => job,
+                        Err(_) => break,
+                    }
+                }
+            };
+            ctx.run(job);
+        },
         Queue::Unbounded(_) => 'jobs: loop {
             if let Some(job) = ctx.find_job() {
                 ctx.run(job);
                 continue;
             }
+            // Nothing to run: what this worker finished may be what makes
+            // the pool idle (for `wait_idle`).
+            shared.after_job();
             if shared.closed.load(Acquire) {
                 // Closed, and empty when we looked after seeing it.
                 match ctx.find_job() {
@@ -1613,7 +1643,7 @@ impl ThreadPool {
                     cancelled += 1;
                     drop_quietly(job);
                 } else {
-                    slot.run_job(&self.shared, job);
+                    slot.run_job(job);
                 }
             }
         }
@@ -1658,8 +1688,7 @@ impl fmt::Debug for ThreadPool {
 /// [`join`]: Self::join
 #[must_use = "dropping a JobHandle discards the job's value and any panic it reports"]
 pub struct JobHandle<T> {
-    result: Receiver<std::result::Result<T, JobError>>,
-    signal: Arc<Signal>,
+    packet: Arc<Packet<T>>,
     /// The `Shared::id` of the pool that runs the job.
     pool: usize,
     /// Set once `poll` returned `Ready`.
@@ -1718,12 +1747,21 @@ impl Signal {
         if self.is_finished() {
             return;
         }
-        let parker = Parker::new();
-        self.set_waker(&Waker::from(std::sync::Arc::clone(&parker)));
-        while !self.is_finished() {
-            parker.park();
-        }
+        THREAD_PARKER.with(|parker| {
+            self.set_waker(&Waker::from(std::sync::Arc::clone(parker)));
+            while !self.is_finished() {
+                parker.park();
+            }
+        });
     }
+}
+
+/// What a job and its [`JobHandle`] share: the outcome, once there, and the
+/// [`Signal`] that says so. One allocation per spawned job.
+struct Packet<T> {
+    /// Set before `signal` is finished; `None` after that means cancelled.
+    outcome: Mutex<Option<std::result::Result<T, JobError>>>,
+    signal: Signal,
 }
 
 /// The job's end of a [`JobHandle`]. [`fulfil`](Self::fulfil) delivers the
@@ -1731,21 +1769,20 @@ impl Signal {
 /// handle reports [`JobError::Cancelled`]. Either way the waiting task is
 /// woken.
 struct Promise<T> {
-    result: Option<Sender<std::result::Result<T, JobError>>>,
-    signal: Arc<Signal>,
+    packet: Option<Arc<Packet<T>>>,
 }
 
 /// A connected [`Promise`] and [`JobHandle`] for a job of the pool `pool`.
 fn promise<T>(pool: usize) -> (Promise<T>, JobHandle<T>) {
-    let (tx, rx) = channel::bounded(1);
-    let signal = Arc::new(Signal::new());
+    let packet = Arc::new(Packet {
+        outcome: Mutex::new(None),
+        signal: Signal::new(),
+    });
     let promise = Promise {
-        result: Some(tx),
-        signal: Arc::clone(&signal),
+        packet: Some(Arc::clone(&packet)),
     };
     let handle = JobHandle {
-        result: rx,
-        signal,
+        packet,
         pool,
         returned: false,
     };
@@ -1755,23 +1792,23 @@ fn promise<T>(pool: usize) -> (Promise<T>, JobHandle<T>) {
 impl<T> Promise<T> {
     /// Delivers the job's outcome and wakes whoever waits for it.
     fn fulfil(mut self, outcome: std::result::Result<T, JobError>) {
-        let undelivered = match self.result.take() {
-            // Fails only if the handle was dropped: the value comes back.
-            Some(tx) => tx.send(outcome).err(),
-            None => None,
-        };
-        // Marks it finished and wakes the waiter (`Drop`), before dropping a
-        // value nobody wanted, whose `Drop` might panic.
-        drop(self);
-        drop(undelivered);
+        if let Some(packet) = self.packet.take() {
+            *lock(&packet.outcome) = Some(outcome);
+            packet.signal.finish();
+            // If the handle is gone, this was the last reference: the value
+            // nobody wanted is dropped here, on the worker, after the wake-up
+            // (its `Drop` might panic).
+            drop(packet);
+        }
     }
 }
 
 impl<T> Drop for Promise<T> {
     fn drop(&mut self) {
-        // Unsent (cancelled): disconnecting is how the handle learns it.
-        drop(self.result.take());
-        self.signal.finish();
+        // Unfulfilled (cancelled): finished with no outcome.
+        if let Some(packet) = self.packet.take() {
+            packet.signal.finish();
+        }
     }
 }
 
@@ -1819,29 +1856,32 @@ impl<T> JobHandle<T> {
     /// # Ok::<(), ptm::Error>(())
     /// ```
     pub fn join(self) -> std::result::Result<T, JobError> {
-        if let Some(ctx) = worker_of(self.pool) {
-            // Returns once the promise has sent the result (or dropped its
-            // sender unsent): the `recv` below does not block.
-            ctx.help_until(&self.signal);
+        let signal = &self.packet.signal;
+        match worker_of(self.pool) {
+            Some(ctx) => ctx.help_until(signal),
+            None => signal.wait(),
         }
-        // The promise drops its sender unsent only when the job is cancelled.
-        self.result.recv().unwrap_or(Err(JobError::Cancelled))
+        self.take()
     }
 
     /// True once the job has finished (returned, panicked or been
     /// cancelled): [`join`](Self::join) would then return at once. Never
     /// blocks.
     pub fn is_finished(&self) -> bool {
-        self.signal.is_finished()
+        self.packet.signal.is_finished()
     }
 
-    /// The outcome if it is there, without blocking.
+    /// The outcome of a finished job.
+    fn take(&self) -> std::result::Result<T, JobError> {
+        // Finished with no outcome: the promise was dropped unfulfilled.
+        lock(&self.packet.outcome)
+            .take()
+            .unwrap_or(Err(JobError::Cancelled))
+    }
+
+    /// The outcome if the job has finished, without blocking.
     fn try_take(&self) -> Option<std::result::Result<T, JobError>> {
-        match self.result.try_recv() {
-            Ok(outcome) => Some(outcome),
-            Err(TryRecvError::Disconnected) => Some(Err(JobError::Cancelled)),
-            Err(TryRecvError::Empty) => None,
-        }
+        self.is_finished().then(|| self.take())
     }
 }
 
@@ -1856,11 +1896,32 @@ impl<T> JobHandle<T> {
 /// If polled again after it returned [`Poll::Ready`].
 ///
 /// ```
+/// use std::future::Future;
+/// use std::sync::Arc;
+/// use std::task::{Context, Poll, Wake, Waker};
+/// use std::thread::{self, Thread};
+///
+/// // The smallest executor: poll, and sleep until the waker is woken.
+/// struct Unpark(Thread);
+/// impl Wake for Unpark {
+///     fn wake(self: Arc<Self>) {
+///         self.0.unpark();
+///     }
+/// }
+/// fn block_on<F: Future>(future: F) -> F::Output {
+///     let waker = Waker::from(Arc::new(Unpark(thread::current())));
+///     let mut future = std::pin::pin!(future);
+///     loop {
+///         match future.as_mut().poll(&mut Context::from_waker(&waker)) {
+///             Poll::Ready(value) => return value,
+///             Poll::Pending => thread::park(),
+///         }
+///     }
+/// }
+///
 /// let pool = ptm::ThreadPool::new(2)?;
 /// let handle = pool.spawn(|| 6 * 7)?;
-/// // Any executor: here tokio's, in a test of this crate a ten-line one.
-/// # let block_on = |f: ptm::pool::JobHandle<i32>| f.join(); // (doctest: no executor here)
-/// assert_eq!(block_on(handle), Ok(42));
+/// assert_eq!(block_on(handle), Ok(42)); // or `handle.await` in async code
 /// # Ok::<(), ptm::Error>(())
 /// ```
 impl<T> Future for JobHandle<T> {
@@ -1876,7 +1937,7 @@ impl<T> Future for JobHandle<T> {
             this.returned = true;
             return Poll::Ready(outcome);
         }
-        this.signal.set_waker(cx.waker());
+        this.packet.signal.set_waker(cx.waker());
         // Looked for again after the waker is in place (see `Signal`).
         match this.try_take() {
             Some(outcome) => {
@@ -1894,10 +1955,13 @@ impl<T> Unpin for JobHandle<T> {}
 
 impl<T> Drop for JobHandle<T> {
     /// Releases the stored waker at once (a task that dropped the future
-    /// need not be woken); the job goes on.
+    /// need not be woken), and the job's value if it is there; the job goes
+    /// on, and a value it delivers later is dropped on the worker.
     fn drop(&mut self) {
-        let waker = lock(&self.signal.waker).take();
+        let waker = lock(&self.packet.signal.waker).take();
         drop(waker);
+        let outcome = lock(&self.packet.outcome).take();
+        drop(outcome);
     }
 }
 

@@ -334,6 +334,14 @@ fn terminate_kills_grandchildren_that_outlive_the_child() {
 #[test]
 fn terminate_and_drop_stop_what_an_exited_child_left_behind() {
     let (child, grandchild) = with_grandchild("sleep 1000 & echo $!");
+    // Exited by itself first (a zombie, not yet reaped): under load the
+    // shell may still be running after it printed the pid.
+    let shell = child.pid() as i32;
+    eventually(
+        &format!("the shell (pid {shell}) never exited"),
+        Duration::from_millis(1),
+        || state_of(shell) == Some('Z'),
+    );
     let status = child.terminate(Duration::from_secs(5)).expect("ended");
     assert!(status.success(), "the shell had exited by itself: {status}");
     assert_dies(grandchild, "the background sleep after terminate");

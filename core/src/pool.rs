@@ -250,6 +250,10 @@ impl Parker {
         *lock(&self.woken) = true;
         self.wake.notify_one();
     }
+
+    fn same(a: &std::sync::Arc<Parker>, b: &std::sync::Arc<Parker>) -> bool {
+        std::sync::Arc::ptr_eq(a, b)
+    }
 }
 
 /// Its waker unparks it: how a finished [`Signal`] wakes a thread waiting in
@@ -970,6 +974,14 @@ impl Shared {
         }
     }
 
+    /// Queues a job from outside the pool (unbounded pools only).
+    fn inject(&self, job: Job) {
+        match &self.queue {
+            Queue::Unbounded(injector) => injector.push(job),
+            Queue::Bounded(_) => unreachable!("a bounded pool queues through its sender"),
+        }
+    }
+
     fn queue_is_empty(&self) -> bool {
         match &self.queue {
             Queue::Unbounded(injector) => {
@@ -992,9 +1004,9 @@ impl Shared {
 
     // ANCHOR: idle_wait
     /// Parks the calling thread on `me` until a submitter or a [`Signal`]
-    /// wakes it,
-    /// unless, once it is listed as sleeping, there is a job, the pool is
-    /// closed, or `ready()`. It may also return for no reason: callers loop.
+    /// wakes it, unless, once it is listed as sleeping, there is a job, the
+    /// pool is closed, or `ready()`. It may also return for no reason:
+    /// callers loop.
     ///
     /// The handshake with [`notify`](Self::notify) is the one `wait_idle`
     /// uses: this side lists itself, `fence(SeqCst)`, then looks at the
@@ -1016,7 +1028,8 @@ impl Shared {
         // Still listed if nobody woke it (it did not park, the wake-up came
         // from a `Signal`, or the park returned spuriously).
         let mut sleeping = lock(&self.sleeping);
-        if let Some(at) = sleeping.iter().position(|p| std::sync::Arc::ptr_eq(p, me)) {
+        let listed = sleeping.iter().position(|p| Parker::same(p, me));
+        if let Some(at) = listed {
             sleeping.swap_remove(at);
             self.sleepers.fetch_sub(1, Relaxed);
         }
@@ -1105,7 +1118,8 @@ impl Shared {
 /// empty.
 fn worker_loop(ctx: Rc<WorkerCtx>) {
     let _guard = AbortOnUnwind("a ptm::ThreadPool worker");
-    CURRENT_WORKER.with(|current| *current.borrow_mut() = Some(Rc::clone(&ctx)));
+    let me = Some(Rc::clone(&ctx));
+    CURRENT_WORKER.with(|current| *current.borrow_mut() = me);
     CURRENT_POOL.with(|pool| pool.set(ctx.shared.id()));
     let shared = &*ctx.shared;
     match &shared.queue {
@@ -1397,12 +1411,8 @@ impl ThreadPool {
             (None, _) => {
                 // Unbounded: never refused, never blocks. From a job of this
                 // pool, onto that worker's own deque.
-                let job = push_local(shared, job);
-                if let Some(job) = job {
-                    match &shared.queue {
-                        Queue::Unbounded(injector) => injector.push(job),
-                        Queue::Bounded(_) => unreachable!("a bounded pool keeps its sender"),
-                    }
+                if let Some(job) = push_local(shared, job) {
+                    shared.inject(job);
                 }
                 shared.notify();
                 return Ok(());
@@ -1686,7 +1696,7 @@ impl fmt::Debug for ThreadPool {
 /// worker.
 ///
 /// [`join`]: Self::join
-#[must_use = "dropping a JobHandle discards the job's value and any panic it reports"]
+#[must_use = "dropping a JobHandle discards the job's value or its panic"]
 pub struct JobHandle<T> {
     packet: Arc<Packet<T>>,
     /// The `Shared::id` of the pool that runs the job.

@@ -55,17 +55,18 @@ pub enum Error {
     Closed,
 
     /// [`ThreadPool::shutdown_timeout`](crate::ThreadPool::shutdown_timeout)
-    /// gave up: `running` workers were still busy when the timeout expired
-    /// (each running a job, or about to start one of the `stats.queued` jobs
-    /// still waiting). Those workers were detached: they finish the queue
-    /// on their own and then exit.
+    /// gave up: some workers had not ended when the timeout expired, with
+    /// `running` jobs still running and `stats.queued` still waiting. Those
+    /// workers were detached: they finish those jobs on their own and then
+    /// exit (so may workers that were only still exiting: in a stop hook,
+    /// or dropping their thread-locals).
     #[error(
-        "the pool did not shut down in time: {running} worker(s) still running jobs \
+        "the pool did not shut down in time: {running} job(s) still running \
          ({} queued, {} completed, {} panicked)",
         stats.queued, stats.completed, stats.panicked
     )]
     ShutdownTimeout {
-        /// Workers still running a job (or about to start a queued one).
+        /// Jobs still running when the time was up.
         running: usize,
         /// The pool's counters when the timeout expired (a snapshot: the
         /// detached workers go on).

@@ -136,6 +136,14 @@ thread_local! {
     /// Where a thread that is not a worker sleeps in `join` or `scope` (a
     /// stale wake-up left in it only makes a later wait loop once more).
     static THREAD_PARKER: std::sync::Arc<Parker> = Parker::new();
+
+    /// A worker's [`ExitNotice`], from the start of its thread: dropped
+    /// with its thread-locals, after those its jobs created (thread-locals
+    /// are destroyed in the reverse order of their first use), so that a
+    /// bounded wait for the notice (`shutdown_timeout`) also bounds the
+    /// wait for a slow thread-local destructor, which a `join` would not.
+    #[allow(clippy::missing_const_for_thread_local)]
+    static EXIT_NOTICE: RefCell<Option<ExitNotice>> = RefCell::new(None);
 }
 
 /// What a worker thread knows about itself; in [`CURRENT_WORKER`] while its
@@ -149,12 +157,28 @@ struct WorkerCtx {
     local: Option<deque::Worker<Job>>,
     /// Where this worker sleeps when idle or waiting in `join`/`scope`.
     parker: std::sync::Arc<Parker>,
+    /// Jobs found since the last look at the injector (see `find_job`).
+    finds: std::cell::Cell<u32>,
 }
+
+/// Every this many jobs a worker takes, it looks at the pool's queue before
+/// its own deque, so that a job that keeps resubmitting itself (a periodic
+/// task, a mailbox loop) cannot keep jobs from outside waiting for ever
+/// (tokio's scheduler does the same, every 61 ticks).
+const FAIRNESS: u32 = 61;
 
 impl WorkerCtx {
     /// The next job for this worker: its own newest, else the oldest in the
-    /// pool's queue, else the oldest of another worker's deque.
+    /// pool's queue, else the oldest of another worker's deque; but every
+    /// [`FAIRNESS`] jobs, the pool's queue first.
     fn find_job(&self) -> Option<Job> {
+        let finds = self.finds.get().wrapping_add(1);
+        self.finds.set(finds);
+        if finds.is_multiple_of(FAIRNESS) {
+            if let Some(job) = self.shared.pop_injected() {
+                return Some(job);
+            }
+        }
         // `is_empty` first: it only loads, where `pop` fences.
         if let Some(local) = self.local.as_ref().filter(|local| !local.is_empty()) {
             if let Some(job) = local.pop() {
@@ -205,7 +229,9 @@ impl WorkerCtx {
             if signal.is_finished() {
                 break;
             }
-            shared.idle_wait(&self.parker, &|| signal.is_finished());
+            // Not woken by `closed`: the job it waits for may still run long
+            // after a shutdown began, and only `signal` ends this wait.
+            shared.idle_wait(&self.parker, Sleeper::Helper, &|| signal.is_finished());
         }
         // A submitter may have woken this thread for a job it did not take:
         // pass the wake-up on.
@@ -657,6 +683,7 @@ impl Worker {
             on_stop,
             _exit,
         } = self;
+        EXIT_NOTICE.with(|notice| *notice.borrow_mut() = Some(_exit));
         if let Some(hook) = on_start {
             run_hook("on_thread_start", &hook, index);
         }
@@ -665,6 +692,7 @@ impl Worker {
             index,
             local,
             parker: Parker::new(),
+            finds: std::cell::Cell::new(0),
         }));
         if let Some(hook) = on_stop {
             run_hook("on_thread_stop", &hook, index);
@@ -744,7 +772,8 @@ struct Shared {
     /// The threads parked in `idle_wait`: idle workers of an unbounded queue,
     /// and workers waiting in `join` or `scope`. A submitter unparks one.
     sleeping: Mutex<Vec<std::sync::Arc<Parker>>>,
-    /// `wait_idle` calls currently waiting; read by workers after each job.
+    /// `wait_idle` calls currently waiting; read by a worker that finds no
+    /// job to run next.
     waiters: AtomicUsize,
     /// Set by `shutdown_now`: workers drop the jobs they dequeue after it.
     cancel: AtomicBool,
@@ -855,6 +884,15 @@ impl Drop for AbortOnUnwind {
     }
 }
 
+/// Who sleeps in `Shared::idle_wait`: an idle worker ends once the pool is
+/// closed and empty, so a closed pool does not let it sleep; a worker
+/// waiting in `join` or `scope` waits for its job whatever happens.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sleeper {
+    Idle,
+    Helper,
+}
+
 /// Slots of an unbounded pool's ring: 24 bytes each, allocated when the pool
 /// is built. Small under loom, so that the models reach the overflow.
 const RING_SLOTS: usize = if cfg!(loom) { 2 } else { 4096 };
@@ -951,6 +989,14 @@ impl Shared {
         }
     }
 
+    /// The oldest job of the pool's own queue (not the deques).
+    fn pop_injected(&self) -> Option<Job> {
+        match &self.queue {
+            Queue::Bounded(receiver) => receiver.try_recv().ok(),
+            Queue::Unbounded(injector) => injector.pop(),
+        }
+    }
+
     /// The oldest job of some worker's deque, trying each from `first` on.
     fn steal(&self, first: usize) -> Option<Job> {
         let n = self.stealers.len();
@@ -1015,14 +1061,15 @@ impl Shared {
     /// this thread sees the job or the submitter sees this thread (and
     /// unparks it; an unpark that comes before the park makes the park
     /// return at once).
-    fn idle_wait(&self, me: &std::sync::Arc<Parker>, ready: &dyn Fn() -> bool) {
+    fn idle_wait(&self, me: &std::sync::Arc<Parker>, who: Sleeper, ready: &dyn Fn() -> bool) {
         {
             let mut sleeping = lock(&self.sleeping);
             sleeping.push(std::sync::Arc::clone(me));
             self.sleepers.fetch_add(1, Relaxed);
         }
         fence(SeqCst);
-        if !(ready() || !self.queue_is_empty() || self.closed.load(Acquire)) {
+        let closed = who == Sleeper::Idle && self.closed.load(Acquire);
+        if !(ready() || !self.queue_is_empty() || closed) {
             me.park();
         }
         // Still listed if nobody woke it (it did not park, the wake-up came
@@ -1162,7 +1209,7 @@ fn worker_loop(ctx: Rc<WorkerCtx>) {
                     continue 'jobs;
                 }
             }
-            shared.idle_wait(&ctx.parker, &|| false);
+            shared.idle_wait(&ctx.parker, Sleeper::Idle, &|| false);
         },
     }
     CURRENT_POOL.with(|pool| pool.set(0));
@@ -1191,6 +1238,37 @@ fn push_local(shared: &Shared, job: Job) -> Option<Job> {
         },
         _ => Some(job),
     })
+}
+
+/// A blocking submission to a bounded pool from one of its own jobs: it
+/// never waits for room. While the queue is full it runs a queued job here
+/// (making room); if there is none to run (a rendezvous queue, or the other
+/// workers took them), it runs `job` itself, here, now. Gives `job` back
+/// only if the queue is closed.
+fn submit_from_worker(
+    ctx: &WorkerCtx,
+    sender: &Sender<Job>,
+    mut job: Job,
+) -> std::result::Result<(), Job> {
+    loop {
+        match sender.try_send(job) {
+            Ok(()) => {
+                ctx.shared.notify();
+                return Ok(());
+            }
+            Err(TrySendError::Disconnected(refused)) => return Err(refused),
+            Err(TrySendError::Full(refused)) => match ctx.shared.pop_injected() {
+                Some(queued) => {
+                    ctx.run(queued);
+                    job = refused;
+                }
+                None => {
+                    ctx.run(refused);
+                    return Ok(());
+                }
+            },
+        }
+    }
 }
 
 /// How `submit` hands a job to the queue.
@@ -1237,8 +1315,10 @@ impl ThreadPool {
     /// worker goes on. Use [`spawn`](Self::spawn) to get the value or the
     /// panic message back.
     ///
-    /// A job that calls `execute` on its own full, bounded pool waits for a
-    /// worker, possibly itself: use [`try_execute`](Self::try_execute) there.
+    /// A job that calls `execute` on its own pool never waits for room: on
+    /// an unbounded pool its job goes on the worker's own deque; on a full
+    /// bounded one, it runs a queued job meanwhile, or the new job itself
+    /// if none is queued (so a job cannot wait for its own worker).
     ///
     /// # Errors
     ///
@@ -1316,7 +1396,8 @@ impl ThreadPool {
     ///   likewise, after the jobs finished, and takes precedence.
     /// * Called on a worker of this pool (from a job, or from a scoped job:
     ///   scopes nest), it runs queued jobs itself while it waits, so it never
-    ///   waits for a worker that is busy waiting, even on a pool of 1.
+    ///   waits for a worker that is busy waiting, even on a pool of 1 (the
+    ///   rule this implies is at [`JobHandle::join`]).
     /// * Scoped jobs count in [`stats`](Self::stats) like any other.
     ///
     /// # Panics
@@ -1371,7 +1452,9 @@ impl ThreadPool {
             // out of here would free what they borrow. Nothing below panics
             // (the jobs' panics are caught where they run), and if it ever
             // did, aborting is the only sound way out.
-            let _guard = AbortOnUnwind("ptm::ThreadPool::scope while its jobs ran");
+            // (Disarmed on the way out: `scope` may be called while the
+            // thread is already unwinding, from a destructor.)
+            let guard = AbortOnUnwind("ptm::ThreadPool::scope while its jobs ran");
             state.finish_one();
             match worker_of(self.shared.id()) {
                 Some(ctx) => ctx.help_until(&state.done),
@@ -1381,6 +1464,7 @@ impl ThreadPool {
             // jobs wrote through their borrows is visible from here on.
             let pending = state.pending.load(Acquire);
             debug_assert_eq!(pending, 0);
+            std::mem::forget(guard);
         }
         let value = match outcome {
             Ok(value) => value,
@@ -1417,13 +1501,21 @@ impl ThreadPool {
                 shared.notify();
                 return Ok(());
             }
-            (Some(sender), Mode::Block) => match sender.send(job) {
-                Ok(()) => {
-                    // Wakes a worker that waits in `join` or `scope`.
-                    shared.notify();
-                    return Ok(());
-                }
-                Err(SendError(job)) => (job, Error::Closed),
+            (Some(sender), Mode::Block) => match worker_of(shared.id()) {
+                // From a job of this pool: blocking on its own full queue
+                // could wait for this very worker.
+                Some(ctx) => match submit_from_worker(&ctx, sender, job) {
+                    Ok(()) => return Ok(()),
+                    Err(job) => (job, Error::Closed),
+                },
+                None => match sender.send(job) {
+                    Ok(()) => {
+                        // Wakes a worker that waits in `join` or `scope`.
+                        shared.notify();
+                        return Ok(());
+                    }
+                    Err(SendError(job)) => (job, Error::Closed),
+                },
             },
             (Some(sender), Mode::Try) => match sender.try_send(job) {
                 Ok(()) => {
@@ -1540,8 +1632,8 @@ impl ThreadPool {
     /// is not waited for (it exits when the job returns), as in `shutdown`;
     /// unlike `shutdown`, it does not run the jobs still queued on the
     /// calling thread (they run on that worker after the job returns): if
-    /// there are any, it returns the error with `running == 0` and those
-    /// jobs in `stats.queued`.
+    /// there are any, it returns the error, with those jobs in
+    /// `stats.queued` (and the calling job counted in `running`).
     ///
     /// # Examples
     ///
@@ -1566,8 +1658,9 @@ impl ThreadPool {
         let me = current_worker(&self.shared);
         let mut threads: Vec<Option<thread::JoinHandle<()>>> =
             self.threads.drain(..).map(Some).collect();
-        let mut running = threads.len() - usize::from(me.is_some());
-        while running > 0 {
+        // Workers (other than the caller's) that have not ended yet.
+        let mut left = threads.len() - usize::from(me.is_some());
+        while left > 0 {
             let notice = match deadline {
                 Some(deadline) => self.exited.recv_deadline(deadline).ok(),
                 None => self.exited.recv().ok(),
@@ -1579,8 +1672,9 @@ impl ThreadPool {
                 continue; // cannot happen: the caller's loop is still running
             }
             if let Some(handle) = threads.get_mut(index).and_then(Option::take) {
-                running -= 1;
-                // Its loop has returned: the join waits only for std's exit.
+                left -= 1;
+                // The notice comes with the thread's thread-locals (see
+                // `EXIT_NOTICE`): the join waits only for the OS thread's end.
                 if let Err(payload) = handle.join() {
                     forget_payload(payload);
                 }
@@ -1590,12 +1684,13 @@ impl ThreadPool {
         // waits for the calling worker; unlike `shutdown`, this call does not
         // run it here (it could be the job that never returns).
         let left_to_the_caller = me.is_some() && !self.shared.queue_is_empty();
-        if running > 0 || left_to_the_caller {
+        if left > 0 || left_to_the_caller {
             // The handles still in `threads` are dropped: those workers are
             // detached.
+            let stats = self.stats();
             return Err(Error::ShutdownTimeout {
-                running,
-                stats: self.stats(),
+                running: stats.active,
+                stats,
             });
         }
         Ok(self.final_stats(false, 0))
@@ -1707,12 +1802,12 @@ pub struct JobHandle<T> {
 // ANCHOR_END: job_handle
 
 /// "It has finished", and who to wake then: what a job's [`Promise`] and its
-/// [`JobHandle`] share besides the result channel, and what a scope's last
-/// job tells the scope.
+/// [`JobHandle`] share besides the outcome, and what a scope's last job
+/// tells the scope.
 ///
 /// The Waker handshake: a waiter stores its waker under the lock and *then*
-/// looks at `finished`; the finisher sets `finished` (after sending the
-/// result) and *then* takes the waker under the lock. If the finisher's lock
+/// looks at `finished`; the finisher sets `finished` (after storing the
+/// outcome) and *then* takes the waker under the lock. If the finisher's lock
 /// comes second it finds the waker and wakes it; if it comes first, its
 /// store happened before the waiter took the lock, so the waiter's look sees
 /// it. Either way no wake-up is lost (`tests/loom.rs` checks it). The waker
@@ -1832,6 +1927,15 @@ impl<T> JobHandle<T> {
     /// only when the queue is empty, and returns once the value is there and
     /// the job it was helping with returned. From a job of *another* pool it
     /// simply blocks.
+    ///
+    /// What it runs meanwhile may be any queued job of the pool, not only
+    /// the one it waits for or its children (its own worker's newest jobs
+    /// come first). So a job that joins must not hold up, past its `join`,
+    /// something another queued job waits for: if that job is picked up by
+    /// the waiting worker, it blocks on this worker's stack, under the
+    /// `join`, and both wait for ever (rayon's `join` has the same rule).
+    /// For a job that must wait on something else, block on a channel
+    /// instead, which never runs other jobs.
     ///
     /// # Errors
     ///
@@ -1959,8 +2063,9 @@ impl<T> Future for JobHandle<T> {
     }
 }
 
-// Nothing in a handle is ever pinned (its future state is the channel and
-// the flag), so it may move while being awaited whatever `T` is.
+// Nothing in a handle is ever pinned (its future state is the shared
+// packet, behind an `Arc`), so it may move while being awaited whatever `T`
+// is.
 impl<T> Unpin for JobHandle<T> {}
 
 impl<T> Drop for JobHandle<T> {
@@ -2022,8 +2127,9 @@ impl ScopeState {
 
 impl<'scope, 'env> Scope<'scope, 'env> {
     /// Queues `f` on the pool; the [`ThreadPool::scope`] call that made this
-    /// scope returns only after `f` has run. Blocks like
-    /// [`ThreadPool::execute`] when a bounded queue is full.
+    /// scope returns only after `f` has run. Like [`ThreadPool::execute`],
+    /// it waits for room in a full bounded queue only when called from
+    /// outside the pool; from one of its jobs it never waits.
     ///
     /// # Panics
     ///
@@ -2077,11 +2183,19 @@ impl<F: FnOnce()> ScopedJob<F> {
     fn run(mut self, slot: &Slot) {
         if let Some(f) = self.f.take() {
             if let Err(payload) = slot.run_catching(f) {
-                let mut first = lock(&self.state.first_panic);
-                match &*first {
-                    None => *first = Some(payload),
-                    // Only the first is resumed; a payload's `Drop` may panic.
-                    Some(_) => forget_payload(payload),
+                let extra = {
+                    let mut first = lock(&self.state.first_panic);
+                    match &*first {
+                        None => {
+                            *first = Some(payload);
+                            None
+                        }
+                        Some(_) => Some(payload),
+                    }
+                };
+                // Only the first is resumed; a payload's `Drop` may panic.
+                if let Some(payload) = extra {
+                    drop_quietly(payload);
                 }
             }
         }

@@ -351,3 +351,20 @@ fn jobs_beyond_the_ring_spill_over_and_all_run() {
         assert_eq!(pool.shutdown().completed, 3);
     });
 }
+
+/// A job joins another job's handle while the pool shuts down: whichever
+/// worker runs what, the join gets the value, and nothing spins (a worker
+/// waiting in `join` must keep sleeping once the pool is closed: loom
+/// reports a spin as "exceeded maximum number of branches"). From the
+/// review of issue 15.
+#[test]
+fn a_join_on_a_worker_racing_shutdown_sleeps_and_gets_the_value() {
+    model(|| {
+        let pool = ThreadPool::new(2).expect("pool");
+        let slow = pool.spawn(|| 1).expect("spawn");
+        let joiner = pool.spawn(move || slow.join()).expect("spawn");
+        let stats = pool.shutdown();
+        assert_eq!(stats.completed, 2);
+        assert_eq!(joiner.join(), Ok(Ok(1)));
+    });
+}

@@ -902,6 +902,10 @@ const RING_SLOTS: usize = if cfg!(loom) { 2 } else { 4096 };
 /// models need no extra schedules.
 const IDLE_SPINS: usize = if cfg!(loom) { 0 } else { 64 };
 
+/// How many times a submitter that finds the ring full yields its CPU (and
+/// tries again) before it spills into the overflow list.
+const FULL_RING_YIELDS: usize = 8;
+
 /// The pool's job queue.
 enum Queue {
     /// No bound ([`PoolBuilder::queue_capacity`] not set): an [`Injector`],
@@ -925,10 +929,14 @@ enum Queue {
 /// there too, and workers take from the ring first, so a job never
 /// overtakes one submitted before it by the same thread.
 ///
-/// When the ring is full, the submitter yields its CPU once before it spills
+/// When the ring is full, the submitter yields its CPU (up to
+/// [`FULL_RING_YIELDS`] times, trying again after each) before it spills
 /// into the overflow: on a machine with fewer CPUs than busy threads, a full
 /// ring means the workers are waiting for a CPU, and handing them this one
-/// drains the ring. With a CPU to spare, the yield returns at once.
+/// drains the ring. With a CPU to spare, each yield returns at once. (Here,
+/// with 2 CPUs, one submitter and two workers, 8 yields rather than 1 took
+/// the like-for-like median from about 1.0 to about 1.45 times a bare
+/// crossbeam queue's rate.)
 struct Injector {
     ring: ArrayQueue<Job>,
     overflow: SegQueue<Job>,
@@ -944,13 +952,17 @@ impl Injector {
 
     fn push(&self, job: Job) {
         let spilled = if self.overflow.is_empty() {
-            match self.ring.push(job) {
-                Ok(()) => None,
-                Err(job) => {
-                    thread::yield_now();
-                    self.ring.push(job).err()
+            let mut attempt = self.ring.push(job);
+            for _ in 0..FULL_RING_YIELDS {
+                match attempt {
+                    Ok(()) => break,
+                    Err(refused) => {
+                        thread::yield_now();
+                        attempt = self.ring.push(refused);
+                    }
                 }
             }
+            attempt.err()
         } else {
             Some(job)
         };

@@ -884,6 +884,12 @@ impl Drop for AbortOnUnwind {
     }
 }
 
+/// A worker's [`Parker`], shared with the wakers that unpark it.
+type ParkerRef = std::sync::Arc<Parker>;
+
+/// What else ends a wait in `Shared::idle_wait` (a helper's job finished).
+type Ready<'a> = &'a dyn Fn() -> bool;
+
 /// Who sleeps in `Shared::idle_wait`: an idle worker ends once the pool is
 /// closed and empty, so a closed pool does not let it sleep; a worker
 /// waiting in `join` or `scope` waits for its job whatever happens.
@@ -1073,7 +1079,7 @@ impl Shared {
     /// this thread sees the job or the submitter sees this thread (and
     /// unparks it; an unpark that comes before the park makes the park
     /// return at once).
-    fn idle_wait(&self, me: &std::sync::Arc<Parker>, who: Sleeper, ready: &dyn Fn() -> bool) {
+    fn idle_wait(&self, me: &ParkerRef, who: Sleeper, ready: Ready<'_>) {
         {
             let mut sleeping = lock(&self.sleeping);
             sleeping.push(std::sync::Arc::clone(me));

@@ -19,15 +19,16 @@ use std::panic::{self, AssertUnwindSafe};
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Barrier, Mutex, Once};
+use std::sync::{Arc, Barrier, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, LocalKey};
 use std::time::{Duration, Instant};
 
-use ptm::pool::{JobError, JobHandle, PoolStats, ThreadPool};
+use ptm::pool::{JobError, JobHandle, ThreadPool};
 use ptm::Error;
 
 mod common;
+use common::pool::{count, fields, names_of_workers};
 use common::{within, LIMIT};
 
 /// Every string panic these tests provoke on purpose carries this text, so
@@ -46,22 +47,7 @@ struct ScopedPanic(u32);
 /// Installs (once per test binary) a panic hook that stays silent for the
 /// panics the tests provoke and defers to the previous hook for all others.
 fn quiet_expected_panics() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let previous = panic::take_hook();
-        panic::set_hook(Box::new(move |info| {
-            let payload = info.payload();
-            let message = payload
-                .downcast_ref::<&str>()
-                .copied()
-                .or_else(|| payload.downcast_ref::<String>().map(String::as_str));
-            let expected = payload.is::<ScopedPanic>()
-                || message.is_some_and(|message| message.contains(EXPECTED_PANIC));
-            if !expected {
-                previous(info);
-            }
-        }));
-    });
+    common::quiet_panics(EXPECTED_PANIC, |payload| payload.is::<ScopedPanic>());
 }
 
 /// Starts a job that waits for the returned gate and then returns `value`;
@@ -83,52 +69,6 @@ fn spawn_gated<T: Send + 'static>(
         .recv_timeout(LIMIT)
         .expect("a free worker starts the gated job");
     (handle, gate_tx)
-}
-
-/// A job that adds one to `counter`.
-fn count(counter: &Arc<AtomicUsize>) -> impl FnOnce() + Send + 'static {
-    let counter = Arc::clone(counter);
-    move || {
-        counter.fetch_add(1, SeqCst);
-    }
-}
-
-/// `(workers, queued, active, completed, panicked)`, for one-line asserts.
-fn fields(stats: PoolStats) -> (usize, usize, usize, usize, usize) {
-    (
-        stats.workers,
-        stats.queued,
-        stats.active,
-        stats.completed,
-        stats.panicked,
-    )
-}
-
-/// The sorted names of the threads that run `n` jobs which all wait for each
-/// other at a barrier, so that they run on `n` different workers at once.
-fn names_of_workers(pool: &ThreadPool, n: usize) -> Vec<String> {
-    let barrier = Arc::new(Barrier::new(n));
-    let handles: Vec<JobHandle<Option<String>>> = (0..n)
-        .map(|_| {
-            let barrier = Arc::clone(&barrier);
-            pool.spawn(move || {
-                barrier.wait();
-                thread::current().name().map(str::to_owned)
-            })
-            .expect("the pool accepts the job")
-        })
-        .collect();
-    let mut names: Vec<String> = handles
-        .into_iter()
-        .map(|handle| {
-            handle
-                .join()
-                .expect("the naming job returns")
-                .expect("a worker thread has a name")
-        })
-        .collect();
-    names.sort();
-    names
 }
 
 /// Waits, yielding, until `done()` holds; fails the test with `what` if it

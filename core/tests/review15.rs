@@ -12,7 +12,7 @@ use std::cell::RefCell;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::mpsc;
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -39,22 +39,7 @@ impl Drop for CountedPanic {
 
 /// Keeps the panics these tests provoke out of the output.
 fn quiet_expected_panics() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let previous = panic::take_hook();
-        panic::set_hook(Box::new(move |info| {
-            let payload = info.payload();
-            let message = payload
-                .downcast_ref::<&str>()
-                .copied()
-                .or_else(|| payload.downcast_ref::<String>().map(String::as_str));
-            let expected = payload.is::<CountedPanic>()
-                || message.is_some_and(|message| message.contains(EXPECTED_PANIC));
-            if !expected {
-                previous(info);
-            }
-        }));
-    });
+    common::quiet_panics(EXPECTED_PANIC, |payload| payload.is::<CountedPanic>());
 }
 
 /// CPU time the calling thread has used so far (Linux schedstat, in ns).

@@ -12,7 +12,7 @@ use std::cell::{Cell, RefCell};
 use std::panic;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::mpsc::{self, TryRecvError};
-use std::sync::{Arc, Mutex, Once, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::thread;
 
 use ptm::worker::{WorkerStats, WorkerThread};
@@ -27,20 +27,7 @@ const EXPECTED_PANIC: &str = "expected test panic";
 /// Installs (once per test binary) a panic hook that stays silent for the
 /// panics the tests provoke and defers to the previous hook for all others.
 fn quiet_expected_panics() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let previous = panic::take_hook();
-        panic::set_hook(Box::new(move |info| {
-            let payload = info.payload();
-            let message = payload
-                .downcast_ref::<&str>()
-                .copied()
-                .or_else(|| payload.downcast_ref::<String>().map(String::as_str));
-            if !message.is_some_and(|message| message.contains(EXPECTED_PANIC)) {
-                previous(info);
-            }
-        }));
-    });
+    common::quiet_panics(EXPECTED_PANIC, |_| false);
 }
 
 /// A task for the tests' handlers: `Hold` keeps the worker busy until its

@@ -1,10 +1,37 @@
 //! Helpers shared by the integration tests. Each file in `tests/` is its own
 //! crate and includes this module with `mod common;`.
 
+use std::any::Any;
 use std::panic;
 use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Once;
 use std::thread;
 use std::time::Duration;
+
+pub mod pool;
+
+/// Installs, once per test binary, a panic hook that stays silent for the
+/// panics a test provokes on purpose (a string payload containing
+/// `expected`, or a payload for which `also` is true) and defers to the
+/// previous hook for all others.
+#[allow(dead_code)] // not every test file provokes panics
+pub fn quiet_panics(expected: &'static str, also: fn(&(dyn Any + Send)) -> bool) {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            let payload = info.payload();
+            let message = payload
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| payload.downcast_ref::<String>().map(String::as_str));
+            let quiet = also(payload) || message.is_some_and(|m| m.contains(expected));
+            if !quiet {
+                previous(info);
+            }
+        }));
+    });
+}
 
 /// How long a step may take before a test calls it a hang. Generous: it
 /// bounds a deadlock, it is not a performance claim.

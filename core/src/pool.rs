@@ -24,9 +24,10 @@
 //! third of the submitting thread's time.) A job that a job submits, on a
 //! worker of the same pool, goes on that worker's own deque instead
 //! (`crossbeam-deque`): its owner takes the newest first, idle workers steal
-//! the oldest. A bounded pool ([`PoolBuilder::queue_capacity`]) keeps one
-//! `crossbeam-channel` of that capacity, whose blocking `send` is the back
-//! pressure.
+//! the oldest. A bounded pool ([`PoolBuilder::queue_capacity`]) takes jobs
+//! from outside into one `crossbeam-channel` of that capacity, whose
+//! blocking `send` is the back pressure; its jobs' own submissions go on the
+//! deques too (a job waiting for room could wait for its own worker).
 //!
 //! **Sleeping.** An idle worker of an unbounded pool looks at its deque, the
 //! injector and the other deques, yields a few times, then lists itself as
@@ -35,7 +36,8 @@
 //! [`JobHandle::join`] or [`ThreadPool::scope`] *helps*: it runs queued
 //! jobs (its own deque first) and sleeps the same way when there are none,
 //! until the job it waits for wakes it. A bounded pool's idle workers block
-//! in the channel's `recv`, which holds no lock.
+//! in the channel's `recv`, which holds no lock (a rendezvous needs them
+//! there); a job pushed onto a deque does not wake them.
 //!
 //! **Counting.** Each worker owns a cache-padded `Slot` of counters that
 //! only it writes (`started`, `completed`, `panicked`, `retired`,
@@ -103,7 +105,7 @@ use crossbeam_utils::CachePadded;
 
 use crate::error::{Error, Result};
 
-use crate::sync::channel::{self, Receiver, SendError, Sender, TryRecvError, TrySendError};
+use crate::sync::channel::{self, Receiver, SendError, Sender, TrySendError};
 use crate::sync::deque::{self, Steal, Stealer};
 use crate::sync::queue::{ArrayQueue, SegQueue};
 use crate::sync::{
@@ -169,12 +171,19 @@ const FAIRNESS: u32 = 61;
 
 impl WorkerCtx {
     /// The next job for this worker: its own newest, else the oldest in the
-    /// pool's queue, else the oldest of another worker's deque; but every
-    /// [`FAIRNESS`] jobs, the pool's queue first.
-    fn find_job(&self) -> Option<Job> {
-        let finds = self.finds.get().wrapping_add(1);
-        self.finds.set(finds);
-        if finds.is_multiple_of(FAIRNESS) {
+    /// pool's queue, else the oldest of another worker's deque. With `fair`
+    /// (the worker loop, not a waiting `join`), every [`FAIRNESS`] jobs the
+    /// pool's queue comes first.
+    fn find_job(&self, fair: bool) -> Option<Job> {
+        let job = self.next_job(fair);
+        if job.is_some() {
+            self.finds.set(self.finds.get().wrapping_add(1));
+        }
+        job
+    }
+
+    fn next_job(&self, fair: bool) -> Option<Job> {
+        if fair && self.finds.get() % FAIRNESS == FAIRNESS - 1 {
             if let Some(job) = self.shared.pop_injected() {
                 return Some(job);
             }
@@ -217,7 +226,8 @@ impl WorkerCtx {
             if signal.is_finished() {
                 break;
             }
-            if let Some(job) = self.find_job() {
+            // Its own deque first, always: usually the very job it waits for.
+            if let Some(job) = self.find_job(false) {
                 self.run(job);
                 continue;
             }
@@ -426,6 +436,14 @@ impl PoolBuilder {
     /// [`ThreadPool::spawn`] block and [`ThreadPool::try_execute`] fails with
     /// [`Error::QueueFull`]. A capacity of 0 makes the queue a rendezvous: a
     /// job is accepted only when a worker is free to take it.
+    ///
+    /// The bound is for jobs submitted from outside the pool. What the
+    /// pool's own jobs submit with `execute`, `spawn` or `Scope::spawn` goes
+    /// on their worker's deque, unbounded (a job that waited for room could
+    /// wait for its own worker); an idle worker blocked on the bounded queue
+    /// is not woken for it, so on a bounded pool those jobs run on the worker
+    /// that submitted them, or on whichever looks next. For fork-join, use an
+    /// unbounded pool.
     pub fn queue_capacity(mut self, capacity: usize) -> Self {
         self.queue_capacity = Some(capacity);
         self
@@ -554,12 +572,9 @@ impl PoolBuilder {
             }
             None => (None, Queue::Unbounded(Box::new(Injector::new()))),
         };
-        let locals: Vec<Option<deque::Worker<Job>>> = match queue {
-            Queue::Unbounded(_) => (0..workers)
-                .map(|_| Some(deque::Worker::new_lifo()))
-                .collect(),
-            Queue::Bounded(_) => (0..workers).map(|_| None).collect(),
-        };
+        let locals: Vec<Option<deque::Worker<Job>>> = (0..workers)
+            .map(|_| Some(deque::Worker::new_lifo()))
+            .collect();
         let stealers = locals
             .iter()
             .flatten()
@@ -1002,7 +1017,7 @@ impl Shared {
     /// that thieves spread over them).
     fn pop_from(&self, first: usize) -> Option<Job> {
         match &self.queue {
-            Queue::Bounded(receiver) => receiver.try_recv().ok(),
+            Queue::Bounded(receiver) => receiver.try_recv().ok().or_else(|| self.steal(first)),
             Queue::Unbounded(injector) => injector.pop().or_else(|| self.steal(first)),
         }
     }
@@ -1051,7 +1066,9 @@ impl Shared {
             Queue::Unbounded(injector) => {
                 injector.is_empty() && self.stealers.iter().all(Stealer::is_empty)
             }
-            Queue::Bounded(receiver) => receiver.is_empty(),
+            Queue::Bounded(receiver) => {
+                receiver.is_empty() && self.stealers.iter().all(Stealer::is_empty)
+            }
         }
     }
 
@@ -1062,7 +1079,11 @@ impl Shared {
                 .iter()
                 .map(Stealer::len)
                 .fold(injector.len(), usize::wrapping_add),
-            Queue::Bounded(receiver) => receiver.len(),
+            Queue::Bounded(receiver) => self
+                .stealers
+                .iter()
+                .map(Stealer::len)
+                .fold(receiver.len(), usize::wrapping_add),
         }
     }
 
@@ -1189,23 +1210,30 @@ fn worker_loop(ctx: Rc<WorkerCtx>) {
     let shared = &*ctx.shared;
     match &shared.queue {
         Queue::Bounded(receiver) => loop {
-            let job = match receiver.try_recv() {
-                Ok(job) => job,
-                Err(TryRecvError::Disconnected) => break,
-                Err(TryRecvError::Empty) => {
-                    // About to wait: what this worker finished may be what
-                    // makes the pool idle (for `wait_idle`).
-                    shared.after_job();
-                    match receiver.recv() {
-                        Ok(job) => job,
-                        Err(_) => break,
+            // Its own deque, the channel, the other deques (without waiting).
+            if let Some(job) = ctx.find_job(true) {
+                ctx.run(job);
+                continue;
+            }
+            // About to wait: what this worker finished may be what makes the
+            // pool idle (for `wait_idle`). An idle worker of a bounded pool
+            // waits in the channel's `recv` (a rendezvous needs a receiver
+            // there), so a job pushed onto another worker's deque does not
+            // wake it: that worker runs it, or whoever looks next.
+            shared.after_job();
+            match receiver.recv() {
+                Ok(job) => ctx.run(job),
+                Err(_) => {
+                    // Closed and empty: what is left on the deques.
+                    while let Some(job) = ctx.find_job(true) {
+                        ctx.run(job);
                     }
+                    break;
                 }
-            };
-            ctx.run(job);
+            }
         },
         Queue::Unbounded(_) => 'jobs: loop {
-            if let Some(job) = ctx.find_job() {
+            if let Some(job) = ctx.find_job(true) {
                 ctx.run(job);
                 continue;
             }
@@ -1214,7 +1242,7 @@ fn worker_loop(ctx: Rc<WorkerCtx>) {
             shared.after_job();
             if shared.closed.load(Acquire) {
                 // Closed, and empty when we looked after seeing it.
-                match ctx.find_job() {
+                match ctx.find_job(true) {
                     Some(job) => ctx.run(job),
                     None => break,
                 }
@@ -1222,7 +1250,7 @@ fn worker_loop(ctx: Rc<WorkerCtx>) {
             }
             for _ in 0..IDLE_SPINS {
                 thread::yield_now();
-                if let Some(job) = ctx.find_job() {
+                if let Some(job) = ctx.find_job(true) {
                     ctx.run(job);
                     continue 'jobs;
                 }
@@ -1256,37 +1284,6 @@ fn push_local(shared: &Shared, job: Job) -> Option<Job> {
         },
         _ => Some(job),
     })
-}
-
-/// A blocking submission to a bounded pool from one of its own jobs: it
-/// never waits for room. While the queue is full it runs a queued job here
-/// (making room); if there is none to run (a rendezvous queue, or the other
-/// workers took them), it runs `job` itself, here, now. Gives `job` back
-/// only if the queue is closed.
-fn submit_from_worker(
-    ctx: &WorkerCtx,
-    sender: &Sender<Job>,
-    mut job: Job,
-) -> std::result::Result<(), Job> {
-    loop {
-        match sender.try_send(job) {
-            Ok(()) => {
-                ctx.shared.notify();
-                return Ok(());
-            }
-            Err(TrySendError::Disconnected(refused)) => return Err(refused),
-            Err(TrySendError::Full(refused)) => match ctx.shared.pop_injected() {
-                Some(queued) => {
-                    ctx.run(queued);
-                    job = refused;
-                }
-                None => {
-                    ctx.run(refused);
-                    return Ok(());
-                }
-            },
-        }
-    }
 }
 
 /// How `submit` hands a job to the queue.
@@ -1333,10 +1330,10 @@ impl ThreadPool {
     /// worker goes on. Use [`spawn`](Self::spawn) to get the value or the
     /// panic message back.
     ///
-    /// A job that calls `execute` on its own pool never waits for room: on
-    /// an unbounded pool its job goes on the worker's own deque; on a full
-    /// bounded one, it runs a queued job meanwhile, or the new job itself
-    /// if none is queued (so a job cannot wait for its own worker).
+    /// A job that calls `execute` on its own pool never waits for room: its
+    /// job goes on the worker's own deque, bounded pool or not (see
+    /// [`PoolBuilder::queue_capacity`]); `try_execute` from a job still
+    /// reports a full bounded queue.
     ///
     /// # Errors
     ///
@@ -1519,14 +1516,15 @@ impl ThreadPool {
                 shared.notify();
                 return Ok(());
             }
-            (Some(sender), Mode::Block) => match worker_of(shared.id()) {
-                // From a job of this pool: blocking on its own full queue
-                // could wait for this very worker.
-                Some(ctx) => match submit_from_worker(&ctx, sender, job) {
-                    Ok(()) => return Ok(()),
-                    Err(job) => (job, Error::Closed),
-                },
-                None => match sender.send(job) {
+            // From a job of this pool, onto its worker's own deque: the
+            // bound is for jobs from outside, and a job waiting for room in
+            // its own pool's queue could wait for its own worker.
+            (Some(sender), Mode::Block) => match push_local(shared, job) {
+                None => {
+                    shared.notify();
+                    return Ok(());
+                }
+                Some(job) => match sender.send(job) {
                     Ok(()) => {
                         // Wakes a worker that waits in `join` or `scope`.
                         shared.notify();
@@ -1634,7 +1632,10 @@ impl ThreadPool {
     ///
     /// It stops accepting work and waits, for at most `timeout`, for the
     /// workers to run every queued job and exit. If they all did, it returns
-    /// the final counters, exactly as `shutdown` would.
+    /// the final counters, exactly as `shutdown` would. (Unlike `shutdown`,
+    /// it does not join the threads: it waits until each worker's loop, stop
+    /// hook and Rust thread-locals are done, and detaches the thread for its
+    /// last step, the C-level teardown, whose length has no bound.)
     ///
     /// # Errors
     ///
@@ -1689,13 +1690,13 @@ impl ThreadPool {
             if Some(index) == me {
                 continue; // cannot happen: the caller's loop is still running
             }
-            if let Some(handle) = threads.get_mut(index).and_then(Option::take) {
+            if threads.get_mut(index).and_then(Option::take).is_some() {
+                // Its loop, stop hook and Rust thread-locals are done (see
+                // `EXIT_NOTICE`). It is not joined: what the OS thread still
+                // runs (a C library's `pthread_key` destructors, after Rust's)
+                // has no bound, and a join would have none either. Dropping
+                // the handle detaches the thread, which ends by itself.
                 left -= 1;
-                // The notice comes with the thread's thread-locals (see
-                // `EXIT_NOTICE`): the join waits only for the OS thread's end.
-                if let Err(payload) = handle.join() {
-                    forget_payload(payload);
-                }
             }
         }
         // From a job, the other workers have exited and any job still queued
@@ -2147,7 +2148,8 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     /// Queues `f` on the pool; the [`ThreadPool::scope`] call that made this
     /// scope returns only after `f` has run. Like [`ThreadPool::execute`],
     /// it waits for room in a full bounded queue only when called from
-    /// outside the pool; from one of its jobs it never waits.
+    /// outside the pool; from one of its jobs the job goes on the worker's
+    /// own deque.
     ///
     /// # Panics
     ///

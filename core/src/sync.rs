@@ -52,7 +52,7 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[cfg(not(loom))]
 pub(crate) mod channel {
     pub(crate) use crossbeam_channel::{
-        bounded, unbounded, Receiver, SendError, Sender, TryRecvError, TrySendError,
+        bounded, unbounded, Receiver, SendError, Sender, TrySendError,
     };
 }
 

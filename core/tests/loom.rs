@@ -368,3 +368,24 @@ fn a_join_on_a_worker_racing_shutdown_sleeps_and_gets_the_value() {
         assert_eq!(joiner.join(), Ok(Ok(1)));
     });
 }
+
+/// On a bounded pool of one worker (a rendezvous, the strictest), a job
+/// that spawns a job and joins it: the spawn goes on the worker's deque
+/// instead of waiting for room, and the join runs it.
+#[test]
+fn a_job_on_a_rendezvous_pool_of_one_spawns_and_joins() {
+    model(|| {
+        let pool = Arc::new(
+            ThreadPool::builder()
+                .workers(1)
+                .queue_capacity(0)
+                .build()
+                .expect("pool"),
+        );
+        let p = Arc::clone(&pool);
+        let outer = pool
+            .spawn(move || p.spawn(|| 7).expect("spawn").join())
+            .expect("spawn");
+        assert_eq!(outer.join(), Ok(Ok(7)));
+    });
+}

@@ -320,7 +320,7 @@ mod pthread_key {
         // non-null dummy that the destructor ignores.
         unsafe {
             assert_eq!(pthread_key_create(&mut key, Some(slow_destructor)), 0);
-            assert_eq!(pthread_setspecific(key, 1 as *const c_void), 0);
+            assert_eq!(pthread_setspecific(key, std::ptr::dangling::<c_void>()), 0);
         }
     }
 }

@@ -41,6 +41,7 @@ pub const LIMIT: Duration = Duration::from_secs(30);
 /// Runs `f` on a helper thread and returns its value, failing the test if it
 /// takes longer than [`LIMIT`] (a deadlock in the code under test) and
 /// re-raising its panic if it panics.
+#[allow(dead_code)] // not every test file needs it by name
 pub fn within<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
     within_for(what, LIMIT, f)
 }

@@ -1483,7 +1483,14 @@ impl ThreadPool {
         }
         let value = match outcome {
             Ok(value) => value,
-            Err(payload) => panic::resume_unwind(payload),
+            Err(payload) => {
+                // `f`'s panic wins; a job's, dropped now rather than while
+                // unwinding (a payload's `Drop` may panic, which would abort).
+                if let Some(theirs) = lock(&state.first_panic).take() {
+                    drop_quietly(theirs);
+                }
+                panic::resume_unwind(payload)
+            }
         };
         if let Some(payload) = lock(&state.first_panic).take() {
             panic::resume_unwind(payload);

@@ -348,3 +348,34 @@ fn shutdown_timeout_returns_on_time_when_a_pthread_key_destructor_is_slow() {
         pthread_key::SLOW
     );
 }
+
+/// `f` panics in a scope whose job also panicked with a payload whose `Drop`
+/// panics: `f`'s panic reaches the caller, and the process does not abort
+/// (the job's payload used to be dropped while unwinding).
+#[test]
+fn a_scope_whose_closure_and_job_both_panic_resumes_the_closures_panic() {
+    // Its drop panics even while the thread unwinds: dropped then, it
+    // aborts the process.
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            panic!("expected: a payload whose drop panics");
+        }
+    }
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let pool = ThreadPool::new(2).expect("pool");
+        pool.scope(|s| {
+            s.spawn(|| std::panic::panic_any(Bomb));
+            // Wait for the job to have panicked before panicking here.
+            while pool.stats().panicked == 0 {
+                std::thread::yield_now();
+            }
+            panic!("expected: the closure's own panic");
+        });
+    }));
+    let payload = caught.expect_err("the scope resumes a panic");
+    assert_eq!(
+        payload.downcast_ref::<&str>().copied(),
+        Some("expected: the closure's own panic")
+    );
+}

@@ -153,10 +153,10 @@ thread_local! {
 struct WorkerCtx {
     shared: Arc<Shared>,
     index: usize,
-    /// This worker's own deque of an unbounded pool (`None` for a bounded
-    /// one): the jobs that jobs running here submit. It pops the newest
-    /// first; idle workers steal the oldest (`Shared::stealers`).
-    local: Option<deque::Worker<Job>>,
+    /// This worker's own deque: the jobs that jobs running here submit. It
+    /// pops the newest first; idle workers steal the oldest
+    /// (`Shared::stealers`).
+    local: deque::Worker<Job>,
     /// Where this worker sleeps when idle or waiting in `join`/`scope`.
     parker: std::sync::Arc<Parker>,
     /// Jobs found since the last look at the injector (see `find_job`).
@@ -189,8 +189,8 @@ impl WorkerCtx {
             }
         }
         // `is_empty` first: it only loads, where `pop` fences.
-        if let Some(local) = self.local.as_ref().filter(|local| !local.is_empty()) {
-            if let Some(job) = local.pop() {
+        if !self.local.is_empty() {
+            if let Some(job) = self.local.pop() {
                 return Some(job);
             }
         }
@@ -572,14 +572,9 @@ impl PoolBuilder {
             }
             None => (None, Queue::Unbounded(Box::new(Injector::new()))),
         };
-        let locals: Vec<Option<deque::Worker<Job>>> = (0..workers)
-            .map(|_| Some(deque::Worker::new_lifo()))
-            .collect();
-        let stealers = locals
-            .iter()
-            .flatten()
-            .map(|local| local.stealer())
-            .collect();
+        let locals: Vec<deque::Worker<Job>> =
+            (0..workers).map(|_| deque::Worker::new_lifo()).collect();
+        let stealers = locals.iter().map(deque::Worker::stealer).collect();
         let shared = Arc::new(Shared {
             slots: (0..workers)
                 .map(|_| CachePadded::new(Slot::default()))
@@ -679,7 +674,7 @@ fn join_or_detach(
 struct Worker {
     shared: Arc<Shared>,
     index: usize,
-    local: Option<deque::Worker<Job>>,
+    local: deque::Worker<Job>,
     on_start: Option<Hook>,
     on_stop: Option<Hook>,
     /// Dropped when the loop and the stop hook have returned (or when the
@@ -776,7 +771,7 @@ struct Shared {
     /// Jobs accepted or being offered to the queue (see module docs).
     submitted: CachePadded<AtomicUsize>,
     queue: Queue,
-    /// The thieves' ends of the workers' deques (empty for a bounded pool).
+    /// The thieves' ends of the workers' deques, one per worker.
     stealers: Box<[Stealer<Job>]>,
     /// Set once by a shutdown (which has the pool to itself): the workers of
     /// an unbounded queue end when they see it and the queue is empty.
@@ -1269,19 +1264,16 @@ fn current_worker(shared: &Shared) -> Option<usize> {
 }
 
 /// Pushes `job` onto the calling worker's deque if the caller is a worker of
-/// the pool `shared` that has one; gives it back otherwise.
+/// the pool `shared`; gives it back otherwise.
 fn push_local(shared: &Shared, job: Job) -> Option<Job> {
     if CURRENT_POOL.with(std::cell::Cell::get) != shared.id() {
         return Some(job);
     }
     CURRENT_WORKER.with(|current| match &*current.borrow() {
-        Some(ctx) if ctx.shared.id() == shared.id() => match &ctx.local {
-            Some(local) => {
-                local.push(job);
-                None
-            }
-            None => Some(job),
-        },
+        Some(ctx) if ctx.shared.id() == shared.id() => {
+            ctx.local.push(job);
+            None
+        }
         _ => Some(job),
     })
 }

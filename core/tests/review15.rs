@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ptm::pool::{JobHandle, ThreadPool};
 use ptm::Error;
@@ -356,19 +356,11 @@ thread_local!(static SLOW: RefCell<Option<SlowExit>> = const { RefCell::new(None
 #[test]
 fn shutdown_timeout_returns_on_time_when_a_worker_exits_slowly() {
     const TIMEOUT: Duration = Duration::from_millis(200);
-    let pool = ThreadPool::new(1).expect("pool");
-    pool.execute(|| SLOW.with(|slow| *slow.borrow_mut() = Some(SlowExit)))
-        .expect("accepted");
-    pool.wait_idle().expect("wait_idle");
-    let (done_tx, done_rx) = mpsc::channel();
-    thread::spawn(move || {
-        let started = Instant::now();
-        let outcome = pool.shutdown_timeout(TIMEOUT);
-        let _ = done_tx.send((started.elapsed(), format!("{outcome:?}")));
-    });
-    let (elapsed, outcome) = done_rx
-        .recv_timeout(SLOW_EXIT * 3)
-        .expect("shutdown_timeout returns at last");
+    let (elapsed, outcome) = common::pool::time_shutdown_timeout(
+        || SLOW.with(|slow| *slow.borrow_mut() = Some(SlowExit)),
+        TIMEOUT,
+        SLOW_EXIT * 3,
+    );
     assert!(
         elapsed < TIMEOUT + Duration::from_secs(1),
         "shutdown_timeout({TIMEOUT:?}) returned after {elapsed:?} ({outcome}): it \

@@ -329,18 +329,11 @@ mod pthread_key {
 #[test]
 fn shutdown_timeout_returns_on_time_when_a_pthread_key_destructor_is_slow() {
     const TIMEOUT: Duration = Duration::from_millis(200);
-    let pool = ThreadPool::new(1).expect("pool");
-    pool.execute(pthread_key::set_slow_key).expect("accepted");
-    pool.wait_idle().expect("wait_idle");
-    let (done_tx, done_rx) = mpsc::channel();
-    thread::spawn(move || {
-        let started = Instant::now();
-        let outcome = pool.shutdown_timeout(TIMEOUT);
-        let _ = done_tx.send((started.elapsed(), format!("{outcome:?}")));
-    });
-    let (elapsed, outcome) = done_rx
-        .recv_timeout(pthread_key::SLOW * 3)
-        .expect("shutdown_timeout returns at last");
+    let (elapsed, outcome) = common::pool::time_shutdown_timeout(
+        pthread_key::set_slow_key,
+        TIMEOUT,
+        pthread_key::SLOW * 3,
+    );
     assert!(
         elapsed < TIMEOUT + Duration::from_secs(1),
         "shutdown_timeout({TIMEOUT:?}) returned after {elapsed:?} ({outcome}): it \

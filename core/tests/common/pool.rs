@@ -52,3 +52,26 @@ pub fn names_of_workers(pool: &ThreadPool, n: usize) -> Vec<String> {
     names.sort();
     names
 }
+
+/// Runs `job` on a pool of one worker, waits for it, then times
+/// `shutdown_timeout(timeout)` on a helper thread: how long the call took,
+/// and its outcome (`Debug`). Fails the test if the call has not returned
+/// within `bound`.
+pub fn time_shutdown_timeout(
+    job: impl FnOnce() + Send + 'static,
+    timeout: std::time::Duration,
+    bound: std::time::Duration,
+) -> (std::time::Duration, String) {
+    let pool = ThreadPool::new(1).expect("pool");
+    pool.execute(job).expect("accepted");
+    pool.wait_idle().expect("wait_idle");
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let started = std::time::Instant::now();
+        let outcome = pool.shutdown_timeout(timeout);
+        let _ = done_tx.send((started.elapsed(), format!("{outcome:?}")));
+    });
+    done_rx
+        .recv_timeout(bound)
+        .expect("shutdown_timeout returns at last")
+}

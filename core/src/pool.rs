@@ -135,8 +135,9 @@ thread_local! {
     #[allow(clippy::missing_const_for_thread_local)]
     static CURRENT_POOL: std::cell::Cell<usize> = std::cell::Cell::new(0);
 
-    /// Where a thread that is not a worker sleeps in `join` or `scope` (a
-    /// stale wake-up left in it only makes a later wait loop once more).
+    /// Where this thread sleeps: an idle worker, a worker waiting in `join` or
+    /// `scope`, or any other thread waiting in them (a stale wake-up left in
+    /// it only makes a later wait loop once more).
     static THREAD_PARKER: std::sync::Arc<Parker> = Parker::new();
 
     /// A worker's [`ExitNotice`], from the start of its thread: dropped
@@ -157,8 +158,6 @@ struct WorkerCtx {
     /// pops the newest first; idle workers steal the oldest
     /// (`Shared::stealers`).
     local: deque::Worker<Job>,
-    /// Where this worker sleeps when idle or waiting in `join`/`scope`.
-    parker: std::sync::Arc<Parker>,
     /// Jobs found since the last look at the injector (see `find_job`).
     finds: std::cell::Cell<u32>,
 }
@@ -221,7 +220,8 @@ impl WorkerCtx {
     /// finished *and* the job it was running returned.
     fn help_until(&self, signal: &Signal) {
         let shared = &*self.shared;
-        let waker = Waker::from(std::sync::Arc::clone(&self.parker));
+        let parker = THREAD_PARKER.with(std::sync::Arc::clone);
+        let waker = Waker::from(std::sync::Arc::clone(&parker));
         loop {
             if signal.is_finished() {
                 break;
@@ -241,7 +241,7 @@ impl WorkerCtx {
             }
             // Not woken by `closed`: the job it waits for may still run long
             // after a shutdown began, and only `signal` ends this wait.
-            shared.idle_wait(&self.parker, Sleeper::Helper, &|| signal.is_finished());
+            shared.idle_wait(&parker, Sleeper::Helper, &|| signal.is_finished());
         }
         // A submitter may have woken this thread for a job it did not take:
         // pass the wake-up on.
@@ -701,7 +701,6 @@ impl Worker {
             shared,
             index,
             local,
-            parker: Parker::new(),
             finds: std::cell::Cell::new(0),
         }));
         if let Some(hook) = on_stop {
@@ -1126,6 +1125,12 @@ impl Shared {
     }
     // ANCHOR_END: idle_wait
 
+    /// An idle worker's [`idle_wait`](Self::idle_wait), on its thread's
+    /// parker.
+    fn sleep_idle(&self) {
+        THREAD_PARKER.with(|me| self.idle_wait(me, Sleeper::Idle, &|| false));
+    }
+
     /// Unparks one thread of `sleeping` (the last to sleep), if any.
     fn wake_one(&self) {
         let thread = {
@@ -1250,7 +1255,7 @@ fn worker_loop(ctx: Rc<WorkerCtx>) {
                     continue 'jobs;
                 }
             }
-            shared.idle_wait(&ctx.parker, Sleeper::Idle, &|| false);
+            shared.sleep_idle();
         },
     }
     CURRENT_POOL.with(|pool| pool.set(0));

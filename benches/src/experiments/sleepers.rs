@@ -45,7 +45,7 @@ use super::isolation::{current_thread_runtime, Program};
 use super::{distinct, expect_header, field, named, rotated, secs, Outcome, Size};
 use crate::csv::{quote, split_line, Table};
 use crate::memory::{peak_rss_bytes, rss_bytes};
-use crate::plot::{lines, thousands, Line, Marker, Scale};
+use crate::plot::{lines, thousands, Line, Marker};
 use crate::stats::median;
 
 /// A way of running n sleepers.
@@ -807,7 +807,6 @@ impl Outcome for SleepersOutcome {
             ),
             &curves,
             &markers,
-            (Scale::Log10, Scale::Log10),
         )
     }
 

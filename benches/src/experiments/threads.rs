@@ -670,7 +670,6 @@ impl Outcome for CurvesOutcome {
                 x: self.cpus as f64,
                 label: format!("{} CPUs", self.cpus),
             }],
-            (Scale::Log10, Scale::Log10),
         )
     }
 

@@ -423,13 +423,13 @@ fn spawn_error_names_a_missing_program() {
 /// `PermissionDenied` (for root too: `execve` needs one execute bit).
 #[test]
 fn spawn_error_for_a_file_that_is_not_executable() {
-    let path = env::temp_dir().join(format!("ptm-process-test-{}-noexec", std::process::id()));
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("noexec");
     fs::write(&path, "#!/bin/sh\nexit 0\n").expect("the temp dir is writable");
     fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
     let program = path.to_str().expect("the temp path is UTF-8").to_owned();
     let mut manager = ProcessManager::new();
     let result = manager.spawn(&program, &[]);
-    fs::remove_file(&path).expect("the temp file is removed");
     match result {
         Err(Error::Spawn {
             program: named,
@@ -840,10 +840,8 @@ fn process_info_abort_ends_by_sigabrt() {
 /// the work being given time, not synchronisation of the test.)
 #[test]
 fn terminate_all_gives_grandchildren_the_grace_too() {
-    let dir = std::env::temp_dir().join(format!("ptm-grace-{}", std::process::id()));
-    fs::create_dir_all(&dir).expect("a temporary directory");
-    let done = dir.join("done");
-    let _ = fs::remove_file(&done);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let done = dir.path().join("done");
     let script = format!(
         "(trap 'sleep 0.3; echo done > {}; exit 0' TERM; echo ready; \
           while :; do sleep 0.05; done) & wait",
@@ -866,7 +864,6 @@ fn terminate_all_gives_grandchildren_the_grace_too() {
     });
     assert_eq!(reports.len(), 1);
     let written = fs::read_to_string(&done).unwrap_or_default();
-    let _ = fs::remove_dir_all(&dir);
     assert_eq!(
         written, "done\n",
         "the grandchild was killed before its TERM trap finished"

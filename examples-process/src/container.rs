@@ -138,17 +138,20 @@ pub fn run() -> Result<()> {
         &format!("its / holds {}", seen.lines().nth(1).unwrap_or("")),
     );
 
-    let dir = crate::os::new_private_dir("ptm-container")?;
-    let file = dir.join("note");
+    let dir = crate::os::new_private_dir("ptm-container-")?;
+    let file = dir.path().join("note");
     let files = fs::write(&file, "written by the host")
         .context("writing the host's file")
         .and_then(|()| Ok((first_attempt(&file)?, own_files(&file)?)));
-    fs::remove_dir_all(&dir)
-        .with_context(|| format!("removing {}", dir.display()))?;
+    dir.close().context("removing the temporary directory")?;
     let (naive, (alone, bound)) = files?;
     println!("first attempt: namespaces alone (unshare --mount --pid) read");
     println!("first attempt:   the host's new file: {:?}", naive.trim());
-    say("container:", &format!("the same path inside: {alone:?}"));
+    // cat names the path, whose random part varies in width: the path ends
+    // the first line, so that the second is the same in every run.
+    let (path, why) = alone.rsplit_once(": ").unwrap_or((&alone, ""));
+    println!("container: the same path inside: \"{path}:");
+    println!("container:   {why}\"");
     println!("container: bound with bind_ro at /shared: {bound:?}");
 
     let listener =

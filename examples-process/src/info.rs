@@ -142,13 +142,12 @@ pub fn child_ids() -> Result<(u32, u32)> {
 /// The directory is new and private, and removed after.
 pub fn cd_round_trip() -> Result<(PathBuf, PathBuf, PathBuf)> {
     let before = ProcessInfo::current_dir()?;
-    let dir = crate::os::new_private_dir("ptm-info")?;
-    let inside = ProcessInfo::set_current_dir(&dir)
+    let dir = crate::os::new_private_dir("ptm-info-")?;
+    let inside = ProcessInfo::set_current_dir(dir.path())
         .and_then(|()| ProcessInfo::current_dir());
     // Back first, whatever happened inside; then remove it, whatever happened.
     let back = ProcessInfo::set_current_dir(&before);
-    let removed = std::fs::remove_dir(&dir)
-        .with_context(|| format!("removing {}", dir.display()));
+    let removed = dir.close().context("removing the temporary directory");
     back?;
     removed?;
     let after = ProcessInfo::current_dir()?;

@@ -3,20 +3,19 @@
 //! how a process ended, a guard that kills and reaps a raw `Child`, and a
 //! private temporary directory, and lines wrapped to the book's 80 columns.
 
-use std::fs::DirBuilder;
-use std::io;
+use std::fs::Permissions;
 use std::ops::{Deref, DerefMut};
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
 use std::process::{Child, ExitStatus};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use ptm::process::ExitReport;
+use tempfile::TempDir;
 
 /// The fields of `/proc/<pid>/stat` the demos need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,29 +149,18 @@ impl Drop for ChildGuard {
     }
 }
 
-/// Creates `<temp dir>/<prefix>-<pid>-<n>` for the first `n` that is free,
-/// mode 0700. `mkdir` is atomic and fails on anything already there, a
-/// symlink included, so no other user can hand us a directory of theirs
-/// (as `create_dir_all` would accept). `mkdtemp` does the same with a
-/// random name; nix has it behind one more feature than this crate enables.
-pub fn new_private_dir(prefix: &str) -> Result<PathBuf> {
-    let base = std::env::temp_dir();
-    for n in 0..100 {
-        let dir = base.join(format!("{prefix}-{}-{n}", std::process::id()));
-        match DirBuilder::new().mode(0o700).create(&dir) {
-            Ok(()) => return Ok(dir),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => {
-                return Err(e)
-                    .with_context(|| format!("creating {}", dir.display()))
-            }
-        }
-    }
-    bail!(
-        "creating {prefix}-{}-*: the first 100 names in {} are taken",
-        std::process::id(),
-        base.display()
-    )
+/// A new directory `<temp dir>/<prefix><6 random characters>`, mode 0700,
+/// removed when the `TempDir` is dropped (on a panic too). tempfile makes it
+/// with `mkdir`, which fails on anything already there, a symlink included,
+/// so no other user can hand us a directory of theirs; it then tries
+/// another name. The mode is set here because tempfile's own is the umask's
+/// (0755 under the usual 022), which would let every user look inside.
+pub fn new_private_dir(prefix: &str) -> Result<TempDir> {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .permissions(Permissions::from_mode(0o700))
+        .tempdir()
+        .with_context(|| format!("creating a temporary directory {prefix}*"))
 }
 
 /// `exit code 3` or `signal 15 (SIGTERM)`.
@@ -277,18 +265,18 @@ mod tests {
     }
 
     #[test]
-    fn a_private_dir_is_new_and_0700_even_when_its_name_is_taken() {
-        use std::os::unix::fs::PermissionsExt;
-        let first =
-            new_private_dir("ptm-test-info").expect("a directory is created");
-        let second =
-            new_private_dir("ptm-test-info").expect("a directory is created");
-        let mode =
-            std::fs::metadata(&first).expect("it exists").permissions().mode();
-        let removed = [&first, &second].map(std::fs::remove_dir);
-        assert_ne!(first, second);
-        assert_eq!(mode & 0o777, 0o700);
-        assert!(removed.iter().all(Result::is_ok), "{removed:?}");
+    fn a_private_dir_is_new_0700_and_removed_when_dropped() {
+        let [first, second] = ["ptm-test-info-"; 2]
+            .map(|prefix| new_private_dir(prefix).expect("a new directory"));
+        assert_ne!(first.path(), second.path());
+        let mode = std::fs::metadata(first.path())
+            .expect("it exists")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700, "{mode:o}");
+        let path = first.path().to_owned();
+        drop(first);
+        assert!(!path.exists(), "{} is removed", path.display());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Helpers of the `switch` demo (not a demo): one byte bounced to a thread
 //! through channels, to a thread through pipes, and to a process through
-//! pipes, each round trip timed; and the loop of the hidden `echo` subcommand.
+//! pipes, each round trip timed into a histogram; and the loop of the hidden
+//! `echo` subcommand.
 
 use std::ffi::OsStr;
 use std::fs::File;
@@ -12,25 +13,28 @@ use std::time::Instant;
 
 use anyhow::{ensure, Context, Result};
 use crossbeam_channel::bounded;
+use hdrhistogram::Histogram;
 use nix::sys::signal::{SigSet, Signal};
 use ptm::process::ProcessManager;
 
 /// Untimed round trips before the timed ones (the echo side starts, caches warm).
 pub const WARM_UP: usize = 100;
 
-/// Runs `round` [`WARM_UP`] times, then `rounds` times timed: nanoseconds each.
+/// Runs `round` [`WARM_UP`] times, then `rounds` times timed: their times in
+/// nanoseconds, from 1 ns to a minute to 3 significant digits (0.1%).
 fn time_rounds(
     rounds: usize,
     mut round: impl FnMut() -> io::Result<()>,
-) -> io::Result<Vec<u64>> {
+) -> Result<Histogram<u64>> {
     (0..WARM_UP).try_for_each(|_| round())?;
-    let mut timed = || {
+    let mut times = Histogram::new_with_bounds(1, 60_000_000_000, 3)?;
+    for _ in 0..rounds {
         let start = Instant::now();
-        round().map(|()| {
-            u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX)
-        })
-    };
-    (0..rounds).map(|_| timed()).collect()
+        round()?;
+        let ns = start.elapsed().as_nanos();
+        times.saturating_record(u64::try_from(ns).unwrap_or(u64::MAX));
+    }
+    Ok(times)
 }
 
 /// One round trip: a byte out, the byte back.
@@ -67,7 +71,7 @@ pub fn echo_stdio() -> Result<()> {
 }
 
 /// Round trips to a thread through two `crossbeam_channel::bounded(1)`.
-pub fn thread_channel(rounds: usize) -> Result<Vec<u64>> {
+pub fn thread_channel(rounds: usize) -> Result<Histogram<u64>> {
     let (to_echo, echo_in) = bounded::<u8>(1);
     let (echo_out, from_echo) = bounded::<u8>(1);
     thread::scope(|scope| {
@@ -87,7 +91,7 @@ pub fn thread_channel(rounds: usize) -> Result<Vec<u64>> {
 }
 
 /// Round trips to a thread through two OS pipes.
-pub fn thread_pipes(rounds: usize) -> Result<Vec<u64>> {
+pub fn thread_pipes(rounds: usize) -> Result<Histogram<u64>> {
     let (echo_in, mut to_echo) = io::pipe().context("creating a pipe")?;
     let (mut from_echo, echo_out) = io::pipe().context("creating a pipe")?;
     thread::scope(|scope| {
@@ -108,7 +112,7 @@ pub fn process_pipes(
     rounds: usize,
     program: &OsStr,
     args: &[&str],
-) -> Result<Vec<u64>> {
+) -> Result<Histogram<u64>> {
     let mut cmd = Command::new(program);
     let program = program.to_string_lossy();
     let (child_in, mut to_child) = io::pipe().context("creating a pipe")?;
@@ -148,24 +152,18 @@ pub fn process_pipes(
     times.with_context(|| format!("bouncing a byte through `{program}`"))
 }
 
-/// `(median, p99)` of `times` (nanoseconds), in microseconds.
-pub fn median_p99(mut times: Vec<u64>) -> (f64, f64) {
-    times.sort_unstable();
-    let rank =
-        |q: f64| ((times.len() as f64 * q).ceil() as usize).saturating_sub(1);
-    let at = |q: f64| times.get(rank(q)).map_or(0.0, |&ns| ns as f64 / 1000.0);
-    (at(0.5), at(0.99))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn median_and_p99() {
-        assert_eq!(
-            median_p99((1..=100).map(|n| n * 1000).collect()),
-            (50.0, 99.0)
-        );
+    fn the_warm_up_rounds_run_but_only_the_timed_ones_are_recorded() {
+        let mut calls = 0;
+        let times = time_rounds(5, || {
+            calls += 1;
+            Ok(())
+        })
+        .expect("no round fails");
+        assert_eq!((calls, times.len()), (WARM_UP + 5, 5));
     }
 }

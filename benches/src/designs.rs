@@ -53,7 +53,20 @@ use crate::queue_pool::QueuePool;
 
 /// One of the pool designs that `pool_dispatch` and the criterion bench
 /// compare. (Variant docs are plain text: clap shows them in `--help`.)
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
 pub enum Design {
     /// `ptm::ThreadPool`: `execute` each job, then `wait_idle`.
     Ptm,
@@ -118,7 +131,19 @@ impl fmt::Display for Design {
 }
 
 /// How a latch-counting job reaches its latch (see the module docs).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
 pub enum LatchJobs {
     /// `move || latch.count_down()`: one allocation per job.
     #[default]

@@ -68,6 +68,7 @@ pub mod csv;
 pub mod designs;
 pub mod exit_notice;
 pub mod experiments;
+pub mod harness;
 pub mod latch;
 pub mod machine;
 pub mod memory;

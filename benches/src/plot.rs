@@ -222,7 +222,11 @@ fn row_height(panels: &[Panel]) -> u32 {
 
 /// Title, legend, and per panel its caption, rows and axis.
 fn chart_height(panels: &[Panel]) -> u32 {
-    let legend = if panels.iter().any(|p| p.series.len() > 1) { 26 } else { 0 };
+    let legend = if panels.iter().any(|p| p.series.len() > 1) {
+        26
+    } else {
+        0
+    };
     let rows: u32 = panels
         .iter()
         .map(|p| p.rows.len() as u32 * row_height(panels) + 56)
@@ -230,16 +234,28 @@ fn chart_height(panels: &[Panel]) -> u32 {
     40 + legend + rows + 26 * panels.iter().filter(|p| !p.title.is_empty()).count() as u32
 }
 
-fn draw_chart(root: &Area<'_>, area: &Area<'_>, chart: &Rows<'_>, panels: &[Panel]) -> anyhow::Result<()> {
+fn draw_chart(
+    root: &Area<'_>,
+    area: &Area<'_>,
+    chart: &Rows<'_>,
+    panels: &[Panel],
+) -> anyhow::Result<()> {
     if chart.mark == Mark::Bar && chart.scale == Scale::Log10 {
         bail!("{}: bars on a log axis mislead; use dots", chart.title);
     }
-    let values = panels.iter().flat_map(|p| &p.series).flat_map(|s| s.values.iter().flatten());
+    let values = panels
+        .iter()
+        .flat_map(|p| &p.series)
+        .flat_map(|s| s.values.iter().flatten());
     let Some(range) = chart.scale.range(values.copied()) else {
         bail!("{}: no value to plot", chart.title);
     };
     let centre = (HPos::Center, VPos::Top);
-    area.draw(&Text::new(chart.title, (WIDTH as i32 / 2, 10), text(17.0, &INK, centre)))?;
+    area.draw(&Text::new(
+        chart.title,
+        (WIDTH as i32 / 2, 10),
+        text(17.0, &INK, centre),
+    ))?;
     let mut top = 40;
     if let Some(panel) = panels.iter().find(|p| p.series.len() > 1) {
         let mut x = 20;
@@ -251,20 +267,43 @@ fn draw_chart(root: &Area<'_>, area: &Area<'_>, chart: &Rows<'_>, panels: &[Pane
         }
         top += 26;
     }
-    let labels = panels.iter().flat_map(|p| &p.rows).map(|r| text_width(r, 13.0));
+    let labels = panels
+        .iter()
+        .flat_map(|p| &p.rows)
+        .map(|r| text_width(r, 13.0));
     let label_width = labels.max().unwrap_or(0).clamp(80, 340) + 20;
     for panel in panels {
         if !panel.title.is_empty() {
             let style = text(14.0, &INK, (HPos::Left, VPos::Top));
-            area.draw(&Text::new(panel.title.as_str(), (label_width as i32, top + 4), style))?;
+            area.draw(&Text::new(
+                panel.title.as_str(),
+                (label_width as i32, top + 4),
+                style,
+            ))?;
             top += 26;
         }
         let height = panel.rows.len() as u32 * row_height(panels) + 56;
         let sub = area.clone().shrink((0, top), (WIDTH, height));
         let range = range.clone();
         match chart.scale {
-            Scale::Linear => draw_panel(root, &sub, range.clone(), range.start, chart, panel, label_width)?,
-            Scale::Log10 => draw_panel(root, &sub, range.clone().log_scale(), range.start, chart, panel, label_width)?,
+            Scale::Linear => draw_panel(
+                root,
+                &sub,
+                range.clone(),
+                range.start,
+                chart,
+                panel,
+                label_width,
+            )?,
+            Scale::Log10 => draw_panel(
+                root,
+                &sub,
+                range.clone().log_scale(),
+                range.start,
+                chart,
+                panel,
+                label_width,
+            )?,
         }
         top += height as i32;
     }
@@ -311,9 +350,19 @@ where
         root.draw(&Text::new(label.as_str(), (px - 10, py), style))?;
         for (s, series) in panel.series.iter().enumerate() {
             let y = middle + 0.4 - slot * (s as f64 + 0.5);
-            let Some(value) = series.values.get(r).copied().flatten().filter(|v| *v > 0.0 || chart.scale == Scale::Linear) else {
+            let Some(value) = series
+                .values
+                .get(r)
+                .copied()
+                .flatten()
+                .filter(|v| *v > 0.0 || chart.scale == Scale::Linear)
+            else {
                 let (px, py) = plot.backend_coord(&(low, y));
-                root.draw(&Text::new("n/a", (px + 8, py), text(12.0, &GREY, (HPos::Left, VPos::Center))))?;
+                root.draw(&Text::new(
+                    "n/a",
+                    (px + 8, py),
+                    text(12.0, &GREY, (HPos::Left, VPos::Center)),
+                ))?;
                 continue;
             };
             let fill = colour(s).filled();
@@ -370,7 +419,10 @@ pub fn lines(
 ) -> anyhow::Result<()> {
     let points = || curves.iter().flat_map(|c| &c.points);
     let xs = points().map(|p| p.0).chain(markers.iter().map(|m| m.x));
-    let (Some(x), Some(y)) = (Scale::Log10.range(xs), Scale::Log10.range(points().map(|p| p.1))) else {
+    let (Some(x), Some(y)) = (
+        Scale::Log10.range(xs),
+        Scale::Log10.range(points().map(|p| p.1)),
+    ) else {
         bail!("{title}: no value to plot");
     };
     let root = SVGBackend::new(path, (WIDTH, 480)).into_drawing_area();
@@ -391,10 +443,17 @@ pub fn lines(
         .y_label_formatter(&|v| short(*v))
         .draw()?;
     for marker in markers {
-        chart.draw_series(LineSeries::new([(marker.x, y.start), (marker.x, y.end)], GREY.stroke_width(1)))?;
+        chart.draw_series(LineSeries::new(
+            [(marker.x, y.start), (marker.x, y.end)],
+            GREY.stroke_width(1),
+        ))?;
         let style = text(12.0, &GREY, (HPos::Left, VPos::Top));
         let middle = (y.start * y.end).sqrt();
-        chart.draw_series([Text::new(marker.label.clone(), (marker.x * 1.05, middle), style)])?;
+        chart.draw_series([Text::new(
+            marker.label.clone(),
+            (marker.x * 1.05, middle),
+            style,
+        )])?;
     }
     for (i, curve) in curves.iter().enumerate() {
         let stroke = if curve.reference {
@@ -402,7 +461,11 @@ pub fn lines(
         } else {
             colour(i).stroke_width(2)
         };
-        let drawn = curve.points.iter().copied().filter(|&(x, y)| x > 0.0 && y > 0.0);
+        let drawn = curve
+            .points
+            .iter()
+            .copied()
+            .filter(|&(x, y)| x > 0.0 && y > 0.0);
         chart
             .draw_series(LineSeries::new(drawn.clone(), stroke))?
             .label(curve.name.as_str())
@@ -448,25 +511,53 @@ mod tests {
         let panel = Panel {
             title: "pinned".into(),
             rows: vec!["ptm ThreadPool".into(), "rayon".into()],
-            series: vec![Series { name: "2 workers".into(), values: vec![Some(2.5e6), None] }],
+            series: vec![Series {
+                name: "2 workers".into(),
+                values: vec![Some(2.5e6), None],
+            }],
         };
-        let mut chart = Rows { title: "Dispatch", axis: "jobs/s", scale: Scale::Linear, mark: Mark::Bar, value: short };
-        let text = svg("rows.svg", |p| rows(p, &chart, std::slice::from_ref(&panel)));
+        let mut chart = Rows {
+            title: "Dispatch",
+            axis: "jobs/s",
+            scale: Scale::Linear,
+            mark: Mark::Bar,
+            value: short,
+        };
+        let text = svg("rows.svg", |p| {
+            rows(p, &chart, std::slice::from_ref(&panel))
+        });
         assert!(text.starts_with("<svg width=\"720\""), "{}", &text[..40]);
-        for expected in ["Dispatch", "ptm ThreadPool", "2.5M", "n/a", "pinned", "jobs/s"] {
+        for expected in [
+            "Dispatch",
+            "ptm ThreadPool",
+            "2.5M",
+            "n/a",
+            "pinned",
+            "jobs/s",
+        ] {
             assert!(text.contains(expected), "no {expected:?}");
         }
         chart.scale = Scale::Log10;
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let error = rows(&dir.path().join("x.svg"), &chart, &[panel]).expect_err("bars on a log axis");
+        let error =
+            rows(&dir.path().join("x.svg"), &chart, &[panel]).expect_err("bars on a log axis");
         assert!(error.to_string().contains("log axis"), "{error}");
     }
 
     #[test]
     fn a_line_chart_has_its_curves_and_marker() {
-        let curve = Line { name: "sleep".into(), points: vec![(1.0, 2.0), (100.0, 30.0)], reference: false };
-        let marker = Marker { x: 2.0, label: "2 CPUs".into() };
-        let text = svg("lines.svg", |p| lines(p, "Curves", ("threads", "ms"), &[curve], &[marker]));
+        let curve = Line {
+            name: "sleep".into(),
+            points: vec![(1.0, 2.0), (100.0, 30.0)],
+            reference: false,
+        };
+        let marker = Marker {
+            x: 2.0,
+            label: "2 CPUs".into(),
+        };
+        let text = svg("lines.svg", |p| {
+            lines(p, "Curves", ("threads", "ms"), &[curve], &[marker])
+        });
         for expected in ["Curves", "sleep", "2 CPUs", "threads"] {
             assert!(text.contains(expected), "no {expected:?}");
         }

@@ -197,7 +197,7 @@ mod tests {
     #[test]
     fn the_median_decides_not_the_best_run() {
         let check = Check::new(Target::at_least("ptm / book", 1.2), vec![1.3, 1.1, 1.15]);
-        assert_eq!(check.median(), Some(1.15));
+        assert!(check.median().is_some_and(|m| (m - 1.15).abs() < 2e-3));
         assert_eq!(check.verdict(), Verdict::NotMet);
         assert_eq!(check.passing(), 1);
         let check = Check::new(Target::at_most("pm / status", 1.05), vec![0.98, 1.2]);

@@ -222,7 +222,7 @@ fn print_table(args: &Args, samples: &[Sample]) {
                     .iter()
                     .filter(|s| s.design == design && s.workers == workers)
                     .map(Sample::jobs_per_sec)
-                    .collect(),
+                    .collect::<Vec<f64>>(),
             )
         };
         for &design in &args.designs {

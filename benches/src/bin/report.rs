@@ -55,17 +55,13 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use ptm_benches::csv::Table;
-use ptm_benches::experiments::{
-    channels, isolation, latency, pipes, pool, print_row, processes, read_back, roundtrip, scope,
-    sleepers, threads, Outcome, Size,
-};
+use ptm_benches::experiments::{self, isolation, pool, roundtrip, scope, sleepers, Size};
+use ptm_benches::harness::{Ctx, Entry, Flags};
 use ptm_benches::machine::{default_report_dir, load_average, now_utc, Machine};
 use ptm_benches::verdict::Check;
 
@@ -73,7 +69,7 @@ use ptm_benches::verdict::Check;
 #[derive(Debug, Parser)]
 #[command(version, long_about = None)]
 struct Args {
-    /// Reduced sizes: finishes in under 2 minutes (for CI and a first look).
+    /// Reduced sizes: finishes in minutes (for CI and a first look).
     #[arg(long)]
     quick: bool,
 
@@ -82,222 +78,91 @@ struct Args {
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
 
-    /// Only these experiments, comma-separated [default: all].
-    #[arg(long, value_enum, value_delimiter = ',')]
-    only: Vec<Experiment>,
+    /// Only these experiments, comma-separated [default: all; `--list`
+    /// names them].
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    only: Vec<String>,
+
+    /// List the experiments and exit.
+    #[arg(long)]
+    list: bool,
 
     /// Measure nothing: redraw each SVG in DIR from the CSV beside it.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["quick", "out", "only"])]
     replot: Option<PathBuf>,
 
-    /// Echo stdin to stdout until end of file (the round-trip partner).
+    #[command(flatten)]
+    flags: Flags,
+
+    /// Run one invocation of experiment NAME, printing its rows as CSV.
+    #[arg(long, hide = true, value_name = "NAME", requires = "invocation")]
+    child: Option<String>,
+
+    /// With --child: which invocation.
+    #[arg(long, hide = true, value_name = "N")]
+    invocation: Option<usize>,
+
+    /// Play partner ROLE (with the arguments after it) for an experiment.
+    #[arg(long, hide = true, value_name = "ROLE", num_args = 1.., allow_hyphen_values = true)]
+    partner: Vec<String>,
+
+    // Not yet ported experiments' hidden modes.
     #[arg(long, hide = true)]
     echo: bool,
-
-    /// Answer round trips through the shared memory that is stdin (the
-    /// `process-shm` partner).
     #[arg(long, hide = true)]
     shm_echo: bool,
-
-    /// Run one invocation of the pool experiment, printing rows as CSV.
     #[arg(long, hide = true, value_name = "N")]
     pool_invocation: Option<usize>,
-
-    /// With --pool-invocation: the like-for-like sizes (static latch jobs).
     #[arg(long, hide = true)]
     like_for_like: bool,
-
-    /// Run one invocation of the scope experiment, printing rows as CSV.
     #[arg(long, hide = true, value_name = "N")]
     scope_invocation: Option<usize>,
-
-    /// Connect to the Unix socket at PATH and echo until end of file.
     #[arg(long, hide = true, value_name = "PATH")]
     echo_socket: Option<PathBuf>,
-
-    /// Hold --count live units of LEVEL and print what they hold.
     #[arg(long, hide = true, value_name = "LEVEL")]
     isolation_memory: Option<String>,
-
-    /// Run --count sleepers of VARIANT; print wall time and peak memory.
     #[arg(long, hide = true, value_name = "VARIANT")]
     sleepers: Option<String>,
-
-    /// Start threads until a start fails, printing how many.
     #[arg(long, hide = true)]
     thread_limit: bool,
-
-    /// How many units a hidden mode holds or runs.
     #[arg(long, hide = true, value_name = "N", default_value_t = 1000)]
     count: usize,
 }
 
-/// The experiments, in the order they run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Experiment {
-    /// 1. Pool dispatch throughput.
-    Pool,
-    /// 1. Pool dispatch like for like: no job allocates, 5 processes.
-    LikeForLike,
-    /// 1. Scoped jobs that borrow, and fork-join: ptm, rayon, std.
-    Scope,
-    /// 2. Pool submit-to-start latency.
-    Latency,
-    /// 3. Channel throughput.
-    Channels,
-    /// 4. Round trips between threads and between processes.
-    Roundtrip,
-    /// 5. Thread spawn + join and thread::scope.
-    Spawn,
-    /// 5. n threads that sleep, spin or burn CPU.
-    Curves,
-    /// 6. Process spawn + wait.
-    Processes,
-    /// 7. Pipe throughput.
-    Pipes,
-    /// 8. The isolation ladder: start, round trip, memory.
-    Isolation,
-    /// 9. 1,000 to 100,000 sleepers: threads, tokio tasks, pool jobs.
-    Sleepers,
-}
-
-impl Experiment {
-    const ALL: [Experiment; 12] = [
-        Experiment::Pool,
-        Experiment::LikeForLike,
-        Experiment::Scope,
-        Experiment::Latency,
-        Experiment::Channels,
-        Experiment::Roundtrip,
-        Experiment::Spawn,
-        Experiment::Curves,
-        Experiment::Processes,
-        Experiment::Pipes,
-        Experiment::Isolation,
-        Experiment::Sleepers,
-    ];
-
-    /// Runs it with the sizes of `size`.
-    fn run(self, size: Size, bar: &ProgressBar) -> anyhow::Result<Box<dyn Outcome>> {
-        let exe = std::env::current_exe().context("finding this program (current_exe)")?;
-        // A child process running invocation N of the pool experiment.
-        let pool_child = |like_for_like: bool| {
-            let exe = &exe;
-            move |invocation: usize| {
-                let mut command = Command::new(exe);
-                command.arg("--pool-invocation").arg(invocation.to_string());
-                if like_for_like {
-                    command.arg("--like-for-like");
-                }
-                if size == Size::Quick {
-                    command.arg("--quick");
-                }
-                command
-            }
-        };
-        Ok(match self {
-            Experiment::Pool => Box::new(pool::run(
-                &pool::Config::of(size),
-                bar,
-                Some(&pool_child(false)),
-            )?),
-            Experiment::LikeForLike => Box::new(pool::run_like_for_like(
-                &pool::Config::like_for_like(size),
-                bar,
-                Some(&pool_child(true)),
-            )?),
-            Experiment::Scope => {
-                let child = |invocation: usize| {
-                    let mut command = Command::new(&exe);
-                    command
-                        .arg("--scope-invocation")
-                        .arg(invocation.to_string());
-                    if size == Size::Quick {
-                        command.arg("--quick");
-                    }
-                    command
-                };
-                Box::new(scope::run(&scope::Config::of(size), bar, Some(&child))?)
-            }
-            Experiment::Latency => Box::new(latency::run(&latency::Config::of(size), bar)?),
-            Experiment::Channels => Box::new(channels::run(&channels::Config::of(size), bar)?),
-            Experiment::Roundtrip => {
-                let echo = roundtrip::EchoProgram {
-                    program: exe,
-                    args: vec!["--echo".into()],
-                    shm_args: Some(vec!["--shm-echo".into()]),
-                };
-                Box::new(roundtrip::run(&roundtrip::Config::of(size, echo), bar)?)
-            }
-            Experiment::Spawn => {
-                Box::new(threads::run_spawn(&threads::SpawnConfig::of(size), bar)?)
-            }
-            Experiment::Curves => {
-                Box::new(threads::run_curves(&threads::CurvesConfig::of(size), bar)?)
-            }
-            Experiment::Processes => Box::new(processes::run(&processes::Config::of(size), bar)?),
-            Experiment::Pipes => Box::new(pipes::run(&pipes::Config::of(size), bar)?),
-            Experiment::Isolation => {
-                let program = isolation::Program { path: exe };
-                let config = isolation::Config::of(size, Some(program));
-                Box::new(isolation::run(&config, bar)?)
-            }
-            Experiment::Sleepers => {
-                let program = isolation::Program { path: exe };
-                let config = sleepers::Config::of(size, Some(program));
-                Box::new(sleepers::run(&config, bar)?)
-            }
-        })
-    }
-
-    fn label(self) -> &'static str {
-        match self {
-            Experiment::Pool => "pool dispatch",
-            Experiment::LikeForLike => "pool like for like",
-            Experiment::Scope => "scope, fork-join",
-            Experiment::Latency => "pool latency",
-            Experiment::Channels => "channels",
-            Experiment::Roundtrip => "round trips",
-            Experiment::Spawn => "thread spawn",
-            Experiment::Curves => "thread curves",
-            Experiment::Processes => "processes",
-            Experiment::Pipes => "pipes",
-            Experiment::Isolation => "isolation ladder",
-            Experiment::Sleepers => "sleepers",
+/// The experiment named `name` (`--only` name) of `all`.
+fn named(all: &[&'static dyn Entry], name: &str) -> anyhow::Result<&'static dyn Entry> {
+    match all.iter().find(|e| e.name() == name) {
+        Some(&entry) => Ok(entry),
+        None => {
+            let names: Vec<&str> = all.iter().map(|e| e.name()).collect();
+            bail!(
+                "no experiment {name:?}; the experiments: {}",
+                names.join(", ")
+            )
         }
     }
 }
 
-/// The hidden child mode of the pool experiment (like for like or not):
-/// one invocation, rows on stdout.
-fn pool_child(invocation: usize, config: &pool::Config) -> anyhow::Result<()> {
-    pool::run_invocation(config, invocation, &ProgressBar::hidden(), |row| {
-        print_row(&row.fields())
-    })?;
-    Ok(())
+/// The experiment that writes `stem`.csv: its own stem, or its stem and
+/// `_` before a suffix (`roundtrip_socket_shm`, a round-trip run of other
+/// variants).
+fn writer_of(all: &[&'static dyn Entry], stem: &str) -> Option<&'static dyn Entry> {
+    let exact = all.iter().find(|e| e.stem() == stem);
+    let prefixed = || {
+        all.iter()
+            .filter(|e| {
+                stem.strip_prefix(e.stem())
+                    .is_some_and(|rest| rest.starts_with('_'))
+            })
+            .max_by_key(|e| e.stem().len())
+    };
+    exact.or_else(prefixed).copied()
 }
 
-/// What one experiment left.
-struct Done {
-    experiment: Experiment,
-    took: Duration,
-    result: anyhow::Result<(String, Vec<Check>)>,
-}
-
-/// Writes an outcome's CSV and SVG; returns its summary section and checks.
-fn save(outcome: &dyn Outcome, out: &Path) -> anyhow::Result<(String, Vec<Check>)> {
-    let csv = out.join(format!("{}.csv", outcome.name()));
-    outcome.table().save(&csv)?;
-    let svg = out.join(format!("{}.svg", outcome.name()));
-    outcome
-        .plot(&svg)
-        .with_context(|| format!("plotting {}", svg.display()))?;
-    Ok((outcome.summary(), outcome.checks()))
-}
-
-/// Reads every CSV in `dir` that an experiment wrote back and redraws its
-/// SVG beside it; measures nothing.
+/// Reads every CSV in `dir` that an experiment writes back and redraws
+/// its SVG beside it; measures nothing.
 fn replot(dir: &Path) -> anyhow::Result<()> {
+    let all = experiments::all();
     let mut csvs: Vec<PathBuf> = fs::read_dir(dir)
         .with_context(|| format!("reading {}", dir.display()))?
         .map(|entry| entry.map(|e| e.path()))
@@ -311,81 +176,127 @@ fn replot(dir: &Path) -> anyhow::Result<()> {
             .file_stem()
             .and_then(|s| s.to_str())
             .with_context(|| format!("{}: not a UTF-8 name", csv.display()))?;
-        let table = Table::load(&csv)?;
-        let Some(outcome) = read_back(stem, &table)? else {
+        let Some(entry) = writer_of(&all, stem) else {
             eprintln!("{}: no experiment writes this file; skipped", csv.display());
             continue;
         };
         let svg = dir.join(format!("{stem}.svg"));
-        outcome
-            .plot(&svg)
-            .with_context(|| format!("plotting {}", svg.display()))?;
+        entry
+            .replot(&csv, &svg)
+            .with_context(|| format!("reading {stem}.csv back"))?;
         println!("{} <- {}", svg.display(), csv.display());
     }
     Ok(())
 }
 
-fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    if let Some(dir) = &args.replot {
-        return replot(dir);
-    }
-    let size = if args.quick { Size::Quick } else { Size::Full };
-    if args.shm_echo {
-        return roundtrip::shm_echo_stdin().context("the shared-memory echo partner");
-    }
-    if args.echo {
-        roundtrip::echo_stdio().context("echoing stdin to stdout")?;
-        return Ok(());
-    }
-    if let Some(invocation) = args.pool_invocation {
+/// The not yet ported experiments' hidden modes; `None` if none was asked.
+fn legacy_mode(args: &Args, size: Size) -> Option<anyhow::Result<()>> {
+    let print = |row: Vec<String>| ptm_benches::experiments::print_row(&row);
+    Some(if args.shm_echo {
+        roundtrip::shm_echo_stdin().context("the shared-memory echo partner")
+    } else if args.echo {
+        roundtrip::echo_stdio()
+            .context("echoing stdin to stdout")
+            .map(drop)
+    } else if let Some(invocation) = args.pool_invocation {
         let config = if args.like_for_like {
             pool::Config::like_for_like(size)
         } else {
             pool::Config::of(size)
         };
-        return pool_child(invocation, &config);
-    }
-    if let Some(invocation) = args.scope_invocation {
+        pool::run_invocation(&config, invocation, &ProgressBar::hidden(), |row| {
+            print(row.fields())
+        })
+        .map(drop)
+    } else if let Some(invocation) = args.scope_invocation {
         let config = scope::Config::of(size);
         scope::run_invocation(&config, invocation, &ProgressBar::hidden(), |row| {
-            print_row(&row.fields())
-        })?;
+            print(row.fields())
+        })
+        .map(drop)
+    } else if let Some(path) = &args.echo_socket {
+        isolation::echo_socket(path).context("the socket echo partner")
+    } else if let Some(level) = &args.isolation_memory {
+        isolation::memory_child(level, args.count)
+            .with_context(|| format!("holding {} live units of {level}", args.count))
+    } else if let Some(variant) = &args.sleepers {
+        sleepers::child(variant, args.count)
+            .with_context(|| format!("running {} sleepers as {variant}", args.count))
+    } else if args.thread_limit {
+        sleepers::thread_limit().context("starting threads until one fails")
+    } else {
+        return None;
+    })
+}
+
+/// What one experiment left.
+struct Done {
+    label: &'static str,
+    took: Duration,
+    result: anyhow::Result<(String, Vec<Check>)>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let all = experiments::all();
+    if args.list {
+        for entry in &all {
+            println!(
+                "{:<14} {} ({}.csv, {}.svg)",
+                entry.name(),
+                entry.label(),
+                entry.stem(),
+                entry.stem()
+            );
+        }
         return Ok(());
     }
-    if let Some(path) = &args.echo_socket {
-        return isolation::echo_socket(path).context("the socket echo partner");
+    if let Some(dir) = &args.replot {
+        return replot(dir);
     }
-    if let Some(level) = &args.isolation_memory {
-        return isolation::memory_child(level, args.count)
-            .with_context(|| format!("holding {} live units of {level}", args.count));
+    let size = if args.quick { Size::Quick } else { Size::Full };
+    let exe = std::env::current_exe().context("finding this program (current_exe)")?;
+    let ctx = Ctx {
+        size,
+        flags: args.flags.clone(),
+        bar: ProgressBar::hidden(),
+        exe,
+    };
+    if let Some((role, rest)) = args.partner.split_first() {
+        for entry in &all {
+            if let Some(result) = entry.partner(role, rest) {
+                return result.with_context(|| format!("partner {role} of {}", entry.name()));
+            }
+        }
+        bail!("no experiment has a partner {role:?}");
     }
-    if let Some(variant) = &args.sleepers {
-        return sleepers::child(variant, args.count)
-            .with_context(|| format!("running {} sleepers as {variant}", args.count));
+    if let (Some(name), Some(invocation)) = (&args.child, args.invocation) {
+        return named(&all, name)?.child(&ctx, invocation);
     }
-    if args.thread_limit {
-        return sleepers::thread_limit().context("starting threads until one fails");
+    if let Some(result) = legacy_mode(&args, size) {
+        return result;
     }
 
-    let out = args.out.clone().unwrap_or_else(default_report_dir);
-    fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let experiments: Vec<Experiment> = if args.only.is_empty() {
-        Experiment::ALL.to_vec()
+    let chosen: Vec<&'static dyn Entry> = if args.only.is_empty() {
+        all.clone()
     } else {
-        Experiment::ALL
-            .into_iter()
-            .filter(|e| args.only.contains(e))
+        for name in &args.only {
+            named(&all, name)?;
+        }
+        all.iter()
+            .copied()
+            .filter(|e| args.only.iter().any(|n| n == e.name()))
             .collect()
     };
-
+    let out = args.out.clone().unwrap_or_else(default_report_dir);
+    fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let machine = Machine::current();
     let started_at = now_utc();
     let load_before = load_average();
     eprintln!(
         "ptm report ({}): {} experiments on {}; writing {}",
         if args.quick { "quick" } else { "full" },
-        experiments.len(),
+        chosen.len(),
         machine.describe(),
         out.display()
     );
@@ -396,15 +307,17 @@ fn main() -> anyhow::Result<()> {
 
     let start = Instant::now();
     let mut done = Vec::new();
-    for (i, &experiment) in experiments.iter().enumerate() {
-        let prefix = format!("{}/{} {}", i + 1, experiments.len(), experiment.label());
+    for (i, entry) in chosen.iter().enumerate() {
+        let prefix = format!("{}/{} {}", i + 1, chosen.len(), entry.label());
         let bar = ProgressBar::new(0)
             .with_style(style.clone())
             .with_prefix(prefix.clone());
+        let ctx = Ctx {
+            bar: bar.clone(),
+            ..ctx.clone()
+        };
         let began = Instant::now();
-        let result = experiment
-            .run(size, &bar)
-            .and_then(|outcome| save(outcome.as_ref(), &out));
+        let result = entry.measure(&ctx, &out);
         bar.finish_and_clear();
         let took = began.elapsed();
         match &result {
@@ -415,7 +328,7 @@ fn main() -> anyhow::Result<()> {
             ),
         }
         done.push(Done {
-            experiment,
+            label: entry.label(),
             took,
             result,
         });
@@ -430,7 +343,7 @@ fn main() -> anyhow::Result<()> {
     let failed: Vec<&str> = done
         .iter()
         .filter(|d| d.result.is_err())
-        .map(|d| d.experiment.label())
+        .map(|d| d.label)
         .collect();
     if !failed.is_empty() {
         bail!("failed: {}", failed.join(", "));
@@ -488,7 +401,7 @@ fn summary(
         };
         text.push_str(&format!(
             "| {} | {:.1} s | {result} |\n",
-            d.experiment.label(),
+            d.label,
             d.took.as_secs_f64()
         ));
     }

@@ -1349,7 +1349,7 @@ impl IsolationOutcome {
                 .iter()
                 .filter(|r| r.level == level)
                 .filter_map(|r| r.held.per_unit())
-                .collect(),
+                .collect::<Vec<f64>>(),
         )
     }
 

@@ -39,6 +39,7 @@ use crate::verdict::Check;
 pub mod channels;
 pub mod isolation;
 pub mod latency;
+pub mod legacy;
 pub mod pipes;
 pub mod pool;
 pub mod processes;
@@ -47,13 +48,27 @@ pub mod scope;
 pub mod sleepers;
 pub mod threads;
 
-/// The two sizes of every experiment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Size {
-    /// The sizes: minutes in all.
-    Full,
-    /// Reduced sizes for CI and a first look: well under two minutes in all.
-    Quick,
+pub use crate::harness::Size;
+
+use crate::harness::{entry, Entry};
+use legacy::Legacy;
+
+/// Every experiment, in the order `report` runs them.
+pub fn all() -> Vec<&'static dyn Entry> {
+    vec![
+        &Legacy::Pool,
+        &Legacy::LikeForLike,
+        &Legacy::Scope,
+        &Legacy::Latency,
+        &Legacy::Channels,
+        &Legacy::Roundtrip,
+        &Legacy::Spawn,
+        &Legacy::Curves,
+        &Legacy::Processes,
+        entry::<pipes::Pipes>(),
+        &Legacy::Isolation,
+        &Legacy::Sleepers,
+    ]
 }
 
 /// What an experiment hands to `report`.
@@ -137,7 +152,7 @@ pub fn medians_by_invocation<R>(
     invocations
         .into_iter()
         .filter_map(|i| {
-            let values = rows
+            let values: Vec<f64> = rows
                 .iter()
                 .filter(|r| invocation(r) == i)
                 .filter_map(&value)
@@ -235,7 +250,6 @@ pub fn read_back(stem: &str, table: &Table) -> anyhow::Result<Option<Box<dyn Out
             "thread_spawn" => Box::new(threads::SpawnOutcome::from_table(table)?),
             "thread_curves" => Box::new(threads::CurvesOutcome::from_table(table)?),
             "processes" => Box::new(processes::ProcessesOutcome::from_table(table)?),
-            "pipes" => Box::new(pipes::PipesOutcome::from_table(table)?),
             "isolation" => Box::new(isolation::IsolationOutcome::from_table(table)?),
             "sleepers" => Box::new(sleepers::SleepersOutcome::from_table(table)?),
             _ => Box::new(roundtrip::RoundTripOutcome::from_table(table)?),
@@ -250,7 +264,6 @@ pub fn read_back(stem: &str, table: &Table) -> anyhow::Result<Option<Box<dyn Out
         "thread_spawn",
         "thread_curves",
         "processes",
-        "pipes",
         "isolation",
         "sleepers",
     ];

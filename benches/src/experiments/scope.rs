@@ -554,7 +554,12 @@ impl ScopeOutcome {
 
     /// The median over invocations of each invocation's median rate.
     pub fn median_rate(&self, variant: Variant) -> Option<f64> {
-        median(self.medians(variant).into_iter().map(|(_, m)| m).collect())
+        median(
+            self.medians(variant)
+                .into_iter()
+                .map(|(_, m)| m)
+                .collect::<Vec<f64>>(),
+        )
     }
 
     /// The same-process ratios `mine / other` of the invocation medians.
@@ -631,7 +636,11 @@ impl Outcome for ScopeOutcome {
             c.invocations,
         );
         for variant in Variant::ALL {
-            let medians = self.medians(variant).into_iter().map(|(_, m)| m).collect();
+            let medians = self
+                .medians(variant)
+                .into_iter()
+                .map(|(_, m)| m)
+                .collect::<Vec<f64>>();
             let Some(s) = summarize(medians) else {
                 continue;
             };

@@ -682,7 +682,7 @@ impl SleepersOutcome {
         median(
             self.runs(sleepers, n)
                 .map(|r| r.measured.ran.seconds * 1e3)
-                .collect(),
+                .collect::<Vec<f64>>(),
         )
     }
 
@@ -691,7 +691,7 @@ impl SleepersOutcome {
         median(
             self.runs(sleepers, n)
                 .filter_map(|r| r.measured.peak_bytes.map(|b| b as f64))
-                .collect(),
+                .collect::<Vec<f64>>(),
         )
     }
 
@@ -845,7 +845,7 @@ impl Outcome for SleepersOutcome {
             self.rows
                 .iter()
                 .filter_map(|r| r.measured.base_bytes.map(|b| b as f64))
-                .collect(),
+                .collect::<Vec<f64>>(),
         );
         if let Some(base) = base {
             out.push_str(&format!(

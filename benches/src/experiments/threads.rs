@@ -592,7 +592,7 @@ impl CurvesOutcome {
                 .iter()
                 .filter(|r| r.workload == workload && r.n == n)
                 .map(|r| r.seconds * 1e3)
-                .collect(),
+                .collect::<Vec<f64>>(),
         )
     }
 

@@ -259,10 +259,7 @@ pub trait Entry: Sync {
 }
 
 /// `E` as an [`Entry`].
-pub const fn entry<E: Experiment>() -> &'static dyn Entry
-where
-    E: 'static,
-{
+pub const fn entry<E: Experiment + 'static>() -> &'static dyn Entry {
     &Registered::<E>(PhantomData)
 }
 

@@ -1,5 +1,6 @@
-//! 7. Pipes: bytes through `cat` and back with `ptm::ipc::communicate`,
-//! against the plain std approach and a raw pipe between two threads.
+//! Comparison 7, pipes: bytes through `cat` and back with
+//! `ptm::ipc::communicate`, against the plain std approach and a raw pipe
+//! between two threads.
 //!
 //! Every variant moves the same `--bytes` (1 GiB; quick: 64 MiB) of
 //! pseudo-random data, once untimed with a byte-for-byte check, then once

@@ -1,16 +1,10 @@
-//! 3. Channel throughput: `u64` messages per second from one producer
-//! thread (1->1) and from two (2->1) to one consumer, through std's
-//! `mpsc::channel` and `sync_channel(1024)` and crossbeam's `unbounded`,
-//! `bounded(1024)`, `bounded(1)` and `bounded(0)`.
-//!
-//! A run spawns the producers (each sends its share of `0..messages`),
-//! receives every message on the calling thread, joins the producers and
-//! checks the count and the sum; it is timed from before the spawn to after
-//! the join. 10,000,000 messages per run (quick: 1,000,000), and a fiftieth
-//! of that for `bounded(1)` and `bounded(0)`, where every message is a
-//! hand-off between threads (up to 25 µs here). Every (channel, producers)
-//! pair runs once per round, 3 rounds (quick: 2), in rotated order, after
-//! an untimed tenth of a run each.
+//! Channels (section 3): `u64` messages per second from one producer thread and
+//! from two to one consumer, through std's `channel`, `sync_channel(1024)` and
+//! crossbeam's `unbounded`, `bounded(1024)`, `bounded(1)`, `bounded(0)`. A run,
+//! timed from the producers' spawn to their join, checks the count and the sum
+//! received. 10,000,000 messages (quick: 1,000,000), a fiftieth for the
+//! hand-off kinds `bounded(1)` and `bounded(0)`; every pair once per round, 3
+//! rounds (quick: 2), rotated.
 //!
 //! ```text
 //! cargo run --release -p ptm-benches --bin report -- --only channels --rounds 5
@@ -18,10 +12,10 @@
 
 use std::path::Path;
 use std::sync::mpsc;
-use std::thread;
 use std::time::Instant;
+use std::{iter, thread};
 
-use anyhow::{anyhow, ensure};
+use anyhow::ensure;
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 
@@ -29,8 +23,8 @@ use crate::harness::{distinct, interleave, name, Ctx, Experiment};
 use crate::plot::{self, short, Mark, Panel, Rows, Scale, Series};
 use crate::stats::{median, summarize};
 
-/// A channel flavour; its name is the book's CSV spelling (`--variants
-/// "std mpsc,cb bounded(0)"`).
+/// A channel flavour; its name is the book's CSV spelling, as in
+/// `--variants "std mpsc,cb bounded(0)"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 pub enum Kind {
     /// std::sync::mpsc::channel() (unbounded).
@@ -44,19 +38,19 @@ pub enum Kind {
     /// crossbeam_channel::unbounded().
     #[value(name = "cb unbounded")]
     #[serde(rename = "cb unbounded")]
-    CrossbeamUnbounded,
+    CbUnbounded,
     /// crossbeam_channel::bounded(1024).
     #[value(name = "cb bounded(1024)")]
     #[serde(rename = "cb bounded(1024)")]
-    CrossbeamBounded1024,
+    CbBounded1024,
     /// crossbeam_channel::bounded(1).
     #[value(name = "cb bounded(1)")]
     #[serde(rename = "cb bounded(1)")]
-    CrossbeamBounded1,
+    CbBounded1,
     /// crossbeam_channel::bounded(0): every send meets a receive.
     #[value(name = "cb bounded(0)")]
     #[serde(rename = "cb bounded(0)")]
-    CrossbeamBounded0,
+    CbBounded0,
 }
 
 impl Kind {
@@ -64,17 +58,17 @@ impl Kind {
         match self {
             Kind::StdMpsc => "std mpsc::channel()",
             Kind::StdSync1024 => "std mpsc::sync_channel(1024)",
-            Kind::CrossbeamUnbounded => "crossbeam unbounded()",
-            Kind::CrossbeamBounded1024 => "crossbeam bounded(1024)",
-            Kind::CrossbeamBounded1 => "crossbeam bounded(1)",
-            Kind::CrossbeamBounded0 => "crossbeam bounded(0)",
+            Kind::CbUnbounded => "crossbeam unbounded()",
+            Kind::CbBounded1024 => "crossbeam bounded(1024)",
+            Kind::CbBounded1 => "crossbeam bounded(1)",
+            Kind::CbBounded0 => "crossbeam bounded(0)",
         }
     }
 
     /// True for the kinds whose every message is a hand-off between
     /// threads, which run fewer messages.
     pub fn is_slow(self) -> bool {
-        matches!(self, Kind::CrossbeamBounded1 | Kind::CrossbeamBounded0)
+        matches!(self, Kind::CbBounded1 | Kind::CbBounded0)
     }
 
     /// Sends `messages` u64s from `producers` threads to this thread and
@@ -82,44 +76,27 @@ impl Kind {
     ///
     /// # Errors
     ///
-    /// If a producer panics or the count or the sum received is wrong.
+    /// If a producer fails or the count or the sum received is wrong.
     pub fn run(self, producers: usize, messages: u64) -> anyhow::Result<f64> {
         use crossbeam_channel as cb;
+        let (p, m) = (producers, messages);
         match self {
             Kind::StdMpsc => {
                 let (tx, rx) = mpsc::channel();
-                transfer(
-                    tx,
-                    producers,
-                    messages,
-                    |tx, v| tx.send(v).is_ok(),
-                    || rx.recv().ok(),
-                )
+                transfer(tx, p, m, |tx, v| tx.send(v).is_ok(), || rx.recv().ok())
             }
             Kind::StdSync1024 => {
                 let (tx, rx) = mpsc::sync_channel(1024);
-                transfer(
-                    tx,
-                    producers,
-                    messages,
-                    |tx, v| tx.send(v).is_ok(),
-                    || rx.recv().ok(),
-                )
+                transfer(tx, p, m, |tx, v| tx.send(v).is_ok(), || rx.recv().ok())
             }
-            _ => {
-                let (tx, rx) = match self {
-                    Kind::CrossbeamUnbounded => cb::unbounded(),
-                    Kind::CrossbeamBounded1024 => cb::bounded(1024),
-                    Kind::CrossbeamBounded1 => cb::bounded(1),
+            crossbeam => {
+                let (tx, rx) = match crossbeam {
+                    Kind::CbUnbounded => cb::unbounded(),
+                    Kind::CbBounded1024 => cb::bounded(1024),
+                    Kind::CbBounded1 => cb::bounded(1),
                     _ => cb::bounded(0),
                 };
-                transfer(
-                    tx,
-                    producers,
-                    messages,
-                    |tx, v| tx.send(v).is_ok(),
-                    || rx.recv().ok(),
-                )
+                transfer(tx, p, m, |tx, v| tx.send(v).is_ok(), || rx.recv().ok())
             }
         }
     }
@@ -133,68 +110,52 @@ fn transfer<S: Clone + Send>(
     producers: usize,
     messages: u64,
     send: fn(&S, u64) -> bool,
-    mut recv: impl FnMut() -> Option<u64>,
+    recv: impl FnMut() -> Option<u64>,
 ) -> anyhow::Result<f64> {
     ensure!(producers > 0, "at least one producer");
     let start = Instant::now();
-    let (count, sum) = thread::scope(|scope| {
-        let n = producers as u64;
+    let (count, sum, sent) = thread::scope(|scope| {
         // Producer p sends p, p + n, p + 2n, ...: together, all of 0..messages.
-        let handles: Vec<_> = (0..n)
-            .map(|p| {
-                let tx = tx.clone();
-                scope.spawn(move || (p..messages).step_by(n as usize).all(|v| send(&tx, v)))
+        let producers: Vec<_> = (0..producers as u64)
+            .map(|p| (p, tx.clone()))
+            .map(|(p, tx)| {
+                scope.spawn(move || (p..messages).step_by(producers).all(|v| send(&tx, v)))
             })
             .collect();
         // Only the producers' clones remain: recv ends when they are done.
         drop(tx);
-        let (mut count, mut sum) = (0u64, 0u64);
-        while let Some(v) = recv() {
-            count += 1;
-            sum = sum.wrapping_add(v);
-        }
-        for handle in handles {
-            match handle.join() {
-                Ok(true) => {}
-                Ok(false) => return Err(anyhow!("the receiver went away")),
-                Err(_) => return Err(anyhow!("a producer panicked")),
-            }
-        }
-        Ok((count, sum))
-    })?;
+        let add = |(n, s): (u64, u64), v| (n + 1, s.wrapping_add(v));
+        let (count, sum) = iter::from_fn(recv).fold((0, 0), add);
+        let sent = producers.into_iter().all(|p| p.join().unwrap_or(false));
+        (count, sum, sent)
+    });
     let seconds = start.elapsed().as_secs_f64();
     let expected = messages.wrapping_mul(messages.wrapping_sub(1)) / 2;
+    ensure!(sent, "a producer panicked or found the receiver gone");
     ensure!(
-        count == messages && sum == expected,
+        (count, sum) == (messages, expected),
         "received {count} messages summing to {sum}, expected {messages} summing to {expected}"
     );
     Ok(seconds)
 }
 
-/// One timed run.
+/// One timed run: a line of the CSV.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Row {
-    /// The channel.
-    pub channel: Kind,
-    /// Producer threads.
-    pub producers: usize,
-    /// The round.
-    pub round: usize,
-    /// Its place in the round's order.
-    pub position: usize,
-    /// Messages sent.
-    pub messages: u64,
-    /// Elapsed seconds.
-    pub seconds: f64,
-    /// Messages per second.
-    pub messages_per_sec: f64,
+pub(crate) struct Row {
+    channel: Kind,
+    producers: usize,
+    round: usize,
+    position: usize,
+    messages: u64,
+    seconds: f64,
+    messages_per_sec: f64,
 }
 
+/// Messages/s of every run of `kind` with `producers`.
 fn rates(rows: &[Row], kind: Kind, producers: usize) -> Vec<f64> {
-    (rows.iter())
-        .filter(|r| (r.channel, r.producers) == (kind, producers))
-        .map(|r| r.messages_per_sec)
-        .collect()
+    let runs = rows.iter().filter(|r| r.channel == kind);
+    let runs = runs.filter(|r| r.producers == producers);
+    runs.map(|r| r.messages_per_sec).collect()
 }
 
 fn producer_counts(rows: &[Row]) -> Vec<usize> {
@@ -205,7 +166,7 @@ fn producer_counts(rows: &[Row]) -> Vec<usize> {
 
 /// The experiment.
 #[derive(Debug)]
-pub struct Channels;
+pub(crate) struct Channels;
 
 impl Experiment for Channels {
     const NAME: &'static str = "channels";
@@ -215,29 +176,31 @@ impl Experiment for Channels {
 
     fn run(ctx: &Ctx) -> anyhow::Result<Vec<Row>> {
         let kinds = ctx.variants(Kind::value_variants())?;
-        let pairs: Vec<(Kind, usize)> = (kinds.iter()).flat_map(|&k| [(k, 1), (k, 2)]).collect();
+        let pairs: Vec<(Kind, usize)> = kinds.iter().flat_map(|&k| [(k, 1), (k, 2)]).collect();
         let full = ctx.pick(10_000_000, 1_000_000);
         let messages = |kind: Kind| if kind.is_slow() { full / 50 } else { full };
         for &(kind, producers) in &pairs {
             kind.run(producers, (messages(kind) / 10).max(1))?;
         }
+        let rounds = ctx.rounds(3, 2);
         interleave(
             &ctx.bar,
             &pairs,
-            ctx.rounds(3, 2),
-            |(kind, producers), round, position| {
+            rounds,
+            |(channel, producers), round, position| {
                 ctx.bar
-                    .set_message(format!("{} {producers}->1", name(&kind)));
-                let messages = messages(kind);
-                let seconds = kind.run(producers, messages)?;
+                    .set_message(format!("{} {producers}->1", name(&channel)));
+                let messages = messages(channel);
+                let seconds = channel.run(producers, messages)?;
+                let messages_per_sec = messages as f64 / seconds;
                 Ok(Row {
-                    channel: kind,
+                    channel,
                     producers,
                     round,
                     position,
                     messages,
                     seconds,
-                    messages_per_sec: messages as f64 / seconds,
+                    messages_per_sec,
                 })
             },
         )
@@ -246,10 +209,7 @@ impl Experiment for Channels {
     fn plot(rows: &[Row], path: &Path) -> anyhow::Result<()> {
         let kinds = distinct(rows.iter().map(|r| r.channel));
         let series = producer_counts(rows).into_iter().map(|p| Series {
-            name: match p {
-                1 => "1 producer thread".to_owned(),
-                p => format!("{p} producer threads"),
-            },
+            name: format!("{p} producer thread{}", if p == 1 { "" } else { "s" }),
             values: kinds.iter().map(|&k| median(rates(rows, k, p))).collect(),
         });
         let panel = Panel {
@@ -290,11 +250,11 @@ impl Experiment for Channels {
                     continue;
                 };
                 let vs = base.map_or_else(|| "-".to_owned(), |b| format!("{:.2}", s.median / b));
-                let (median, min, max) = (short(s.median), short(s.min), short(s.max));
+                let (k, median, min, max) =
+                    (name(&kind), short(s.median), short(s.min), short(s.max));
+                let ns = 1e9 / s.median;
                 out.push_str(&format!(
-                    "| {} | {producers} | {median} | {min} .. {max} | {:.1} | {vs} |\n",
-                    name(&kind),
-                    1e9 / s.median
+                    "| {k} | {producers} | {median} | {min} .. {max} | {ns:.1} | {vs} |\n"
                 ));
             }
         }
@@ -309,17 +269,12 @@ mod tests {
     use clap::ValueEnum;
 
     #[test]
-    fn every_kind_delivers_every_message() {
+    fn every_kind_delivers_every_message_and_a_quick_run_is_summarised() {
         for &kind in Kind::value_variants() {
             for producers in [1, 2, 3] {
-                let seconds = kind.run(producers, 1001).expect("a checked transfer");
-                assert!(seconds > 0.0);
+                assert!(kind.run(producers, 1001).expect("a checked transfer") > 0.0);
             }
         }
-    }
-
-    #[test]
-    fn a_quick_run_of_two_kinds_is_summarised() {
         let mut ctx = Ctx::quick(None);
         ctx.flags.rounds = Some(2);
         ctx.flags.variants = vec!["cb unbounded".into(), "cb bounded(0)".into()];
@@ -327,9 +282,6 @@ mod tests {
         assert_eq!(rows.len(), 2 * 2 * 2);
         let summary = Channels::summary(&rows);
         assert!(summary.contains("| cb bounded(0) | 2 |"), "{summary}");
-        assert!(
-            summary.contains("1000000 messages per run (20000 for"),
-            "{summary}"
-        );
+        assert!(summary.contains("1000000 messages per run (20000 for"));
     }
 }

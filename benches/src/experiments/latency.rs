@@ -1,21 +1,14 @@
-//! 2. Pool latency: how long one job waits between `execute` (or `spawn`)
-//! on an idle pool of 2 workers and the moment it starts running, as an
-//! hdrhistogram distribution (p50, p99, p99.9, max).
-//!
-//! Each sample: pause 200 µs (the workers go back to sleep, the idle CPU
-//! halts), read the clock, submit a job that reads the clock first thing
-//! and sends that instant back, wait for it (untimed). The job captures a
-//! channel sender, so every design boxes the same closure. Designs: ptm's
-//! `execute`, rayon's `spawn`, the `threadpool` crate, the Rust Book's
-//! pool, the bare crossbeam `QueuePool`, and a new `std::thread` per job.
-//! Three placements ([`Pinning`]): unpinned, `pinned` (everything on one
-//! CPU), `split` (the submitter on one CPU, the workers on the other; not
-//! for `thread-spawn`, whose thread starts on its creator's CPU). Every
-//! (design, placement) takes its share of the samples once per round, in
-//! rotated order (10,000 samples in 10 rounds; quick: 1,000 in 4).
+//! Pool latency (section 2): from `execute` (or `spawn`) on an idle pool of 2
+//! workers to the job's start, into an hdrhistogram. A sample: pause 200 µs
+//! (the workers sleep again), read the clock, submit a job that sends its own
+//! first reading back. Designs: ptm, rayon `spawn`, `threadpool`, the Rust
+//! Book's pool, the crossbeam `QueuePool`, a thread per job. Placements
+//! ([`Pinning`]): unpinned, pinned (one CPU), split (two; not for
+//! `thread-spawn`, which starts on its creator's CPU). 10,000 samples per pair
+//! (quick: 1,000) in 10 rounds (quick: 4), rotated.
 //!
 //! ```text
-//! cargo run --release -p ptm-benches --bin report -- --only latency --rounds 10
+//! cargo run --release -p ptm-benches --bin report -- --only latency --variants ptm,queue
 //! ```
 
 use std::path::Path;
@@ -36,30 +29,24 @@ use crate::stats::{latency_histogram, Percentiles};
 /// One variant's distribution under one placement, in nanoseconds: a line
 /// of this experiment's CSV and of the round trips'.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Row<V> {
-    /// The variant.
-    pub variant: V,
-    /// The placement.
-    pub pinning: Pinning,
-    /// Samples recorded.
-    pub count: u64,
-    /// The median.
-    pub p50_ns: u64,
-    /// The 99th percentile.
-    pub p99_ns: u64,
-    /// The 99.9th percentile.
-    pub p999_ns: u64,
-    /// The largest sample.
-    pub max_ns: u64,
-    /// The mean.
-    pub mean_ns: u64,
+pub(crate) struct Row<V> {
+    pub(crate) variant: V,
+    pub(crate) pinning: Pinning,
+    pub(crate) count: u64,
+    pub(crate) p50_ns: u64,
+    pub(crate) p99_ns: u64,
+    pub(crate) p999_ns: u64,
+    pub(crate) max_ns: u64,
+    pub(crate) mean_ns: u64,
 }
+
+type Subject<V, S> = (V, Pinning, S, Histogram<u64>);
 
 /// Starts a subject per (placement, variant) with `start` under the
 /// placement's partner side (`None`: not measured), takes `warm_up`
 /// untimed samples of each, then `samples` split over `rounds` rounds,
-/// every subject once per round, rotated, under its placement; returns each
-/// subject's row and the subject.
+/// every subject once per round, rotated, under its placement. Returns the
+/// rows and the subjects.
 pub(crate) fn percentiles<V: ValueEnum + Copy, S>(
     ctx: &Ctx,
     variants: &[V],
@@ -71,54 +58,49 @@ pub(crate) fn percentiles<V: ValueEnum + Copy, S>(
     for pinning in Pinning::ALL {
         // Pools and partners started here keep this placement.
         let _guard = pinning.apply_partner()?;
-        for &variant in variants {
-            let what = || format!("starting {} ({})", name(&variant), name(&pinning));
-            if let Some(subject) = start(variant, pinning).with_context(what)? {
-                subjects.push((variant, pinning, subject, latency_histogram()));
+        for &v in variants {
+            let started = start(v, pinning).with_context(|| format!("starting {}", name(&v)));
+            if let Some(subject) = started? {
+                subjects.push((v, pinning, subject, latency_histogram()));
             }
         }
     }
-    let mut take =
-        |(variant, pinning, subject, histogram): &mut (V, Pinning, S, Histogram<u64>),
-         count: usize| {
-            let _guard = pinning.apply()?;
-            for _ in 0..count {
-                let nanos = sample(subject)
-                    .with_context(|| format!("{} ({})", name(variant), name(pinning)))?
-                    .as_nanos();
-                histogram.saturating_record(u64::try_from(nanos).unwrap_or(u64::MAX));
-            }
-            anyhow::Ok(())
-        };
+    let mut take = |(v, pinning, subject, h): &mut Subject<V, S>, count| {
+        let what = format!("{} {}", name(v), name(pinning));
+        ctx.bar.set_message(what.clone());
+        let _guard = pinning.apply()?;
+        for _ in 0..count {
+            let nanos = sample(subject).context(what.clone())?.as_nanos();
+            h.saturating_record(u64::try_from(nanos).unwrap_or(u64::MAX));
+        }
+        anyhow::Ok(())
+    };
     for subject in &mut subjects {
         take(subject, warm_up)?;
         subject.3.reset();
     }
-    let per_round = samples.div_ceil(rounds.max(1)).max(1);
     let order: Vec<usize> = (0..subjects.len()).collect();
+    let per_round = samples.div_ceil(rounds.max(1)).max(1);
     interleave(&ctx.bar, &order, rounds.max(1), |i, _, _| {
-        let (variant, pinning, ..) = &subjects[i];
-        ctx.bar
-            .set_message(format!("{} {}", name(variant), name(pinning)));
         take(&mut subjects[i], per_round)
     })?;
     let row = |variant, pinning, h: &Histogram<u64>| {
         let p = Percentiles::of(h);
+        let (count, p50_ns, p99_ns, p999_ns, max_ns) = (p.count, p.p50, p.p99, p.p999, p.max);
+        let mean_ns = h.mean().round() as u64;
         Row {
             variant,
             pinning,
-            count: p.count,
-            p50_ns: p.p50,
-            p99_ns: p.p99,
-            p999_ns: p.p999,
-            max_ns: p.max,
-            mean_ns: h.mean().round() as u64,
+            count,
+            p50_ns,
+            p99_ns,
+            p999_ns,
+            max_ns,
+            mean_ns,
         }
     };
-    Ok(subjects
-        .into_iter()
-        .map(|(v, p, subject, h)| (row(v, p, &h), subject))
-        .collect())
+    let rows = subjects.into_iter().map(|(v, p, s, h)| (row(v, p, &h), s));
+    Ok(rows.collect())
 }
 
 /// The rows as the summary's Markdown table, in microseconds.
@@ -128,28 +110,17 @@ pub(crate) fn table<V: ValueEnum>(rows: &[Row<V>]) -> String {
          |---|---|---:|---:|---:|---:|---:|\n",
     );
     for r in rows {
-        let us = |ns: u64| ns as f64 / 1e3;
-        out.push_str(&format!(
-            "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} |\n",
-            name(&r.variant),
-            name(&r.pinning),
-            r.count,
-            us(r.p50_ns),
-            us(r.p99_ns),
-            us(r.p999_ns),
-            us(r.max_ns)
-        ));
+        let (v, p, n) = (name(&r.variant), name(&r.pinning), r.count);
+        let us =
+            [r.p50_ns, r.p99_ns, r.p999_ns, r.max_ns].map(|ns| format!("{:.1}", ns as f64 / 1e3));
+        out.push_str(&format!("| {v} | {p} | {n} | {} |\n", us.join(" | ")));
     }
     out
 }
 
 /// Microseconds as a plot prints them: "9.9", "43.7", "239".
 pub(crate) fn micros(us: f64) -> String {
-    if us < 100.0 {
-        format!("{us:.1}")
-    } else {
-        format!("{us:.0}")
-    }
+    format!("{:.*}", usize::from(us < 100.0), us)
 }
 
 /// One panel per placement, stacked, a row per variant (its `label`), its
@@ -161,36 +132,32 @@ pub(crate) fn plot<V: PartialEq + Copy>(
     label: fn(V) -> &'static str,
 ) -> anyhow::Result<()> {
     let variants = distinct(rows.iter().map(|r| r.variant));
-    let panels: Vec<Panel> = Pinning::ALL
-        .into_iter()
-        .map(|pinning| {
-            let series = |name: &str, pick: fn(&Row<V>) -> u64| Series {
-                name: name.to_owned(),
-                values: (variants.iter())
-                    .map(|&v| {
-                        let row = rows.iter().find(|r| r.variant == v && r.pinning == pinning);
-                        row.map(|r| pick(r) as f64 / 1e3)
-                    })
-                    .collect(),
-            };
-            Panel {
-                title: pinning.describe().to_owned(),
-                rows: variants.iter().map(|&v| label(v).to_owned()).collect(),
-                series: vec![
-                    series("median (p50)", |r| r.p50_ns),
-                    series("99th percentile (p99)", |r| r.p99_ns),
-                ],
-            }
-        })
-        .collect();
+    let panel = |pinning: Pinning| {
+        let series = |name: &str, pick: fn(&Row<V>) -> u64| Series {
+            name: name.to_owned(),
+            values: (variants.iter())
+                .map(|&v| rows.iter().find(|r| (r.variant, r.pinning) == (v, pinning)))
+                .map(|row| row.map(|r| pick(r) as f64 / 1e3))
+                .collect(),
+        };
+        Panel {
+            title: pinning.describe().to_owned(),
+            rows: variants.iter().map(|&v| label(v).to_owned()).collect(),
+            series: vec![
+                series("median (p50)", |r| r.p50_ns),
+                series("99th percentile (p99)", |r| r.p99_ns),
+            ],
+        }
+    };
+    let (axis, scale, mark, value) = ("microseconds", Scale::Log10, Mark::Dot, micros);
     let chart = Rows {
         title,
-        axis: "microseconds",
-        scale: Scale::Log10,
-        mark: Mark::Dot,
-        value: micros,
+        axis,
+        scale,
+        mark,
+        value,
     };
-    plot::rows(path, &chart, &panels)
+    plot::rows(path, &chart, &Pinning::ALL.map(panel))
 }
 
 /// A pool of one design, built.
@@ -206,13 +173,10 @@ enum Pool {
 impl Pool {
     fn new(design: Design) -> anyhow::Result<Pool> {
         let workers = 2;
+        let rayon = rayon::ThreadPoolBuilder::new().num_threads(workers);
         Ok(match design {
             Design::Ptm => Pool::Ptm(ptm::ThreadPool::new(workers)?),
-            Design::RayonSpawn => Pool::Rayon(
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(workers)
-                    .build()?,
-            ),
+            Design::RayonSpawn => Pool::Rayon(rayon.build()?),
             // Both panic if a thread cannot be started: they offer no other way.
             Design::Threadpool => Pool::Threadpool(threadpool::ThreadPool::new(workers)),
             Design::Book => Pool::Book(crate::book_pool::ThreadPool::new(workers)),
@@ -226,10 +190,8 @@ impl Pool {
     fn sample(&self) -> anyhow::Result<Duration> {
         thread::sleep(Duration::from_micros(200));
         let (tx, rx) = crossbeam_channel::bounded(1);
-        let job = move || {
-            // The receiver waits below, so the send succeeds.
-            let _ = tx.send(Instant::now());
-        };
+        // The receiver waits below, so the send succeeds.
+        let job = move || tx.send(Instant::now()).unwrap_or(());
         let submitted = Instant::now();
         let mut spawned = None;
         match self {
@@ -240,9 +202,8 @@ impl Pool {
             Pool::Queue(pool) => pool.execute(job)?,
             Pool::ThreadSpawn => spawned = Some(thread::Builder::new().spawn(job)?),
         }
-        let started = rx
-            .recv_timeout(Duration::from_secs(10))
-            .map_err(|e| anyhow!("the job never started: {e}"))?;
+        let started = rx.recv_timeout(Duration::from_secs(10));
+        let started = started.map_err(|e| anyhow!("the job never started: {e}"))?;
         if let Some(spawned) = spawned {
             spawned
                 .join()
@@ -266,7 +227,7 @@ fn label(design: Design) -> &'static str {
 
 /// The experiment.
 #[derive(Debug)]
-pub struct Latency;
+pub(crate) struct Latency;
 
 impl Experiment for Latency {
     const NAME: &'static str = "latency";
@@ -278,11 +239,11 @@ impl Experiment for Latency {
         use Design::*;
         let designs = ctx.variants(&[Ptm, RayonSpawn, Threadpool, Book, Queue, ThreadSpawn])?;
         let sizes = (ctx.pick(10_000, 1_000), ctx.rounds(10, 4), 20);
-        let start = |design, pinning| {
-            let unsplittable = (design, pinning) == (ThreadSpawn, Pinning::Split);
-            (!unsplittable).then(|| Pool::new(design)).transpose()
+        let start = |design, pinning| match (design, pinning) {
+            (ThreadSpawn, Pinning::Split) => Ok(None),
+            _ => Pool::new(design).map(Some),
         };
-        // Pools are shut down when the rows are made, on this thread.
+        // The pools shut down here, on this (unpinned) thread.
         let measured = percentiles(ctx, &designs, sizes, start, |pool| pool.sample())?;
         Ok(measured.into_iter().map(|(row, _)| row).collect())
     }
@@ -307,7 +268,7 @@ impl Experiment for Latency {
 
 #[cfg(test)]
 mod tests {
-    use super::Latency;
+    use super::{micros, Latency};
     use crate::designs::Design;
     use crate::harness::{Ctx, Experiment};
     use crate::pin::Pinning;
@@ -321,6 +282,7 @@ mod tests {
         assert!(rows.iter().all(|r| r.count == 1000 && r.p50_ns <= r.max_ns));
         let split = rows.iter().filter(|r| r.pinning == Pinning::Split);
         assert!(split.clone().all(|r| r.variant != Design::ThreadSpawn));
-        assert!(Latency::summary(&rows).contains("| ptm | pinned | 1000 |"));
+        assert!(Latency::summary(&rows).contains("| ptm | pinned | 1000 | "));
+        assert_eq!([micros(9.94), micros(239.4)], ["9.9", "239"]);
     }
 }

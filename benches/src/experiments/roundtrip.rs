@@ -1,24 +1,12 @@
-//! 4. Round trips, the cost of isolation: one `u64` goes to a partner and
-//! comes back, again and again, each round trip recorded in an
-//! hdrhistogram. Variants:
-//!
-//! - `crossbeam`, `std-mpsc`: a partner thread, a channel each way;
-//! - `thread-pipe`: a partner thread echoing through two OS pipes (the
-//!   pipe's cost without a second process: the control);
-//! - `process-pipe`: a partner process (`report --partner echo`) copying
-//!   its stdin to its stdout;
-//! - `process-socket`: the same partner with one Unix socket as its stdin
-//!   and stdout, the `u64` sent as a `ptm::ipc::MessageSocket` message;
-//! - `process-shm`: a partner process (`report --partner shm-echo`) and
-//!   `ptm::ipc::SharedMemory` between them: the request and the answer are
-//!   atomics in the shared pages, each side spinning (then yielding) until
-//!   the other's store shows, with no system call on the way.
-//!
-//! Three placements ([`Pinning`]): unpinned, pinned (everything on one
-//! CPU: a hop is a context switch) and split (this thread on one CPU, the
-//! partner on the other: a hop that finds the partner asleep wakes the
-//! other CPU). 100,000 round trips per variant and placement in 10 rounds,
-//! every pair once per round in rotated order (quick: 10,000 in 4).
+//! Round trips (section 4), the cost of isolation: one `u64` to a partner and
+//! back, each round trip into an hdrhistogram. The partner is a thread
+//! (`crossbeam`, `std-mpsc`: a channel each way; `thread-pipe`: two pipes) or a
+//! process: `process-pipe` (`report --partner echo`, stdin to stdout),
+//! `process-socket` (the same on one Unix socket, `MessageSocket` frames),
+//! `process-shm` (`report --partner shm-echo`: atomics in `SharedMemory`, each
+//! side spinning, then yielding). Placements: unpinned, pinned (one CPU), split
+//! (two CPUs). 100,000 round trips per pair (quick: 10,000) in 10 rounds
+//! (quick: 4), every pair once per round, rotated.
 //!
 //! ```text
 //! cargo run --release -p ptm-benches --bin report -- --only roundtrip --variants crossbeam,process-shm
@@ -29,8 +17,8 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::{atomic::AtomicU64, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -46,31 +34,23 @@ use crate::pin::Pinning;
 /// A way of making the round trip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Variant {
-    /// A partner thread, a crossbeam bounded(1) channel each way.
+pub(crate) enum Variant {
     Crossbeam,
-    /// A partner thread, a std mpsc channel each way.
     StdMpsc,
-    /// A partner thread echoing through two OS pipes.
     ThreadPipe,
-    /// A partner process echoing its stdin to its stdout.
     ProcessPipe,
-    /// The same process, one Unix socket as stdin and stdout.
     ProcessSocket,
-    /// A partner process, atomics in shared memory.
     ProcessShm,
 }
 
-impl Variant {
-    fn label(self) -> &'static str {
-        match self {
-            Variant::Crossbeam => "thread, crossbeam bounded(1) each way",
-            Variant::StdMpsc => "thread, std mpsc channel each way",
-            Variant::ThreadPipe => "thread, a pipe each way",
-            Variant::ProcessPipe => "process, its stdin and stdout pipes",
-            Variant::ProcessSocket => "process, a Unix socket (MessageSocket)",
-            Variant::ProcessShm => "process, shared memory (atomics)",
-        }
+fn label(variant: Variant) -> &'static str {
+    match variant {
+        Variant::Crossbeam => "thread, crossbeam bounded(1) each way",
+        Variant::StdMpsc => "thread, std mpsc channel each way",
+        Variant::ThreadPipe => "thread, a pipe each way",
+        Variant::ProcessPipe => "process, its stdin and stdout pipes",
+        Variant::ProcessSocket => "process, a Unix socket (MessageSocket)",
+        Variant::ProcessShm => "process, shared memory (atomics)",
     }
 }
 
@@ -80,22 +60,14 @@ impl Variant {
 /// # Errors
 ///
 /// The first read or write error other than `Interrupted`.
-///
-/// ```
-/// let mut out = Vec::new();
-/// let n = ptm_benches::experiments::roundtrip::echo(&b"ping"[..], &mut out)?;
-/// assert_eq!((n, out.as_slice()), (4, &b"ping"[..]));
-/// # Ok::<(), std::io::Error>(())
-/// ```
 pub fn echo(mut input: impl Read, mut output: impl Write) -> io::Result<u64> {
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut total = 0u64;
+    let (mut buf, mut total) = (vec![0u8; 64 * 1024], 0);
     loop {
         let n = match input.read(&mut buf) {
             Ok(0) => return Ok(total),
             Ok(n) => n,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-            Err(error) => return Err(error),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
         };
         output.write_all(&buf[..n])?;
         output.flush()?;
@@ -105,23 +77,19 @@ pub fn echo(mut input: impl Read, mut output: impl Write) -> io::Result<u64> {
 
 /// Writes `v` to `to` and reads the 8 bytes that come back from `from`.
 pub(crate) fn pipe_ping(to: &mut impl Write, from: &mut impl Read, v: u64) -> anyhow::Result<u64> {
-    to.write_all(&v.to_le_bytes())
-        .context("writing to the partner")?;
+    to.write_all(&v.to_le_bytes()).context("writing")?;
     let mut back = [0u8; 8];
-    from.read_exact(&mut back)
-        .context("reading from the partner")?;
+    from.read_exact(&mut back).context("reading")?;
     Ok(u64::from_le_bytes(back))
 }
 
-/// Where the partner processes come from: this program as partner `echo`
-/// (and `shm-echo`), or `cat` (which has no shared-memory mode).
+/// The partner processes: this program as partner `echo` (and
+/// `shm-echo`), or `cat` (no shared-memory mode).
 #[derive(Debug, Clone)]
-pub struct EchoProgram(Option<Ctx>);
+pub(crate) struct EchoProgram(Option<Ctx>);
 
 impl EchoProgram {
-    /// `cat`, which echoes as bytes arrive (GNU cat writes what each read
-    /// returned).
-    pub fn cat() -> EchoProgram {
+    pub(crate) fn cat() -> EchoProgram {
         EchoProgram(None)
     }
 
@@ -134,12 +102,11 @@ impl EchoProgram {
     }
 }
 
-/// A partner, started and echoing (the isolation ladder starts its thread
-/// and process partners through it too).
-pub(crate) struct Partner {
-    ping: Box<dyn FnMut(u64) -> anyhow::Result<u64>>,
-    end: End,
-}
+type Ping = Box<dyn FnMut(u64) -> anyhow::Result<u64>>;
+
+/// A partner, started and echoing (the isolation ladder's thread and
+/// process partners too).
+pub(crate) struct Partner(Ping, End);
 
 enum End {
     Thread(JoinHandle<io::Result<u64>>),
@@ -152,87 +119,79 @@ impl Partner {
         let thread = |body: Box<dyn FnOnce() -> io::Result<u64> + Send>| {
             thread::Builder::new().spawn(body).map(End::Thread)
         };
-        let spawn = |mut command: Command| command.spawn().map(End::Child);
-        let (ping, end): (Box<dyn FnMut(u64) -> anyhow::Result<u64>>, End) = match variant {
+        let child = |role, stdin: Stdio, stdout: Stdio| {
+            let mut command = program.command(role)?;
+            let spawned = command.stdin(stdin).stdout(stdout).spawn();
+            spawned.with_context(|| format!("starting {command:?}"))
+        };
+        let (ping, end): (Ping, End) = match variant {
             Variant::Crossbeam => {
-                let (to, their_rx) = crossbeam_channel::bounded(1);
-                let (their_tx, from) = crossbeam_channel::bounded(1);
+                let (to, rx) = crossbeam_channel::bounded(1);
+                let (tx, from) = crossbeam_channel::bounded(1);
                 let end = thread(Box::new(move || {
-                    their_rx.iter().try_for_each(|v| their_tx.send(v)).ok();
-                    Ok(0)
+                    Ok(rx.iter().map_while(|v| tx.send(v).ok()).count() as u64)
                 }))?;
-                let ping = move |v: u64| to.send(v).ok().and_then(|()| from.recv().ok());
+                let ping = move |v| to.send(v).ok().and_then(|()| from.recv().ok());
                 (Box::new(move |v| ping(v).ok_or_else(gone)), end)
             }
             Variant::StdMpsc => {
-                let (to, their_rx) = std::sync::mpsc::channel();
-                let (their_tx, from) = std::sync::mpsc::channel();
+                let ((to, rx), (tx, from)) = (mpsc::channel(), mpsc::channel());
                 let end = thread(Box::new(move || {
-                    their_rx.iter().try_for_each(|v| their_tx.send(v)).ok();
-                    Ok(0)
+                    Ok(rx.iter().map_while(|v| tx.send(v).ok()).count() as u64)
                 }))?;
-                let ping = move |v: u64| to.send(v).ok().and_then(|()| from.recv().ok());
+                let ping = move |v| to.send(v).ok().and_then(|()| from.recv().ok());
                 (Box::new(move |v| ping(v).ok_or_else(gone)), end)
             }
             Variant::ThreadPipe => {
-                let (their_in, mut to) = io::pipe().context("pipe")?;
-                let (mut from, their_out) = io::pipe().context("pipe")?;
+                let ((their_in, mut to), (mut from, their_out)) = (io::pipe()?, io::pipe()?);
                 let end = thread(Box::new(move || echo(their_in, their_out)))?;
                 (Box::new(move |v| pipe_ping(&mut to, &mut from, v)), end)
             }
             Variant::ProcessPipe => {
-                let mut command = program.command("echo")?;
-                command.stdin(Stdio::piped()).stdout(Stdio::piped());
-                let mut child = command.spawn().context("starting the echo partner")?;
+                let mut child = child("echo", Stdio::piped(), Stdio::piped())?;
                 let mut to = child.stdin.take().context("the child's stdin")?;
                 let mut from = child.stdout.take().context("the child's stdout")?;
                 let ping = move |v| pipe_ping(&mut to, &mut from, v);
                 (Box::new(ping), End::Child(child))
             }
             Variant::ProcessSocket => {
-                let (mut socket, theirs) = MessageSocket::pair().context("a socket pair")?;
+                let (mut socket, theirs) = MessageSocket::pair()?;
                 let theirs = OwnedFd::from(theirs);
-                let mut command = program.command("echo")?;
-                command
-                    .stdout(theirs.try_clone().context("a second descriptor")?)
-                    .stdin(theirs);
-                let end = spawn(command).context("starting the echo partner")?;
+                let end = End::Child(child("echo", theirs.try_clone()?.into(), theirs.into())?);
                 let ping = move |v: u64| {
-                    socket.send(&v.to_le_bytes()).context("sending")?;
-                    let back = socket.recv().context("receiving")?.ok_or_else(gone)?;
-                    let back: [u8; 8] = back.as_slice().try_into().context("8 bytes back")?;
-                    Ok(u64::from_le_bytes(back))
+                    socket.send(&v.to_le_bytes())?;
+                    let back = socket.recv()?.ok_or_else(gone)?;
+                    Ok(u64::from_le_bytes(back.as_slice().try_into()?))
                 };
                 (Box::new(ping), end)
             }
             Variant::ProcessShm => {
-                let shm = SharedMemory::create("ptm-roundtrip", 4096).context("shared memory")?;
-                let mut command = program.command("shm-echo")?;
-                command.stdin(shm.as_fd().try_clone_to_owned().context("a memfd")?);
-                let end = spawn(command).context("starting the shared-memory partner")?;
-                let mut shm = Shm { shm, seq: 0 };
+                let shm = SharedMemory::create("ptm-roundtrip", 4096)?;
+                let memfd = shm.as_fd().try_clone_to_owned()?;
+                let end = End::Child(child("shm-echo", memfd.into(), Stdio::inherit())?);
+                let mut shm = Shm(shm, 0);
                 (Box::new(move |v| shm.ping(v)), end)
             }
         };
-        Ok(Partner { ping, end })
+        Ok(Partner(ping, end))
     }
 
     /// Sends `v` and returns what came back.
     pub(crate) fn ping(&mut self, v: u64) -> anyhow::Result<u64> {
-        (self.ping)(v)
+        (self.0)(v)
     }
 
-    /// Closes the way in (or, with shared memory, says stop) and waits for
-    /// the partner to end.
+    /// Closes the way in (with shared memory: says stop) and waits for the
+    /// partner to end.
     pub(crate) fn finish(self) -> anyhow::Result<()> {
-        drop(self.ping);
-        match self.end {
-            End::Thread(thread) => {
-                let echoed = thread.join().map_err(|_| anyhow!("the partner panicked"))?;
-                echoed.map(drop).context("the echo thread")
-            }
+        drop(self.0);
+        match self.1 {
+            End::Thread(thread) => match thread.join() {
+                Ok(echoed) => echoed.map(drop).context("the echo thread"),
+                Err(_) => bail!("the partner panicked"),
+            },
             End::Child(mut child) => {
-                let status = child.wait().context("waiting for the partner")?;
+                let status = child.wait()?;
                 ensure!(status.success(), "the partner process failed: {status}");
                 Ok(())
             }
@@ -240,29 +199,26 @@ impl Partner {
     }
 }
 
-/// The slots (u64 atomics) of the shared-memory round trip: the request's
-/// number and value, the answer's number and value; a request numbered
-/// [`STOP`] tells the partner to exit.
+/// The shared-memory slots (u64 atomics): the request's number and value,
+/// the answer's number and value; request number `STOP` ends the partner.
 const REQUEST: usize = 0;
 const DATA: usize = 1;
 const ANSWER: usize = 2;
 const ECHO: usize = 3;
 const STOP: u64 = u64::MAX;
 
-/// This side of the shared memory; dropping it tells the partner to stop.
-struct Shm {
-    shm: SharedMemory,
-    seq: u64,
-}
+/// This side of the shared memory and its last request number; dropping
+/// it tells the partner to stop.
+struct Shm(SharedMemory, u64);
 
 impl Shm {
     fn ping(&mut self, v: u64) -> anyhow::Result<u64> {
         // SAFETY: both processes touch the region through the atomics only.
-        let slots = unsafe { self.shm.atomics() };
-        self.seq += 1;
+        let slots = unsafe { self.0.atomics() };
+        self.1 += 1;
         slots[DATA].store(v, Relaxed);
-        slots[REQUEST].store(self.seq, Release);
-        wait_for(&slots[ANSWER], |answer| answer == self.seq)?;
+        slots[REQUEST].store(self.1, Release);
+        wait_for(&slots[ANSWER], |answer| answer == self.1)?;
         Ok(slots[ECHO].load(Relaxed))
     }
 }
@@ -270,40 +226,45 @@ impl Shm {
 impl Drop for Shm {
     fn drop(&mut self) {
         // SAFETY: as in `ping`.
-        let slots = unsafe { self.shm.atomics() };
+        let slots = unsafe { self.0.atomics() };
         slots[REQUEST].store(STOP, Release);
     }
 }
 
-/// Spins until `slot` holds a value `ready` accepts, and returns it: a
+/// Spins until `slot` holds a value `ready` accepts and returns it: a
 /// short busy wait, then `yield_now` between looks, so that a partner on
 /// the same CPU can run. Gives up after 10 s (a partner that died).
 fn wait_for(slot: &AtomicU64, ready: impl Fn(u64) -> bool) -> anyhow::Result<u64> {
-    let mut since: Option<Instant> = None;
+    let mut since = None;
     for spins in 0u32.. {
         let value = slot.load(Acquire);
         if ready(value) {
             return Ok(value);
-        }
-        if spins < 200 {
+        } else if spins < 200 {
             std::hint::spin_loop();
             continue;
         }
         thread::yield_now();
-        let since = *since.get_or_insert_with(Instant::now);
-        ensure!(
-            since.elapsed() < Duration::from_secs(10),
-            "no answer in 10 s"
-        );
+        let waited = since.get_or_insert_with(Instant::now).elapsed();
+        ensure!(waited < Duration::from_secs(10), "no answer in 10 s");
     }
     bail!("no answer")
+}
+
+/// Partner `echo`: [`echo`] on descriptors 0 and 1 as files, unbuffered.
+fn echo_stdio() -> io::Result<()> {
+    let stdin = File::from(io::stdin().as_fd().try_clone_to_owned()?);
+    echo(
+        stdin,
+        File::from(io::stdout().as_fd().try_clone_to_owned()?),
+    )
+    .map(drop)
 }
 
 /// Partner `shm-echo`: maps the memfd that is stdin and answers each
 /// request (copies its value to the answer slot) until told to stop.
 fn shm_echo() -> anyhow::Result<()> {
-    let stdin = io::stdin().as_fd().try_clone_to_owned()?;
-    let shm = SharedMemory::from_fd(stdin).context("mapping stdin as shared memory")?;
+    let shm = SharedMemory::from_fd(io::stdin().as_fd().try_clone_to_owned()?)?;
     // SAFETY: this process touches the region through the atomics only.
     let slots = unsafe { shm.atomics() };
     ensure!(slots.len() > ECHO, "shared memory of {} slots", slots.len());
@@ -318,15 +279,15 @@ fn shm_echo() -> anyhow::Result<()> {
     }
 }
 
-/// Measures `ctx`'s variants with partner processes from `echo`.
-fn measure(ctx: &Ctx, echo: &EchoProgram) -> anyhow::Result<Vec<Row<Variant>>> {
+/// Measures `ctx`'s variants with the partner processes of `program`.
+fn measure(ctx: &Ctx, program: &EchoProgram) -> anyhow::Result<Vec<Row<Variant>>> {
     let variants = ctx.variants(Variant::value_variants())?;
     let (samples, rounds) = (ctx.pick(100_000_usize, 10_000), ctx.rounds(10, 4));
     let warm_up = (samples.div_ceil(rounds.max(1)) / 10).clamp(10, 1000);
     let mut next = 0u64;
-    let start = |variant, _| Partner::start(variant, echo).map(Some);
+    let start = |variant, _| Partner::start(variant, program).map(Some);
     let sample = |partner: &mut Partner| {
-        next = next.wrapping_add(1);
+        next += 1;
         let start = Instant::now();
         let back = partner.ping(next)?;
         let took = start.elapsed();
@@ -334,17 +295,13 @@ fn measure(ctx: &Ctx, echo: &EchoProgram) -> anyhow::Result<Vec<Row<Variant>>> {
         Ok(took)
     };
     let measured = percentiles(ctx, &variants, (samples, rounds, warm_up), start, sample)?;
-    (measured.into_iter())
-        .map(|(row, partner)| {
-            let what = || format!("stopping the {} partner", name(&row.variant));
-            partner.finish().with_context(what).map(|()| row)
-        })
-        .collect()
+    let stop = |(row, partner): (Row<_>, Partner)| partner.finish().map(|()| row);
+    measured.into_iter().map(stop).collect()
 }
 
 /// The experiment.
 #[derive(Debug)]
-pub struct RoundTrip;
+pub(crate) struct RoundTrip;
 
 impl Experiment for RoundTrip {
     const NAME: &'static str = "roundtrip";
@@ -358,14 +315,26 @@ impl Experiment for RoundTrip {
 
     fn plot(rows: &[Row<Variant>], path: &Path) -> anyhow::Result<()> {
         let title = "Round trip of a u64 to a partner and back";
-        plot(path, title, rows, Variant::label)
+        plot(path, title, rows, label)
     }
 
     fn summary(rows: &[Row<Variant>]) -> String {
-        let p50 = |v, p| rows.iter().find(|r| (r.variant, r.pinning) == (v, p));
-        let mut ratios =
-            String::from("\n| p50 ratio | unpinned | pinned | split |\n|---|---:|---:|---:|\n");
         use Variant::*;
+        let p50 = |v, p| {
+            rows.iter()
+                .find(|r| (r.variant, r.pinning) == (v, p))
+                .map(|r| r.p50_ns)
+        };
+        let mut out = format!(
+            "## 4. Round trips\n\nOne `u64` to a partner and back: {} round trips per variant \
+             and pinning in interleaved rounds (hdrhistogram). `process-pipe`'s partner is \
+             `report --partner echo` (for `process-socket`, one Unix socket as its stdin and \
+             stdout); `process-shm`'s spins on atomics in shared memory. Pinned: this thread \
+             and the partner on one CPU; split: on two.\n\n{}\n\
+             | p50 ratio | unpinned | pinned | split |\n|---|---:|---:|---:|\n",
+            rows.first().map_or(0, |r| r.count),
+            table(rows)
+        );
         for (a, b) in [
             (ProcessPipe, Crossbeam),
             (ProcessPipe, ThreadPipe),
@@ -375,46 +344,19 @@ impl Experiment for RoundTrip {
             (ThreadPipe, Crossbeam),
             (StdMpsc, Crossbeam),
         ] {
-            let cells = Pinning::ALL.map(|p| match (p50(a, p), p50(b, p)) {
-                (Some(x), Some(y)) if y.p50_ns > 0 => {
-                    format!("{:.2}", x.p50_ns as f64 / y.p50_ns as f64)
-                }
+            let cell = |p| match (p50(a, p), p50(b, p)) {
+                (Some(x), Some(y)) if y > 0 => format!("{:.2}", x as f64 / y as f64),
                 _ => "-".to_owned(),
-            });
-            let [unpinned, pinned, split] = cells;
-            let (a, b) = (name(&a), name(&b));
-            ratios.push_str(&format!(
-                "| {a} / {b} | {unpinned} | {pinned} | {split} |\n"
-            ));
+            };
+            let cells = Pinning::ALL.map(cell).join(" | ");
+            out.push_str(&format!("| {} / {} | {cells} |\n", name(&a), name(&b)));
         }
-        format!(
-            "## 4. Round trips\n\nOne `u64` to a partner and back: {} round trips per variant \
-             and pinning in interleaved rounds (hdrhistogram). The `process-pipe` partner is \
-             `report --partner echo` copying its stdin to its stdout (for `process-socket`, \
-             one Unix socket as both); the `process-shm` partner spins on atomics in shared \
-             memory. Pinned: this thread and the partner on one CPU; split: this thread on \
-             one CPU, the partner on the other.\n\n{}{ratios}",
-            rows.first().map_or(0, |r| r.count),
-            table(rows)
-        )
+        out
     }
 
     fn partner(role: &str, _args: &[String]) -> Option<anyhow::Result<()>> {
-        // Unbuffered: duplicates of descriptors 0 and 1 as files.
-        let stdio = || -> io::Result<(File, File)> {
-            let stdin = io::stdin().as_fd().try_clone_to_owned()?;
-            Ok((
-                stdin.into(),
-                io::stdout().as_fd().try_clone_to_owned()?.into(),
-            ))
-        };
         match role {
-            "echo" => Some(
-                stdio()
-                    .and_then(|(input, output)| echo(input, output))
-                    .map(drop)
-                    .context("echoing stdin to stdout"),
-            ),
+            "echo" => Some(echo_stdio().context("echoing stdin to stdout")),
             "shm-echo" => Some(shm_echo().context("the shared-memory echo")),
             _ => None,
         }
@@ -430,25 +372,15 @@ mod tests {
     fn every_variant_but_shared_memory_echoes_through_cat() {
         let mut ctx = Ctx::quick(None);
         ctx.flags.rounds = Some(2);
-        let variants = [
-            "crossbeam",
-            "std-mpsc",
-            "thread-pipe",
-            "process-pipe",
-            "process-socket",
-        ];
-        ctx.flags.variants = variants.map(String::from).to_vec();
+        let variants = "crossbeam,std-mpsc,thread-pipe,process-pipe,process-socket";
+        ctx.flags.variants = variants.split(',').map(String::from).collect();
         let rows = measure(&ctx, &EchoProgram::cat()).expect("measuring");
         assert_eq!(rows.len(), 3 * 5);
         assert!(rows
             .iter()
             .all(|r| r.count == 10_000 && r.p50_ns <= r.p99_ns));
-        let summary = RoundTrip::summary(&rows);
-        assert!(
-            summary.contains("| process-pipe / crossbeam | "),
-            "{summary}"
-        );
-        let error = Partner::start(Variant::ProcessShm, &EchoProgram::cat()).err();
-        assert!(error.is_some_and(|e| e.to_string().contains("shm-echo")));
+        assert!(RoundTrip::summary(&rows).contains("| process-pipe / crossbeam | "));
+        let shm = Partner::start(Variant::ProcessShm, &EchoProgram::cat());
+        assert!(shm.is_err_and(|e| e.to_string().contains("shm-echo")));
     }
 }

@@ -16,10 +16,12 @@
 
 use std::time::Duration;
 
+use clap::ValueEnum;
 use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
 use ptm_benches::experiments::channels::Kind;
+use ptm_benches::harness::name;
 
 /// Messages per iteration for the buffered kinds.
 const MESSAGES: u64 = 200_000;
@@ -34,20 +36,20 @@ fn channels(c: &mut Criterion) {
             .sample_size(10)
             .warm_up_time(Duration::from_millis(500))
             .measurement_time(Duration::from_secs(2));
-        for kind in Kind::ALL {
+        for &kind in Kind::value_variants() {
             let messages = if kind.is_slow() {
                 SLOW_MESSAGES
             } else {
                 MESSAGES
             };
             group.throughput(Throughput::Elements(messages));
-            group.bench_function(BenchmarkId::new(kind.name(), messages), |b| {
+            group.bench_function(BenchmarkId::new(name(&kind), messages), |b| {
                 b.iter_custom(|iters| {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
                         match kind.run(producers, messages) {
                             Ok(seconds) => total += Duration::from_secs_f64(seconds),
-                            Err(error) => panic!("{kind}: {error:#}"),
+                            Err(error) => panic!("{}: {error:#}", name(&kind)),
                         }
                     }
                     total

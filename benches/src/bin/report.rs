@@ -27,7 +27,7 @@
 //! | `isolation` | 8. the isolation ladder: task, thread, Wasm, process, container |
 //! | `sleepers` | 9. 1,000 to 100,000 sleepers: threads, tokio tasks, pool jobs |
 //!
-//! `--replot` also reads `roundtrip-*.csv` (round trips of another run) and
+//! `--replot` also reads `roundtrip_*.csv` (round trips of another run) and
 //! a `pool_like_for_like.csv` of per-design figures instead of measured
 //! batches (as the book's first one was copied from `benches/RESULTS.md`);
 //! it skips other CSV files.
@@ -37,9 +37,11 @@
 //! experiment that fails is reported and the others still run; the exit
 //! status is then non-zero.
 //!
-//! Hidden modes serve the experiments themselves: `--echo` copies stdin
-//! to stdout until end of file (the partner process of the round-trip
-//! experiment), and `--pool-invocation N` runs one invocation of the pool
+//! Hidden modes serve the experiments themselves: `--partner ROLE ARGS`
+//! plays an experiment's partner process (`--partner echo` copies stdin to
+//! stdout until end of file: the round trips' partner), `--child NAME
+//! --invocation N` runs one invocation of an experiment that runs in
+//! several processes, and `--pool-invocation N` runs one invocation of the pool
 //! experiment (`--like-for-like`: of the like-for-like comparison) and
 //! prints its rows as CSV lines (the pool experiments run in several
 //! processes, because this machine's speed changes from one process to the
@@ -60,7 +62,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use ptm_benches::experiments::{self, isolation, pool, roundtrip, scope, sleepers, Size};
+use ptm_benches::experiments::{self, isolation, pool, scope, sleepers, Size};
 use ptm_benches::harness::{Ctx, Entry, Flags};
 use ptm_benches::machine::{default_report_dir, load_average, now_utc, Machine};
 use ptm_benches::verdict::Check;
@@ -107,10 +109,6 @@ struct Args {
     partner: Vec<String>,
 
     // Not yet ported experiments' hidden modes.
-    #[arg(long, hide = true)]
-    echo: bool,
-    #[arg(long, hide = true)]
-    shm_echo: bool,
     #[arg(long, hide = true, value_name = "N")]
     pool_invocation: Option<usize>,
     #[arg(long, hide = true)]
@@ -192,13 +190,7 @@ fn replot(dir: &Path) -> anyhow::Result<()> {
 /// The not yet ported experiments' hidden modes; `None` if none was asked.
 fn legacy_mode(args: &Args, size: Size) -> Option<anyhow::Result<()>> {
     let print = |row: Vec<String>| ptm_benches::experiments::print_row(&row);
-    Some(if args.shm_echo {
-        roundtrip::shm_echo_stdin().context("the shared-memory echo partner")
-    } else if args.echo {
-        roundtrip::echo_stdio()
-            .context("echoing stdin to stdout")
-            .map(drop)
-    } else if let Some(invocation) = args.pool_invocation {
+    Some(if let Some(invocation) = args.pool_invocation {
         let config = if args.like_for_like {
             pool::Config::like_for_like(size)
         } else {

@@ -188,12 +188,12 @@ pub struct Program {
 }
 
 impl Program {
-    /// `report --echo` with stdin and stdout on `/dev/null`: it reads end
+    /// `report --partner echo` with stdin and stdout on `/dev/null`: it reads end
     /// of file at once and exits.
     fn exits_at_once(&self) -> Command {
         let mut command = Command::new(&self.path);
         command
-            .arg("--echo")
+            .args(["--partner", "echo"])
             .stdin(Stdio::null())
             .stdout(Stdio::null());
         command

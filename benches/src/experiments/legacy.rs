@@ -7,7 +7,7 @@ use std::process::Command;
 use anyhow::{bail, Context};
 use indicatif::ProgressBar;
 
-use super::{channels, isolation, latency, pool, processes, roundtrip, scope, sleepers, threads};
+use super::{isolation, pool, processes, scope, sleepers, threads};
 use super::{read_back, Outcome, Size};
 use crate::harness::{Ctx, Entry};
 use crate::verdict::Check;
@@ -21,12 +21,6 @@ pub enum Legacy {
     LikeForLike,
     /// 1. Scope and fork-join.
     Scope,
-    /// 2. Latency.
-    Latency,
-    /// 3. Channels.
-    Channels,
-    /// 4. Round trips.
-    Roundtrip,
     /// 5. Spawn.
     Spawn,
     /// 5. Curves.
@@ -86,16 +80,6 @@ impl Legacy {
                 };
                 Box::new(scope::run(&scope::Config::of(size), bar, Some(&child))?)
             }
-            Legacy::Latency => Box::new(latency::run(&latency::Config::of(size), bar)?),
-            Legacy::Channels => Box::new(channels::run(&channels::Config::of(size), bar)?),
-            Legacy::Roundtrip => {
-                let echo = roundtrip::EchoProgram {
-                    program: exe.clone(),
-                    args: vec!["--echo".into()],
-                    shm_args: Some(vec!["--shm-echo".into()]),
-                };
-                Box::new(roundtrip::run(&roundtrip::Config::of(size, echo), bar)?)
-            }
             Legacy::Spawn => Box::new(threads::run_spawn(&threads::SpawnConfig::of(size), bar)?),
             Legacy::Curves => Box::new(threads::run_curves(&threads::CurvesConfig::of(size), bar)?),
             Legacy::Processes => Box::new(processes::run(&processes::Config::of(size), bar)?),
@@ -123,9 +107,6 @@ impl Entry for Legacy {
             Legacy::Pool => "pool",
             Legacy::LikeForLike => "like-for-like",
             Legacy::Scope => "scope",
-            Legacy::Latency => "latency",
-            Legacy::Channels => "channels",
-            Legacy::Roundtrip => "roundtrip",
             Legacy::Spawn => "spawn",
             Legacy::Curves => "curves",
             Legacy::Processes => "processes",
@@ -139,9 +120,6 @@ impl Entry for Legacy {
             Legacy::Pool => "pool_dispatch",
             Legacy::LikeForLike => "pool_like_for_like",
             Legacy::Scope => "pool_scope",
-            Legacy::Latency => "pool_latency",
-            Legacy::Channels => "channels",
-            Legacy::Roundtrip => "roundtrip",
             Legacy::Spawn => "thread_spawn",
             Legacy::Curves => "thread_curves",
             Legacy::Processes => "processes",
@@ -155,9 +133,6 @@ impl Entry for Legacy {
             Legacy::Pool => "pool dispatch",
             Legacy::LikeForLike => "pool like for like",
             Legacy::Scope => "scope, fork-join",
-            Legacy::Latency => "pool latency",
-            Legacy::Channels => "channels",
-            Legacy::Roundtrip => "round trips",
             Legacy::Spawn => "thread spawn",
             Legacy::Curves => "thread curves",
             Legacy::Processes => "processes",

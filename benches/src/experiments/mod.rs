@@ -59,9 +59,9 @@ pub fn all() -> Vec<&'static dyn Entry> {
         &Legacy::Pool,
         &Legacy::LikeForLike,
         &Legacy::Scope,
-        &Legacy::Latency,
-        &Legacy::Channels,
-        &Legacy::Roundtrip,
+        entry::<latency::Latency>(),
+        entry::<channels::Channels>(),
+        entry::<roundtrip::RoundTrip>(),
         &Legacy::Spawn,
         &Legacy::Curves,
         &Legacy::Processes,
@@ -231,10 +231,8 @@ pub fn print_row(fields: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The outcome whose CSV file stem is `stem` (`pool_dispatch`,
-/// `roundtrip`, ...; a stem that starts with `roundtrip` is a round-trip
-/// table), read back from `table`; `None` if no experiment writes such a
-/// file.
+/// The outcome whose CSV file stem is `stem` (`pool_dispatch`, ...), read
+/// back from `table`; `None` if no experiment writes such a file.
 ///
 /// # Errors
 ///
@@ -245,29 +243,25 @@ pub fn read_back(stem: &str, table: &Table) -> anyhow::Result<Option<Box<dyn Out
             "pool_dispatch" => Box::new(pool::PoolOutcome::from_table(table)?),
             "pool_like_for_like" => Box::new(pool::LikeForLike::from_table(table)?),
             "pool_scope" => Box::new(scope::ScopeOutcome::from_table(table)?),
-            "pool_latency" => Box::new(latency::LatencyOutcome::from_table(table)?),
-            "channels" => Box::new(channels::ChannelsOutcome::from_table(table)?),
             "thread_spawn" => Box::new(threads::SpawnOutcome::from_table(table)?),
             "thread_curves" => Box::new(threads::CurvesOutcome::from_table(table)?),
             "processes" => Box::new(processes::ProcessesOutcome::from_table(table)?),
             "isolation" => Box::new(isolation::IsolationOutcome::from_table(table)?),
             "sleepers" => Box::new(sleepers::SleepersOutcome::from_table(table)?),
-            _ => Box::new(roundtrip::RoundTripOutcome::from_table(table)?),
+            _ => anyhow::bail!("no experiment writes {stem}.csv"),
         })
     };
     let known = [
         "pool_dispatch",
         "pool_like_for_like",
         "pool_scope",
-        "pool_latency",
-        "channels",
         "thread_spawn",
         "thread_curves",
         "processes",
         "isolation",
         "sleepers",
     ];
-    if known.contains(&stem) || stem.starts_with("roundtrip") {
+    if known.contains(&stem) {
         read()
             .map(Some)
             .with_context(|| format!("reading {stem}.csv back"))

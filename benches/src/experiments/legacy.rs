@@ -7,7 +7,7 @@ use std::process::Command;
 use anyhow::{bail, Context};
 use indicatif::ProgressBar;
 
-use super::{channels, isolation, latency, pool, processes, roundtrip, scope, sleepers, threads};
+use super::{channels, isolation, latency, pool, processes, roundtrip, scope, sleepers};
 use super::{read_back, Outcome, Size};
 use crate::harness::{Ctx, Entry};
 use crate::verdict::Check;
@@ -27,10 +27,6 @@ pub enum Legacy {
     Channels,
     /// 4. Round trips.
     Roundtrip,
-    /// 5. Spawn.
-    Spawn,
-    /// 5. Curves.
-    Curves,
     /// 6. Processes.
     Processes,
     /// 8. Isolation.
@@ -96,8 +92,6 @@ impl Legacy {
                 };
                 Box::new(roundtrip::run(&roundtrip::Config::of(size, echo), bar)?)
             }
-            Legacy::Spawn => Box::new(threads::run_spawn(&threads::SpawnConfig::of(size), bar)?),
-            Legacy::Curves => Box::new(threads::run_curves(&threads::CurvesConfig::of(size), bar)?),
             Legacy::Processes => Box::new(processes::run(&processes::Config::of(size), bar)?),
             Legacy::Isolation => {
                 let program = isolation::Program { path: exe.clone() };
@@ -126,8 +120,6 @@ impl Entry for Legacy {
             Legacy::Latency => "latency",
             Legacy::Channels => "channels",
             Legacy::Roundtrip => "roundtrip",
-            Legacy::Spawn => "spawn",
-            Legacy::Curves => "curves",
             Legacy::Processes => "processes",
             Legacy::Isolation => "isolation",
             Legacy::Sleepers => "sleepers",
@@ -142,8 +134,6 @@ impl Entry for Legacy {
             Legacy::Latency => "pool_latency",
             Legacy::Channels => "channels",
             Legacy::Roundtrip => "roundtrip",
-            Legacy::Spawn => "thread_spawn",
-            Legacy::Curves => "thread_curves",
             Legacy::Processes => "processes",
             Legacy::Isolation => "isolation",
             Legacy::Sleepers => "sleepers",
@@ -158,8 +148,6 @@ impl Entry for Legacy {
             Legacy::Latency => "pool latency",
             Legacy::Channels => "channels",
             Legacy::Roundtrip => "round trips",
-            Legacy::Spawn => "thread spawn",
-            Legacy::Curves => "thread curves",
             Legacy::Processes => "processes",
             Legacy::Isolation => "isolation ladder",
             Legacy::Sleepers => "sleepers",

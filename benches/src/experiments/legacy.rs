@@ -7,7 +7,7 @@ use std::process::Command;
 use anyhow::{bail, Context};
 use indicatif::ProgressBar;
 
-use super::{channels, isolation, latency, pool, processes, roundtrip, scope, sleepers};
+use super::{channels, isolation, latency, pool, roundtrip, scope, sleepers};
 use super::{read_back, Outcome, Size};
 use crate::harness::{Ctx, Entry};
 use crate::verdict::Check;
@@ -27,8 +27,6 @@ pub enum Legacy {
     Channels,
     /// 4. Round trips.
     Roundtrip,
-    /// 6. Processes.
-    Processes,
     /// 8. Isolation.
     Isolation,
     /// 9. Sleepers.
@@ -92,7 +90,6 @@ impl Legacy {
                 };
                 Box::new(roundtrip::run(&roundtrip::Config::of(size, echo), bar)?)
             }
-            Legacy::Processes => Box::new(processes::run(&processes::Config::of(size), bar)?),
             Legacy::Isolation => {
                 let program = isolation::Program { path: exe.clone() };
                 Box::new(isolation::run(
@@ -120,7 +117,6 @@ impl Entry for Legacy {
             Legacy::Latency => "latency",
             Legacy::Channels => "channels",
             Legacy::Roundtrip => "roundtrip",
-            Legacy::Processes => "processes",
             Legacy::Isolation => "isolation",
             Legacy::Sleepers => "sleepers",
         }
@@ -134,7 +130,6 @@ impl Entry for Legacy {
             Legacy::Latency => "pool_latency",
             Legacy::Channels => "channels",
             Legacy::Roundtrip => "roundtrip",
-            Legacy::Processes => "processes",
             Legacy::Isolation => "isolation",
             Legacy::Sleepers => "sleepers",
         }
@@ -148,7 +143,6 @@ impl Entry for Legacy {
             Legacy::Latency => "pool latency",
             Legacy::Channels => "channels",
             Legacy::Roundtrip => "round trips",
-            Legacy::Processes => "processes",
             Legacy::Isolation => "isolation ladder",
             Legacy::Sleepers => "sleepers",
         }

@@ -7,7 +7,7 @@ use std::process::Command;
 use anyhow::{bail, Context};
 use indicatif::ProgressBar;
 
-use super::{isolation, pool, processes, scope, sleepers, threads};
+use super::{isolation, pool, scope, sleepers};
 use super::{read_back, Outcome, Size};
 use crate::harness::{Ctx, Entry};
 use crate::verdict::Check;
@@ -21,12 +21,6 @@ pub enum Legacy {
     LikeForLike,
     /// 1. Scope and fork-join.
     Scope,
-    /// 5. Spawn.
-    Spawn,
-    /// 5. Curves.
-    Curves,
-    /// 6. Processes.
-    Processes,
     /// 8. Isolation.
     Isolation,
     /// 9. Sleepers.
@@ -80,9 +74,6 @@ impl Legacy {
                 };
                 Box::new(scope::run(&scope::Config::of(size), bar, Some(&child))?)
             }
-            Legacy::Spawn => Box::new(threads::run_spawn(&threads::SpawnConfig::of(size), bar)?),
-            Legacy::Curves => Box::new(threads::run_curves(&threads::CurvesConfig::of(size), bar)?),
-            Legacy::Processes => Box::new(processes::run(&processes::Config::of(size), bar)?),
             Legacy::Isolation => {
                 let program = isolation::Program { path: exe.clone() };
                 Box::new(isolation::run(
@@ -107,9 +98,6 @@ impl Entry for Legacy {
             Legacy::Pool => "pool",
             Legacy::LikeForLike => "like-for-like",
             Legacy::Scope => "scope",
-            Legacy::Spawn => "spawn",
-            Legacy::Curves => "curves",
-            Legacy::Processes => "processes",
             Legacy::Isolation => "isolation",
             Legacy::Sleepers => "sleepers",
         }
@@ -120,9 +108,6 @@ impl Entry for Legacy {
             Legacy::Pool => "pool_dispatch",
             Legacy::LikeForLike => "pool_like_for_like",
             Legacy::Scope => "pool_scope",
-            Legacy::Spawn => "thread_spawn",
-            Legacy::Curves => "thread_curves",
-            Legacy::Processes => "processes",
             Legacy::Isolation => "isolation",
             Legacy::Sleepers => "sleepers",
         }
@@ -133,9 +118,6 @@ impl Entry for Legacy {
             Legacy::Pool => "pool dispatch",
             Legacy::LikeForLike => "pool like for like",
             Legacy::Scope => "scope, fork-join",
-            Legacy::Spawn => "thread spawn",
-            Legacy::Curves => "thread curves",
-            Legacy::Processes => "processes",
             Legacy::Isolation => "isolation ladder",
             Legacy::Sleepers => "sleepers",
         }

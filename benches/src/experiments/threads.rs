@@ -1,298 +1,124 @@
-//! Comparison 5: what threads cost.
-//!
-//! - [`run_spawn`]: starting and joining one thread, one at a time:
-//!   `thread::spawn(..).join()` and `thread::scope` with one spawned
-//!   thread, unpinned and pinned to one CPU (interleaved).
-//! - [`run_curves`]: the cost of n threads: start `n` threads at once,
-//!   each of which sleeps 20 ms (`sleep`), spins on `yield_now` until
-//!   20 ms have passed (`spin`), or burns 20 ms of its own CPU time, read
-//!   with `clock_gettime(CLOCK_THREAD_CPUTIME_ID)` (`cpu`); join them all
-//!   and time the whole. n takes [`CurvesConfig::counts`] values up to 500
-//!   (full) or 100 (quick), each several times, and the curves are plotted
-//!   with the CPU count marked:
-//!   up to it, `cpu` stays at 20 ms; beyond it, it grows like
-//!   20 ms x n / CPUs.
+//! What threads cost (section 5). `Spawn` (`spawn`): one empty thread at a
+//! time through `thread::spawn(..).join()` and `thread::scope`, 10,000 per
+//! round (quick: 1,000), 5 rounds (quick: 3), unpinned and pinned, rotated.
+//! `Curves` (`curves`): n threads at once (n up to 500; quick: 100) that
+//! sleep, spin on `yield_now` or burn their own CPU time for 20 ms, timed
+//! to the last join; 3 sweeps (quick: 1), the workloads rotated at every n.
+//! `report --only spawn,curves --rounds 3`
 
-use std::fmt;
-use std::hint::black_box;
-use std::path::Path;
-use std::thread;
-use std::time::{Duration, Instant};
-
-use anyhow::{anyhow, Context};
-use indicatif::ProgressBar;
-use nix::time::{clock_gettime, ClockId};
-
-use super::{distinct, expect_header, field, named, rotated, secs, Outcome, Size};
-use crate::csv::Table;
+use crate::harness::{distinct, interleave, median_table, name, Ctx, Experiment};
 use crate::pin::Pinning;
-use crate::plot::{lines, rows, Line, Mark, Marker, Panel, Rows, Scale, Series};
-use crate::stats::{median, summarize};
+use crate::plot::{self, Line, Mark, Marker, Panel, Rows, Scale, Series};
+use crate::stats::median;
+use anyhow::{anyhow, Context};
+use nix::time::{clock_gettime, ClockId};
+use serde::{Deserialize, Serialize};
+use std::{hint::black_box, path::Path, thread, time::Duration, time::Instant};
+use SpawnVariant::{ScopeOne, SpawnJoin};
+use Workload::{Cpu, Sleep, Spin};
 
 /// A way of starting and finishing one thread.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
 pub enum SpawnVariant {
-    /// `thread::spawn(|| {}).join()`.
+    /// thread::spawn(|| {}).join().
+    #[value(name = "spawn+join")]
+    #[serde(rename = "spawn+join")]
     SpawnJoin,
-    /// `thread::scope(|s| { s.spawn(|| {}); })`.
+    /// thread::scope(|s| { s.spawn(|| {}); }).
+    #[value(name = "scope(1 thread)")]
+    #[serde(rename = "scope(1 thread)")]
     ScopeOne,
 }
 
 impl SpawnVariant {
-    /// Both, in table order.
-    pub const ALL: [SpawnVariant; 2] = [SpawnVariant::SpawnJoin, SpawnVariant::ScopeOne];
-
-    /// Its name in tables and CSV.
-    pub fn name(self) -> &'static str {
-        match self {
-            SpawnVariant::SpawnJoin => "spawn+join",
-            SpawnVariant::ScopeOne => "scope(1 thread)",
-        }
-    }
-
-    /// Its name written out, for plots.
-    pub fn label(self) -> &'static str {
-        match self {
-            SpawnVariant::SpawnJoin => "thread::spawn, then join",
-            SpawnVariant::ScopeOne => "thread::scope with one thread",
-        }
-    }
-
-    /// Starts and finishes `ops` threads, one at a time.
+    /// Starts and finishes `ops` empty threads, one at a time.
     ///
     /// # Errors
     ///
     /// If a thread cannot be started or panics.
     pub fn run(self, ops: usize) -> anyhow::Result<()> {
         for _ in 0..ops {
+            let builder = thread::Builder::new();
             match self {
-                SpawnVariant::SpawnJoin => thread::Builder::new()
-                    .spawn(|| {})
-                    .context("spawning a thread")?
-                    .join()
-                    .map_err(|_| anyhow!("an empty thread panicked"))?,
-                SpawnVariant::ScopeOne => thread::scope(|s| {
-                    thread::Builder::new()
-                        .spawn_scoped(s, || {})
-                        .map(drop)
-                        .context("spawning a scoped thread")
-                })?,
+                SpawnJoin => {
+                    let thread = builder.spawn(|| {}).context("spawning a thread")?;
+                    thread.join().map_err(|_| anyhow!("a thread panicked"))?;
+                }
+                ScopeOne => thread::scope(|s| builder.spawn_scoped(s, || {}).map(drop))?,
             }
         }
         Ok(())
     }
 }
 
-impl fmt::Display for SpawnVariant {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.name())
-    }
-}
-
-/// Sizes of the spawn-cost part.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SpawnConfig {
-    /// Threads started per (variant, pinning) and round.
-    pub ops: usize,
-    /// Rounds.
-    pub rounds: usize,
-}
-
-impl SpawnConfig {
-    /// 10,000 threads per round, 5 rounds.
-    pub fn full() -> SpawnConfig {
-        SpawnConfig {
-            ops: 10_000,
-            rounds: 5,
-        }
-    }
-
-    /// 1,000 threads per round, 3 rounds.
-    pub fn quick() -> SpawnConfig {
-        SpawnConfig {
-            ops: 1_000,
-            rounds: 3,
-        }
-    }
-
-    /// [`full`](Self::full) or [`quick`](Self::quick).
-    pub fn of(size: Size) -> SpawnConfig {
-        match size {
-            Size::Full => SpawnConfig::full(),
-            Size::Quick => SpawnConfig::quick(),
-        }
-    }
-}
-
 /// One timed round of one (variant, pinning).
-#[derive(Debug, Clone, PartialEq)]
-pub struct SpawnRow {
-    /// The variant.
-    pub variant: SpawnVariant,
-    /// Unpinned or pinned.
-    pub pinning: Pinning,
-    /// The round.
-    pub round: usize,
-    /// Place in the round's order.
-    pub position: usize,
-    /// Threads started.
-    pub ops: usize,
-    /// Elapsed seconds.
-    pub seconds: f64,
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct SpawnRow {
+    variant: SpawnVariant,
+    pinning: Pinning,
+    round: usize,
+    position: usize,
+    threads: usize,
+    seconds: f64,
+    us_per_thread: f64,
 }
 
-impl SpawnRow {
-    /// Microseconds per thread.
-    pub fn micros(&self) -> f64 {
-        self.seconds * 1e6 / self.ops as f64
-    }
+pub(crate) struct Spawn;
+
+fn spawn_micros(rows: &[SpawnRow], v: SpawnVariant, p: Pinning) -> Vec<f64> {
+    let of = rows.iter().filter(|r| r.variant == v && r.pinning == p);
+    of.map(|r| r.us_per_thread).collect()
 }
 
-/// Measures both variants, unpinned and pinned, interleaved.
-///
-/// # Errors
-///
-/// If pinning fails or a thread cannot be started.
-pub fn run_spawn(config: &SpawnConfig, bar: &ProgressBar) -> anyhow::Result<SpawnOutcome> {
-    let subjects: Vec<(SpawnVariant, Pinning)> = Pinning::BOTH
-        .into_iter()
-        .flat_map(|p| SpawnVariant::ALL.into_iter().map(move |v| (v, p)))
-        .collect();
-    bar.set_length((subjects.len() * (config.rounds + 1)) as u64);
-    for &(variant, pinning) in &subjects {
-        let _guard = pinning.apply()?;
-        variant.run((config.ops / 10).max(1))?;
-        bar.inc(1);
-    }
-    let mut rows = Vec::new();
-    for round in 0..config.rounds {
-        for position in 0..subjects.len() {
-            let (variant, pinning) = subjects[rotated(round, position, subjects.len())];
-            bar.set_message(format!("{variant} {pinning}"));
+impl Experiment for Spawn {
+    const NAME: &'static str = "spawn";
+    const STEM: &'static str = "thread_spawn";
+    const LABEL: &'static str = "thread spawn";
+    type Row = SpawnRow;
+
+    fn run(ctx: &Ctx) -> anyhow::Result<Vec<SpawnRow>> {
+        let variants = ctx.variants(&[SpawnJoin, ScopeOne])?;
+        let pairs = |p| variants.iter().map(move |&v| (v, p));
+        let subjects: Vec<_> = Pinning::BOTH.into_iter().flat_map(pairs).collect();
+        let threads = ctx.pick(10_000, 1_000);
+        for &(variant, pinning) in &subjects {
+            let _guard = pinning.apply()?;
+            variant.run(threads / 10)?;
+        }
+        let measure = |(variant, pinning): (SpawnVariant, Pinning), round, position| {
+            ctx.bar.set_message(format!("{} {pinning}", name(&variant)));
             let _guard = pinning.apply()?;
             let start = Instant::now();
-            variant.run(config.ops)?;
-            rows.push(SpawnRow {
+            variant.run(threads)?;
+            let seconds = start.elapsed().as_secs_f64();
+            Ok(SpawnRow {
                 variant,
                 pinning,
                 round,
                 position,
-                ops: config.ops,
-                seconds: start.elapsed().as_secs_f64(),
-            });
-            bar.inc(1);
-        }
-    }
-    Ok(SpawnOutcome {
-        config: config.clone(),
-        rows,
-    })
-}
-
-/// Every round of the spawn-cost part.
-#[derive(Debug, Clone)]
-pub struct SpawnOutcome {
-    /// The sizes it ran with.
-    pub config: SpawnConfig,
-    /// Every timed round.
-    pub rows: Vec<SpawnRow>,
-}
-
-impl SpawnOutcome {
-    /// The CSV columns.
-    pub const HEADER: [&'static str; 7] = [
-        "variant",
-        "pinning",
-        "round",
-        "position",
-        "threads",
-        "seconds",
-        "us_per_thread",
-    ];
-
-    /// Reads the rows of a CSV written from [`table`](Outcome::table)
-    /// back; the sizes are taken from the rows.
-    ///
-    /// # Errors
-    ///
-    /// If `table` is not such a CSV.
-    pub fn from_table(table: &Table) -> anyhow::Result<SpawnOutcome> {
-        let header = &SpawnOutcome::HEADER;
-        expect_header(table, header)?;
-        let rows = table
-            .rows()
-            .iter()
-            .map(|f| {
-                Ok(SpawnRow {
-                    variant: named(&SpawnVariant::ALL, SpawnVariant::name, &f[0])?,
-                    pinning: Pinning::from_name(&f[1])
-                        .ok_or_else(|| anyhow!("pinning {:?}", f[1]))?,
-                    round: field(f, 2, header)?,
-                    position: field(f, 3, header)?,
-                    ops: field(f, 4, header)?,
-                    seconds: field(f, 5, header)?,
-                })
+                threads,
+                seconds,
+                us_per_thread: (seconds * 1e9 / threads as f64).round() / 1e3,
             })
-            .collect::<anyhow::Result<Vec<SpawnRow>>>()?;
-        let config = SpawnConfig {
-            ops: rows.first().map_or(0, |r| r.ops),
-            rounds: rows.iter().map(|r| r.round + 1).max().unwrap_or(0),
         };
-        Ok(SpawnOutcome { config, rows })
+        interleave(&ctx.bar, &subjects, ctx.rounds(5, 3), measure)
     }
 
-    /// The median microseconds per thread of `variant` under `pinning`.
-    pub fn median_micros(&self, variant: SpawnVariant, pinning: Pinning) -> Option<f64> {
-        median(self.micros(variant, pinning))
-    }
-
-    fn micros(&self, variant: SpawnVariant, pinning: Pinning) -> Vec<f64> {
-        self.rows
-            .iter()
-            .filter(|r| r.variant == variant && r.pinning == pinning)
-            .map(SpawnRow::micros)
-            .collect()
-    }
-}
-
-impl Outcome for SpawnOutcome {
-    fn name(&self) -> &'static str {
-        "thread_spawn"
-    }
-
-    fn table(&self) -> Table {
-        let mut table = Table::new(SpawnOutcome::HEADER);
-        for r in &self.rows {
-            table.push([
-                r.variant.name().to_owned(),
-                r.pinning.name().to_owned(),
-                r.round.to_string(),
-                r.position.to_string(),
-                r.ops.to_string(),
-                secs(r.seconds),
-                format!("{:.3}", r.micros()),
-            ]);
-        }
-        table
-    }
-
-    fn plot(&self, path: &Path) -> anyhow::Result<()> {
+    fn plot(rows: &[SpawnRow], path: &Path) -> anyhow::Result<()> {
+        let variants = distinct(rows.iter().map(|r| r.variant));
+        let series = |p: Pinning| {
+            let values = variants.iter().map(|&v| median(spawn_micros(rows, v, p)));
+            let (name, values) = (p.describe().to_owned(), values.collect());
+            Series { name, values }
+        };
+        let label = |v: &SpawnVariant| match v {
+            SpawnJoin => "thread::spawn, then join".to_owned(),
+            ScopeOne => "thread::scope with one thread".to_owned(),
+        };
         let panel = Panel {
             title: String::new(),
-            rows: SpawnVariant::ALL
-                .iter()
-                .map(|v| v.label().to_owned())
-                .collect(),
-            series: Pinning::BOTH
-                .into_iter()
-                .map(|p| Series {
-                    name: p.describe().to_owned(),
-                    values: SpawnVariant::ALL
-                        .iter()
-                        .map(|&v| self.median_micros(v, p))
-                        .collect(),
-                })
-                .collect(),
+            rows: variants.iter().map(label).collect(),
+            series: Pinning::BOTH.map(series).to_vec(),
         };
         let chart = Rows {
             title: "Threads: start and finish one empty thread",
@@ -301,402 +127,170 @@ impl Outcome for SpawnOutcome {
             mark: Mark::Bar,
             value: |us| format!("{us:.1} µs"),
         };
-        rows(path, &chart, &[panel])
+        plot::rows(path, &chart, &[panel])
     }
 
-    fn summary(&self) -> String {
-        let mut out = format!(
-            "## 5a. Thread spawn + join\n\nAn empty thread started and finished, one at a time: \
-             {} per round, {} rounds in rotated order. Microseconds per thread: median (min .. \
-             max).\n\n| variant | pinning | µs per thread | range |\n|---|---|---:|---:|\n",
-            self.config.ops, self.config.rounds
-        );
-        for pinning in Pinning::BOTH {
-            for variant in SpawnVariant::ALL {
-                if let Some(s) = summarize(self.micros(variant, pinning)) {
-                    out.push_str(&format!(
-                        "| {variant} | {pinning} | {:.1} | {:.1} .. {:.1} |\n",
-                        s.median, s.min, s.max
-                    ));
-                }
-            }
-        }
-        out
+    fn summary(rows: &[SpawnRow]) -> String {
+        let threads = rows.first().map_or(0, |r| r.threads);
+        let rounds = distinct(rows.iter().map(|r| r.round)).len();
+        let line = |(v, p)| (format!("{}, {p}", name(&v)), spawn_micros(rows, v, p));
+        let lines = distinct(rows.iter().map(|r| (r.variant, r.pinning))).into_iter();
+        let us = |us: f64| format!("{us:.1}");
+        let table = median_table("variant, pinning", "µs per thread", lines.map(line), us);
+        format!(
+            "## 5a. Thread spawn + join\n\nOne empty thread at a time, {threads} per round, \
+             {rounds} rounds in rotated order.\n\n{table}"
+        )
     }
 }
 
-/// What each of the `n` threads does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Workload {
-    /// `thread::sleep(20 ms)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Workload {
     Sleep,
-    /// `while start.elapsed() < 20 ms { yield_now() }`.
     Spin,
-    /// Computes until it has used 20 ms of its own CPU time.
     Cpu,
 }
 
-impl Workload {
-    /// All three, in table order.
-    pub const ALL: [Workload; 3] = [Workload::Sleep, Workload::Spin, Workload::Cpu];
+/// What each thread sleeps, spins or burns, in ms.
+const MS: u64 = 20;
+const LENGTH: Duration = Duration::from_millis(MS);
 
-    /// Its name in tables, CSV and plots.
-    pub fn name(self) -> &'static str {
-        match self {
-            Workload::Sleep => "sleep",
-            Workload::Spin => "spin",
-            Workload::Cpu => "cpu",
-        }
-    }
-
-    /// Does the work once, for `length`, on the calling thread.
-    ///
-    /// # Errors
-    ///
-    /// If the thread's CPU clock cannot be read (`Cpu`).
-    pub fn work(self, length: Duration) -> anyhow::Result<()> {
-        match self {
-            Workload::Sleep => thread::sleep(length),
-            Workload::Spin => {
-                let start = Instant::now();
-                while start.elapsed() < length {
-                    thread::yield_now();
-                }
+fn start_and_join(workload: Workload, n: usize) -> anyhow::Result<f64> {
+    let work = move || {
+        let start = Instant::now();
+        while start.elapsed() < LENGTH {
+            match workload {
+                Sleep => thread::sleep(LENGTH.saturating_sub(start.elapsed())),
+                Spin => thread::yield_now(),
+                Cpu => return burn_cpu(LENGTH),
             }
-            Workload::Cpu => burn_cpu(length)?,
         }
         Ok(())
+    };
+    let start = Instant::now();
+    let spawned: Result<Vec<_>, _> = (0..n).map(|_| thread::Builder::new().spawn(work)).collect();
+    for handle in spawned.with_context(|| format!("starting {n} threads"))? {
+        handle.join().map_err(|_| anyhow!("a thread panicked"))??;
     }
-
-    /// Starts `n` threads doing the work, joins them all, and returns the
-    /// elapsed seconds.
-    ///
-    /// # Errors
-    ///
-    /// If a thread cannot be started, panics, or fails its work.
-    pub fn run(self, n: usize, length: Duration) -> anyhow::Result<f64> {
-        let start = Instant::now();
-        let handles = (0..n)
-            .map(|_| thread::Builder::new().spawn(move || self.work(length)))
-            .collect::<Result<Vec<_>, _>>()
-            .with_context(|| format!("starting {n} threads"))?;
-        for handle in handles {
-            handle
-                .join()
-                .map_err(|_| anyhow!("a {self} thread panicked"))??;
-        }
-        Ok(start.elapsed().as_secs_f64())
-    }
+    Ok(start.elapsed().as_secs_f64())
 }
 
-impl fmt::Display for Workload {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.name())
-    }
-}
-
-/// The calling thread's CPU time so far (`CLOCK_THREAD_CPUTIME_ID`).
-///
-/// # Errors
-///
-/// If the clock cannot be read.
-pub fn thread_cpu_time() -> anyhow::Result<Duration> {
-    let t = clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID)
-        .context("clock_gettime(CLOCK_THREAD_CPUTIME_ID)")?;
-    let secs = u64::try_from(t.tv_sec()).unwrap_or(0);
-    let nanos = u32::try_from(t.tv_nsec()).unwrap_or(0);
-    Ok(Duration::new(secs, nanos))
-}
-
-/// Computes until the calling thread has used `length` of CPU time (time
-/// spent waiting for a CPU does not count).
-///
-/// # Errors
-///
-/// If the thread's CPU clock cannot be read.
-pub fn burn_cpu(length: Duration) -> anyhow::Result<()> {
-    let start = thread_cpu_time()?;
+/// Computes until this thread has used `length` of its own CPU time.
+fn burn_cpu(length: Duration) -> anyhow::Result<()> {
+    let used = || clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).map(Duration::from);
+    let start = used()?;
     let mut x = 1u64;
-    while thread_cpu_time()?.saturating_sub(start) < length {
+    while used()?.saturating_sub(start) < length {
         for _ in 0..1000 {
-            x = black_box(
-                x.wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407),
-            );
+            x = black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1));
         }
     }
-    black_box(x);
     Ok(())
 }
 
-/// Sizes of the n-thread curves.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CurvesConfig {
-    /// The thread counts, increasing.
-    pub counts: Vec<usize>,
-    /// Repetitions of the whole sweep (medians are taken over them).
-    pub repetitions: usize,
-    /// What each thread sleeps, spins or burns (20 ms).
-    pub length: Duration,
+/// One timed batch of `threads` threads; `cpus`: `available_parallelism`.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct CurveRow {
+    workload: Workload,
+    threads: usize,
+    repetition: usize,
+    position: usize,
+    seconds: f64,
+    cpus: usize,
 }
 
-impl CurvesConfig {
-    /// n from 1 to 500 (25 values), 3 repetitions, 20 ms.
-    pub fn full() -> CurvesConfig {
-        CurvesConfig {
-            counts: vec![
-                1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64, 80, 100, 128, 160, 200,
-                256, 320, 400, 500,
-            ],
-            repetitions: 3,
-            length: Duration::from_millis(20),
-        }
-    }
+pub(crate) struct Curves;
 
-    /// n from 1 to 100 (14 values), 1 repetition, 20 ms.
-    pub fn quick() -> CurvesConfig {
-        CurvesConfig {
-            counts: vec![1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 80, 100],
-            repetitions: 1,
-            length: Duration::from_millis(20),
-        }
-    }
-
-    /// [`full`](Self::full) or [`quick`](Self::quick).
-    pub fn of(size: Size) -> CurvesConfig {
-        match size {
-            Size::Full => CurvesConfig::full(),
-            Size::Quick => CurvesConfig::quick(),
-        }
-    }
+/// The `cpu` curve if CPU time were shared perfectly, in ms.
+fn cpu_bound_ms(n: usize, cpus: usize) -> f64 {
+    MS as f64 * (n as f64 / cpus.max(1) as f64).max(1.0)
 }
 
-/// One timed batch of `n` threads.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CurveRow {
-    /// What the threads did.
-    pub workload: Workload,
-    /// How many threads.
-    pub n: usize,
-    /// The repetition, from 0.
-    pub repetition: usize,
-    /// Place among the three workloads at this n.
-    pub position: usize,
-    /// Seconds from the first spawn to the last join.
-    pub seconds: f64,
+fn median_ms(rows: &[CurveRow], workload: Workload, n: usize) -> Option<f64> {
+    let of = rows.iter().filter(|r| r.workload == workload);
+    median(of.filter(|r| r.threads == n).map(|r| r.seconds * 1e3))
 }
 
-/// Runs the sweep: for each repetition and each n, the three workloads in
-/// an order rotated by one place per (repetition, n).
-///
-/// # Errors
-///
-/// If threads cannot be started or their work fails.
-pub fn run_curves(config: &CurvesConfig, bar: &ProgressBar) -> anyhow::Result<CurvesOutcome> {
+fn sweep(ctx: &Ctx, counts: &[usize]) -> anyhow::Result<Vec<CurveRow>> {
+    let workloads = ctx.variants(&[Sleep, Spin, Cpu])?;
     let cpus = thread::available_parallelism().map_or(1, |n| n.get());
-    let steps = config.repetitions * config.counts.len() * Workload::ALL.len();
-    bar.set_length(steps as u64);
-    let mut rows = Vec::new();
-    for repetition in 0..config.repetitions {
-        for (i, &n) in config.counts.iter().enumerate() {
-            for position in 0..Workload::ALL.len() {
-                let workload = Workload::ALL[rotated(repetition + i, position, 3)];
-                bar.set_message(format!("n = {n}, {workload}"));
-                let seconds = workload.run(n, config.length)?;
-                rows.push(CurveRow {
-                    workload,
-                    n,
-                    repetition,
-                    position,
-                    seconds,
-                });
-                bar.inc(1);
-            }
-        }
-    }
-    Ok(CurvesOutcome {
-        config: config.clone(),
-        cpus,
-        rows,
+    let steps = ctx.rounds(3, 1) * counts.len();
+    interleave(&ctx.bar, &workloads, steps, |workload, step, position| {
+        let (repetition, threads) = (step / counts.len(), counts[step % counts.len()]);
+        ctx.bar.set_message(format!("{threads} threads"));
+        let seconds = start_and_join(workload, threads)?;
+        Ok(CurveRow {
+            workload,
+            threads,
+            repetition,
+            position,
+            seconds,
+            cpus,
+        })
     })
 }
 
-/// The sweep's rows.
-#[derive(Debug, Clone)]
-pub struct CurvesOutcome {
-    /// The sizes it ran with.
-    pub config: CurvesConfig,
-    /// CPUs available to the process (`available_parallelism`).
-    pub cpus: usize,
-    /// Every timed batch.
-    pub rows: Vec<CurveRow>,
-}
+impl Experiment for Curves {
+    const NAME: &'static str = "curves";
+    const STEM: &'static str = "thread_curves";
+    const LABEL: &'static str = "thread curves";
+    type Row = CurveRow;
 
-impl CurvesOutcome {
-    /// The CSV columns (`cpus`: the CPUs available to the run, the same on
-    /// every row).
-    pub const HEADER: [&'static str; 6] = [
-        "workload",
-        "threads",
-        "repetition",
-        "position",
-        "seconds",
-        "cpus",
-    ];
+    fn run(ctx: &Ctx) -> anyhow::Result<Vec<CurveRow>> {
+        let full = vec![
+            1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64, 80, 100, 128, 160, 200, 256,
+            320, 400, 500,
+        ];
+        let quick = vec![1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 80, 100];
+        sweep(ctx, &ctx.pick(full, quick))
+    }
 
-    /// Reads the rows of a CSV written from [`table`](Outcome::table)
-    /// back; the counts, repetitions and CPUs are taken from the rows, the
-    /// work per thread (not in the CSV) is [`CurvesConfig::full`]'s 20 ms.
-    ///
-    /// # Errors
-    ///
-    /// If `table` is not such a CSV.
-    pub fn from_table(table: &Table) -> anyhow::Result<CurvesOutcome> {
-        let header = &CurvesOutcome::HEADER;
-        expect_header(table, header)?;
-        let mut cpus = Vec::new();
-        let rows = table
-            .rows()
-            .iter()
-            .map(|f| {
-                cpus.push(field::<usize>(f, 5, header)?);
-                Ok(CurveRow {
-                    workload: named(&Workload::ALL, Workload::name, &f[0])?,
-                    n: field(f, 1, header)?,
-                    repetition: field(f, 2, header)?,
-                    position: field(f, 3, header)?,
-                    seconds: field(f, 4, header)?,
-                })
-            })
-            .collect::<anyhow::Result<Vec<CurveRow>>>()?;
-        let cpus = distinct(cpus);
-        anyhow::ensure!(cpus.len() == 1, "cpus {cpus:?}: one value expected");
-        let mut counts = distinct(rows.iter().map(|r| r.n));
-        counts.sort_unstable();
-        let config = CurvesConfig {
-            counts,
-            repetitions: rows.iter().map(|r| r.repetition + 1).max().unwrap_or(0),
-            ..CurvesConfig::full()
+    fn plot(rows: &[CurveRow], path: &Path) -> anyhow::Result<()> {
+        let counts = distinct(rows.iter().map(|r| r.threads));
+        let cpus = rows.first().map_or(1, |r| r.cpus);
+        let line = |name, reference, y: &dyn Fn(usize) -> Option<f64>| {
+            let points = counts.iter().filter_map(|&n| Some((n as f64, y(n)?)));
+            let points = points.collect();
+            Line {
+                name,
+                points,
+                reference,
+            }
         };
-        Ok(CurvesOutcome {
-            config,
-            cpus: cpus[0],
-            rows,
-        })
-    }
-
-    /// The median milliseconds of `workload` with `n` threads.
-    pub fn median_ms(&self, workload: Workload, n: usize) -> Option<f64> {
-        median(
-            self.rows
-                .iter()
-                .filter(|r| r.workload == workload && r.n == n)
-                .map(|r| r.seconds * 1e3)
-                .collect::<Vec<f64>>(),
-        )
-    }
-
-    /// The `cpu` curve if CPU time were perfectly shared and cost nothing
-    /// to share: n threads' work (`length` each) spread over the CPUs, and
-    /// never less than one `length`, in milliseconds:
-    /// `length x max(1, n / cpus)`.
-    pub fn cpu_bound_ms(&self, n: usize) -> f64 {
-        let share = n as f64 / self.cpus.max(1) as f64;
-        self.config.length.as_secs_f64() * 1e3 * share.max(1.0)
-    }
-}
-
-impl Outcome for CurvesOutcome {
-    fn name(&self) -> &'static str {
-        "thread_curves"
-    }
-
-    fn table(&self) -> Table {
-        let mut table = Table::new(CurvesOutcome::HEADER);
-        for r in &self.rows {
-            table.push([
-                r.workload.name().to_owned(),
-                r.n.to_string(),
-                r.repetition.to_string(),
-                r.position.to_string(),
-                secs(r.seconds),
-                self.cpus.to_string(),
-            ]);
-        }
-        table
-    }
-
-    fn plot(&self, path: &Path) -> anyhow::Result<()> {
-        let ms = self.config.length.as_millis();
-        let mut curves: Vec<Line> = Workload::ALL
-            .iter()
-            .map(|&w| Line {
-                name: match w {
-                    Workload::Sleep => format!("each thread sleeps {ms} ms"),
-                    Workload::Spin => format!("each spins on yield_now for {ms} ms"),
-                    Workload::Cpu => format!("each burns {ms} ms of CPU time"),
-                },
-                points: self
-                    .config
-                    .counts
-                    .iter()
-                    .filter_map(|&n| self.median_ms(w, n).map(|y| (n as f64, y)))
-                    .collect(),
-                reference: false,
-            })
+        let label = |w| match w {
+            Sleep => format!("each thread sleeps {MS} ms"),
+            Spin => format!("each spins on yield_now for {MS} ms"),
+            Cpu => format!("each burns {MS} ms of CPU time"),
+        };
+        let workloads = distinct(rows.iter().map(|r| r.workload)).into_iter();
+        let mut lines: Vec<Line> = workloads
+            .map(|w| line(label(w), false, &|n| median_ms(rows, w, n)))
             .collect();
-        curves.push(Line {
-            name: format!(
-                "perfect sharing of {} CPUs: {ms} ms x max(1, n / {})",
-                self.cpus, self.cpus
-            ),
-            points: self
-                .config
-                .counts
-                .iter()
-                .map(|&n| (n as f64, self.cpu_bound_ms(n)))
-                .collect(),
-            reference: true,
-        });
-        lines(
-            path,
-            "Time to start n threads at once and join them all",
-            (
-                "threads started at once (n)",
-                "milliseconds, start to last join",
-            ),
-            &curves,
-            &[Marker {
-                x: self.cpus as f64,
-                label: format!("{} CPUs", self.cpus),
-            }],
-        )
+        let sharing = format!("perfect sharing of {cpus} CPUs: {MS} ms x max(1, n / {cpus})");
+        lines.push(line(sharing, true, &|n| Some(cpu_bound_ms(n, cpus))));
+        let (x, label) = (cpus as f64, format!("{cpus} CPUs"));
+        let title = "Time to start n threads at once and join them all";
+        let x_axis = "threads started at once (n)";
+        let axes = (x_axis, "milliseconds, start to last join");
+        plot::lines(path, title, axes, &lines, &[Marker { x, label }])
     }
 
-    fn summary(&self) -> String {
+    fn summary(rows: &[CurveRow]) -> String {
+        let counts = distinct(rows.iter().map(|r| r.threads));
+        let cpus = rows.first().map_or(1, |r| r.cpus);
+        let repetitions = distinct(rows.iter().map(|r| r.repetition)).len();
         let mut out = format!(
-            "## 5b. The cost of n threads\n\nn threads started at once, \
-             each sleeping, spinning on `yield_now`, or burning {} ms of its own CPU time; \
-             milliseconds from the first spawn to the last join, median of {} repetitions. \
-             {} CPUs; `cpu bound` is {} ms x max(1, n / CPUs), perfect sharing of the CPUs.\n\n\
-             | n | sleep | spin | cpu | cpu bound |\n|---:|---:|---:|---:|---:|\n",
-            self.config.length.as_millis(),
-            self.config.repetitions,
-            self.cpus,
-            self.config.length.as_millis()
+            "## 5b. The cost of n threads\n\nn threads started at once, each sleeping, \
+             spinning on `yield_now` or burning {MS} ms of CPU time; ms to the last join, \
+             median of {repetitions} repetitions; {cpus} CPUs; `cpu bound`: {MS} ms x max(1, \
+             n / CPUs).\n\n| n | sleep | spin | cpu | cpu bound |\n|---:|---:|---:|---:|---:|\n"
         );
-        let cell = |w, n| {
-            self.median_ms(w, n)
-                .map_or("-".to_owned(), |v| format!("{v:.1}"))
-        };
-        for &n in &self.config.counts {
-            out.push_str(&format!(
-                "| {n} | {} | {} | {} | {:.0} |\n",
-                cell(Workload::Sleep, n),
-                cell(Workload::Spin, n),
-                cell(Workload::Cpu, n),
-                self.cpu_bound_ms(n)
-            ));
+        for n in counts {
+            let cell = |w| median_ms(rows, w, n).map_or("-".into(), |v| format!("{v:.1}"));
+            let cells = [Sleep, Spin, Cpu].map(cell);
+            let bound = cpu_bound_ms(n, cpus);
+            out.push_str(&format!("| {n} | {} | {bound:.0} |\n", cells.join(" | ")));
         }
         out
     }
@@ -704,74 +298,21 @@ impl Outcome for CurvesOutcome {
 
 #[cfg(test)]
 mod tests {
-    use super::{
-        burn_cpu, run_curves, run_spawn, thread_cpu_time, CurvesConfig, CurvesOutcome, SpawnConfig,
-        SpawnOutcome, SpawnVariant, Workload,
-    };
-    use crate::experiments::Outcome;
-    use crate::pin::Pinning;
-    use indicatif::ProgressBar;
-    use std::time::Duration;
+    use super::{cpu_bound_ms, sweep, Curves, Experiment, Spawn, Spin};
 
     #[test]
-    fn burning_uses_cpu_time() {
-        let before = thread_cpu_time().expect("clock");
-        burn_cpu(Duration::from_millis(5)).expect("burning");
-        let used = thread_cpu_time().expect("clock") - before;
-        assert!(used >= Duration::from_millis(5), "{used:?}");
-    }
-
-    #[test]
-    fn a_tiny_spawn_run() {
-        let outcome = std::thread::spawn(|| {
-            run_spawn(&SpawnConfig { ops: 5, rounds: 2 }, &ProgressBar::hidden())
-        })
-        .join()
-        .expect("the measuring thread")
-        .expect("measuring");
-        assert_eq!(outcome.rows.len(), 2 * 2 * 2);
-        assert!(outcome
-            .median_micros(SpawnVariant::ScopeOne, Pinning::Pinned)
-            .is_some());
-        assert!(outcome.summary().contains("| scope(1 thread) | pinned |"));
-        let back = SpawnOutcome::from_table(&outcome.table()).expect("reading back");
-        assert_eq!(back.config, SpawnConfig { ops: 5, rounds: 2 });
-        assert_eq!(back.rows.len(), 8);
-    }
-
-    #[test]
-    fn a_tiny_sweep() {
-        let config = CurvesConfig {
-            counts: vec![1, 3],
-            repetitions: 1,
-            length: Duration::from_millis(2),
-        };
-        let outcome = run_curves(&config, &ProgressBar::hidden()).expect("sweeping");
-        assert_eq!(outcome.rows.len(), 2 * 3);
-        for w in Workload::ALL {
-            let ms = outcome.median_ms(w, 3).expect("measured");
-            assert!(ms >= 2.0, "{w}: {ms} ms");
-        }
-        assert_eq!(outcome.table().rows().len(), 6);
-        let back = CurvesOutcome::from_table(&outcome.table()).expect("reading back");
-        assert_eq!((back.config.counts, back.cpus), (vec![1, 3], outcome.cpus));
-        assert_eq!(back.config.repetitions, 1);
-    }
-
-    #[test]
-    fn the_cpu_bound_shares_the_cpus() {
-        let outcome = super::CurvesOutcome {
-            config: CurvesConfig {
-                counts: vec![],
-                repetitions: 1,
-                length: Duration::from_millis(20),
-            },
-            cpus: 2,
-            rows: vec![],
-        };
-        assert_eq!(outcome.cpu_bound_ms(1), 20.0);
-        assert_eq!(outcome.cpu_bound_ms(2), 20.0);
-        assert_eq!(outcome.cpu_bound_ms(3), 30.0);
-        assert_eq!(outcome.cpu_bound_ms(500), 5000.0);
+    fn tiny_runs_are_measured_and_summarised() {
+        let mut ctx = crate::harness::Ctx::quick(None);
+        ctx.flags.rounds = Some(1);
+        let rows = Spawn::run(&ctx).expect("spawning");
+        assert!(rows.len() == 4 && rows.iter().all(|r| r.us_per_thread > 0.0));
+        assert!(Spawn::summary(&rows).contains("| scope(1 thread), pinned |"));
+        ctx.flags.variants = vec!["cpu".into(), "sleep".into()];
+        let rows = sweep(&ctx, &[1, 3]).expect("sweeping");
+        assert!(rows.iter().all(|r| r.seconds >= 0.02), "{rows:?}");
+        assert!(rows.len() == 4 && rows.iter().all(|r| r.workload != Spin));
+        assert!(Curves::summary(&rows).contains("| 3 | "));
+        let bounds = [1, 2, 3, 500].map(|n| cpu_bound_ms(n, 2));
+        assert_eq!(bounds, [20.0, 20.0, 30.0, 5000.0]);
     }
 }

@@ -2,12 +2,11 @@
 //! (temporary: each moves out as it is ported).
 
 use std::path::Path;
-use std::process::Command;
 
 use anyhow::{bail, Context};
 use indicatif::ProgressBar;
 
-use super::{channels, isolation, latency, pool, processes, roundtrip, scope, sleepers, threads};
+use super::{channels, isolation, latency, processes, roundtrip, sleepers, threads};
 use super::{read_back, Outcome, Size};
 use crate::harness::{Ctx, Entry};
 use crate::verdict::Check;
@@ -15,12 +14,6 @@ use crate::verdict::Check;
 /// An experiment that still has its own `Outcome`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Legacy {
-    /// 1. Pool dispatch throughput.
-    Pool,
-    /// 1. Like for like.
-    LikeForLike,
-    /// 1. Scope and fork-join.
-    Scope,
     /// 2. Latency.
     Latency,
     /// 3. Channels.
@@ -48,44 +41,7 @@ impl Legacy {
         let size = Legacy::size(ctx);
         let bar: &ProgressBar = &ctx.bar;
         let exe = ctx.exe.clone();
-        let pool_child = |like_for_like: bool| {
-            let exe = &exe;
-            move |invocation: usize| {
-                let mut command = Command::new(exe);
-                command.arg("--pool-invocation").arg(invocation.to_string());
-                if like_for_like {
-                    command.arg("--like-for-like");
-                }
-                if size == Size::Quick {
-                    command.arg("--quick");
-                }
-                command
-            }
-        };
         Ok(match self {
-            Legacy::Pool => Box::new(pool::run(
-                &pool::Config::of(size),
-                bar,
-                Some(&pool_child(false)),
-            )?),
-            Legacy::LikeForLike => Box::new(pool::run_like_for_like(
-                &pool::Config::like_for_like(size),
-                bar,
-                Some(&pool_child(true)),
-            )?),
-            Legacy::Scope => {
-                let child = |invocation: usize| {
-                    let mut command = Command::new(&exe);
-                    command
-                        .arg("--scope-invocation")
-                        .arg(invocation.to_string());
-                    if size == Size::Quick {
-                        command.arg("--quick");
-                    }
-                    command
-                };
-                Box::new(scope::run(&scope::Config::of(size), bar, Some(&child))?)
-            }
             Legacy::Latency => Box::new(latency::run(&latency::Config::of(size), bar)?),
             Legacy::Channels => Box::new(channels::run(&channels::Config::of(size), bar)?),
             Legacy::Roundtrip => {
@@ -120,9 +76,6 @@ impl Legacy {
 impl Entry for Legacy {
     fn name(&self) -> &'static str {
         match self {
-            Legacy::Pool => "pool",
-            Legacy::LikeForLike => "like-for-like",
-            Legacy::Scope => "scope",
             Legacy::Latency => "latency",
             Legacy::Channels => "channels",
             Legacy::Roundtrip => "roundtrip",
@@ -136,9 +89,6 @@ impl Entry for Legacy {
 
     fn stem(&self) -> &'static str {
         match self {
-            Legacy::Pool => "pool_dispatch",
-            Legacy::LikeForLike => "pool_like_for_like",
-            Legacy::Scope => "pool_scope",
             Legacy::Latency => "pool_latency",
             Legacy::Channels => "channels",
             Legacy::Roundtrip => "roundtrip",
@@ -152,9 +102,6 @@ impl Entry for Legacy {
 
     fn label(&self) -> &'static str {
         match self {
-            Legacy::Pool => "pool dispatch",
-            Legacy::LikeForLike => "pool like for like",
-            Legacy::Scope => "scope, fork-join",
             Legacy::Latency => "pool latency",
             Legacy::Channels => "channels",
             Legacy::Roundtrip => "round trips",

@@ -1,17 +1,13 @@
-//! Pool dispatch under criterion, at 2 workers: no-op jobs submitted from
-//! one thread, then waited for, per design of `ptm_benches::designs`, latch
-//! jobs captured (as `report --only pool` runs them).
+//! Pool dispatch under criterion, at 2 workers: a batch of no-op jobs
+//! submitted from one thread, then waited for, per design of
+//! `ptm_benches::designs`, latch jobs captured; jobs/s, about a minute in
+//! all. Criterion runs the designs one after another, not interleaved: for
+//! side-by-side ratios on this noisy machine, prefer `report --only pool`.
 //!
 //! ```text
 //! cargo bench -p ptm-benches --bench pool
 //! cargo bench -p ptm-benches --bench pool -- ptm   # one design
 //! ```
-//!
-//! Each iteration is one batch of [`JOBS`] jobs (thread-spawn:
-//! [`SPAWN_JOBS`]) on a pool built once per design; throughput in jobs/s;
-//! about a minute in all. Criterion runs the designs one after another, not
-//! interleaved: for side-by-side ratios on this noisy machine, prefer
-//! `report --only pool`.
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The pool designs that pool dispatch (`report --only pool`,
 //! `like-for-like`) and the criterion bench `benches/pool.rs` compare, each
-//! behind one [`Bench`]: its pool built once, then "submit N no-op jobs
-//! from this thread, wait until all have finished" timed as often as asked.
+//! behind a [`Bench`]: its pool built once, then "submit N no-op jobs from
+//! this thread, wait until all have finished" timed as often as asked.
 //!
 //! | [`Design`] | submit | wait |
 //! | --- | --- | --- |
@@ -16,24 +16,17 @@
 //!
 //! # Latch jobs
 //!
-//! Where a [`CountLatch`] is waited on, each job counts it down, and how the
-//! job reaches the latch decides whether boxing the job allocates
-//! ([`LatchJobs`]):
-//!
-//! * `captured` (the default): `move || latch.count_down()` with `latch:
-//!   &'static CountLatch`, what a user writes: the closure holds a pointer,
-//!   so each job is one allocation on the submitter and one free on a
-//!   worker. (Each bench leaks its latch so that jobs capture a plain
-//!   reference: an `Arc` would add a contended count per job.)
-//! * `static`: `|| LATCH.count_down()` on one `static` latch: the closure
-//!   captures nothing and boxing it allocates nothing, exactly like ptm's
-//!   and threadpool's no-op jobs (like for like). Batches then share that
-//!   latch, so [`Bench::run`] serialises them on a lock, outside the clock.
-//!
-//! `ptm-latch` runs the latch jobs on ptm's pool: the control that separates
-//! what the job costs from what the pool costs. `rayon-scope` runs its
-//! submitting loop on one of the pool's threads (`scope` installs the
-//! closure there); the others submit from the calling thread.
+//! How a job reaches the [`CountLatch`] it counts down decides whether
+//! boxing it allocates ([`LatchJobs`]). `captured` (the default): `move ||
+//! latch.count_down()` with a `&'static CountLatch` (each bench leaks its
+//! own; an `Arc` would add a contended count per job), what users write: a
+//! pointer-sized closure, one allocation and one free per job. `static`:
+//! `|| LATCH.count_down()` on one `static` latch: nothing captured, nothing
+//! allocated, like ptm's and threadpool's no-op jobs (like for like); its
+//! batches are serialised on a lock, outside the clock. `ptm-latch`, ptm
+//! running the latch jobs, separates what the job costs from what the pool
+//! costs. `rayon-scope` submits from one of its own threads (`scope` runs
+//! the closure there); the others from the calling thread.
 
 use std::sync::{Mutex, PoisonError};
 use std::thread;
@@ -246,24 +239,18 @@ mod tests {
         for &latch_jobs in LatchJobs::value_variants() {
             for &design in Design::value_variants() {
                 let bench = Bench::new(design, 2, latch_jobs).expect("building the pool");
-                for _ in 0..2 {
-                    bench.run(1000).expect("running 1000 jobs");
-                }
+                bench
+                    .run(1000)
+                    .and_then(|_| bench.run(1000))
+                    .expect("two batches");
             }
         }
-    }
-
-    /// The point of the two kinds: a captured-latch job is a pointer, a
-    /// static-latch job nothing (so boxing it allocates nothing).
-    #[test]
-    fn static_latch_jobs_are_zero_sized() {
-        fn size_of_closure<F: FnOnce()>(_: &F) -> usize {
-            std::mem::size_of::<F>()
-        }
+        // The point of the two kinds: a captured-latch job is a pointer, a
+        // static-latch job nothing (so boxing it allocates nothing).
         let latch: &'static CountLatch = Box::leak(Box::new(CountLatch::new(1)));
         let captured = move || latch.count_down();
-        assert_eq!(size_of_closure(&captured), std::mem::size_of::<usize>());
-        assert_eq!(size_of_closure(&|| STATIC_LATCH.count_down()), 0);
+        assert_eq!(size_of_val(&captured), size_of::<usize>());
+        assert_eq!(size_of_val(&|| STATIC_LATCH.count_down()), 0);
         captured();
     }
 }

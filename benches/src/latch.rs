@@ -1,17 +1,13 @@
-//! [`CountLatch`]: how the pools without a `wait_idle` (rayon's `spawn`,
-//! the Book's pool, the bare queue) are waited for in pool dispatch. It is
-//! part of what is measured, a design choice, so it is hand-written: each
-//! job ends with [`count_down`](CountLatch::count_down), one atomic
-//! decrement, and only the last one takes the lock and wakes the waiter; it
-//! is re-armed with [`reset`](CountLatch::reset) between batches, and a job
-//! can reach a `static` one without capturing anything (no allocation:
-//! `designs`' "Latch jobs"). Where waiting is not measured, the crate uses
-//! `crossbeam_utils::sync::WaitGroup`.
+//! [`CountLatch`]: how pool dispatch waits for the pools without a
+//! `wait_idle` (rayon's `spawn`, the Book's pool, the bare queue). It is
+//! part of what is measured, so it is hand-written for its cost: a job ends
+//! with one atomic decrement, only the last takes the lock and wakes the
+//! waiter, it is re-armed between batches, and a job reaches a `static`
+//! one without capturing anything (`designs`' "Latch jobs"). Where waiting
+//! is not measured, use `crossbeam_utils::sync::WaitGroup`.
 //!
 //! ```
-//! use ptm_benches::latch::CountLatch;
-//!
-//! let latch = CountLatch::new(4);
+//! let latch = ptm_benches::latch::CountLatch::new(4);
 //! std::thread::scope(|s| {
 //!     for _ in 0..4 {
 //!         s.spawn(|| latch.count_down());
@@ -70,13 +66,8 @@ impl CountLatch {
 
     /// Blocks until the count has reached zero.
     pub fn wait(&self) {
-        let mut done = self.lock();
-        while !*done {
-            done = self
-                .ready
-                .wait(done)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
+        let done = self.ready.wait_while(self.lock(), |done| !*done);
+        drop(done.unwrap_or_else(PoisonError::into_inner));
     }
 
     /// A poisoned lock is taken as is: the `bool` is valid whatever panicked.

@@ -1,13 +1,11 @@
-//! [`QueuePool`]: the "queue alone" reference pool. N threads loop on one
-//! unbounded crossbeam queue and run what they receive; nothing is counted,
-//! nothing caught. It is the floor under ptm's design (ptm's workers pull
+//! [`QueuePool`]: the "queue alone" reference pool: N threads loop on one
+//! unbounded crossbeam queue and run what they receive, counting nothing,
+//! catching nothing. It is the floor under ptm's design (ptm's workers pull
 //! from the same kind of queue, then count and catch panics): the gap
 //! between the two is what ptm's bookkeeping costs.
 //!
 //! ```
-//! use ptm_benches::queue_pool::QueuePool;
-//!
-//! let pool = QueuePool::new(2)?;
+//! let pool = ptm_benches::queue_pool::QueuePool::new(2)?;
 //! let (tx, rx) = crossbeam_channel::unbounded();
 //! for i in 0..4 {
 //!     let tx = tx.clone();

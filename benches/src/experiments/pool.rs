@@ -97,6 +97,20 @@ pub(super) fn ratio_cells<B: Batch>(rows: &[B], a: B::Key, b: B::Key) -> Option<
     Some(format!("{} | **{:.2}**", each.join(" "), median(ratios)?))
 }
 
+/// The rows of `count` invocations of `E` of `batches` batches each, each
+/// in a fresh process.
+pub(super) fn run_invocations<E: Experiment>(
+    ctx: &Ctx,
+    count: usize,
+    batches: usize,
+) -> anyhow::Result<Vec<E::Row>> {
+    ctx.bar.set_length((count * batches) as u64);
+    let rows = invocations::<E>(ctx, count)?;
+    let (measured, expected) = (rows.len(), count * batches);
+    ensure!(measured == expected, "{measured} of {expected} batches");
+    Ok(rows)
+}
+
 /// Pool dispatch: [`Pool`] or [`LikeForLike`].
 #[derive(Debug)]
 pub struct Dispatch<const LIKE: bool>;
@@ -206,15 +220,9 @@ impl<const LIKE: bool> Experiment for Dispatch<LIKE> {
     type Row = Row;
 
     fn run(ctx: &Ctx) -> anyhow::Result<Vec<Row>> {
-        let s = Self::sizes(ctx)?;
-        let count = [3, 5][LIKE as usize];
-        let count = ctx.invocations(count, count);
-        let expected = s.workers.len() * s.designs.len() * s.rounds * count;
-        ctx.bar.set_length(expected as u64);
-        let rows = invocations::<Self>(ctx, count)?;
-        let measured = rows.len();
-        ensure!(measured == expected, "{measured} of {expected} batches");
-        Ok(rows)
+        let (s, count) = (Self::sizes(ctx)?, [3, 5][LIKE as usize]);
+        let batches = s.workers.len() * s.designs.len() * s.rounds;
+        run_invocations::<Self>(ctx, ctx.invocations(count, count), batches)
     }
 
     fn invocation(ctx: &Ctx, invocation: usize) -> anyhow::Result<Vec<Row>> {

@@ -30,8 +30,8 @@ use anyhow::{anyhow, ensure, Context};
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 
-use super::pool::{figures, ratio_cells, Batch};
-use crate::harness::{distinct, interleave, invocations, name, Ctx, Experiment};
+use super::pool::{figures, ratio_cells, run_invocations, Batch};
+use crate::harness::{distinct, interleave, name, Ctx, Experiment};
 use crate::plot::{short, stacked, Mark, Panel, Rows, Scale, Series};
 
 /// Worker threads of each pool, and chunks of `std-scope`.
@@ -192,16 +192,12 @@ impl Experiment for Scope {
     type Row = Row;
 
     fn run(ctx: &Ctx) -> anyhow::Result<Vec<Row>> {
-        let (count, rounds) = (ctx.invocations(5, 3), ctx.rounds(5, 3));
-        let expected = count * rounds * ctx.variants(Variant::value_variants())?.len();
-        ctx.bar.set_length(expected as u64);
-        let rows = invocations::<Self>(ctx, count)?;
-        let measured = rows.len();
-        ensure!(
-            measured == expected,
-            "{measured} batches, {expected} expected"
-        );
-        Ok(rows)
+        let variants = ctx.variants(Variant::value_variants())?;
+        run_invocations::<Self>(
+            ctx,
+            ctx.invocations(5, 3),
+            variants.len() * ctx.rounds(5, 3),
+        )
     }
 
     /// Builds both pools, warms every variant up with a tenth of a batch
@@ -270,12 +266,11 @@ impl Experiment for Scope {
             "Fork-join: a parallel sum split in halves",
             "splits per second",
         );
-        let scope_panel = panel(&[PtmScope, RayonScope, StdScope]);
-        let join_panel = panel(&[PtmJoin, RayonJoin]);
-        stacked(
-            path,
-            &[(&scoped, &[scope_panel]), (&fork_join, &[join_panel])],
-        )
+        let (scope, join) = (
+            panel(&[PtmScope, RayonScope, StdScope]),
+            panel(&[PtmJoin, RayonJoin]),
+        );
+        stacked(path, &[(&scoped, &[scope]), (&fork_join, &[join])])
     }
 
     fn summary(rows: &[Row]) -> String {
@@ -322,7 +317,7 @@ impl Experiment for Scope {
 
 #[cfg(test)]
 mod tests {
-    use super::{Row, Scope, Variant};
+    use super::{Scope, Variant};
     use crate::harness::{Ctx, Experiment};
 
     #[test]
@@ -340,30 +335,5 @@ mod tests {
         );
         let summary = Scope::summary(&rows);
         assert!(summary.contains("| ptm-scope / std-scope | "), "{summary}");
-    }
-
-    #[test]
-    fn ratios_are_taken_within_each_invocation() {
-        // Invocation 1 is twice as fast for both: the ratio stays 0.5.
-        let rows = [(0, 50.0), (0, 100.0), (1, 100.0), (1, 200.0)];
-        let rows = rows
-            .iter()
-            .enumerate()
-            .map(|(i, &(invocation, items_per_sec))| Row {
-                invocation,
-                variant: [Variant::PtmJoin, Variant::RayonJoin][i % 2],
-                round: 0,
-                position: 0,
-                items: 100,
-                trees: 1,
-                seconds: 100.0 / items_per_sec,
-                items_per_sec,
-            });
-        let summary = Scope::summary(&rows.collect::<Vec<_>>());
-        assert!(summary.contains("| ptm-join / rayon-join | 0.50 0.50 | **0.50** |"));
-        assert!(
-            summary.contains("| rayon-join | 150 splits | 100 .. 200 |"),
-            "{summary}"
-        );
     }
 }

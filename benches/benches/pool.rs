@@ -1,25 +1,21 @@
-//! Criterion version of `pool_dispatch` at 2 workers: no-op jobs submitted
-//! from one thread, then waited for, per design (see
-//! `ptm_benches::designs`).
+//! Pool dispatch under criterion, at 2 workers: a batch of no-op jobs
+//! submitted from one thread, then waited for, per design of
+//! `ptm_benches::designs`, latch jobs captured; jobs/s, about a minute in
+//! all. Criterion runs the designs one after another, not interleaved: for
+//! side-by-side ratios on this noisy machine, prefer `report --only pool`.
 //!
 //! ```text
 //! cargo bench -p ptm-benches --bench pool
 //! cargo bench -p ptm-benches --bench pool -- ptm   # one design
 //! ```
-//!
-//! Each iteration is one batch of [`JOBS`] jobs (thread-spawn: [`SPAWN_JOBS`])
-//! on a pool built once per design, latch jobs captured (the default of
-//! `pool_dispatch`); throughput is reported in jobs/s. With 10
-//! samples and short warm-up and measurement times the whole run takes about
-//! a minute. Criterion runs designs one after another, not interleaved: for
-//! side-by-side ratios on this noisy machine, prefer `pool_dispatch`.
 
 use std::time::Duration;
 
-use criterion::{
-    criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
-};
-use ptm_benches::designs::{Bench, Design};
+use clap::ValueEnum;
+use criterion::Throughput;
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode};
+use ptm_benches::designs::{Bench, Design, LatchJobs};
+use ptm_benches::harness::name;
 
 /// Jobs per iteration for the pools.
 const JOBS: usize = 100_000;
@@ -30,35 +26,32 @@ const WORKERS: usize = 2;
 
 fn pool_dispatch(c: &mut Criterion) {
     let mut group = c.benchmark_group(format!("pool_dispatch/{WORKERS}_workers"));
+    // One batch is 10 to 100 ms: flat sampling keeps 10 samples in 3 s.
     group
-        // One batch is 10 to 100 ms here: flat sampling keeps 10 samples
-        // within the measurement time.
         .sampling_mode(SamplingMode::Flat)
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    for design in Design::ALL {
+    for &design in Design::value_variants() {
         let jobs = if design == Design::ThreadSpawn {
             SPAWN_JOBS
         } else {
             JOBS
         };
         // A benchmark that cannot build its pool has nothing to measure.
-        let bench = match Bench::new(design, WORKERS) {
-            Ok(bench) => bench,
-            Err(error) => panic!("building {design} with {WORKERS} workers: {error:#}"),
-        };
+        let bench = Bench::new(design, WORKERS, LatchJobs::Captured);
+        let design = name(&design);
+        let bench = bench.unwrap_or_else(|e| panic!("building {design}: {e:#}"));
         group.throughput(Throughput::Elements(jobs as u64));
-        group.bench_function(BenchmarkId::new(design.name(), jobs), |b| {
+        group.bench_function(BenchmarkId::new(&design, jobs), |b| {
             b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    match bench.run(jobs) {
-                        Ok(elapsed) => total += elapsed,
-                        Err(error) => panic!("{design}: {error:#}"),
-                    }
-                }
-                total
+                (0..iters)
+                    .map(|_| {
+                        bench
+                            .run(jobs)
+                            .unwrap_or_else(|e| panic!("{design}: {e:#}"))
+                    })
+                    .sum()
             });
         });
     }

@@ -1,25 +1,17 @@
 //! The Rust Book's thread pool, as chapter 20 ("Final Project: Building a
-//! Multithreaded Web Server", section "Graceful Shutdown and Cleanup") leaves
-//! it in its final listing: `src/lib.rs` of the `hello` crate.
-//!
-//! It is here to be measured against, so it is copied faithfully: one
+//! Multithreaded Web Server", "Graceful Shutdown and Cleanup") leaves it in
+//! its final `src/lib.rs`, copied faithfully to be measured against: one
 //! `mpsc` channel whose `Receiver` sits in an `Arc<Mutex<..>>` shared by the
 //! workers, `Option<Sender>` so that `Drop` can close the channel, workers
-//! holding an `Option<JoinHandle>`, and a `Drop` that drops the sender and
-//! then joins every worker. Its `unwrap()`s are the book's too.
+//! holding an `Option<JoinHandle>`, and a `Drop` that drops the sender, then
+//! joins every worker; the `unwrap()`s are the book's. Changed: its three
+//! `println!`s are removed (a benchmark of a million jobs must not measure
+//! stdout) and doc comments added.
 //!
-//! Changes from the book, none of which touches the design:
-//!
-//! * the book's three `println!`s ("Worker {id} got a job; executing.",
-//!   "Worker {id} disconnected; shutting down.", "Shutting down worker {id}")
-//!   are removed: a benchmark of a million jobs must not measure stdout;
-//! * doc comments are added to every item, and `Worker::id` is kept (the book
-//!   only reads it in the removed `println!`s) with `#[allow(dead_code)]`.
-//!
-//! Note the design point this pool is measured for: a worker calls
-//! `receiver.lock().unwrap().recv()`, so it holds the mutex while it *blocks*
-//! in `recv` (the guard is a temporary dropped at the end of the `let`
-//! statement, before the job runs). Every dequeue serialises on that lock.
+//! The design point it is measured for: a worker calls
+//! `receiver.lock().unwrap().recv()`, holding the mutex while it *blocks* in
+//! `recv` (the guard is a temporary dropped at the end of the `let`, before
+//! the job runs), so every dequeue serialises on that lock.
 //!
 //! ```
 //! use std::sync::mpsc;
@@ -31,8 +23,7 @@
 //!     let tx = tx.clone();
 //!     pool.execute(move || tx.send(i * i).unwrap());
 //! }
-//! drop(pool); // drops the sender, joins the workers
-//! drop(tx);
+//! drop((pool, tx)); // drops the sender, joins the workers
 //! assert_eq!(rx.iter().sum::<i32>(), 0 + 1 + 4 + 9);
 //! ```
 
@@ -79,13 +70,12 @@ impl ThreadPool {
         }
     }
 
-    /// Sends `f` to the workers; the first worker to take the lock and
-    /// receive it runs it.
+    /// Sends `f` to the workers; the first to take the lock and receive it
+    /// runs it.
     ///
     /// # Panics
     ///
-    /// If every worker has exited, which happens only after a job panicked
-    /// in each of them: a panicking job kills its worker in this design.
+    /// If every worker has exited (a panicking job kills its worker).
     pub fn execute<F>(&self, f: F)
     where
         F: FnOnce() + Send + 'static,
@@ -97,10 +87,8 @@ impl ThreadPool {
 }
 
 impl Drop for ThreadPool {
-    /// Drops the sender, which closes the channel, then joins every worker:
-    /// each runs the jobs still queued, sees `Err` from `recv` and exits.
-    ///
-    /// Panics if a worker panicked (a job panicked in it), as in the book.
+    /// Closes the channel, then joins every worker (each runs what is
+    /// queued, then sees `Err` from `recv`); panics if a job panicked.
     fn drop(&mut self) {
         drop(self.sender.take());
 
@@ -123,8 +111,7 @@ struct Worker {
 }
 
 impl Worker {
-    /// Starts a thread that receives jobs under the shared lock and runs
-    /// them, until the channel is closed.
+    /// Starts a thread that receives jobs under the lock and runs them.
     fn new(id: usize, receiver: Arc<Mutex<mpsc::Receiver<Job>>>) -> Worker {
         let thread = thread::spawn(move || loop {
             let message = receiver.lock().unwrap().recv();

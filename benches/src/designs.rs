@@ -1,6 +1,7 @@
-//! The designs under test, each behind one [`Bench`] that builds its pool
-//! once and then times "submit N no-op jobs from this thread, wait until all
-//! have finished" as often as asked.
+//! The pool designs that pool dispatch (`report --only pool`,
+//! `like-for-like`) and the criterion bench `benches/pool.rs` compare, each
+//! behind a [`Bench`]: its pool built once, then "submit N no-op jobs from
+//! this thread, wait until all have finished" timed as often as asked.
 //!
 //! | [`Design`] | submit | wait |
 //! | --- | --- | --- |
@@ -15,134 +16,55 @@
 //!
 //! # Latch jobs
 //!
-//! Where a [`CountLatch`] is used, each job counts it down, and how the job
-//! reaches the latch matters more than one would think; [`LatchJobs`] picks:
-//!
-//! * [`LatchJobs::Captured`] (the default): `move || latch.count_down()` with
-//!   `latch: &'static CountLatch`, what a user writes. The closure holds one
-//!   pointer, so boxing it is one heap allocation on the submitter and one
-//!   free on a worker, per job. (The latch is allocated once per [`Bench`]
-//!   and leaked so that jobs capture a plain reference: capturing an `Arc`
-//!   would add a contended reference-count increment and decrement per job
-//!   on the latch's own cache line.)
-//! * [`LatchJobs::Static`]: `|| LATCH.count_down()` with one `static` latch.
-//!   The closure captures nothing, so boxing it allocates nothing, exactly
-//!   like the no-op closures of `ptm` and `threadpool`. Batches of all benches
-//!   then share that one latch, so [`Bench::run`] serialises them on a lock
-//!   (outside the timed region).
-//!
-//! `ptm-latch` runs the latch jobs on ptm's pool: the control that separates
-//! what the job costs from what the pool costs.
-//!
-//! `rayon-scope` runs the submitting loop on one of the pool's own threads
-//! (`ThreadPool::scope` installs the closure in the pool), so with 2 workers
-//! the submitter is also a worker; the others submit from the calling thread.
-//! `rayon::ThreadPool::spawn` boxes every job with a clone of the registry's
-//! `Arc`, whatever the job captures.
+//! How a job reaches the [`CountLatch`] it counts down decides whether
+//! boxing it allocates ([`LatchJobs`]). `captured` (the default): `move ||
+//! latch.count_down()` with a `&'static CountLatch` (each bench leaks its
+//! own; an `Arc` would add a contended count per job), what users write: a
+//! pointer-sized closure, one allocation and one free per job. `static`:
+//! `|| LATCH.count_down()` on one `static` latch: nothing captured, nothing
+//! allocated, like ptm's and threadpool's no-op jobs (like for like); its
+//! batches are serialised on a lock, outside the clock. `ptm-latch`, ptm
+//! running the latch jobs, separates what the job costs from what the pool
+//! costs. `rayon-scope` submits from one of its own threads (`scope` runs
+//! the closure there); the others from the calling thread.
 
-use std::fmt;
 use std::sync::{Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{anyhow, ensure, Context};
+use serde::{Deserialize, Serialize};
 
 use crate::book_pool;
 use crate::latch::CountLatch;
 use crate::queue_pool::QueuePool;
 
-/// One of the pool designs that `pool_dispatch` and the criterion bench
-/// compare. (Variant docs are plain text: clap shows them in `--help`.)
+/// One of the pool designs compared.
 #[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    clap::ValueEnum,
-    serde::Serialize,
-    serde::Deserialize,
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum, Serialize, Deserialize,
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum Design {
-    /// `ptm::ThreadPool`: `execute` each job, then `wait_idle`.
+    /// ptm::ThreadPool: execute each job, then wait_idle.
     Ptm,
-    /// `ptm::ThreadPool::execute` each job, waiting on a `CountLatch` as
-    /// the other pools do rather than with `wait_idle` (a control).
+    /// ptm::ThreadPool::execute, waiting on a CountLatch (a control).
     PtmLatch,
-    /// `rayon::ThreadPool::spawn` each job; wait on a `CountLatch`.
+    /// rayon::ThreadPool::spawn each job; wait on a CountLatch.
     RayonSpawn,
-    /// `rayon::ThreadPool::scope` spawning each job; the scope's end waits.
+    /// rayon::ThreadPool::scope spawning each job; the scope's end waits.
     RayonScope,
-    /// The `threadpool` crate: `execute` each job, then `join`.
+    /// The threadpool crate: execute each job, then join.
     Threadpool,
-    /// The Rust Book's chapter 20 pool (`book_pool`); wait on a `CountLatch`.
+    /// The Rust Book's chapter 20 pool; wait on a CountLatch.
     Book,
-    /// `QueuePool`: a crossbeam queue and N threads; wait on a `CountLatch`.
-    #[value(alias = "crossbeam")]
+    /// A crossbeam queue and N threads; wait on a CountLatch.
     Queue,
-    /// A new `std::thread` per job, joined; for a per-job cost only.
+    /// A new std::thread per job, joined; for a per-job cost only.
     ThreadSpawn,
 }
 
-impl Design {
-    /// Every design, in the order tables list them.
-    pub const ALL: [Design; 8] = [
-        Design::Ptm,
-        Design::PtmLatch,
-        Design::RayonSpawn,
-        Design::RayonScope,
-        Design::Threadpool,
-        Design::Book,
-        Design::Queue,
-        Design::ThreadSpawn,
-    ];
-
-    /// The design's name on the command line and in tables and CSV.
-    pub fn name(self) -> &'static str {
-        match self {
-            Design::Ptm => "ptm",
-            Design::PtmLatch => "ptm-latch",
-            Design::RayonSpawn => "rayon-spawn",
-            Design::RayonScope => "rayon-scope",
-            Design::Threadpool => "threadpool",
-            Design::Book => "book",
-            Design::Queue => "queue",
-            Design::ThreadSpawn => "thread-spawn",
-        }
-    }
-
-    /// True for the designs that wait on a [`CountLatch`].
-    pub fn uses_latch(self) -> bool {
-        matches!(
-            self,
-            Design::PtmLatch | Design::RayonSpawn | Design::Book | Design::Queue
-        )
-    }
-}
-
-impl fmt::Display for Design {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.name())
-    }
-}
-
 /// How a latch-counting job reaches its latch (see the module docs).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    PartialEq,
-    Eq,
-    Hash,
-    clap::ValueEnum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LatchJobs {
     /// `move || latch.count_down()`: one allocation per job.
@@ -152,30 +74,11 @@ pub enum LatchJobs {
     Static,
 }
 
-impl LatchJobs {
-    /// The mode's name on the command line and in tables and CSV.
-    pub fn name(self) -> &'static str {
-        match self {
-            LatchJobs::Captured => "captured",
-            LatchJobs::Static => "static",
-        }
-    }
-}
-
-impl fmt::Display for LatchJobs {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.name())
-    }
-}
-
-/// The latch of [`LatchJobs::Static`] jobs, shared by every bench.
+/// The latch of `static` latch jobs, and the lock that keeps two of their
+/// batches from counting each other's jobs.
 static STATIC_LATCH: CountLatch = CountLatch::new(0);
-
-/// Held for a whole batch of [`LatchJobs::Static`] jobs: two batches on
-/// [`STATIC_LATCH`] at once would count each other's jobs.
 static STATIC_BATCH: Mutex<()> = Mutex::new(());
 
-/// A design's pool, built once.
 enum Pool {
     Ptm(ptm::ThreadPool),
     PtmLatch(ptm::ThreadPool),
@@ -187,46 +90,28 @@ enum Pool {
     ThreadSpawn,
 }
 
-/// A built pool of one [`Design`] with a fixed number of workers, ready to
-/// time batches of no-op jobs with [`run`](Self::run).
-///
-/// Dropping it shuts the pool down (outside any timed region).
+/// A built pool of one [`Design`], ready to time batches of no-op jobs
+/// with [`run`](Self::run); dropping it shuts the pool down.
 pub struct Bench {
-    design: Design,
-    workers: usize,
     latch_jobs: LatchJobs,
-    /// This bench's own latch for [`LatchJobs::Captured`] jobs; leaked so
-    /// that jobs can capture a `&'static` (see the module docs).
+    /// This bench's latch for `captured` jobs, leaked: jobs capture a
+    /// `&'static`.
     latch: &'static CountLatch,
     pool: Pool,
 }
 
-impl fmt::Debug for Bench {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Bench")
-            .field("design", &self.design)
-            .field("workers", &self.workers)
-            .field("latch_jobs", &self.latch_jobs)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Times one batch of latch-counting jobs: resets the latch, then submits
-/// `$jobs` jobs with `$submit` (in which `$job` is the closure) and waits on
-/// the latch. Evaluates to the elapsed [`Duration`]; `$submit` may use `?`.
+/// Times one batch of latch-counting jobs: re-arms the latch, submits
+/// `$jobs` jobs with `$submit` (in which `$job` is the closure; it may use
+/// `?`), waits on the latch; evaluates to the elapsed time.
 macro_rules! latch_batch {
     ($bench:expr, $jobs:expr, |$job:ident| $submit:expr) => {{
-        let bench: &Bench = $bench;
-        let jobs: usize = $jobs;
-        // Only one static-latch batch at a time in this process; taken
-        // before the clock starts.
-        let _exclusive = match bench.latch_jobs {
-            LatchJobs::Static => Some(STATIC_BATCH.lock().unwrap_or_else(PoisonError::into_inner)),
-            LatchJobs::Captured => None,
-        };
-        let latch: &'static CountLatch = match bench.latch_jobs {
-            LatchJobs::Static => &STATIC_LATCH,
-            LatchJobs::Captured => bench.latch,
+        let (bench, jobs): (&Bench, usize) = ($bench, $jobs);
+        let (latch, _exclusive) = match bench.latch_jobs {
+            LatchJobs::Static => {
+                let lock = STATIC_BATCH.lock().unwrap_or_else(PoisonError::into_inner);
+                (&STATIC_LATCH, Some(lock))
+            }
+            LatchJobs::Captured => (bench.latch, None),
         };
         latch.reset(jobs);
         let start = Instant::now();
@@ -250,87 +135,49 @@ macro_rules! latch_batch {
 }
 
 impl Bench {
-    /// Builds the pool of `design` with `workers` threads, with latch jobs of
-    /// the default kind ([`LatchJobs::Captured`]). For
-    /// [`Design::ThreadSpawn`] there is nothing to build and `workers` is
-    /// ignored.
+    /// Builds the pool of `design` with `workers` threads (`thread-spawn`
+    /// builds nothing), its latch jobs of kind `latch_jobs` (ignored by the
+    /// designs that wait on no latch).
     ///
     /// # Errors
     ///
     /// If `workers` is 0 or the pool cannot start its threads.
-    pub fn new(design: Design, workers: usize) -> anyhow::Result<Bench> {
-        Bench::with_latch_jobs(design, workers, LatchJobs::default())
-    }
-
-    /// Like [`new`](Self::new), choosing how latch-counting jobs reach their
-    /// latch (ignored by the designs that use none).
-    ///
-    /// # Errors
-    ///
-    /// As for [`new`](Self::new).
-    pub fn with_latch_jobs(
-        design: Design,
-        workers: usize,
-        latch_jobs: LatchJobs,
-    ) -> anyhow::Result<Bench> {
-        if workers == 0 {
-            bail!("a pool needs at least one worker, got 0");
-        }
-        let ptm_pool = || {
-            ptm::ThreadPool::new(workers)
-                .with_context(|| format!("building a ptm pool of {workers} workers"))
-        };
-        let rayon_pool = || {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(workers)
-                .build()
-                .with_context(|| format!("building a rayon pool of {workers} threads"))
+    pub fn new(design: Design, workers: usize, latch_jobs: LatchJobs) -> anyhow::Result<Bench> {
+        ensure!(workers > 0, "a pool needs at least one worker");
+        let ptm = || ptm::ThreadPool::new(workers).context("building a ptm pool");
+        let rayon = || {
+            let builder = rayon::ThreadPoolBuilder::new().num_threads(workers);
+            builder.build().context("building a rayon pool")
         };
         let pool = match design {
-            Design::Ptm => Pool::Ptm(ptm_pool()?),
-            Design::PtmLatch => Pool::PtmLatch(ptm_pool()?),
-            Design::RayonSpawn => Pool::RayonSpawn(rayon_pool()?),
-            Design::RayonScope => Pool::RayonScope(rayon_pool()?),
-            // Panics if a thread cannot be spawned: the crate offers no other way.
+            Design::Ptm => Pool::Ptm(ptm()?),
+            Design::PtmLatch => Pool::PtmLatch(ptm()?),
+            Design::RayonSpawn => Pool::RayonSpawn(rayon()?),
+            Design::RayonScope => Pool::RayonScope(rayon()?),
+            // These two panic if a thread cannot start: they offer no other way.
             Design::Threadpool => Pool::Threadpool(threadpool::ThreadPool::new(workers)),
-            // Panics likewise, as in the book.
             Design::Book => Pool::Book(book_pool::ThreadPool::new(workers)),
             Design::Queue => Pool::Queue(QueuePool::new(workers)?),
             Design::ThreadSpawn => Pool::ThreadSpawn,
         };
+        let latch = Box::leak(Box::new(CountLatch::new(0)));
         Ok(Bench {
-            design,
-            workers,
             latch_jobs,
-            latch: Box::leak(Box::new(CountLatch::new(0))),
+            latch,
             pool,
         })
     }
 
-    /// The design measured.
-    pub fn design(&self) -> Design {
-        self.design
-    }
-
-    /// The number of workers it was built with.
-    pub fn workers(&self) -> usize {
-        self.workers
-    }
-
-    /// How its latch-counting jobs reach their latch.
-    pub fn latch_jobs(&self) -> LatchJobs {
-        self.latch_jobs
-    }
-
-    /// Submits `jobs` no-op jobs from the calling thread and waits until all
-    /// of them have finished; returns the time that took (only that: the
-    /// latch reset and ptm's count check happen outside it).
+    /// Submits `jobs` no-op jobs from this thread and waits until all have
+    /// finished; returns the time that took (the latch reset and ptm's
+    /// counters are read outside it).
     ///
     /// # Errors
     ///
-    /// If a pool refuses a job, a thread cannot be spawned or joined, or
-    /// ptm's counters disagree with the number of jobs run.
+    /// If a pool refuses a job, a thread cannot be spawned or joined, or a
+    /// pool's counters disagree with the jobs run.
     pub fn run(&self, jobs: usize) -> anyhow::Result<Duration> {
+        let start = Instant::now();
         match &self.pool {
             Pool::Ptm(pool) => {
                 let before = pool.stats().completed;
@@ -341,9 +188,10 @@ impl Bench {
                 pool.wait_idle().context("ptm wait_idle")?;
                 let elapsed = start.elapsed();
                 let ran = pool.stats().completed - before;
-                if ran != jobs {
-                    bail!("ptm: wait_idle returned after {ran} of {jobs} jobs completed");
-                }
+                ensure!(
+                    ran == jobs,
+                    "ptm: wait_idle returned after {ran} of {jobs} jobs"
+                );
                 Ok(elapsed)
             }
             Pool::PtmLatch(pool) => Ok(latch_batch!(self, jobs, |job| pool
@@ -351,36 +199,27 @@ impl Bench {
                 .context("ptm execute")?)),
             Pool::RayonSpawn(pool) => Ok(latch_batch!(self, jobs, |job| pool.spawn(job))),
             Pool::RayonScope(pool) => {
-                let start = Instant::now();
-                pool.scope(|s| {
-                    for _ in 0..jobs {
-                        s.spawn(|_| {});
-                    }
-                });
+                pool.scope(|s| (0..jobs).for_each(|_| s.spawn(|_| {})));
                 Ok(start.elapsed())
             }
             Pool::Threadpool(pool) => {
-                let start = Instant::now();
                 for _ in 0..jobs {
                     pool.execute(|| {});
                 }
                 pool.join();
                 let elapsed = start.elapsed();
-                if pool.panic_count() != 0 {
-                    bail!("threadpool: {} jobs panicked", pool.panic_count());
-                }
+                ensure!(pool.panic_count() == 0, "threadpool: a job panicked");
                 Ok(elapsed)
             }
             Pool::Book(pool) => Ok(latch_batch!(self, jobs, |job| pool.execute(job))),
             Pool::Queue(pool) => Ok(latch_batch!(self, jobs, |job| pool.execute(job)?)),
             Pool::ThreadSpawn => {
-                let start = Instant::now();
-                let handles = (0..jobs)
+                let threads = (0..jobs)
                     .map(|_| thread::Builder::new().spawn(|| {}))
                     .collect::<Result<Vec<_>, _>>()
                     .context("spawning a thread per job")?;
-                for handle in handles {
-                    handle
+                for thread in threads {
+                    thread
                         .join()
                         .map_err(|_| anyhow!("a no-op thread panicked"))?;
                 }
@@ -392,35 +231,26 @@ impl Bench {
 
 #[cfg(test)]
 mod tests {
-    use super::{Bench, Design, LatchJobs};
+    use super::{Bench, CountLatch, Design, LatchJobs, STATIC_LATCH};
+    use clap::ValueEnum;
 
-    /// Every design runs a small batch to completion, twice on one pool,
-    /// with both kinds of latch jobs.
     #[test]
-    fn every_design_runs_a_batch() {
-        for latch_jobs in [LatchJobs::Captured, LatchJobs::Static] {
-            for design in Design::ALL {
-                let bench =
-                    Bench::with_latch_jobs(design, 2, latch_jobs).expect("building the pool");
-                for _ in 0..2 {
-                    bench.run(1000).expect("running 1000 jobs");
-                }
+    fn every_design_runs_batches_with_both_kinds_of_latch_jobs() {
+        for &latch_jobs in LatchJobs::value_variants() {
+            for &design in Design::value_variants() {
+                let bench = Bench::new(design, 2, latch_jobs).expect("building the pool");
+                bench
+                    .run(1000)
+                    .and_then(|_| bench.run(1000))
+                    .expect("two batches");
             }
         }
-    }
-
-    /// A captured-latch job is a pointer-sized closure, a static-latch job a
-    /// zero-sized one: the whole point of the two modes.
-    #[test]
-    fn static_latch_jobs_are_zero_sized() {
-        fn size_of_closure<F: FnOnce()>(_: &F) -> usize {
-            std::mem::size_of::<F>()
-        }
-        let latch: &'static super::CountLatch = Box::leak(Box::new(super::CountLatch::new(1)));
+        // The point of the two kinds: a captured-latch job is a pointer, a
+        // static-latch job nothing (so boxing it allocates nothing).
+        let latch: &'static CountLatch = Box::leak(Box::new(CountLatch::new(1)));
         let captured = move || latch.count_down();
-        let fixed = || super::STATIC_LATCH.count_down();
-        assert_eq!(size_of_closure(&captured), std::mem::size_of::<usize>());
-        assert_eq!(size_of_closure(&fixed), 0);
+        assert_eq!(size_of_val(&captured), size_of::<usize>());
+        assert_eq!(size_of_val(&|| STATIC_LATCH.count_down()), 0);
         captured();
     }
 }

@@ -1,45 +1,31 @@
-//! [`CountLatch`]: wait until a known number of jobs have each counted down.
-//!
-//! It is how a user of a pool that has no "wait until idle" call (rayon's
-//! `spawn`, the Rust Book's pool, a bare channel) waits for a batch: every job
-//! ends with [`count_down`](CountLatch::count_down), and the job that brings
-//! the count to zero wakes the waiter through a `Mutex<bool>` + `Condvar`.
-//! Jobs other than the last touch only the atomic counter, never the lock.
+//! [`CountLatch`]: how pool dispatch waits for the pools without a
+//! `wait_idle` (rayon's `spawn`, the Book's pool, the bare queue). It is
+//! part of what is measured, so it is hand-written for its cost: a job ends
+//! with one atomic decrement, only the last takes the lock and wakes the
+//! waiter, it is re-armed between batches, and a job reaches a `static`
+//! one without capturing anything (`designs`' "Latch jobs"). Where waiting
+//! is not measured, use `crossbeam_utils::sync::WaitGroup`.
 //!
 //! ```
-//! use std::sync::Arc;
-//! use ptm_benches::latch::CountLatch;
-//!
-//! let latch = Arc::new(CountLatch::new(4));
-//! let threads: Vec<_> = (0..4)
-//!     .map(|_| {
-//!         let latch = Arc::clone(&latch);
-//!         std::thread::spawn(move || latch.count_down())
-//!     })
-//!     .collect();
-//! latch.wait();
-//! for t in threads {
-//!     t.join().expect("a thread that only counts down does not panic");
-//! }
+//! let latch = ptm_benches::latch::CountLatch::new(4);
+//! std::thread::scope(|s| {
+//!     for _ in 0..4 {
+//!         s.spawn(|| latch.count_down());
+//!     }
+//!     latch.wait();
+//! });
 //! ```
 
 use std::sync::atomic::{AtomicUsize, Ordering::AcqRel, Ordering::Relaxed};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 /// A reusable count-down latch: [`wait`](Self::wait) returns once
-/// [`count_down`](Self::count_down) has been called as many times as the
-/// count given to [`new`](Self::new) or [`reset`](Self::reset).
+/// [`count_down`](Self::count_down) has been called as often as the count.
 ///
-/// # Invariants and orderings
-///
-/// * `remaining` is decremented with `AcqRel`: each job's effects are
-///   released with its decrement, and the decrement that reaches zero
-///   acquires all earlier ones (they form one release sequence on
-///   `remaining`).
-/// * `done` (behind the mutex) is set only by that last decrement, so a
-///   waiter that sees `done == true` (acquiring the mutex) has seen every job.
-///   The mutex also orders "check `done`, then sleep" against "set `done`,
-///   then notify", so the wake-up cannot be missed.
+/// Orderings: `remaining` is decremented with `AcqRel`, so the decrement
+/// that reaches zero acquires every job's effects (one release sequence);
+/// only it sets `done`, under the mutex, which also orders "check `done`,
+/// sleep" against "set `done`, notify": no wake-up is missed.
 #[derive(Debug)]
 pub struct CountLatch {
     remaining: AtomicUsize,
@@ -48,8 +34,7 @@ pub struct CountLatch {
 }
 
 impl CountLatch {
-    /// A latch that opens after `count` calls to
-    /// [`count_down`](Self::count_down); with `count == 0` it is open already.
+    /// A latch that opens after `count` calls to `count_down` (open at 0).
     pub const fn new(count: usize) -> Self {
         CountLatch {
             remaining: AtomicUsize::new(count),
@@ -58,11 +43,8 @@ impl CountLatch {
         }
     }
 
-    /// Re-arms the latch for another batch of `count` jobs.
-    ///
-    /// Call it only while no job of the previous batch can still count down
-    /// (that is, after [`wait`](Self::wait) returned): a late `count_down`
-    /// would be counted against the new batch.
+    /// Re-arms it for `count` jobs; only after [`wait`](Self::wait)
+    /// returned (a late `count_down` would count against the new batch).
     pub fn reset(&self, count: usize) {
         *self.lock() = count == 0;
         self.remaining.store(count, Relaxed);
@@ -72,7 +54,7 @@ impl CountLatch {
     ///
     /// # Panics
     ///
-    /// If called more often than the count, which is a bug in the caller.
+    /// If called more often than the count (a bug in the caller).
     pub fn count_down(&self) {
         let before = self.remaining.fetch_sub(1, AcqRel);
         assert!(before != 0, "CountLatch::count_down called too often");
@@ -84,17 +66,11 @@ impl CountLatch {
 
     /// Blocks until the count has reached zero.
     pub fn wait(&self) {
-        let mut done = self.lock();
-        while !*done {
-            done = self
-                .ready
-                .wait(done)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
+        let done = self.ready.wait_while(self.lock(), |done| !*done);
+        drop(done.unwrap_or_else(PoisonError::into_inner));
     }
 
-    /// Locks `done`. A poisoned lock is taken as is: the guarded `bool` is
-    /// valid whatever panicked while holding it.
+    /// A poisoned lock is taken as is: the `bool` is valid whatever panicked.
     fn lock(&self) -> MutexGuard<'_, bool> {
         self.done.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -103,32 +79,22 @@ impl CountLatch {
 #[cfg(test)]
 mod tests {
     use super::CountLatch;
-    use std::sync::Arc;
 
     #[test]
-    fn zero_is_open() {
-        CountLatch::new(0).wait();
-    }
-
-    #[test]
-    fn reset_rearms() {
-        let latch = Arc::new(CountLatch::new(0));
-        for round in 0..3 {
+    fn it_opens_at_zero_and_rearms() {
+        let latch = CountLatch::new(0);
+        latch.wait();
+        for _ in 0..3 {
             latch.reset(1000);
             std::thread::scope(|s| {
                 for _ in 0..4 {
-                    s.spawn(|| {
-                        for _ in 0..250 {
-                            latch.count_down();
-                        }
-                    });
+                    s.spawn(|| (0..250).for_each(|_| latch.count_down()));
                 }
                 latch.wait();
             });
             assert_eq!(
                 latch.remaining.load(std::sync::atomic::Ordering::Relaxed),
-                0,
-                "round {round}"
+                0
             );
         }
     }

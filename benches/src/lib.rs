@@ -21,12 +21,10 @@
 //!   crossbeam queue and nothing else: the "queue alone" baseline.
 //! - [`designs`]: every design behind one [`Design`](designs::Design) enum and
 //!   one [`Bench`](designs::Bench) type that builds a pool once and times
-//!   "submit N jobs, wait for all of them", shared by the binary and the
-//!   criterion bench.
+//!   "submit N jobs, wait for all of them", shared by `report`'s pool
+//!   experiments and the criterion bench.
 //! - [`stats`]: [`Summary`](stats::Summary) (median, min, max) for the
 //!   experiment binaries' tables.
-//! - `src/bin/pool_dispatch.rs`: the experiment binary, every design
-//!   interleaved round by round, a median/min/max table and optional CSV.
 //! - `src/bin/spawn_cost.rs`: spawn + wait of `/bin/true` through
 //!   `ptm::process::ProcessManager` and `ptm::process::Process` vs
 //!   `Command::status` (with and without a process group) vs `sh -c true`.
@@ -57,7 +55,7 @@
 //! ```text
 //! cargo run --release -p ptm-benches --bin report -- --quick
 //! cargo run --release -p ptm-benches --bin report -- --replot docs/src/benchmarks
-//! cargo run --release -p ptm-benches --bin pool_dispatch -- --workers 2,4,8
+//! cargo run --release -p ptm-benches --bin report -- --only pool --workers 2,4,8
 //! cargo bench -p ptm-benches --bench pool
 //! ```
 

@@ -1,22 +1,17 @@
-//! [`QueuePool`]: the "queue alone" reference pool, with no bookkeeping.
-//!
-//! N threads loop on one unbounded `crossbeam-channel` queue and run what
-//! they receive; nothing is counted, nothing caught. It is the floor under
-//! ptm's design (ptm's workers pull from the same kind of queue, then count
-//! and catch panics), so the gap between the two is what ptm's bookkeeping
-//! costs.
+//! [`QueuePool`]: the "queue alone" reference pool: N threads loop on one
+//! unbounded crossbeam queue and run what they receive, counting nothing,
+//! catching nothing. It is the floor under ptm's design (ptm's workers pull
+//! from the same kind of queue, then count and catch panics): the gap
+//! between the two is what ptm's bookkeeping costs.
 //!
 //! ```
-//! use ptm_benches::queue_pool::QueuePool;
-//!
-//! let pool = QueuePool::new(2)?;
+//! let pool = ptm_benches::queue_pool::QueuePool::new(2)?;
 //! let (tx, rx) = crossbeam_channel::unbounded();
 //! for i in 0..4 {
 //!     let tx = tx.clone();
 //!     pool.execute(move || drop(tx.send(i)))?;
 //! }
-//! drop(pool); // closes the queue, joins the threads after they drain it
-//! drop(tx);
+//! drop((pool, tx)); // closes the queue, joins the threads once it is empty
 //! assert_eq!(rx.iter().sum::<i32>(), 6);
 //! # Ok::<(), anyhow::Error>(())
 //! ```
@@ -26,13 +21,10 @@ use std::thread::{self, JoinHandle};
 use anyhow::{bail, Context};
 use crossbeam_channel::Sender;
 
-/// A job as the workers receive it.
-pub type Job = Box<dyn FnOnce() + Send + 'static>;
+type Job = Box<dyn FnOnce() + Send + 'static>;
 
-/// N threads pulling jobs from one unbounded crossbeam queue.
-///
-/// Dropping it closes the queue and joins every thread once the queue is
-/// empty. A panicking job kills its thread (nothing is caught here).
+/// N threads pulling jobs from one unbounded crossbeam queue; dropping it
+/// closes the queue and joins them. A panicking job kills its thread.
 #[derive(Debug)]
 pub struct QueuePool {
     /// `None` only inside `drop`.
@@ -41,11 +33,11 @@ pub struct QueuePool {
 }
 
 impl QueuePool {
-    /// Starts `workers` threads named `queue-pool-<index>`.
+    /// Starts `workers` threads.
     ///
     /// # Errors
     ///
-    /// If the OS refuses a thread; the threads started so far are joined.
+    /// If the OS refuses a thread (those started are joined).
     pub fn new(workers: usize) -> anyhow::Result<QueuePool> {
         let (sender, receiver) = crossbeam_channel::unbounded::<Job>();
         let mut pool = QueuePool {
@@ -54,16 +46,11 @@ impl QueuePool {
         };
         for index in 0..workers {
             let receiver = receiver.clone();
-            let name = format!("queue-pool-{index}");
-            let handle = thread::Builder::new()
-                .name(name.clone())
-                .spawn(move || {
-                    for job in receiver {
-                        job();
-                    }
-                })
-                .with_context(|| format!("spawning thread {name}"))?;
-            pool.threads.push(handle);
+            let thread = thread::Builder::new()
+                .name(format!("queue-pool-{index}"))
+                .spawn(move || receiver.into_iter().for_each(|job| job()))
+                .with_context(|| format!("spawning queue pool thread {index}"))?;
+            pool.threads.push(thread);
         }
         Ok(pool)
     }
@@ -72,30 +59,21 @@ impl QueuePool {
     ///
     /// # Errors
     ///
-    /// If every worker has exited, which happens only after a job panicked in
-    /// each of them; `f` is dropped.
-    pub fn execute<F>(&self, f: F) -> anyhow::Result<()>
-    where
-        F: FnOnce() + Send + 'static,
-    {
-        let sent = match &self.sender {
-            Some(sender) => sender.send(Box::new(f)).is_ok(),
-            None => false,
-        };
-        if !sent {
-            bail!("queue pool: every worker has exited");
+    /// If every worker has exited (a job panicked in each); `f` is dropped.
+    pub fn execute(&self, f: impl FnOnce() + Send + 'static) -> anyhow::Result<()> {
+        match &self.sender {
+            Some(sender) if sender.send(Box::new(f)).is_ok() => Ok(()),
+            _ => bail!("queue pool: every worker has exited"),
         }
-        Ok(())
     }
 }
 
 impl Drop for QueuePool {
-    /// Closes the queue and joins every worker after it ran what was queued.
     fn drop(&mut self) {
         drop(self.sender.take());
-        for handle in self.threads.drain(..) {
-            // A worker that panicked has already reported it on stderr.
-            let _ = handle.join();
+        for thread in self.threads.drain(..) {
+            // A worker that panicked has reported it on stderr already.
+            let _ = thread.join();
         }
     }
 }

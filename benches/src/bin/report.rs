@@ -27,26 +27,20 @@
 //! | `isolation` | 8. the isolation ladder: task, thread, Wasm, process, container |
 //! | `sleepers` | 9. 1,000 to 100,000 sleepers: threads, tokio tasks, pool jobs |
 //!
-//! `--replot` also reads `roundtrip_*.csv` (round trips of another run) and
-//! a `pool_like_for_like.csv` of per-design figures instead of measured
-//! batches (as the book's first one was copied from `benches/RESULTS.md`);
-//! it skips other CSV files.
+//! `--replot` also reads `roundtrip_*.csv` (round trips of another run); it
+//! skips other CSV files.
 //!
 //! Progress goes to stderr (indicatif bars on a terminal, one line per
 //! experiment otherwise); the summary is also printed to stdout. An
 //! experiment that fails is reported and the others still run; the exit
 //! status is then non-zero.
 //!
-//! Hidden modes serve the experiments themselves: `--partner ROLE ARGS`
-//! plays an experiment's partner process (`--partner echo` copies stdin to
-//! stdout until end of file: the round trips' partner), `--child NAME
-//! --invocation N` runs one invocation of an experiment that runs in
-//! several processes, and `--pool-invocation N` runs one invocation of the pool
-//! experiment (`--like-for-like`: of the like-for-like comparison) and
-//! prints its rows as CSV lines (the pool experiments run in several
-//! processes, because this machine's speed changes from one process to the
-//! next); `--scope-invocation N` does the same for the scope experiment.
-//! The isolation ladder has two more:
+//! Hidden modes serve the experiments themselves: `--child NAME
+//! --invocation N` runs one invocation of an experiment and prints its rows
+//! as CSV lines (the pool experiments run in several processes, because
+//! this machine's speed changes from one process to the next), and
+//! `--partner ROLE ARG...` plays a partner process. Not yet ported:
+//! the isolation ladder has two more:
 //! `--echo-socket PATH` connects to the Unix socket at PATH and echoes (the
 //! partner of the re-executed and container levels), and
 //! `--isolation-memory LEVEL --count N` holds N live units of LEVEL in a
@@ -62,7 +56,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use ptm_benches::experiments::{self, isolation, pool, scope, sleepers, Size};
+use ptm_benches::experiments::{self, isolation, sleepers, Size};
 use ptm_benches::harness::{Ctx, Entry, Flags};
 use ptm_benches::machine::{default_report_dir, load_average, now_utc, Machine};
 use ptm_benches::verdict::Check;
@@ -109,12 +103,6 @@ struct Args {
     partner: Vec<String>,
 
     // Not yet ported experiments' hidden modes.
-    #[arg(long, hide = true, value_name = "N")]
-    pool_invocation: Option<usize>,
-    #[arg(long, hide = true)]
-    like_for_like: bool,
-    #[arg(long, hide = true, value_name = "N")]
-    scope_invocation: Option<usize>,
     #[arg(long, hide = true, value_name = "PATH")]
     echo_socket: Option<PathBuf>,
     #[arg(long, hide = true, value_name = "LEVEL")]
@@ -188,25 +176,8 @@ fn replot(dir: &Path) -> anyhow::Result<()> {
 }
 
 /// The not yet ported experiments' hidden modes; `None` if none was asked.
-fn legacy_mode(args: &Args, size: Size) -> Option<anyhow::Result<()>> {
-    let print = |row: Vec<String>| ptm_benches::experiments::print_row(&row);
-    Some(if let Some(invocation) = args.pool_invocation {
-        let config = if args.like_for_like {
-            pool::Config::like_for_like(size)
-        } else {
-            pool::Config::of(size)
-        };
-        pool::run_invocation(&config, invocation, &ProgressBar::hidden(), |row| {
-            print(row.fields())
-        })
-        .map(drop)
-    } else if let Some(invocation) = args.scope_invocation {
-        let config = scope::Config::of(size);
-        scope::run_invocation(&config, invocation, &ProgressBar::hidden(), |row| {
-            print(row.fields())
-        })
-        .map(drop)
-    } else if let Some(path) = &args.echo_socket {
+fn legacy_mode(args: &Args) -> Option<anyhow::Result<()>> {
+    Some(if let Some(path) = &args.echo_socket {
         isolation::echo_socket(path).context("the socket echo partner")
     } else if let Some(level) = &args.isolation_memory {
         isolation::memory_child(level, args.count)
@@ -265,7 +236,7 @@ fn main() -> anyhow::Result<()> {
     if let (Some(name), Some(invocation)) = (&args.child, args.invocation) {
         return named(&all, name)?.child(&ctx, invocation);
     }
-    if let Some(result) = legacy_mode(&args, size) {
+    if let Some(result) = legacy_mode(&args) {
         return result;
     }
 
@@ -351,14 +322,13 @@ fn summary(
     total: Duration,
     done: &[Done],
 ) -> String {
-    let size = if args.quick { Size::Quick } else { Size::Full };
     let mut text = format!(
         "# ptm benchmark report\n\n\
          - mode: {}\n- machine: {}\n- started: {started_at}; took {:.0} s\n\
          - load average (1, 5, 15 min): {load_before} before, {} after\n\n\
          Every comparison ran its variants in one process, interleaved round by round \
-         (rotated order); the pool experiments ran in separate processes ({} for pool \
-         dispatch, {} like for like) and their ratios are medians of per-process ratios.\n\n",
+         (rotated order); the pool experiments ran in several separate processes (their \
+         sections say how many) and their ratios are medians of per-process ratios.\n\n",
         if args.quick {
             "quick (reduced sizes: figures are indicative only)"
         } else {
@@ -367,8 +337,6 @@ fn summary(
         machine.describe(),
         total.as_secs_f64(),
         load_average(),
-        pool::Config::of(size).invocations,
-        pool::Config::like_for_like(size).invocations,
     );
     let checks: Vec<&Check> = done
         .iter()

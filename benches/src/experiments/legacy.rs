@@ -2,12 +2,11 @@
 //! (temporary: each moves out as it is ported).
 
 use std::path::Path;
-use std::process::Command;
 
 use anyhow::{bail, Context};
 use indicatif::ProgressBar;
 
-use super::{isolation, pool, scope, sleepers};
+use super::{isolation, sleepers};
 use super::{read_back, Outcome, Size};
 use crate::harness::{Ctx, Entry};
 use crate::verdict::Check;
@@ -15,12 +14,6 @@ use crate::verdict::Check;
 /// An experiment that still has its own `Outcome`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Legacy {
-    /// 1. Pool dispatch throughput.
-    Pool,
-    /// 1. Like for like.
-    LikeForLike,
-    /// 1. Scope and fork-join.
-    Scope,
     /// 8. Isolation.
     Isolation,
     /// 9. Sleepers.
@@ -36,44 +29,7 @@ impl Legacy {
         let size = Legacy::size(ctx);
         let bar: &ProgressBar = &ctx.bar;
         let exe = ctx.exe.clone();
-        let pool_child = |like_for_like: bool| {
-            let exe = &exe;
-            move |invocation: usize| {
-                let mut command = Command::new(exe);
-                command.arg("--pool-invocation").arg(invocation.to_string());
-                if like_for_like {
-                    command.arg("--like-for-like");
-                }
-                if size == Size::Quick {
-                    command.arg("--quick");
-                }
-                command
-            }
-        };
         Ok(match self {
-            Legacy::Pool => Box::new(pool::run(
-                &pool::Config::of(size),
-                bar,
-                Some(&pool_child(false)),
-            )?),
-            Legacy::LikeForLike => Box::new(pool::run_like_for_like(
-                &pool::Config::like_for_like(size),
-                bar,
-                Some(&pool_child(true)),
-            )?),
-            Legacy::Scope => {
-                let child = |invocation: usize| {
-                    let mut command = Command::new(&exe);
-                    command
-                        .arg("--scope-invocation")
-                        .arg(invocation.to_string());
-                    if size == Size::Quick {
-                        command.arg("--quick");
-                    }
-                    command
-                };
-                Box::new(scope::run(&scope::Config::of(size), bar, Some(&child))?)
-            }
             Legacy::Isolation => {
                 let program = isolation::Program { path: exe.clone() };
                 Box::new(isolation::run(
@@ -95,9 +51,6 @@ impl Legacy {
 impl Entry for Legacy {
     fn name(&self) -> &'static str {
         match self {
-            Legacy::Pool => "pool",
-            Legacy::LikeForLike => "like-for-like",
-            Legacy::Scope => "scope",
             Legacy::Isolation => "isolation",
             Legacy::Sleepers => "sleepers",
         }
@@ -105,9 +58,6 @@ impl Entry for Legacy {
 
     fn stem(&self) -> &'static str {
         match self {
-            Legacy::Pool => "pool_dispatch",
-            Legacy::LikeForLike => "pool_like_for_like",
-            Legacy::Scope => "pool_scope",
             Legacy::Isolation => "isolation",
             Legacy::Sleepers => "sleepers",
         }
@@ -115,9 +65,6 @@ impl Entry for Legacy {
 
     fn label(&self) -> &'static str {
         match self {
-            Legacy::Pool => "pool dispatch",
-            Legacy::LikeForLike => "pool like for like",
-            Legacy::Scope => "scope, fork-join",
             Legacy::Isolation => "isolation ladder",
             Legacy::Sleepers => "sleepers",
         }

@@ -25,13 +25,10 @@
 //! | [`sleepers`] | 9 | 1,000 to 100,000 sleepers: threads, tokio tasks, pool jobs |
 
 use std::fmt::Display;
-use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::str::FromStr;
 
 use anyhow::{anyhow, ensure, Context};
-use indicatif::ProgressBar;
 
 use crate::csv::Table;
 use crate::verdict::Check;
@@ -56,9 +53,9 @@ use legacy::Legacy;
 /// Every experiment, in the order `report` runs them.
 pub fn all() -> Vec<&'static dyn Entry> {
     vec![
-        &Legacy::Pool,
-        &Legacy::LikeForLike,
-        &Legacy::Scope,
+        entry::<pool::Pool>(),
+        entry::<pool::LikeForLike>(),
+        entry::<scope::Scope>(),
         entry::<latency::Latency>(),
         entry::<channels::Channels>(),
         entry::<roundtrip::RoundTrip>(),
@@ -129,110 +126,10 @@ pub fn per_round_ratios(a: &[(usize, f64)], b: &[(usize, f64)]) -> Vec<f64> {
         .collect()
 }
 
-/// For each invocation that has rows `value` selects (`Some`), the median
-/// of those values: `(invocation, median)` pairs in invocation order, ready
-/// for [`per_round_ratios`] (each ratio then compares two medians of one
-/// process).
-///
-/// ```
-/// use ptm_benches::experiments::medians_by_invocation;
-///
-/// // (invocation, variant, jobs/s)
-/// let rows = [(0, 'a', 3.0), (0, 'a', 5.0), (0, 'b', 1.0), (1, 'a', 9.0)];
-/// let a = medians_by_invocation(&rows, |r| r.0, |r| (r.1 == 'a').then_some(r.2));
-/// assert_eq!(a, [(0, 4.0), (1, 9.0)]);
-/// ```
-pub fn medians_by_invocation<R>(
-    rows: &[R],
-    invocation: impl Fn(&R) -> usize,
-    value: impl Fn(&R) -> Option<f64>,
-) -> Vec<(usize, f64)> {
-    let mut invocations = distinct(rows.iter().map(&invocation));
-    invocations.sort_unstable();
-    invocations
-        .into_iter()
-        .filter_map(|i| {
-            let values: Vec<f64> = rows
-                .iter()
-                .filter(|r| invocation(r) == i)
-                .filter_map(&value)
-                .collect();
-            crate::stats::median(values).map(|m| (i, m))
-        })
-        .collect()
-}
-
-/// The last two cells of a ratio table's row: each ratio, then their
-/// median in bold ("0.85 1.50 | **1.18**"); `None` without ratios.
-pub(crate) fn ratio_cells(ratios: &[f64]) -> Option<String> {
-    let median = crate::stats::median(ratios.to_vec())?;
-    let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
-    Some(format!("{} | **{median:.2}**", each.join(" ")))
-}
-
-/// The rows of an experiment measured in `invocations` separate processes:
-/// each made by `child(invocation)`, whose stdout must carry one row per
-/// line (which `parse` reads), or, with `child == None`, each run in this
-/// process by `in_process(invocation)`, one after the other. `bar` advances
-/// by one per row read from a child (`in_process` advances it itself).
-///
-/// # Errors
-///
-/// If a child cannot be started, prints a line `parse` rejects, or exits
-/// unsuccessfully; or an in-process invocation fails.
-pub(crate) fn rows_of_invocations<R>(
-    invocations: usize,
-    child: Option<&dyn Fn(usize) -> Command>,
-    parse: impl Fn(&str) -> anyhow::Result<R>,
-    mut in_process: impl FnMut(usize) -> anyhow::Result<Vec<R>>,
-    bar: &ProgressBar,
-) -> anyhow::Result<Vec<R>> {
-    let mut rows = Vec::new();
-    for invocation in 0..invocations {
-        let Some(make) = child else {
-            rows.extend(in_process(invocation)?);
-            continue;
-        };
-        let mut command = make(invocation);
-        command.stdout(Stdio::piped()).stdin(Stdio::null());
-        let mut process = command
-            .spawn()
-            .with_context(|| format!("starting invocation {invocation}: {command:?}"))?;
-        let stdout = process.stdout.take().context("the child's stdout")?;
-        let mut parsed = Ok(());
-        for line in BufReader::new(stdout).lines() {
-            let line = line.context("reading the child's rows")?;
-            match parse(&line) {
-                Ok(row) => {
-                    rows.push(row);
-                    bar.inc(1);
-                }
-                Err(error) => parsed = Err(error.context(format!("child printed {line:?}"))),
-            }
-        }
-        let status = process.wait().context("waiting for the child")?;
-        ensure!(status.success(), "invocation {invocation} failed: {status}");
-        parsed?;
-    }
-    Ok(rows)
-}
-
-/// Prints `fields` as one CSV line on stdout and flushes it: how a child
-/// invocation hands a row to the parent, which reads it with the
-/// experiment's `Row::parse`.
-///
-/// # Errors
-///
-/// If stdout cannot be written.
-pub fn print_row(fields: &[String]) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{}", fields.join(","))?;
-    out.flush()?;
-    Ok(())
-}
-
-/// The outcome whose CSV file stem is `stem` (`pool_dispatch`, ...), read
-/// back from `table`; `None` if no experiment writes such a file.
+/// The outcome whose CSV file stem is `stem` (`pool_latency`,
+/// `roundtrip`, ...; a stem that starts with `roundtrip` is a round-trip
+/// table), read back from `table`; `None` if no experiment writes such a
+/// file.
 ///
 /// # Errors
 ///
@@ -240,21 +137,12 @@ pub fn print_row(fields: &[String]) -> anyhow::Result<()> {
 pub fn read_back(stem: &str, table: &Table) -> anyhow::Result<Option<Box<dyn Outcome>>> {
     let read = || -> anyhow::Result<Box<dyn Outcome>> {
         Ok(match stem {
-            "pool_dispatch" => Box::new(pool::PoolOutcome::from_table(table)?),
-            "pool_like_for_like" => Box::new(pool::LikeForLike::from_table(table)?),
-            "pool_scope" => Box::new(scope::ScopeOutcome::from_table(table)?),
             "isolation" => Box::new(isolation::IsolationOutcome::from_table(table)?),
             "sleepers" => Box::new(sleepers::SleepersOutcome::from_table(table)?),
             _ => anyhow::bail!("no experiment writes {stem}.csv"),
         })
     };
-    let known = [
-        "pool_dispatch",
-        "pool_like_for_like",
-        "pool_scope",
-        "isolation",
-        "sleepers",
-    ];
+    let known = ["isolation", "sleepers"];
     if known.contains(&stem) {
         read()
             .map(Some)

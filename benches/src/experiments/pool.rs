@@ -1,311 +1,206 @@
-//! Comparison 1: pool dispatch. One thread submits N no-op jobs, then
-//! waits until all have run; jobs per second for every design of
-//! [`Design`] (ptm, rayon `spawn` and `scope`, the `threadpool` crate, the
-//! Rust Book's pool, a bare crossbeam queue, a thread per job) at 2, 4 and 8
-//! workers.
+//! Pool dispatch (section 1): one thread submits N no-op jobs, then waits
+//! until all have run; jobs per second of the designs of [`crate::designs`]
+//! (ptm, rayon `spawn` and `scope`, the `threadpool` crate, the Rust Book's
+//! pool, a bare crossbeam queue, a thread per job), in two experiments:
 //!
-//! The machine flips between a fast and a slow mode from one *process* to
-//! the next, so the targets are judged on several invocations: [`run`]
-//! starts each invocation as a child process (the `report` binary re-run
-//! with a hidden flag, which calls [`run_invocation`] and prints its rows
-//! as CSV lines), takes each design's median per invocation, then the
-//! median over invocations of the same-process ratios.
+//! - `pool` ([`Pool`]): every design at 2, 4 and 8 workers, `captured`
+//!   latch jobs (what users write: each boxed job allocates); 5 rounds
+//!   (quick 3) in each of 3 invocations. Targets at 2 workers: ptm >= 1.5x
+//!   rayon-spawn, >= 1.2x the Book's pool.
+//! - `like-for-like` ([`LikeForLike`]): ptm, ptm-latch, book and queue at 2
+//!   workers with `static` latch jobs, so that no job allocates; 7 rounds
+//!   (quick 3) in each of 5 invocations. Targets: ptm >= 1.0x the bare
+//!   queue, >= 1.2x the Book's pool.
 //!
-//! Latch-waited designs use [`LatchJobs::Captured`] jobs (what users write:
-//! each job captures a reference to the latch, so boxing it allocates); see
-//! [`crate::designs`]. The like-for-like comparison, where no design's job
-//! allocates (`pool_dispatch --latch static`), is [`LikeForLike`]: the same
-//! experiment with the sizes of [`Config::like_for_like`] (ptm, ptm-latch,
-//! book and queue, 2 workers, 5 invocations), checked against issue 15's
-//! targets (ptm >= 1.0x the bare queue, >= 1.2x the Book pool).
+//! A batch is 1,000,000 jobs (quick 100,000; `thread-spawn` 2,000, quick
+//! 500). For each worker count every pool is built and warmed up with a
+//! tenth of a batch, then runs a batch per round in rotated order. The
+//! machine's speed flips from one process to the next, so every invocation
+//! is a fresh process; a figure is the median over invocations of each
+//! one's median, a target is judged on the median of same-process ratios.
+//!
+//! ```text
+//! report --only pool --workers 2,4,8 --rounds 7 --variants ptm,book --latch static
+//! report --only like-for-like
+//! ```
 
 use std::path::Path;
-use std::process::Command;
 
-use anyhow::{bail, ensure, Context};
+use anyhow::{ensure, Context};
 use clap::ValueEnum;
-use indicatif::ProgressBar;
+use serde::{Deserialize, Serialize};
 
-use super::{
-    distinct, expect_header, field, medians_by_invocation, per_round_ratios, ratio_cells, rotated,
-    rows_of_invocations, secs, Outcome, Size,
-};
-use crate::csv::{split_line, Table};
 use crate::designs::{Bench, Design, LatchJobs};
-use crate::plot::{rows, short, Mark, Panel, Rows, Scale, Series};
-use crate::stats::{median, summarize};
+use crate::harness::{distinct, interleave, invocations, medians_by_invocation, name};
+use crate::harness::{per_round_ratios, Ctx, Experiment};
+use crate::plot::{self, short, Mark, Panel, Rows, Scale, Series};
+use crate::stats::{median, summarize, Summary};
 use crate::verdict::{Check, Target};
+use Design::{Book, Ptm, PtmLatch, Queue, RayonSpawn, ThreadSpawn};
 
-/// Sizes of the pool experiment.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Config {
-    /// Jobs per batch (every design but `thread-spawn`).
-    pub jobs: usize,
-    /// Jobs per batch for `thread-spawn` (one OS thread each).
-    pub spawn_jobs: usize,
-    /// Worker counts.
-    pub workers: Vec<usize>,
-    /// Timed batches per design, worker count and invocation.
-    pub rounds: usize,
-    /// Separate processes to run it in.
-    pub invocations: usize,
-    /// Designs measured.
-    pub designs: Vec<Design>,
-    /// How latch-counting jobs reach their latch.
-    pub latch: LatchJobs,
-}
-
-impl Config {
-    /// The issue's sizes: 1,000,000 jobs, 2/4/8 workers, 5 rounds, 3
-    /// invocations.
-    pub fn full() -> Config {
-        Config {
-            jobs: 1_000_000,
-            spawn_jobs: 2_000,
-            workers: vec![2, 4, 8],
-            rounds: 5,
-            invocations: 3,
-            designs: Design::ALL.to_vec(),
-            latch: LatchJobs::Captured,
-        }
-    }
-
-    /// 100,000 jobs, 3 rounds, 3 invocations.
-    pub fn quick() -> Config {
-        Config {
-            jobs: 100_000,
-            spawn_jobs: 500,
-            rounds: 3,
-            ..Config::full()
-        }
-    }
-
-    /// [`full`](Self::full) or [`quick`](Self::quick).
-    pub fn of(size: Size) -> Config {
-        match size {
-            Size::Full => Config::full(),
-            Size::Quick => Config::quick(),
-        }
-    }
-
-    /// The sizes of the like-for-like comparison ([`LikeForLike`]): ptm,
-    /// ptm-latch, book and queue with [`LatchJobs::Static`] jobs (no job
-    /// allocates), 2 workers, 5 invocations of 7 rounds; the jobs per batch
-    /// of `size` (quick: 3 rounds).
-    pub fn like_for_like(size: Size) -> Config {
-        let sized = Config::of(size);
-        Config {
-            workers: vec![2],
-            rounds: if size == Size::Full { 7 } else { sized.rounds },
-            invocations: 5,
-            designs: vec![Design::Ptm, Design::PtmLatch, Design::Book, Design::Queue],
-            latch: LatchJobs::Static,
-            ..sized
-        }
-    }
-
-    /// Jobs per batch for `design`.
-    pub fn jobs_for(&self, design: Design) -> usize {
-        if design == Design::ThreadSpawn {
-            self.spawn_jobs
-        } else {
-            self.jobs
-        }
-    }
-
-    /// Timed batches in one invocation.
-    pub fn batches_per_invocation(&self) -> u64 {
-        (self.workers.len() * self.rounds * self.designs.len()) as u64
-    }
-}
-
-/// One timed batch.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// One timed batch: from the first submission until the wait returned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[allow(missing_docs)]
 pub struct Row {
-    /// Which invocation (process) it ran in, from 0.
     pub invocation: usize,
-    /// The design.
     pub design: Design,
-    /// Worker threads.
     pub workers: usize,
-    /// The round, from 0.
     pub round: usize,
-    /// Its place in that round's order, from 0.
     pub position: usize,
-    /// Jobs in the batch.
     pub jobs: usize,
-    /// Seconds from the first submission until the wait returned.
     pub seconds: f64,
+    pub jobs_per_sec: f64,
 }
 
-impl Row {
-    /// Jobs per second.
-    pub fn jobs_per_sec(&self) -> f64 {
-        self.jobs as f64 / self.seconds
+/// A timed batch of an experiment run in several invocations.
+pub(super) trait Batch {
+    /// What it measured (the variant, with its sizes).
+    type Key: PartialEq;
+    fn invocation(&self) -> usize;
+    fn key(&self) -> Self::Key;
+    fn rate(&self) -> f64;
+}
+
+impl Batch for Row {
+    type Key = (Design, usize);
+    fn invocation(&self) -> usize {
+        self.invocation
     }
-
-    /// The CSV columns of [`fields`](Self::fields).
-    pub const HEADER: [&'static str; 8] = [
-        "invocation",
-        "design",
-        "workers",
-        "round",
-        "position",
-        "jobs",
-        "seconds",
-        "jobs_per_sec",
-    ];
-
-    /// The row as CSV fields.
-    pub fn fields(&self) -> Vec<String> {
-        vec![
-            self.invocation.to_string(),
-            self.design.name().to_owned(),
-            self.workers.to_string(),
-            self.round.to_string(),
-            self.position.to_string(),
-            self.jobs.to_string(),
-            secs(self.seconds),
-            format!("{:.1}", self.jobs_per_sec()),
-        ]
+    fn key(&self) -> (Design, usize) {
+        (self.design, self.workers)
     }
-
-    /// Parses a CSV line of [`fields`](Self::fields) back (how the parent
-    /// reads a child invocation's rows).
-    ///
-    /// # Errors
-    ///
-    /// If the line is not such a row.
-    pub fn parse(line: &str) -> anyhow::Result<Row> {
-        let fields = split_line(line).context("an unclosed quote")?;
-        Row::from_fields(&fields)
+    fn rate(&self) -> f64 {
+        self.jobs_per_sec
     }
+}
 
-    /// The row of these CSV fields (in [`HEADER`](Self::HEADER) order).
-    ///
-    /// # Errors
-    ///
-    /// If they are not such a row.
-    pub fn from_fields(fields: &[String]) -> anyhow::Result<Row> {
-        ensure!(fields.len() == Row::HEADER.len(), "{} fields", fields.len());
-        let number = |i: usize| -> anyhow::Result<usize> { field(fields, i, &Row::HEADER) };
-        let design = Design::from_str(&fields[1], false)
-            .map_err(|e| anyhow::anyhow!("design {:?}: {e}", fields[1]))?;
-        Ok(Row {
-            invocation: number(0)?,
-            design,
-            workers: number(2)?,
-            round: number(3)?,
-            position: number(4)?,
-            jobs: number(5)?,
-            seconds: field(fields, 6, &Row::HEADER)?,
+fn medians<B: Batch>(rows: &[B], key: &B::Key) -> Vec<(usize, f64)> {
+    let rate = |r: &B| (r.key() == *key).then(|| r.rate());
+    medians_by_invocation(rows, B::invocation, rate)
+}
+
+/// The median and range of each invocation's median rate of `key`.
+pub(super) fn figures<B: Batch>(rows: &[B], key: B::Key) -> Option<Summary> {
+    summarize(medians(rows, &key).into_iter().map(|(_, m)| m))
+}
+
+/// The same-process ratios of each invocation's median rates `a / b`.
+pub(super) fn ratios<B: Batch>(rows: &[B], a: B::Key, b: B::Key) -> Vec<f64> {
+    per_round_ratios(&medians(rows, &a), &medians(rows, &b))
+}
+
+/// The last two cells of a ratio table's line: the same-process ratios
+/// `a / b` and their median ("0.85 1.50 | **1.18**"); `None` without any.
+pub(super) fn ratio_cells<B: Batch>(rows: &[B], a: B::Key, b: B::Key) -> Option<String> {
+    let ratios = ratios(rows, a, b);
+    let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+    Some(format!("{} | **{:.2}**", each.join(" "), median(ratios)?))
+}
+
+/// The rows of `count` invocations of `E` of `batches` batches each, each
+/// in a fresh process.
+pub(super) fn run_invocations<E: Experiment>(
+    ctx: &Ctx,
+    count: usize,
+    batches: usize,
+) -> anyhow::Result<Vec<E::Row>> {
+    ctx.bar.set_length((count * batches) as u64);
+    let rows = invocations::<E>(ctx, count)?;
+    let (measured, expected) = (rows.len(), count * batches);
+    ensure!(measured == expected, "{measured} of {expected} batches");
+    Ok(rows)
+}
+
+/// Pool dispatch: [`Pool`] or [`LikeForLike`].
+#[derive(Debug)]
+pub struct Dispatch<const LIKE: bool>;
+/// Every design at 2, 4 and 8 workers, latch jobs as users write them.
+pub type Pool = Dispatch<false>;
+/// ptm, ptm-latch, book and queue at 2 workers; no job allocates.
+pub type LikeForLike = Dispatch<true>;
+
+/// What an invocation measures, with the flags applied.
+struct Sizes {
+    designs: Vec<Design>,
+    workers: Vec<usize>,
+    rounds: usize,
+    latch: LatchJobs,
+}
+
+impl<const LIKE: bool> Dispatch<LIKE> {
+    fn sizes(ctx: &Ctx) -> anyhow::Result<Sizes> {
+        let (designs, mut workers, rounds, latch): (&[Design], _, _, _) = if LIKE {
+            let like = &[Ptm, PtmLatch, Book, Queue];
+            (like, vec![2], ctx.rounds(7, 3), LatchJobs::Static)
+        } else {
+            let all = Design::value_variants();
+            (all, vec![2, 4, 8], ctx.rounds(5, 3), LatchJobs::Captured)
+        };
+        let latch = ctx.flags.latch.unwrap_or(latch);
+        let allocating = LIKE && latch != LatchJobs::Static;
+        ensure!(!allocating, "like for like runs `static` latch jobs only");
+        ensure!(rounds > 0, "--rounds must be at least 1");
+        if !ctx.flags.workers.is_empty() {
+            workers.clone_from(&ctx.flags.workers);
+        }
+        let designs = ctx.variants(designs)?;
+        Ok(Sizes {
+            designs,
+            workers,
+            rounds,
+            latch,
         })
     }
 }
 
-/// Runs one invocation in this process: for each worker count, builds every
-/// design's pool, warms each up with a tenth of a batch, then runs
-/// `rounds` rounds of one batch per design in rotated order. Calls
-/// `on_row` after each batch (the child mode prints it) and advances `bar`.
-///
-/// # Errors
-///
-/// If a pool cannot be built or a batch fails, or `on_row` fails.
-pub fn run_invocation(
-    config: &Config,
-    invocation: usize,
-    bar: &ProgressBar,
-    mut on_row: impl FnMut(&Row) -> anyhow::Result<()>,
-) -> anyhow::Result<Vec<Row>> {
-    ensure!(
-        config.jobs > 0 && config.spawn_jobs > 0 && config.rounds > 0,
-        "jobs, spawn_jobs and rounds must be at least 1"
-    );
+/// One invocation: for each worker count, every design's pool built and
+/// warmed up, then one batch per design and round, rotated.
+fn measure(ctx: &Ctx, invocation: usize, sizes: &Sizes) -> anyhow::Result<Vec<Row>> {
+    let (jobs, spawn_jobs) = ctx.pick((1_000_000, 2_000), (100_000, 500));
+    let jobs_for = |d| if d == ThreadSpawn { spawn_jobs } else { jobs };
     let mut rows = Vec::new();
-    for &workers in &config.workers {
-        let benches = config
-            .designs
-            .iter()
-            .map(|&design| Bench::with_latch_jobs(design, workers, config.latch))
+    for &workers in &sizes.workers {
+        let benches = (sizes.designs.iter())
+            .map(|&d| Ok((d, Bench::new(d, workers, sizes.latch)?)))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        for bench in &benches {
-            let jobs = (config.jobs_for(bench.design()) / 10).max(1);
-            bench
-                .run(jobs)
-                .with_context(|| format!("warming up {}", bench.design()))?;
+        for (design, bench) in &benches {
+            let warm = bench.run((jobs_for(*design) / 10).max(1));
+            warm.with_context(|| format!("warming up {}", name(design)))?;
         }
-        for round in 0..config.rounds {
-            for position in 0..benches.len() {
-                let bench = &benches[rotated(round, position, benches.len())];
-                let design = bench.design();
-                let jobs = config.jobs_for(design);
-                bar.set_message(format!("{workers} workers, {design}"));
-                let elapsed = bench
-                    .run(jobs)
-                    .with_context(|| format!("{design}, {workers} workers, round {round}"))?;
-                let row = Row {
-                    invocation,
-                    design,
-                    workers,
-                    round,
-                    position,
-                    jobs,
-                    seconds: elapsed.as_secs_f64(),
-                };
-                on_row(&row)?;
-                rows.push(row);
-                bar.inc(1);
-            }
-        }
-        // Shut these pools down before the next worker count builds its own.
-        drop(benches);
+        let places: Vec<usize> = (0..benches.len()).collect();
+        let measured = interleave(&ctx.bar, &places, sizes.rounds, |i, round, position| {
+            let (design, bench) = (benches[i].0, &benches[i].1);
+            let jobs = jobs_for(design);
+            let elapsed = bench.run(jobs).with_context(|| name(&design))?;
+            let seconds = elapsed.as_secs_f64();
+            let jobs_per_sec = jobs as f64 / seconds;
+            Ok(Row {
+                invocation,
+                design,
+                workers,
+                round,
+                position,
+                jobs,
+                seconds,
+                jobs_per_sec,
+            })
+        });
+        rows.extend(measured.with_context(|| format!("{workers} workers"))?);
+        // These pools shut down before the next worker count builds its own.
     }
     Ok(rows)
 }
 
-/// Runs `config.invocations` invocations, each in a child process made by
-/// `child(invocation)` (whose stdout must carry the rows as CSV lines, as
-/// `report`'s hidden child mode prints them), or, with `child == None`, one
-/// after the other in this process.
-///
-/// # Errors
-///
-/// If a child cannot be started, prints something other than rows, or
-/// fails; or an in-process invocation fails.
-pub fn run(
-    config: &Config,
-    bar: &ProgressBar,
-    child: Option<&dyn Fn(usize) -> Command>,
-) -> anyhow::Result<PoolOutcome> {
-    bar.set_length(config.batches_per_invocation() * config.invocations as u64);
-    let rows = rows_of_invocations(
-        config.invocations,
-        child,
-        Row::parse,
-        |invocation| run_invocation(config, invocation, bar, |_| Ok(())),
-        bar,
-    )?;
-    let expected = config.batches_per_invocation() as usize * config.invocations;
-    if rows.len() != expected {
-        bail!("{} batches measured, {expected} expected", rows.len());
-    }
-    Ok(PoolOutcome {
-        config: config.clone(),
-        rows,
-    })
-}
-
-/// The rows of every invocation.
-#[derive(Debug, Clone)]
-pub struct PoolOutcome {
-    /// The sizes it ran with.
-    pub config: Config,
-    /// Every timed batch.
-    pub rows: Vec<Row>,
+fn designs_and_workers(rows: &[Row]) -> (Vec<Design>, Vec<usize>) {
+    let mut designs = distinct(rows.iter().map(|r| r.design));
+    let mut workers = distinct(rows.iter().map(|r| r.workers));
+    designs.sort();
+    workers.sort_unstable();
+    (designs, workers)
 }
 
 /// A design's name written out, for plots.
-pub fn label(design: Design) -> &'static str {
+fn label(design: Design) -> &'static str {
     match design {
         Design::Ptm => "ptm ThreadPool, wait_idle",
         Design::PtmLatch => "ptm ThreadPool + latch (control)",
@@ -318,601 +213,175 @@ pub fn label(design: Design) -> &'static str {
     }
 }
 
-impl PoolOutcome {
-    /// Reads the rows of a CSV written from [`table`](Outcome::table) back.
-    /// The sizes are taken from the rows; the latch mode, which the CSV
-    /// does not record, is `report`'s ([`LatchJobs::Captured`]).
-    ///
-    /// # Errors
-    ///
-    /// If `table` is not such a CSV.
-    pub fn from_table(table: &Table) -> anyhow::Result<PoolOutcome> {
-        expect_header(table, &Row::HEADER)?;
-        let rows = table
-            .rows()
-            .iter()
-            .map(|fields| Row::from_fields(fields))
-            .collect::<anyhow::Result<Vec<Row>>>()?;
-        let mut designs = distinct(rows.iter().map(|r| r.design));
-        designs.sort();
-        let mut workers = distinct(rows.iter().map(|r| r.workers));
-        workers.sort_unstable();
-        let jobs = |spawn: bool| {
-            rows.iter()
-                .find(|r| (r.design == Design::ThreadSpawn) == spawn)
-                .map(|r| r.jobs)
-        };
-        let full = Config::full();
-        let config = Config {
-            jobs: jobs(false).unwrap_or(full.jobs),
-            spawn_jobs: jobs(true).unwrap_or(full.spawn_jobs),
-            workers,
-            rounds: rows.iter().map(|r| r.round + 1).max().unwrap_or(0),
-            invocations: rows.iter().map(|r| r.invocation + 1).max().unwrap_or(0),
-            designs,
-            latch: LatchJobs::Captured,
-        };
-        Ok(PoolOutcome { config, rows })
+impl<const LIKE: bool> Experiment for Dispatch<LIKE> {
+    const NAME: &'static str = ["pool", "like-for-like"][LIKE as usize];
+    const STEM: &'static str = ["pool_dispatch", "pool_like_for_like"][LIKE as usize];
+    const LABEL: &'static str = ["pool dispatch", "pool like for like"][LIKE as usize];
+    type Row = Row;
+
+    fn run(ctx: &Ctx) -> anyhow::Result<Vec<Row>> {
+        let (s, count) = (Self::sizes(ctx)?, [3, 5][LIKE as usize]);
+        let batches = s.workers.len() * s.designs.len() * s.rounds;
+        run_invocations::<Self>(ctx, ctx.invocations(count, count), batches)
     }
 
-    /// Each invocation's median jobs/s for `design` at `workers`, as
-    /// `(invocation, median)` pairs in invocation order.
-    fn medians(&self, design: Design, workers: usize) -> Vec<(usize, f64)> {
-        medians_by_invocation(
-            &self.rows,
-            |r| r.invocation,
-            |r| (r.design == design && r.workers == workers).then(|| r.jobs_per_sec()),
-        )
+    fn invocation(ctx: &Ctx, invocation: usize) -> anyhow::Result<Vec<Row>> {
+        measure(ctx, invocation, &Self::sizes(ctx)?)
     }
 
-    /// Each invocation's median jobs/s for `design` at `workers` (one value
-    /// per invocation that measured it, in invocation order).
-    pub fn invocation_medians(&self, design: Design, workers: usize) -> Vec<f64> {
-        self.medians(design, workers)
-            .into_iter()
-            .map(|(_, m)| m)
-            .collect()
-    }
-
-    /// The median over invocations of each invocation's median jobs/s.
-    pub fn median_rate(&self, design: Design, workers: usize) -> Option<f64> {
-        median(self.invocation_medians(design, workers))
-    }
-
-    /// The same-process ratios `mine / other` of the invocation medians,
-    /// one per invocation that measured both.
-    pub fn ratios(&self, mine: Design, other: Design, workers: usize) -> Vec<f64> {
-        per_round_ratios(&self.medians(mine, workers), &self.medians(other, workers))
-    }
-
-    /// A Markdown table of the same-process ratios `mine / other` at each
-    /// worker count, for the `pairs` that were measured.
-    fn ratio_table(&self, pairs: &[(Design, Design)]) -> String {
-        let mut out = String::from(
-            "| same-process ratio (jobs/s) | workers | per invocation | median |\n|---|---:|---|---:|\n",
-        );
-        for &workers in &self.config.workers {
-            for &(mine, other) in pairs {
-                if let Some(cells) = ratio_cells(&self.ratios(mine, other, workers)) {
-                    out.push_str(&format!("| {mine} / {other} | {workers} | {cells} |\n"));
-                }
+    /// A row per design, a series of medians per worker count.
+    fn plot(rows: &[Row], path: &Path) -> anyhow::Result<()> {
+        let (designs, workers) = designs_and_workers(rows);
+        let median = |d, w| figures(rows, (d, w)).map(|s| s.median);
+        let series = |&w: &usize| {
+            let name = if LIKE {
+                String::new()
+            } else {
+                format!("{w} workers")
+            };
+            Series {
+                name,
+                values: designs.iter().map(|&d| median(d, w)).collect(),
             }
-        }
-        out
-    }
-}
-
-impl Outcome for PoolOutcome {
-    fn name(&self) -> &'static str {
-        "pool_dispatch"
-    }
-
-    fn table(&self) -> Table {
-        let mut table = Table::new(Row::HEADER);
-        for row in &self.rows {
-            table.push(row.fields());
-        }
-        table
-    }
-
-    fn plot(&self, path: &Path) -> anyhow::Result<()> {
-        let designs = &self.config.designs;
+        };
         let panel = Panel {
             title: String::new(),
             rows: designs.iter().map(|&d| label(d).to_owned()).collect(),
-            series: self
-                .config
-                .workers
-                .iter()
-                .map(|&w| Series {
-                    name: format!("{w} workers"),
-                    values: designs.iter().map(|&d| self.median_rate(d, w)).collect(),
-                })
-                .collect(),
+            series: workers.iter().map(series).collect(),
         };
-        let chart = Rows {
-            title: "What users write: no-op jobs, each latch job allocates",
-            axis: "jobs per second",
-            scale: Scale::Log10,
-            mark: Mark::Dot,
-            value: short,
+        let (title, scale, mark) = match LIKE {
+            true => (
+                "Like for like: no-op jobs, no job allocates",
+                Scale::Linear,
+                Mark::Bar,
+            ),
+            false => (USERS, Scale::Log10, Mark::Dot),
         };
-        rows(path, &chart, &[panel])
+        let axis = "jobs per second";
+        plot::rows(
+            path,
+            &Rows {
+                title,
+                axis,
+                scale,
+                mark,
+                value: short,
+            },
+            &[panel],
+        )
     }
 
-    fn summary(&self) -> String {
-        let c = &self.config;
+    /// The sizes, a line per design and worker count (the median and range
+    /// of the invocation medians), and the same-process ratios.
+    fn summary(rows: &[Row]) -> String {
+        let (designs, workers) = designs_and_workers(rows);
+        let jobs = |spawn| rows.iter().find(|r| (r.design == ThreadSpawn) == spawn);
+        let spawn = jobs(true).map(|r| format!(" ({} for `thread-spawn`)", r.jobs));
         let mut out = format!(
-            "## 1. Pool dispatch\n\n{} no-op jobs per batch ({} for `thread-spawn`), submitted from \
-             one thread then waited for; {} rounds per invocation in rotated order, {} invocations \
-             (separate processes). Jobs/s: the median over invocations of each invocation's \
-             median, and the range of the invocation medians. Latch-waited designs run \
-             `{}` latch jobs.\n\n",
-            c.jobs,
-            c.spawn_jobs,
-            c.rounds,
-            c.invocations,
-            c.latch
+            "## 1. {}\n\n{} no-op jobs per batch{}, submitted from one thread, then waited for \
+             ({}); {} rounds per invocation in rotated order, {} invocations (separate \
+             processes). Jobs/s: the median over invocations of each one's median, and their \
+             range.\n\n| design | workers | jobs/s | range | ns/job |\n|---|---:|---:|---:|---:|\n",
+            ["Pool dispatch", "Pool dispatch, like for like"][LIKE as usize],
+            jobs(false).map_or(0, |r| r.jobs),
+            spawn.unwrap_or_default(),
+            [CAPTURED, "`static` latch jobs: none allocates"][LIKE as usize],
+            distinct(rows.iter().map(|r| r.round)).len(),
+            distinct(rows.iter().map(|r| r.invocation)).len(),
         );
-        out.push_str("| design | workers | jobs/s | range | ns/job |\n|---|---:|---:|---:|---:|\n");
-        for &workers in &c.workers {
-            for &design in &c.designs {
-                let Some(s) = summarize(self.invocation_medians(design, workers)) else {
+        for &w in &workers {
+            for &d in &designs {
+                let Some(s) = figures(rows, (d, w)) else {
                     continue;
                 };
-                out.push_str(&format!(
-                    "| {design} | {workers} | {} | {} .. {} | {:.1} |\n",
-                    short(s.median),
-                    short(s.min),
-                    short(s.max),
-                    1e9 / s.median
-                ));
+                let (m, lo, hi, ns) = (short(s.median), short(s.min), short(s.max), 1e9 / s.median);
+                out += &format!("| {} | {w} | {m} | {lo} .. {hi} | {ns:.1} |\n", name(&d));
             }
         }
-        let others = [
-            Design::RayonSpawn,
-            Design::RayonScope,
-            Design::Threadpool,
-            Design::Book,
-            Design::Queue,
-            Design::ThreadSpawn,
+        // ptm and its latch control against each other and every other design.
+        let others = designs.iter().filter(|d| ![Ptm, PtmLatch].contains(d));
+        let pairs = others.flat_map(|&d| [(Ptm, d), (PtmLatch, d)]);
+        let pairs: Vec<_> = [(Ptm, PtmLatch)].into_iter().chain(pairs).collect();
+        out += "\n| same-process ratio (jobs/s) | workers | per invocation | median |\n\
+                |---|---:|---|---:|\n";
+        for &w in &workers {
+            for &(a, b) in &pairs {
+                let Some(cells) = ratio_cells(rows, (a, w), (b, w)) else {
+                    continue;
+                };
+                out += &format!("| {} / {} | {w} | {cells} |\n", name(&a), name(&b));
+            }
+        }
+        out
+    }
+
+    fn checks(rows: &[Row]) -> Vec<Check> {
+        let what = ["pool", "pool like for like"][LIKE as usize];
+        let check = |&(other, bar): &(Design, f64)| {
+            let text = format!("{what}: ptm / {} jobs/s, 2 workers", name(&other));
+            Check::new(
+                Target::at_least(text, bar),
+                ratios(rows, (Ptm, 2), (other, 2)),
+            )
+        };
+        let targets = [
+            [(RayonSpawn, 1.5), (Book, 1.2)],
+            [(Queue, 1.0), (Book, 1.2)],
         ];
-        out.push('\n');
-        out.push_str(&self.ratio_table(&others.map(|other| (Design::Ptm, other))));
-        out
-    }
-
-    fn checks(&self) -> Vec<Check> {
-        vec![
-            Check::new(
-                Target::at_least("pool: ptm / rayon-spawn jobs/s, 2 workers", 1.5),
-                self.ratios(Design::Ptm, Design::RayonSpawn, 2),
-            ),
-            Check::new(
-                Target::at_least("pool: ptm / book jobs/s, 2 workers", 1.2),
-                self.ratios(Design::Ptm, Design::Book, 2),
-            ),
-        ]
+        targets[LIKE as usize].iter().map(check).collect()
     }
 }
 
-/// One design's figures in the like-for-like comparison.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LikeRow {
-    /// The design.
-    pub design: Design,
-    /// Worker threads.
-    pub workers: usize,
-    /// How many processes the figures are taken over.
-    pub processes: usize,
-    /// The median over processes of each process's median jobs/s.
-    pub median: f64,
-    /// The lowest process median.
-    pub min: f64,
-    /// The highest process median.
-    pub max: f64,
-}
-
-/// The like-for-like comparison: no design's job allocates
-/// (`pool_dispatch --latch static`), measured by `report --only
-/// like-for-like` ([`run_like_for_like`]: the pool experiment with the sizes
-/// of [`Config::like_for_like`]). Its CSV holds every timed batch, as
-/// `pool_dispatch.csv` does.
-///
-/// Read back from a CSV of [`LikeForLike::HEADER`] instead (per-design
-/// figures copied from a run by hand, as the book's first one was), it has
-/// the rows but no measured batches, and so no ratios to check.
-#[derive(Debug, Clone)]
-pub struct LikeForLike {
-    /// One row per design and worker count.
-    pub rows: Vec<LikeRow>,
-    /// Every timed batch, when it was measured (or read from measured rows).
-    pub measured: Option<PoolOutcome>,
-}
-
-/// Runs the like-for-like comparison: [`run`] with `config` (normally
-/// [`Config::like_for_like`]), each invocation in a child made by `child`.
-///
-/// # Errors
-///
-/// As for [`run`], and if `config`'s latch jobs are not
-/// [`LatchJobs::Static`].
-pub fn run_like_for_like(
-    config: &Config,
-    bar: &ProgressBar,
-    child: Option<&dyn Fn(usize) -> Command>,
-) -> anyhow::Result<LikeForLike> {
-    ensure!(
-        config.latch == LatchJobs::Static,
-        "like for like needs static latch jobs"
-    );
-    Ok(LikeForLike::of(run(config, bar, child)?))
-}
-
-impl LikeForLike {
-    /// The columns of a CSV of per-design figures (not measured rows).
-    pub const HEADER: [&'static str; 6] = [
-        "design",
-        "workers",
-        "processes",
-        "median_jobs_per_sec",
-        "min_jobs_per_sec",
-        "max_jobs_per_sec",
-    ];
-
-    /// The comparison of these measured batches: a row per design and
-    /// worker count, its figures taken over the invocation medians.
-    pub fn of(measured: PoolOutcome) -> LikeForLike {
-        let c = &measured.config;
-        let rows = c
-            .workers
-            .iter()
-            .flat_map(|&workers| c.designs.iter().map(move |&design| (design, workers)))
-            .filter_map(|(design, workers)| {
-                let medians = measured.invocation_medians(design, workers);
-                let processes = medians.len();
-                let s = summarize(medians)?;
-                Some(LikeRow {
-                    design,
-                    workers,
-                    processes,
-                    median: s.median,
-                    min: s.min,
-                    max: s.max,
-                })
-            })
-            .collect();
-        LikeForLike {
-            rows,
-            measured: Some(measured),
-        }
-    }
-
-    /// Reads a CSV back: measured batches (the columns of [`Row::HEADER`])
-    /// or per-design figures ([`HEADER`](Self::HEADER)).
-    ///
-    /// # Errors
-    ///
-    /// If `table` is neither.
-    pub fn from_table(table: &Table) -> anyhow::Result<LikeForLike> {
-        if table.header() == Row::HEADER {
-            let mut measured = PoolOutcome::from_table(table)?;
-            measured.config.latch = LatchJobs::Static;
-            return Ok(LikeForLike::of(measured));
-        }
-        let header = &LikeForLike::HEADER;
-        expect_header(table, header)?;
-        let rows = table
-            .rows()
-            .iter()
-            .map(|f| {
-                Ok(LikeRow {
-                    design: Design::from_str(&f[0], false)
-                        .map_err(|e| anyhow::anyhow!("design {:?}: {e}", f[0]))?,
-                    workers: field(f, 1, header)?,
-                    processes: field(f, 2, header)?,
-                    median: field(f, 3, header)?,
-                    min: field(f, 4, header)?,
-                    max: field(f, 5, header)?,
-                })
-            })
-            .collect::<anyhow::Result<Vec<LikeRow>>>()?;
-        Ok(LikeForLike {
-            rows,
-            measured: None,
-        })
-    }
-
-    /// The same-process ratios `mine / other` at 2 workers (none unless
-    /// measured).
-    pub fn ratios(&self, mine: Design, other: Design) -> Vec<f64> {
-        self.measured
-            .as_ref()
-            .map_or_else(Vec::new, |m| m.ratios(mine, other, 2))
-    }
-}
-
-impl Outcome for LikeForLike {
-    fn name(&self) -> &'static str {
-        "pool_like_for_like"
-    }
-
-    fn table(&self) -> Table {
-        if let Some(measured) = &self.measured {
-            return measured.table();
-        }
-        let mut table = Table::new(LikeForLike::HEADER);
-        for r in &self.rows {
-            table.push([
-                r.design.name().to_owned(),
-                r.workers.to_string(),
-                r.processes.to_string(),
-                format!("{:.0}", r.median),
-                format!("{:.0}", r.min),
-                format!("{:.0}", r.max),
-            ]);
-        }
-        table
-    }
-
-    fn plot(&self, path: &Path) -> anyhow::Result<()> {
-        let panel = Panel {
-            title: String::new(),
-            rows: self
-                .rows
-                .iter()
-                .map(|r| label(r.design).to_owned())
-                .collect(),
-            series: vec![Series {
-                name: String::new(),
-                values: self.rows.iter().map(|r| Some(r.median)).collect(),
-            }],
-        };
-        let chart = Rows {
-            title: "Like for like: no-op jobs, no job allocates",
-            axis: "jobs per second",
-            scale: Scale::Linear,
-            mark: Mark::Bar,
-            value: short,
-        };
-        rows(path, &chart, &[panel])
-    }
-
-    fn summary(&self) -> String {
-        let mut out = String::from("## 1. Pool dispatch, like for like\n\n");
-        if let Some(m) = &self.measured {
-            out.push_str(&format!(
-                "{} no-op jobs per batch; no design's job allocates (`{}` latch jobs). {} rounds \
-                 per invocation in rotated order, {} invocations (separate processes). ",
-                m.config.jobs, m.config.latch, m.config.rounds, m.config.invocations
-            ));
-        } else {
-            out.push_str(
-                "No design's job allocates (figures copied from a run, not measured rows). ",
-            );
-        }
-        out.push_str(
-            "Jobs/s: the median over processes of each process's median, and the range of the \
-             process medians.\n\n| design | workers | processes | jobs/s | range |\n\
-             |---|---:|---:|---:|---:|\n",
-        );
-        for r in &self.rows {
-            out.push_str(&format!(
-                "| {} | {} | {} | {} | {} .. {} |\n",
-                r.design,
-                r.workers,
-                r.processes,
-                short(r.median),
-                short(r.min),
-                short(r.max)
-            ));
-        }
-        if let Some(m) = &self.measured {
-            out.push('\n');
-            out.push_str(&m.ratio_table(&[
-                (Design::Ptm, Design::Queue),
-                (Design::Ptm, Design::Book),
-                (Design::PtmLatch, Design::Queue),
-                (Design::PtmLatch, Design::Book),
-                (Design::Ptm, Design::PtmLatch),
-            ]));
-        }
-        out
-    }
-
-    fn checks(&self) -> Vec<Check> {
-        vec![
-            Check::new(
-                Target::at_least("pool like for like: ptm / queue jobs/s, 2 workers", 1.0),
-                self.ratios(Design::Ptm, Design::Queue),
-            ),
-            Check::new(
-                Target::at_least("pool like for like: ptm / book jobs/s, 2 workers", 1.2),
-                self.ratios(Design::Ptm, Design::Book),
-            ),
-        ]
-    }
-}
+const USERS: &str = "What users write: no-op jobs, each latch job allocates";
+const CAPTURED: &str = "latch-waited designs run `captured` latch jobs, one allocation each, \
+                        unless run with `--latch static`";
 
 #[cfg(test)]
 mod tests {
-    use super::{run, run_like_for_like, Config, LikeForLike, PoolOutcome, Row};
-    use crate::csv::Table;
+    use super::{LikeForLike, Pool, Row};
     use crate::designs::{Design, LatchJobs};
-    use crate::experiments::{Outcome, Size};
+    use crate::harness::{Ctx, Experiment};
     use crate::verdict::Verdict;
-    use indicatif::ProgressBar;
 
-    /// A batch of `jobs` jobs that took 1 s.
-    fn row(invocation: usize, design: Design, jobs: usize) -> Row {
-        Row {
+    #[test]
+    fn an_invocation_measures_every_design_and_is_summarised() {
+        let mut ctx = Ctx::quick(None);
+        (ctx.flags.rounds, ctx.flags.workers) = (Some(2), vec![2]);
+        let rows = Pool::invocation(&ctx, 0).expect("running");
+        assert_eq!(rows.len(), 2 * 8);
+        assert!(Pool::summary(&rows).contains("| ptm / rayon-spawn | 2 |"));
+        assert_eq!(Pool::checks(&rows)[0].ratios.len(), 1);
+        ctx.flags.latch = Some(LatchJobs::Captured);
+        assert!(LikeForLike::invocation(&ctx, 0).is_err(), "allocating jobs");
+    }
+
+    #[test]
+    fn like_for_like_is_judged_on_ratios_within_each_process() {
+        // Invocation 1 is a fast process; each ratio compares one process.
+        let rates = [[12.0, 10.0, 10.0], [30.0, 40.0, 20.0], [11.0, 10.0, 10.0]];
+        let designs = [Design::Ptm, Design::Queue, Design::Book];
+        let row = |invocation, (&design, jobs_per_sec)| Row {
             invocation,
             design,
             workers: 2,
             round: 0,
             position: 0,
-            jobs,
-            seconds: 1.0,
-        }
-    }
-
-    #[test]
-    fn rows_parse_back() {
-        let r = Row {
-            seconds: 0.123_456_789,
-            ..row(2, Design::RayonScope, 1000)
+            jobs: 1,
+            seconds: 1.0 / jobs_per_sec,
+            jobs_per_sec,
         };
-        let line = r.fields().join(",");
-        let back = Row::parse(&line).expect("a row");
-        assert_eq!(back.design, Design::RayonScope);
-        assert_eq!((back.invocation, back.workers, back.jobs), (2, 2, 1000));
-        assert!((back.seconds - r.seconds).abs() < 1e-9);
-        assert!(Row::parse("not,a,row").is_err());
-        assert!(Row::parse("0,nope,2,0,0,1,1.0,1.0").is_err());
-    }
-
-    #[test]
-    fn ratios_are_taken_within_each_invocation() {
-        // Invocation 0 is a slow process, 1 a fast one: ptm is 2x rayon in both.
-        let rows = vec![
-            row(0, Design::Ptm, 10),
-            row(0, Design::Ptm, 14),
-            row(0, Design::RayonSpawn, 6),
-            row(1, Design::Ptm, 30),
-            row(1, Design::RayonSpawn, 15),
-        ];
-        let outcome = PoolOutcome {
-            config: Config {
-                invocations: 2,
-                designs: vec![Design::Ptm, Design::RayonSpawn],
-                workers: vec![2],
-                ..Config::quick()
-            },
-            rows,
-        };
-        assert_eq!(outcome.invocation_medians(Design::Ptm, 2), [12.0, 30.0]);
-        assert_eq!(
-            outcome.ratios(Design::Ptm, Design::RayonSpawn, 2),
-            [2.0, 2.0]
-        );
-        assert_eq!(outcome.median_rate(Design::RayonSpawn, 2), Some(10.5));
-        let checks = outcome.checks();
-        assert_eq!(checks[0].median(), Some(2.0));
-        assert_eq!(checks[1].median(), None, "book was not measured");
-    }
-
-    #[test]
-    fn a_tiny_run_in_process() {
-        let config = Config {
-            jobs: 200,
-            spawn_jobs: 4,
-            workers: vec![1, 2],
-            rounds: 2,
-            invocations: 1,
-            ..Config::quick()
-        };
-        let outcome = run(&config, &ProgressBar::hidden(), None).expect("running");
-        assert_eq!(outcome.rows.len(), 2 * 2 * Design::ALL.len());
-        assert_eq!(outcome.table().rows().len(), outcome.rows.len());
-        assert!(outcome.summary().contains("| ptm / rayon-spawn | 2 |"));
-        let back = PoolOutcome::from_table(&outcome.table()).expect("reading back");
-        assert_eq!(back.config, config);
-        assert_eq!(back.rows.len(), outcome.rows.len());
-    }
-
-    #[test]
-    fn the_like_for_like_table_reads_back() {
-        let mut table = Table::new(LikeForLike::HEADER);
-        table.push(["ptm", "2", "5", "27200000", "19800000", "29000000"]);
-        table.push(["book", "2", "5", "22400000", "17800000", "32300000"]);
-        let outcome = LikeForLike::from_table(&table).expect("reading");
-        assert_eq!(outcome.rows[1].design, Design::Book);
-        assert_eq!(outcome.table(), table);
-        assert!(outcome
-            .summary()
-            .contains("| book | 2 | 5 | 22.4M | 17.8M .. 32.3M |"));
-        let wrong = Table::new(["design"]);
-        assert!(LikeForLike::from_table(&wrong).is_err());
-        let checks = outcome.checks();
-        assert_eq!(checks.len(), 2);
-        assert!(checks.iter().all(|c| c.verdict() == Verdict::NotMeasured));
-    }
-
-    #[test]
-    fn like_for_like_is_measured_and_its_ratios_read_back() {
-        let config = Config {
-            jobs: 300,
-            rounds: 2,
-            invocations: 2,
-            ..Config::like_for_like(Size::Quick)
-        };
-        assert_eq!(config.latch, LatchJobs::Static);
-        let outcome = run_like_for_like(&config, &ProgressBar::hidden(), None).expect("running");
-        let table = outcome.table();
-        assert_eq!(table.header(), Row::HEADER, "every batch, not medians");
-        assert_eq!(table.rows().len(), 2 * 2 * 4);
-        let designs: Vec<Design> = outcome.rows.iter().map(|r| r.design).collect();
-        assert_eq!(designs, config.designs);
-        assert!(outcome.rows.iter().all(|r| r.processes == 2));
-        let checks = outcome.checks();
-        assert_eq!(
-            checks[0].ratios.len(),
-            2,
-            "one ptm / queue ratio per process"
-        );
-        assert_eq!(
-            checks[1].ratios.len(),
-            2,
-            "one ptm / book ratio per process"
-        );
-        assert!(outcome.summary().contains("| ptm / queue | 2 |"));
-
-        let back = LikeForLike::from_table(&table).expect("reading back");
-        assert_eq!(back.table(), table);
-        assert_eq!(back.rows, outcome.rows);
-        assert_eq!(back.checks(), checks);
-        let measured = back.measured.expect("measured rows");
-        // thread-spawn's batch size is not recorded when it did not run.
-        let read = Config {
-            spawn_jobs: config.spawn_jobs,
-            ..measured.config
-        };
-        assert_eq!(read, config);
-
-        let captured = Config {
-            latch: LatchJobs::Captured,
-            ..config
-        };
-        assert!(run_like_for_like(&captured, &ProgressBar::hidden(), None).is_err());
-    }
-
-    #[test]
-    fn like_for_like_ratios_are_the_invocation_medians_ratios() {
-        let rows = vec![
-            row(0, Design::Ptm, 12),
-            row(0, Design::Queue, 10),
-            row(0, Design::Book, 10),
-            row(1, Design::Ptm, 30),
-            row(1, Design::Queue, 40),
-            row(1, Design::Book, 20),
-            row(2, Design::Ptm, 11),
-            row(2, Design::Queue, 10),
-            row(2, Design::Book, 10),
-        ];
-        let outcome = LikeForLike::of(PoolOutcome {
-            config: Config {
-                invocations: 3,
-                designs: vec![Design::Ptm, Design::Book, Design::Queue],
-                ..Config::like_for_like(Size::Full)
-            },
-            rows,
-        });
-        let checks = outcome.checks();
-        assert_eq!(checks[0].ratios, [1.2, 0.75, 1.1]);
+        let rows = (0..3).flat_map(|i| designs.iter().zip(rates[i]).map(move |r| row(i, r)));
+        let rows: Vec<Row> = rows.collect();
+        let checks = LikeForLike::checks(&rows);
+        let close = |a: &[f64], b: [f64; 3]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-3);
+        assert!(close(&checks[0].ratios, [1.2, 0.75, 1.1]), "{checks:?}");
         assert_eq!(checks[0].verdict(), Verdict::Met, "median 1.1 >= 1.0");
-        assert_eq!(checks[1].ratios, [1.2, 1.5, 1.1]);
+        assert!(close(&checks[1].ratios, [1.2, 1.5, 1.1]), "{checks:?}");
         assert_eq!(checks[1].verdict(), Verdict::Met, "median 1.2 >= 1.2");
-        assert_eq!(outcome.rows[0].median, 12.0);
-        assert_eq!((outcome.rows[2].min, outcome.rows[2].max), (10.0, 40.0));
+        let summary = LikeForLike::summary(&rows);
+        assert!(
+            summary.contains("| queue | 2 | 10 | 10 .. 40 |"),
+            "{summary}"
+        );
     }
 }

@@ -7,7 +7,7 @@ use std::process::Command;
 use anyhow::{bail, Context};
 use indicatif::ProgressBar;
 
-use super::{channels, isolation, latency, pool, processes, roundtrip, scope, sleepers, threads};
+use super::{channels, isolation, latency, pool, processes, roundtrip, scope, threads};
 use super::{read_back, Outcome, Size};
 use crate::harness::{Ctx, Entry};
 use crate::verdict::Check;
@@ -35,8 +35,6 @@ pub enum Legacy {
     Processes,
     /// 8. Isolation.
     Isolation,
-    /// 9. Sleepers.
-    Sleepers,
 }
 
 impl Legacy {
@@ -106,13 +104,6 @@ impl Legacy {
                     bar,
                 )?)
             }
-            Legacy::Sleepers => {
-                let program = isolation::Program { path: exe.clone() };
-                Box::new(sleepers::run(
-                    &sleepers::Config::of(size, Some(program)),
-                    bar,
-                )?)
-            }
         })
     }
 }
@@ -130,7 +121,6 @@ impl Entry for Legacy {
             Legacy::Curves => "curves",
             Legacy::Processes => "processes",
             Legacy::Isolation => "isolation",
-            Legacy::Sleepers => "sleepers",
         }
     }
 
@@ -146,7 +136,6 @@ impl Entry for Legacy {
             Legacy::Curves => "thread_curves",
             Legacy::Processes => "processes",
             Legacy::Isolation => "isolation",
-            Legacy::Sleepers => "sleepers",
         }
     }
 
@@ -162,7 +151,6 @@ impl Entry for Legacy {
             Legacy::Curves => "thread curves",
             Legacy::Processes => "processes",
             Legacy::Isolation => "isolation ladder",
-            Legacy::Sleepers => "sleepers",
         }
     }
 

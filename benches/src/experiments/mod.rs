@@ -23,6 +23,7 @@
 //! | [`pipes`] | 7 | bytes/s through `cat` with `communicate` vs std vs a raw pipe |
 //! | [`isolation`] | 8 | the isolation ladder: start one, talk to one, memory of 1,000 |
 //! | [`sleepers`] | 9 | 1,000 to 100,000 sleepers: threads, tokio tasks, pool jobs |
+//! | [`exit_notice`] | 10 | how late a child's exit is noticed: pidfd, polling, waitpid |
 
 use std::fmt::Display;
 use std::io::{BufRead, BufReader, Write};
@@ -37,6 +38,7 @@ use crate::csv::Table;
 use crate::verdict::Check;
 
 pub mod channels;
+pub mod exit_notice;
 pub mod isolation;
 pub mod latency;
 pub mod legacy;
@@ -67,7 +69,8 @@ pub fn all() -> Vec<&'static dyn Entry> {
         &Legacy::Processes,
         entry::<pipes::Pipes>(),
         &Legacy::Isolation,
-        &Legacy::Sleepers,
+        entry::<sleepers::Sleepers>(),
+        entry::<exit_notice::ExitNotice>(),
     ]
 }
 
@@ -251,7 +254,6 @@ pub fn read_back(stem: &str, table: &Table) -> anyhow::Result<Option<Box<dyn Out
             "thread_curves" => Box::new(threads::CurvesOutcome::from_table(table)?),
             "processes" => Box::new(processes::ProcessesOutcome::from_table(table)?),
             "isolation" => Box::new(isolation::IsolationOutcome::from_table(table)?),
-            "sleepers" => Box::new(sleepers::SleepersOutcome::from_table(table)?),
             _ => Box::new(roundtrip::RoundTripOutcome::from_table(table)?),
         })
     };
@@ -265,7 +267,6 @@ pub fn read_back(stem: &str, table: &Table) -> anyhow::Result<Option<Box<dyn Out
         "thread_curves",
         "processes",
         "isolation",
-        "sleepers",
     ];
     if known.contains(&stem) || stem.starts_with("roundtrip") {
         read()

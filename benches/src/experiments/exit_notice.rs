@@ -1,13 +1,13 @@
-//! 10. Exit notice: how late a child's exit is noticed by ptm's
+//! Exit notice (section 10): how late a child's exit is noticed by ptm's
 //! `Process::wait_timeout` and `Process::terminate` (`poll(2)` on a pidfd)
 //! against the polling they replaced (`try_wait`, then a pause of 50 µs
 //! doubling up to 2 ms) and a blocking `waitpid`. The child, partner
-//! `exit-notice-child sleep|term DELAY_US`, reads `CLOCK_MONOTONIC` as its
-//! last act before `_exit(0)` and writes it to its stdout (a pipe); the
-//! parent reads the clock as the wait returns, so every latency includes
-//! the child's own exit. Sample `i`'s delay (for every variant) is uniform
-//! in 0..=3 ms from a fixed sequence, so exits land anywhere in the old
-//! back-off; the order rotates per sample; `--rounds`: 500 (quick: 100).
+//! `exit-notice-child sleep|term DELAY_US`, reads `CLOCK_MONOTONIC` as its last
+//! act before `_exit(0)` and writes it to its stdout (a pipe); the parent reads
+//! the clock as the wait returns, so every latency includes the child's own
+//! exit. Sample `i`'s delay (for every variant) is uniform in 0..=3 ms from a
+//! fixed sequence, so exits land anywhere in the old back-off; the order
+//! rotates per sample; `--rounds`: 500 (quick: 100).
 //!
 //! - `wait-timeout`, `wait-timeout-polled`: a child that sleeps and exits:
 //!   `wait_timeout(10 s)`, or the old polling.
@@ -260,7 +260,7 @@ impl Experiment for ExitNotice {
             axis: "microseconds from the child's exit to the wait's return",
             scale: Scale::Log10,
             mark: Mark::Dot,
-            value: |us| format!("{} µs", plot::short(us)),
+            value: |us| format!("{us:.0} µs"),
         };
         plot::rows(path, &chart, &[panel])
     }

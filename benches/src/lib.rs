@@ -30,10 +30,6 @@
 //!   `Command::status` (with and without a process group) vs `sh -c true`.
 //! - `src/bin/pipe_throughput.rs`: `ptm::ipc::communicate` through `cat` vs
 //!   the plain std approach vs a raw pipe between two threads.
-//! - [`exit_notice`]: how late an exit is noticed by `Process::wait_timeout`
-//!   and `Process::terminate` (pidfd and `poll(2)`) against the polling they
-//!   replaced and a blocking `waitpid`; the child is the binary
-//!   `src/bin/exit_notice.rs` itself, re-executed. Not part of `report`.
 //! - [`units`]: [`parse_size`] ("1GiB") for the binaries' flags.
 //! - `src/bin/first_touch.rs`: what making fresh memory present costs here
 //!   (4 KiB faults, `MADV_POPULATE_WRITE`, transparent huge pages).
@@ -64,7 +60,6 @@
 pub mod book_pool;
 pub mod csv;
 pub mod designs;
-pub mod exit_notice;
 pub mod experiments;
 pub mod harness;
 pub mod latch;

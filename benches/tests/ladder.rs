@@ -1,14 +1,13 @@
-//! The hidden modes of `report` that the isolation ladder and the
-//! sleepers run in fresh processes, run here as those experiments run
-//! them: the socket echo partner, holding live units (containers too: they
-//! need user namespaces, as ptm's own container tests do), and sleepers.
+//! The hidden modes of `report` that the isolation ladder runs in fresh
+//! processes, run here as that experiment runs them: the socket echo
+//! partner, and holding live units (containers too: they need user
+//! namespaces, as ptm's own container tests do).
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixListener;
 use std::process::{Command, Output, Stdio};
 
 use ptm_benches::experiments::isolation::Held;
-use ptm_benches::experiments::sleepers::Measured;
 
 fn report(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_report"))
@@ -71,16 +70,4 @@ fn live_threads_and_processes_are_held_and_measured() {
         stderr.contains("unknown name \"no-such-level\""),
         "{stderr}"
     );
-}
-
-#[test]
-fn sleepers_report_their_time_and_peak() {
-    for variant in ["threads", "tasks", "pool"] {
-        let output = report(&["--sleepers", variant, "--count", "200"]);
-        let measured = Measured::from_line(&last_line(&output)).expect("a measured line");
-        assert_eq!(measured.ran.started, 200, "{variant}");
-        assert!(measured.ran.seconds >= 0.020, "{variant}: {measured:?}");
-        let (peak, base) = (measured.peak_bytes, measured.base_bytes);
-        assert!(peak.expect("a peak") >= base.expect("a base"), "{variant}");
-    }
 }

@@ -26,6 +26,7 @@
 //! | `pipes` | 7. `communicate` through `cat` vs std vs a raw pipe |
 //! | `isolation` | 8. the isolation ladder: task, thread, Wasm, process, container |
 //! | `sleepers` | 9. 1,000 to 100,000 sleepers: threads, tokio tasks, pool jobs |
+//! | `exit_notice` | 10. how late a child's exit is noticed: pidfd, polling, waitpid |
 //!
 //! `--replot` also reads `roundtrip_*.csv` (round trips of another run); it
 //! skips other CSV files.
@@ -44,10 +45,10 @@
 //! `--echo-socket PATH` connects to the Unix socket at PATH and echoes (the
 //! partner of the re-executed and container levels), and
 //! `--isolation-memory LEVEL --count N` holds N live units of LEVEL in a
-//! fresh process and prints what they hold. The sleepers experiment has
-//! two: `--sleepers VARIANT --count N` runs N sleepers in a fresh process
-//! and prints its wall time and peak memory, and `--thread-limit` starts
-//! threads until a start fails.
+//! fresh process and prints what they hold. Ported experiments' child
+//! processes are `--child NAME --invocation N` and `--partner ROLE ARG...`
+//! (the sleepers' `sleepers VARIANT N` and `thread-limit`, the exit
+//! notice's `exit-notice-child`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -56,7 +57,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use ptm_benches::experiments::{self, isolation, sleepers, Size};
+use ptm_benches::experiments::{self, isolation, Size};
 use ptm_benches::harness::{Ctx, Entry, Flags};
 use ptm_benches::machine::{default_report_dir, load_average, now_utc, Machine};
 use ptm_benches::verdict::Check;
@@ -107,10 +108,6 @@ struct Args {
     echo_socket: Option<PathBuf>,
     #[arg(long, hide = true, value_name = "LEVEL")]
     isolation_memory: Option<String>,
-    #[arg(long, hide = true, value_name = "VARIANT")]
-    sleepers: Option<String>,
-    #[arg(long, hide = true)]
-    thread_limit: bool,
     #[arg(long, hide = true, value_name = "N", default_value_t = 1000)]
     count: usize,
 }
@@ -182,11 +179,6 @@ fn legacy_mode(args: &Args) -> Option<anyhow::Result<()>> {
     } else if let Some(level) = &args.isolation_memory {
         isolation::memory_child(level, args.count)
             .with_context(|| format!("holding {} live units of {level}", args.count))
-    } else if let Some(variant) = &args.sleepers {
-        sleepers::child(variant, args.count)
-            .with_context(|| format!("running {} sleepers as {variant}", args.count))
-    } else if args.thread_limit {
-        sleepers::thread_limit().context("starting threads until one fails")
     } else {
         return None;
     })

@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{bail, Context};
 use indicatif::ProgressBar;
 
-use super::{isolation, sleepers};
+use super::isolation;
 use super::{read_back, Outcome, Size};
 use crate::harness::{Ctx, Entry};
 use crate::verdict::Check;
@@ -16,8 +16,6 @@ use crate::verdict::Check;
 pub enum Legacy {
     /// 8. Isolation.
     Isolation,
-    /// 9. Sleepers.
-    Sleepers,
 }
 
 impl Legacy {
@@ -37,13 +35,6 @@ impl Legacy {
                     bar,
                 )?)
             }
-            Legacy::Sleepers => {
-                let program = isolation::Program { path: exe.clone() };
-                Box::new(sleepers::run(
-                    &sleepers::Config::of(size, Some(program)),
-                    bar,
-                )?)
-            }
         })
     }
 }
@@ -52,21 +43,18 @@ impl Entry for Legacy {
     fn name(&self) -> &'static str {
         match self {
             Legacy::Isolation => "isolation",
-            Legacy::Sleepers => "sleepers",
         }
     }
 
     fn stem(&self) -> &'static str {
         match self {
             Legacy::Isolation => "isolation",
-            Legacy::Sleepers => "sleepers",
         }
     }
 
     fn label(&self) -> &'static str {
         match self {
             Legacy::Isolation => "isolation ladder",
-            Legacy::Sleepers => "sleepers",
         }
     }
 

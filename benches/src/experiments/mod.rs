@@ -23,6 +23,7 @@
 //! | [`pipes`] | 7 | bytes/s through `cat` with `communicate` vs std vs a raw pipe |
 //! | [`isolation`] | 8 | the isolation ladder: start one, talk to one, memory of 1,000 |
 //! | [`sleepers`] | 9 | 1,000 to 100,000 sleepers: threads, tokio tasks, pool jobs |
+//! | [`exit_notice`] | 10 | how late a child's exit is noticed: pidfd, polling, waitpid |
 
 use std::fmt::Display;
 use std::path::Path;
@@ -34,6 +35,7 @@ use crate::csv::Table;
 use crate::verdict::Check;
 
 pub mod channels;
+pub mod exit_notice;
 pub mod isolation;
 pub mod latency;
 pub mod legacy;
@@ -64,7 +66,8 @@ pub fn all() -> Vec<&'static dyn Entry> {
         entry::<processes::Processes>(),
         entry::<pipes::Pipes>(),
         &Legacy::Isolation,
-        &Legacy::Sleepers,
+        entry::<sleepers::Sleepers>(),
+        entry::<exit_notice::ExitNotice>(),
     ]
 }
 
@@ -138,11 +141,10 @@ pub fn read_back(stem: &str, table: &Table) -> anyhow::Result<Option<Box<dyn Out
     let read = || -> anyhow::Result<Box<dyn Outcome>> {
         Ok(match stem {
             "isolation" => Box::new(isolation::IsolationOutcome::from_table(table)?),
-            "sleepers" => Box::new(sleepers::SleepersOutcome::from_table(table)?),
             _ => anyhow::bail!("no experiment writes {stem}.csv"),
         })
     };
-    let known = ["isolation", "sleepers"];
+    let known = ["isolation"];
     if known.contains(&stem) {
         read()
             .map(Some)

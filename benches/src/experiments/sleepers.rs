@@ -1,258 +1,148 @@
-//! Comparison 9: where threads stop scaling. `n` sleepers of 20 ms each,
-//! for n = 1,000, 10,000 and 100,000, run three ways ([`Sleepers`]):
+//! Sleepers (section 9): where threads stop scaling. n sleepers of 20 ms (n =
+//! 1,000, 10,000, 100,000; quick: the first two) as `threads` (64 KiB stacks,
+//! held at a gate until all n have started), `tasks` (tokio, current-thread
+//! runtime) and `pool` (a `ptm::ThreadPool` of 100 workers: 100 sleep at a
+//! time); wall time from the first start to the last join. Each (variant, n)
+//! runs in a fresh process, partner `sleepers VARIANT N`, which reports its
+//! peak RSS (`VmHWM`, a high-water mark) and what it held before it started;
+//! the order rotates per (repetition, n). Threads stop before the limits (4
+//! mappings each against `vm.max_map_count`, the machine's threads against
+//! `kernel.pid_max` less 4,096) and the row says why; a full run then probes
+//! (partner `thread-limit`) where a start fails.
 //!
-//! - `threads`: n OS threads, each with a 64 KiB stack
-//!   (`thread::Builder::stack_size`). Every thread first waits at a gate
-//!   (a read lock the starting thread holds for writing) until all n have
-//!   been started, so that all n are alive at once, then sleeps.
-//! - `tasks`: n tokio tasks on a current-thread runtime, each awaiting
-//!   `tokio::time::sleep(20 ms)`. No task runs before the starting task
-//!   awaits the first, so all n are alive at once there too.
-//! - `pool`: n jobs on a `ptm::ThreadPool` of 100 workers (64 KiB stacks,
-//!   the pool built before the clock starts), each calling
-//!   `thread::sleep(20 ms)`. A pool bounds concurrency: 100 sleep at a
-//!   time, so the whole takes about n x 20 ms / 100.
-//!
-//! Wall time runs from the first start to the last join (`wait_idle` for
-//! the pool). Each (variant, n) runs in a fresh process (`report
-//! --sleepers VARIANT --count N`), which reports its peak resident set,
-//! `VmHWM` of `/proc/self/status` (a high-water mark: it never falls, so
-//! one process per measurement), and its resident set before it started
-//! anything.
-//!
-//! Threads stop before the machine's limits, not at them: the process
-//! counts its memory mappings (each thread takes four: its stack and guard
-//! page, std's signal stack and its guard page) against `vm.max_map_count`,
-//! and the machine's threads against `kernel.pid_max` less 4,096 left to
-//! other programs, and stops starting threads before either runs out; the
-//! row says where and why. A separate probe ([`thread_limit`], `report
-//! --thread-limit`) then starts threads until a start fails, and reports
-//! the count and the error.
+//! ```text
+//! cargo run --release -p ptm-benches --bin report -- --only sleepers --rounds 3
+//! ```
 
-use std::fmt;
 use std::fs;
-use std::io::{self, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::{Arc, RwLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Context};
-use indicatif::ProgressBar;
+use clap::ValueEnum;
+use serde::{Deserialize, Serialize};
 
-use super::isolation::{current_thread_runtime, Program};
-use super::{distinct, expect_header, field, named, rotated, secs, Outcome, Size};
-use crate::csv::{quote, split_line, Table};
+use crate::harness::{distinct, name, rotated, say, Ctx, Experiment, Size};
 use crate::memory::{peak_rss_bytes, rss_bytes};
 use crate::plot::{lines, thousands, Line, Marker};
 use crate::stats::median;
 
 /// A way of running n sleepers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Sleepers {
-    /// One OS thread each.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Variant {
+    #[default]
     Threads,
-    /// One tokio task each, on a current-thread runtime.
     Tasks,
-    /// One job each on a `ptm::ThreadPool`.
     Pool,
 }
 
-impl Sleepers {
-    /// All three, in table order.
-    pub const ALL: [Sleepers; 3] = [Sleepers::Threads, Sleepers::Tasks, Sleepers::Pool];
+const ALL: [Variant; 3] = [Variant::Threads, Variant::Tasks, Variant::Pool];
+const LENGTH: Duration = Duration::from_millis(20);
+const STACK: usize = 64 * 1024;
+const WORKERS: usize = 100;
+const LABELS: [&str; 3] = [
+    "OS threads (64 KiB stacks)",
+    "tokio tasks (current-thread runtime)",
+    "ptm pool jobs (100 workers)",
+];
 
-    /// Its name in tables, CSV and on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            Sleepers::Threads => "threads",
-            Sleepers::Tasks => "tasks",
-            Sleepers::Pool => "pool",
-        }
-    }
-
-    /// Its name written out, for plots.
-    pub fn label(self, settings: &Settings) -> String {
-        match self {
-            Sleepers::Threads => format!("OS threads ({} KiB stacks)", settings.stack_size / 1024),
-            Sleepers::Tasks => "tokio tasks (current-thread runtime)".to_owned(),
-            Sleepers::Pool => format!("ptm pool jobs ({} workers)", settings.workers),
-        }
-    }
-
-    /// Runs `n` sleepers and waits for them all.
-    ///
-    /// # Errors
-    ///
-    /// If the runtime or the pool cannot be built, or a sleeper fails. A
-    /// thread that cannot be started, or would pass a limit, is not an
-    /// error: the sleepers started so far finish and [`Ran::error`] says
-    /// why there were no more.
-    pub fn run(self, n: usize, settings: &Settings) -> anyhow::Result<Ran> {
-        match self {
-            Sleepers::Threads => run_threads(n, settings, false),
-            Sleepers::Tasks => {
-                let runtime = current_thread_runtime()?;
-                let length = settings.length;
+impl Variant {
+    /// Runs `n` sleepers of `length` (the pool: on `workers`). Threads that
+    /// cannot start are no error: the row says why no more did.
+    fn run(self, n: usize, length: Duration, workers: usize) -> anyhow::Result<Row> {
+        let took = match self {
+            Variant::Threads => return run_threads(n, length, false),
+            Variant::Tasks => {
+                let mut runtime = tokio::runtime::Builder::new_current_thread();
+                let runtime = runtime.enable_time().build().context("a tokio runtime")?;
+                let start = Instant::now();
+                // Each sleep starts at its first poll, after the last spawn.
                 runtime.block_on(async {
-                    let start = Instant::now();
-                    // The sleep starts at the task's first poll, after the
-                    // last spawn.
-                    let tasks: Vec<_> = (0..n)
-                        .map(|_| tokio::spawn(async move { tokio::time::sleep(length).await }))
-                        .collect();
-                    for task in tasks {
+                    let sleep = || tokio::spawn(tokio::time::sleep(length));
+                    for task in (0..n).map(|_| sleep()).collect::<Vec<_>>() {
                         task.await.context("a sleeping task")?;
                     }
-                    Ok(Ran {
-                        started: n,
-                        seconds: start.elapsed().as_secs_f64(),
-                        error: None,
-                    })
-                })
+                    anyhow::Ok(start.elapsed())
+                })?
             }
-            Sleepers::Pool => {
-                let pool = ptm::ThreadPool::builder()
-                    .workers(settings.workers)
-                    .stack_size(settings.stack_size)
-                    .build()
-                    .context("building the pool")?;
-                let length = settings.length;
+            Variant::Pool => {
+                let builder = ptm::ThreadPool::builder().workers(workers);
+                let pool = builder.stack_size(STACK).build().context("the pool")?;
                 let start = Instant::now();
                 for _ in 0..n {
                     pool.execute(move || thread::sleep(length))?;
                 }
                 pool.wait_idle()?;
-                let seconds = start.elapsed().as_secs_f64();
+                let took = start.elapsed();
                 let stats = pool.shutdown();
                 ensure!(stats.completed == n, "{stats:?}: {n} jobs expected");
-                Ok(Ran {
-                    started: n,
-                    seconds,
-                    error: None,
-                })
+                took
             }
-        }
+        };
+        Ok(Row::ran(self, n, n, took.as_secs_f64(), None))
     }
 }
 
-impl fmt::Display for Sleepers {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.name())
-    }
-}
-
-/// What every sleeper does and with what.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Settings {
-    /// How long each sleeps.
-    pub length: Duration,
-    /// The stack size of each thread and of each pool worker.
-    pub stack_size: usize,
-    /// The pool's workers.
-    pub workers: usize,
-}
-
-impl Settings {
-    /// 20 ms sleeps, 64 KiB stacks, 100 workers.
-    pub const STANDARD: Settings = Settings {
-        length: Duration::from_millis(20),
-        stack_size: 64 * 1024,
-        workers: 100,
-    };
-}
-
-/// What one run of n sleepers did.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Ran {
-    /// Sleepers that ran (fewer than n if threads stopped).
-    pub started: usize,
-    /// Seconds from the first start to the last join.
-    pub seconds: f64,
-    /// Why fewer than n ran, if they did.
-    pub error: Option<String>,
-}
-
-/// Memory mappings each thread takes: its stack and guard page, std's
-/// signal stack and its guard page.
+/// Mappings per thread, mappings kept free, pids left to other programs.
 const MAPS_PER_THREAD: usize = 4;
-/// Mappings kept free for everything else (malloc arenas, the handle
-/// vector, the runtime).
 const MAPS_MARGIN: usize = 1024;
-/// Pids left to other programs on the machine.
 const PIDS_RESERVE: usize = 4096;
 
 fn read_number(path: &str) -> anyhow::Result<usize> {
-    let text = fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
-    text.trim()
-        .parse()
-        .with_context(|| format!("{path}: {text:?}"))
+    let number = || -> anyhow::Result<usize> { Ok(fs::read_to_string(path)?.trim().parse()?) };
+    number().with_context(|| format!("reading a number from {path}"))
 }
 
-/// How many more threads this process may start before it comes within
-/// [`MAPS_MARGIN`] mappings of `vm.max_map_count` (unless `pids_only`), or
-/// the machine within [`PIDS_RESERVE`] pids of `kernel.pid_max` (or
-/// `kernel.threads-max`), and what that limit is.
+/// How many more threads may start before the mappings (unless
+/// `pids_only`) or the machine's threads come near their limit, and why.
 fn thread_headroom(pids_only: bool) -> anyhow::Result<(usize, String)> {
     let max_maps = read_number("/proc/sys/vm/max_map_count")?;
-    let maps = fs::read_to_string("/proc/self/maps")
-        .context("reading /proc/self/maps")?
-        .lines()
-        .count();
+    let maps = fs::read_to_string("/proc/self/maps").context("reading /proc/self/maps")?;
+    let maps = maps.lines().count();
     let by_maps = max_maps.saturating_sub(maps + MAPS_MARGIN) / MAPS_PER_THREAD;
     let pid_max = read_number("/proc/sys/kernel/pid_max")?;
-    let threads_max = read_number("/proc/sys/kernel/threads-max")?;
+    let most = pid_max.min(read_number("/proc/sys/kernel/threads-max")?);
     let loadavg = fs::read_to_string("/proc/loadavg").context("reading /proc/loadavg")?;
-    // The fourth field is "running/total" scheduling entities (threads).
-    let tasks: usize = loadavg
-        .split_whitespace()
-        .nth(3)
-        .and_then(|f| f.split('/').nth(1))
-        .and_then(|t| t.parse().ok())
-        .with_context(|| format!("/proc/loadavg: {loadavg:?}"))?;
-    let most = pid_max.min(threads_max);
+    // "1.0 0.9 0.8 running/total 1234": total scheduling entities (threads).
+    let total = loadavg.split([' ', '/']).nth(4);
+    let tasks = total.and_then(|t| t.parse::<usize>().ok());
+    let tasks = tasks.context("/proc/loadavg")?;
     let by_pids = most.saturating_sub(tasks + PIDS_RESERVE);
-    Ok(if by_maps <= by_pids && !pids_only {
-        (
-            by_maps,
-            format!(
-                "the process had {maps} memory mappings of the {max_maps} that \
-                 vm.max_map_count allows, and each thread takes {MAPS_PER_THREAD} (its stack and \
-                 guard page, std's signal stack and its guard page); {MAPS_MARGIN} kept free"
-            ),
+    let by_maps_first = by_maps <= by_pids && !pids_only;
+    let why = if by_maps_first {
+        format!(
+            "the process had {maps} of the {max_maps} memory mappings vm.max_map_count \
+             allows, {MAPS_PER_THREAD} a thread (stack, signal stack, their guard pages), \
+             {MAPS_MARGIN} kept free"
         )
     } else {
-        (
-            by_pids,
-            format!(
-                "the machine ran {tasks} threads of the {most} that kernel.pid_max and \
-                 kernel.threads-max allow; {PIDS_RESERVE} left to other programs"
-            ),
+        format!(
+            "the machine ran {tasks} of the {most} threads kernel.pid_max and \
+             kernel.threads-max allow, {PIDS_RESERVE} left to other programs"
         )
-    })
+    };
+    Ok((if by_maps_first { by_maps } else { by_pids }, why))
 }
 
-/// Starts up to `n` gated threads, and stops early before a limit (see
-/// [`thread_headroom`]; with `to_failure`, the pids' only) or at the
-/// first start that fails; with `to_failure`, reports progress on stdout.
-fn run_threads(n: usize, settings: &Settings, to_failure: bool) -> anyhow::Result<Ran> {
+/// Up to `n` gated threads, to a limit or a failed start; a `probe` says
+/// on stdout `N` (started so far) now and then and `N ERROR` at a failure.
+fn run_threads(n: usize, length: Duration, probe: bool) -> anyhow::Result<Row> {
     let gate = Arc::new(RwLock::new(()));
     let closed = gate.write().map_err(|_| anyhow!("a poisoned gate"))?;
-    let length = settings.length;
     let mut threads = Vec::with_capacity(n.min(1 << 20));
-    let mut error = None;
-    let mut stdout = io::stdout().lock();
+    let (mut limit, mut why, mut error) = (0, String::new(), None);
     let start = Instant::now();
-    let (mut limit, mut why) = (0, String::new());
     for i in 0..n {
         // Counted at the first thread and every 4,096 after, not assumed.
         if i % 4096 == 0 {
-            let (headroom, reason) = thread_headroom(to_failure)?;
-            (limit, why) = (i + headroom, reason);
-            if to_failure {
-                writeln!(stdout, "started,{i}")?;
-                stdout.flush()?;
+            (limit, why) = thread_headroom(probe)?;
+            limit += i;
+            if probe {
+                say(&i.to_string())?;
             }
         }
         if i >= limit {
@@ -260,700 +150,301 @@ fn run_threads(n: usize, settings: &Settings, to_failure: bool) -> anyhow::Resul
             break;
         }
         let gate = Arc::clone(&gate);
-        let spawned = thread::Builder::new()
-            .stack_size(settings.stack_size)
-            .spawn(move || {
-                drop(gate.read());
-                thread::sleep(length);
-            });
+        let spawned = thread::Builder::new().stack_size(STACK).spawn(move || {
+            drop(gate.read());
+            thread::sleep(length);
+        });
         match spawned {
             Ok(thread) => threads.push(thread),
             Err(e) => {
-                error = Some(format!("starting thread {} failed: {e}", i + 1));
-                if to_failure {
-                    writeln!(stdout, "failed,{i},{}", quote(&e.to_string()))?;
-                    stdout.flush()?;
+                let failed = format!("starting thread {} failed: {e}", i + 1);
+                if probe {
+                    say(&format!("{i} {failed}"))?;
                 }
+                error = Some(failed);
                 break;
             }
         }
     }
-    drop(stdout);
     drop(closed);
     let started = threads.len();
     for thread in threads {
-        thread
-            .join()
-            .map_err(|_| anyhow!("a sleeping thread panicked"))?;
+        thread.join().map_err(|_| anyhow!("a thread panicked"))?;
     }
-    Ok(Ran {
-        started,
-        seconds: start.elapsed().as_secs_f64(),
-        error,
-    })
+    let seconds = start.elapsed().as_secs_f64();
+    Ok(Row::ran(Variant::Threads, n, started, seconds, error))
 }
 
-/// What one fresh process reported for one (variant, n).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Measured {
-    /// What ran.
-    pub ran: Ran,
-    /// Its peak resident set (`VmHWM`), in bytes; `None` when measured in
-    /// a process that did other things first (the tests).
-    pub peak_bytes: Option<u64>,
-    /// Its resident set before it started anything, in bytes.
-    pub base_bytes: Option<u64>,
-}
-
-impl Measured {
-    /// One line: started, seconds, peak, base, error (CSV-quoted).
-    pub fn line(&self) -> String {
-        let opt = |v: Option<u64>| v.map_or(String::new(), |v| v.to_string());
-        format!(
-            "{},{},{},{},{}",
-            self.ran.started,
-            secs(self.ran.seconds),
-            opt(self.peak_bytes),
-            opt(self.base_bytes),
-            quote(self.ran.error.as_deref().unwrap_or(""))
-        )
-    }
-
-    /// Parses [`line`](Self::line) back.
-    ///
-    /// # Errors
-    ///
-    /// If `line` is not such a line.
-    pub fn from_line(line: &str) -> anyhow::Result<Measured> {
-        let f = split_line(line).with_context(|| format!("an unclosed quote: {line:?}"))?;
-        ensure!(f.len() == 5, "expected 5 fields: {line:?}");
-        let opt = |s: &str| -> anyhow::Result<Option<u64>> {
-            Ok(if s.is_empty() { None } else { Some(s.parse()?) })
-        };
-        Ok(Measured {
-            ran: Ran {
-                started: f[0].parse().with_context(|| format!("{line:?}"))?,
-                seconds: f[1].parse().with_context(|| format!("{line:?}"))?,
-                error: (!f[4].is_empty()).then(|| f[4].clone()),
-            },
-            peak_bytes: opt(&f[2])?,
-            base_bytes: opt(&f[3])?,
-        })
-    }
-}
-
-/// The body of `report --sleepers VARIANT --count N`: runs the sleepers
-/// in this fresh process with [`Settings::STANDARD`] and prints
-/// [`Measured::line`].
-///
-/// # Errors
-///
-/// If `variant` is not a variant's name, or as for [`Sleepers::run`].
-pub fn child(variant: &str, n: usize) -> anyhow::Result<()> {
-    let sleepers = named(&Sleepers::ALL, Sleepers::name, variant)?;
-    let base = rss_bytes()?;
-    let ran = sleepers.run(n, &Settings::STANDARD)?;
-    let measured = Measured {
-        ran,
-        peak_bytes: Some(peak_rss_bytes()?),
-        base_bytes: Some(base),
-    };
-    println!("{}", measured.line());
-    Ok(())
-}
-
-/// The body of `report --thread-limit`: starts gated threads (as
-/// `threads` does, up to 1,000,000) past the mapping headroom, until a
-/// start fails or the pids would run short, printing `started,N` now and
-/// then and `failed,N,ERROR` when a start fails. The process may not
-/// survive the limit (see [`ThreadLimit`]).
-///
-/// # Errors
-///
-/// As for [`Sleepers::run`].
-pub fn thread_limit() -> anyhow::Result<()> {
-    let ran = run_threads(1_000_000, &Settings::STANDARD, true)?;
-    println!(
-        "ended,{},{}",
-        ran.started,
-        quote(ran.error.as_deref().unwrap_or(""))
-    );
-    Ok(())
-}
-
-/// What the probe of [`thread_limit`] found.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ThreadLimit {
-    /// Threads started before the failure (or the last count reported).
-    pub started: usize,
-    /// The failure: the start's error, and how the process ended if it
-    /// did not end by itself.
-    pub error: String,
-}
-
-impl ThreadLimit {
-    /// Runs the probe in `program` and reads what it printed.
-    ///
-    /// # Errors
-    ///
-    /// If the probe cannot be run or printed nothing.
-    pub fn probe(program: &Program) -> anyhow::Result<ThreadLimit> {
-        let output = Command::new(&program.path)
-            .arg("--thread-limit")
-            .stdin(Stdio::null())
-            .output()
-            .with_context(|| format!("running {} --thread-limit", program.path.display()))?;
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        ThreadLimit::read(&stdout, &stderr, output.status.success(), &output.status)
-    }
-
-    fn read(
-        stdout: &str,
-        stderr: &str,
-        success: bool,
-        status: &dyn fmt::Display,
-    ) -> anyhow::Result<ThreadLimit> {
-        let mut started = None;
-        let mut error = Vec::new();
-        for line in stdout.lines() {
-            let Some(f) = split_line(line) else { continue };
-            match f.first().map(String::as_str) {
-                Some("started") => started = f.get(1).and_then(|n| n.parse().ok()),
-                Some("failed") => {
-                    started = f.get(1).and_then(|n| n.parse().ok());
-                    error.push(format!(
-                        "starting thread {} failed: {}",
-                        started.map_or(0, |n: usize| n + 1),
-                        f.get(2).map_or("", String::as_str)
-                    ));
-                }
-                Some("ended") if error.is_empty() => {
-                    started = f.get(1).and_then(|n| n.parse().ok());
-                    error.push(f.get(2).cloned().unwrap_or_default());
-                }
-                _ => {}
-            }
-        }
-        let started = started.context("the probe printed nothing")?;
-        if !success {
-            // The first line of the panic or abort message says what failed.
-            let why = stderr
-                .lines()
-                .find(|l| l.contains("failed") || l.contains("error"))
-                .unwrap_or("")
-                .trim();
-            error.push(format!("then the process ended with {status}: {why}"));
-        }
-        Ok(ThreadLimit {
-            started,
-            error: error.join("; "),
-        })
-    }
-}
-
-/// Sizes of the sleepers experiment.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Config {
-    /// The sleeper counts.
-    pub counts: Vec<usize>,
-    /// Repetitions (medians are taken over them).
-    pub repetitions: usize,
-    /// What each sleeper does, with what.
-    pub settings: Settings,
-    /// Whether to probe where threads fail ([`ThreadLimit`]).
-    pub probe_limit: bool,
-    /// This binary, for the fresh processes; without it the sleepers run
-    /// in this process and no peak is recorded.
-    pub program: Option<Program>,
-}
-
-impl Config {
-    /// 1,000, 10,000 and 100,000 sleepers, 3 repetitions, the thread limit
-    /// probed.
-    pub fn full(program: Option<Program>) -> Config {
-        Config {
-            counts: vec![1_000, 10_000, 100_000],
-            repetitions: 3,
-            settings: Settings::STANDARD,
-            probe_limit: true,
-            program,
+/// The `limit` row from what the probe printed (lines `N` or `N ERROR`)
+/// and, if it did not end by itself, how it ended.
+fn read_probe(output: &Output) -> anyhow::Result<Row> {
+    let (mut row, mut errors) = (Row::default(), Vec::new());
+    let mut started = None;
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let (count, text) = line.split_once(' ').unwrap_or((line, ""));
+        started = count.parse().ok().or(started);
+        if !text.is_empty() && !errors.iter().any(|e| e == text) {
+            errors.push(text.to_owned());
         }
     }
-
-    /// 1,000 and 10,000 sleepers, once, no probe.
-    pub fn quick(program: Option<Program>) -> Config {
-        Config {
-            counts: vec![1_000, 10_000],
-            repetitions: 1,
-            probe_limit: false,
-            ..Config::full(program)
-        }
-    }
-
-    /// [`full`](Self::full) or [`quick`](Self::quick).
-    pub fn of(size: Size, program: Option<Program>) -> Config {
-        match size {
-            Size::Full => Config::full(program),
-            Size::Quick => Config::quick(program),
-        }
-    }
-}
-
-/// One run of one (variant, n).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Row {
-    /// The variant.
-    pub sleepers: Sleepers,
-    /// The sleepers asked for.
-    pub n: usize,
-    /// The repetition, from 0.
-    pub repetition: usize,
-    /// Place among the variants at this (repetition, n).
-    pub position: usize,
-    /// What the process reported.
-    pub measured: Measured,
-}
-
-/// Every run, and the thread limit if probed.
-#[derive(Debug, Clone)]
-pub struct SleepersOutcome {
-    /// The sizes it ran with.
-    pub config: Config,
-    /// Every run.
-    pub rows: Vec<Row>,
-    /// Where threads failed, if probed.
-    pub limit: Option<ThreadLimit>,
-}
-
-fn measure(config: &Config, sleepers: Sleepers, n: usize) -> anyhow::Result<Measured> {
-    let Some(program) = &config.program else {
-        return Ok(Measured {
-            ran: sleepers.run(n, &config.settings)?,
-            peak_bytes: None,
-            base_bytes: None,
-        });
-    };
-    let output = Command::new(&program.path)
-        .args(["--sleepers", sleepers.name(), "--count"])
-        .arg(n.to_string())
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("running {}", program.path.display()))?;
+    (row.kind, row.started) = (Kind::Limit, started.context("the probe printed nothing")?);
     if !output.status.success() {
-        bail!(
-            "{n} {sleepers}: {}: {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
+        // The first line of a panic or abort message says what failed.
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let failing = |l: &&str| l.contains("failed") || l.contains("error");
+        let (status, why) = (output.status, stderr.lines().find(failing).unwrap_or(""));
+        errors.push(format!("then the process ended with {status}: {why}"));
     }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    Measured::from_line(stdout.lines().last().context("no line from the process")?)
+    row.error = Some(errors.join("; "));
+    Ok(row)
 }
 
-/// Runs every (variant, n), each in a fresh process when there is a
-/// program, in an order rotated by one place per (repetition, n); then
-/// probes the thread limit if asked to.
-///
-/// # Errors
-///
-/// If a process fails or prints something unreadable.
-pub fn run(config: &Config, bar: &ProgressBar) -> anyhow::Result<SleepersOutcome> {
-    let steps = config.repetitions * config.counts.len() * Sleepers::ALL.len();
-    bar.set_length((steps + usize::from(config.probe_limit)) as u64);
-    let mut rows = Vec::new();
-    for repetition in 0..config.repetitions {
-        for (i, &n) in config.counts.iter().enumerate() {
-            for position in 0..Sleepers::ALL.len() {
-                let sleepers = Sleepers::ALL[rotated(repetition + i, position, 3)];
-                bar.set_message(format!("{n} {sleepers}"));
-                let measured = measure(config, sleepers, n)?;
-                rows.push(Row {
-                    sleepers,
-                    n,
-                    repetition,
-                    position,
-                    measured,
-                });
-                bar.inc(1);
-            }
-        }
-    }
-    let limit = match (&config.program, config.probe_limit) {
-        (Some(program), true) => {
-            bar.set_message("threads until one fails");
-            let limit = ThreadLimit::probe(program)?;
-            bar.inc(1);
-            Some(limit)
-        }
-        _ => None,
-    };
-    Ok(SleepersOutcome {
-        config: config.clone(),
-        rows,
-        limit,
-    })
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Kind {
+    #[default]
+    Run,
+    Limit,
 }
 
-impl SleepersOutcome {
-    /// The CSV columns. `kind` is `run`, or `limit` for the probe's row
-    /// (its `started` and `error` only).
-    pub const HEADER: [&'static str; 10] = [
-        "kind",
-        "sleepers",
-        "n",
-        "repetition",
-        "position",
-        "started",
-        "seconds",
-        "peak_bytes",
-        "base_bytes",
-        "error",
-    ];
+/// A line of the CSV: a (variant, n) in a fresh process (its peak and
+/// starting RSS), or the probe's `limit` (threads started, the error).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Row {
+    kind: Kind,
+    sleepers: Variant,
+    n: Option<usize>,
+    repetition: Option<usize>,
+    position: Option<usize>,
+    started: usize,
+    seconds: Option<f64>,
+    peak_bytes: Option<u64>,
+    base_bytes: Option<u64>,
+    error: Option<String>,
+}
 
-    /// Reads the rows of a CSV written from [`table`](Outcome::table)
-    /// back; the counts and repetitions come from the rows, the settings
-    /// (not in the CSV) are [`Settings::STANDARD`].
-    ///
-    /// # Errors
-    ///
-    /// If `table` is not such a CSV.
-    pub fn from_table(table: &Table) -> anyhow::Result<SleepersOutcome> {
-        let header = &SleepersOutcome::HEADER;
-        expect_header(table, header)?;
+impl Row {
+    fn ran(v: Variant, n: usize, started: usize, seconds: f64, error: Option<String>) -> Row {
+        let mut row = Row::default();
+        (row.sleepers, row.n, row.started) = (v, Some(n), started);
+        (row.seconds, row.error) = (Some(seconds), error);
+        row
+    }
+}
+
+/// Partner `sleepers VARIANT N`: prints its row as a CSV line.
+fn sleep_here(args: &[String]) -> anyhow::Result<()> {
+    let [v, n] = args else { bail!("{args:?}") };
+    let variant = <Variant as ValueEnum>::from_str(v, false).map_err(|e| anyhow!(e))?;
+    let n = n.parse().with_context(|| format!("a count: {n:?}"))?;
+    let base = rss_bytes()?;
+    let mut row = variant.run(n, LENGTH, WORKERS)?;
+    (row.peak_bytes, row.base_bytes) = (Some(peak_rss_bytes()?), Some(base));
+    let mut out = csv::WriterBuilder::new();
+    let mut out = out.has_headers(false).from_writer(std::io::stdout().lock());
+    out.serialize(row)?;
+    Ok(out.flush()?)
+}
+
+fn in_fresh_process(ctx: &Ctx, variant: Variant, n: usize) -> anyhow::Result<Row> {
+    let mut partner = ctx.partner("sleepers", &[&name(&variant), &n.to_string()]);
+    let output = partner.stdin(Stdio::null()).output()?;
+    let (status, stderr) = (output.status, String::from_utf8_lossy(&output.stderr));
+    ensure!(status.success(), "{status}: {}", stderr.trim());
+    let mut reader = csv::ReaderBuilder::new();
+    let reader = reader.has_headers(false).from_reader(&output.stdout[..]);
+    let row = reader.into_deserialize().last();
+    row.context("it printed no row")?.context("its row")
+}
+
+fn runs(rows: &[Row], v: Variant, n: usize) -> impl Iterator<Item = &Row> {
+    // The limit row has no n.
+    rows.iter()
+        .filter(move |r| r.sleepers == v && r.n == Some(n))
+}
+
+fn median_ms(rows: &[Row], v: Variant, n: usize) -> Option<f64> {
+    median(runs(rows, v, n).filter_map(|r| Some(r.seconds? * 1e3)))
+}
+
+/// The run of `v` at `n` that started the fewest.
+fn fewest(rows: &[Row], v: Variant, n: usize) -> Option<&Row> {
+    runs(rows, v, n).min_by_key(|r| r.started)
+}
+
+fn counts(rows: &[Row]) -> Vec<usize> {
+    let mut counts = distinct(rows.iter().filter_map(|r| r.n));
+    counts.sort_unstable();
+    counts
+}
+
+fn mib(bytes: impl IntoIterator<Item = Option<u64>>) -> String {
+    let median = median(bytes.into_iter().flatten().map(|b| b as f64));
+    median.map_or("-".to_owned(), |b| format!("{:.1}", b / 1048576.0))
+}
+
+/// The experiment.
+#[derive(Debug)]
+pub(crate) struct Sleepers;
+
+impl Experiment for Sleepers {
+    const NAME: &'static str = "sleepers";
+    const STEM: &'static str = "sleepers";
+    const LABEL: &'static str = "sleepers";
+    type Row = Row;
+
+    fn run(ctx: &Ctx) -> anyhow::Result<Vec<Row>> {
+        let variants = ctx.variants(&ALL)?;
+        let counts = ctx.pick(vec![1_000, 10_000, 100_000], vec![1_000, 10_000]);
+        let repetitions = ctx.rounds(3, 1);
+        let probe_limit = ctx.size == Size::Full && variants.contains(&Variant::Threads);
+        let steps = repetitions * counts.len() * variants.len() + usize::from(probe_limit);
+        ctx.bar.inc_length(steps as u64);
         let mut rows = Vec::new();
-        let mut limit = None;
-        for f in table.rows() {
-            let opt = |i: usize| -> anyhow::Result<Option<u64>> {
-                Ok(if f[i].is_empty() {
-                    None
-                } else {
-                    Some(field(f, i, header)?)
-                })
-            };
-            match f[0].as_str() {
-                "limit" => {
-                    limit = Some(ThreadLimit {
-                        started: field(f, 5, header)?,
-                        error: f[9].clone(),
-                    })
+        for repetition in 0..repetitions {
+            for (i, &n) in counts.iter().enumerate() {
+                for position in 0..variants.len() {
+                    let v = variants[rotated(repetition + i, position, variants.len())];
+                    ctx.bar.set_message(format!("{n} {}", name(&v)));
+                    let mut row = in_fresh_process(ctx, v, n).context(format!("{n} {v:?}"))?;
+                    (row.repetition, row.position) = (Some(repetition), Some(position));
+                    rows.push(row);
+                    ctx.bar.inc(1);
                 }
-                "run" => rows.push(Row {
-                    sleepers: named(&Sleepers::ALL, Sleepers::name, &f[1])?,
-                    n: field(f, 2, header)?,
-                    repetition: field(f, 3, header)?,
-                    position: field(f, 4, header)?,
-                    measured: Measured {
-                        ran: Ran {
-                            started: field(f, 5, header)?,
-                            seconds: field(f, 6, header)?,
-                            error: (!f[9].is_empty()).then(|| f[9].clone()),
-                        },
-                        peak_bytes: opt(7)?,
-                        base_bytes: opt(8)?,
-                    },
-                }),
-                other => bail!("kind {other:?}"),
             }
         }
-        let mut counts = distinct(rows.iter().map(|r| r.n));
-        counts.sort_unstable();
-        let config = Config {
-            counts,
-            repetitions: rows.iter().map(|r| r.repetition + 1).max().unwrap_or(0),
-            probe_limit: limit.is_some(),
-            ..Config::full(None)
+        if probe_limit {
+            ctx.bar.set_message("threads until one fails");
+            let mut probe = ctx.partner("thread-limit", &[]);
+            rows.push(read_probe(&probe.stdin(Stdio::null()).output()?)?);
+            ctx.bar.inc(1);
+        }
+        Ok(rows)
+    }
+
+    fn plot(rows: &[Row], path: &Path) -> anyhow::Result<()> {
+        let (ms, counts) = (LENGTH.as_millis(), counts(rows));
+        let ideal = |n: usize| n as f64 * LENGTH.as_secs_f64() * 1e3 / WORKERS as f64;
+        // x: the sleepers that ran, for threads maybe fewer than n.
+        let point = |v, n| Some((fewest(rows, v, n)?.started as f64, median_ms(rows, v, n)?));
+        let curve = |v: Variant| Line {
+            name: LABELS[v as usize].to_owned(),
+            points: counts.iter().filter_map(|&n| point(v, n)).collect(),
+            reference: false,
         };
-        Ok(SleepersOutcome {
-            config,
-            rows,
-            limit,
-        })
-    }
-
-    fn runs(&self, sleepers: Sleepers, n: usize) -> impl Iterator<Item = &Row> {
-        self.rows
-            .iter()
-            .filter(move |r| r.sleepers == sleepers && r.n == n)
-    }
-
-    /// The median wall time of `sleepers` at `n`, in milliseconds.
-    pub fn median_ms(&self, sleepers: Sleepers, n: usize) -> Option<f64> {
-        median(
-            self.runs(sleepers, n)
-                .map(|r| r.measured.ran.seconds * 1e3)
-                .collect::<Vec<f64>>(),
-        )
-    }
-
-    /// The median peak RSS of `sleepers` at `n`, in bytes.
-    pub fn median_peak(&self, sleepers: Sleepers, n: usize) -> Option<f64> {
-        median(
-            self.runs(sleepers, n)
-                .filter_map(|r| r.measured.peak_bytes.map(|b| b as f64))
-                .collect::<Vec<f64>>(),
-        )
-    }
-
-    /// How many of `sleepers` ran at `n` (the fewest over repetitions),
-    /// and why no more ran in that repetition, if fewer than `n` did.
-    pub fn started(&self, sleepers: Sleepers, n: usize) -> Option<(usize, Option<&str>)> {
-        let fewest = self
-            .runs(sleepers, n)
-            .min_by_key(|r| r.measured.ran.started)?;
-        let ran = &fewest.measured.ran;
-        Some((ran.started, ran.error.as_deref()))
-    }
-}
-
-/// Milliseconds as tables print them.
-fn ms(v: f64) -> String {
-    if v < 100.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.0}")
-    }
-}
-
-impl Outcome for SleepersOutcome {
-    fn name(&self) -> &'static str {
-        "sleepers"
-    }
-
-    fn table(&self) -> Table {
-        let mut table = Table::new(SleepersOutcome::HEADER);
-        let opt = |v: Option<u64>| v.map_or(String::new(), |v| v.to_string());
-        for r in &self.rows {
-            let m = &r.measured;
-            table.push([
-                "run".to_owned(),
-                r.sleepers.name().to_owned(),
-                r.n.to_string(),
-                r.repetition.to_string(),
-                r.position.to_string(),
-                m.ran.started.to_string(),
-                secs(m.ran.seconds),
-                opt(m.peak_bytes),
-                opt(m.base_bytes),
-                m.ran.error.clone().unwrap_or_default(),
-            ]);
-        }
-        if let Some(limit) = &self.limit {
-            let mut row = vec![String::new(); SleepersOutcome::HEADER.len()];
-            row[0] = "limit".to_owned();
-            row[1] = Sleepers::Threads.name().to_owned();
-            row[5] = limit.started.to_string();
-            row[9].clone_from(&limit.error);
-            table.push(row);
-        }
-        table
-    }
-
-    fn plot(&self, path: &Path) -> anyhow::Result<()> {
-        let s = &self.config.settings;
-        let ms_each = s.length.as_millis();
-        let mut curves: Vec<Line> = Sleepers::ALL
-            .iter()
-            .map(|&v| Line {
-                name: v.label(s),
-                // x: the sleepers that ran, which for threads may be fewer
-                // than asked for.
-                points: self
-                    .config
-                    .counts
-                    .iter()
-                    .filter_map(|&n| {
-                        let (started, _) = self.started(v, n)?;
-                        Some((started as f64, self.median_ms(v, n)?))
-                    })
-                    .collect(),
-                reference: false,
-            })
-            .collect();
+        let mut curves = Vec::from(ALL.map(curve));
+        curves.retain(|c| !c.points.is_empty());
         curves.push(Line {
-            name: format!("n x {ms_each} ms / {} workers", s.workers),
-            points: self
-                .config
-                .counts
-                .iter()
-                .map(|&n| {
-                    (
-                        n as f64,
-                        n as f64 * s.length.as_secs_f64() * 1e3 / s.workers as f64,
-                    )
-                })
-                .collect(),
+            name: format!("n x {ms} ms / {WORKERS} workers"),
+            points: counts.iter().map(|&n| (n as f64, ideal(n))).collect(),
             reference: true,
         });
-        let markers: Vec<Marker> = self
-            .config
-            .counts
-            .iter()
-            .filter_map(|&n| {
-                let (started, why) = self.started(Sleepers::Threads, n)?;
-                (started < n && why.is_some()).then(|| Marker {
-                    x: started as f64,
-                    label: format!("threads stop at {}", thousands(started)),
-                })
-            })
-            .take(1)
-            .collect();
-        lines(
-            path,
-            &format!("n sleepers of {ms_each} ms each, started at once"),
-            (
-                "sleepers that ran (n)",
-                "milliseconds, first start to last join",
-            ),
-            &curves,
-            &markers,
-        )
+        let stop = |&n: &usize| fewest(rows, Variant::Threads, n).filter(|r| r.started < n);
+        let marker = |r: &Row| Marker {
+            x: r.started as f64,
+            label: format!("threads stop at {}", thousands(r.started)),
+        };
+        let markers = Vec::from_iter(counts.iter().find_map(stop).map(marker));
+        let title = format!("n sleepers of {ms} ms each, started at once");
+        let x = "sleepers that ran (n)";
+        let y = "milliseconds, first start to last join";
+        lines(path, &title, (x, y), &curves, &markers)
     }
 
-    fn summary(&self) -> String {
-        let s = &self.config.settings;
+    fn summary(rows: &[Row]) -> String {
+        let repetitions = distinct(rows.iter().filter_map(|r| r.repetition)).len();
         let mut out = format!(
             "## 9. Sleepers: where threads stop scaling\n\nn sleepers of {} ms each, started at \
-             once: OS threads ({} KiB stacks, all started before any sleeps), tokio tasks on \
-             a current-thread runtime, jobs on a ptm pool of {} workers; each (variant, n) in a \
-             fresh process, median of {} repetitions. Wall time in ms, from the first start to \
-             the last join; peak RSS (`VmHWM` of the process) in MiB.\n\n\
+             once: OS threads ({} KiB stacks), tokio tasks (current-thread runtime), jobs on a \
+             ptm pool of {WORKERS} workers; each (variant, n) in a fresh process, median of \
+             {repetitions} repetitions. Milliseconds from the first start to the last join; \
+             peak RSS (`VmHWM`) in MiB.\n\n\
              | n | threads ms | tasks ms | pool ms | threads MiB | tasks MiB | pool MiB |\n\
              |---:|---:|---:|---:|---:|---:|---:|\n",
-            s.length.as_millis(),
-            s.stack_size / 1024,
-            s.workers,
-            self.config.repetitions
+            LENGTH.as_millis(),
+            STACK / 1024,
         );
-        for &n in &self.config.counts {
-            let time = |v| self.median_ms(v, n).map_or("-".to_owned(), ms);
-            let peak = |v| {
-                self.median_peak(v, n)
-                    .map_or("-".to_owned(), |b| format!("{:.1}", b / 1048576.0))
-            };
-            out.push_str(&format!(
-                "| {n} | {} | {} | {} | {} | {} | {} |\n",
-                time(Sleepers::Threads),
-                time(Sleepers::Tasks),
-                time(Sleepers::Pool),
-                peak(Sleepers::Threads),
-                peak(Sleepers::Tasks),
-                peak(Sleepers::Pool),
-            ));
+        for n in counts(rows) {
+            let time = |v| median_ms(rows, v, n).map_or("-".to_owned(), |m| format!("{m:.1}"));
+            let peak = |v| mib(runs(rows, v, n).map(|r| r.peak_bytes));
+            let cells: Vec<String> = ALL.map(time).into_iter().chain(ALL.map(peak)).collect();
+            out.push_str(&format!("| {n} | {} |\n", cells.join(" | ")));
         }
-        let base = median(
-            self.rows
-                .iter()
-                .filter_map(|r| r.measured.base_bytes.map(|b| b as f64))
-                .collect::<Vec<f64>>(),
-        );
-        if let Some(base) = base {
-            out.push_str(&format!(
-                "\nEach process held {:.1} MiB (median) before it started anything.\n",
-                base / 1048576.0
-            ));
-        }
-        for &n in &self.config.counts {
-            for v in Sleepers::ALL {
-                if let Some((started, Some(why))) = self.started(v, n) {
-                    out.push_str(&format!("\n- {n} {v}: {started} ran; {why}\n"));
-                }
+        let base = mib(rows.iter().map(|r| r.base_bytes));
+        out.push_str(&format!(
+            "\nEach process held {base} MiB before it started.\n"
+        ));
+        for (n, v) in counts(rows).into_iter().flat_map(|n| ALL.map(|v| (n, v))) {
+            if let Some(r) = fewest(rows, v, n).filter(|r| r.error.is_some()) {
+                let (v, started, why) = (name(&v), r.started, r.error.as_deref().unwrap_or(""));
+                out.push_str(&format!("\n- {n} {v}: {started} ran; {why}\n"));
             }
         }
-        if let Some(limit) = &self.limit {
-            out.push_str(&format!(
-                "\nThe probe that starts threads until one fails: {} started; {}\n",
-                limit.started, limit.error
-            ));
+        for r in rows.iter().filter(|r| r.kind == Kind::Limit) {
+            let (started, why) = (r.started, r.error.as_deref().unwrap_or(""));
+            out.push_str(&format!("\nThreads until one failed: {started}; {why}\n"));
         }
         out
+    }
+
+    fn partner(role: &str, args: &[String]) -> Option<anyhow::Result<()>> {
+        match role {
+            "sleepers" => Some(sleep_here(args)),
+            // Up to 1,000,000 threads, past the mappings' headroom, until a
+            // start fails or the pids would run short; the process may not
+            // survive the limit (the parent reads how it ended).
+            "thread-limit" => Some(run_threads(1_000_000, LENGTH, true).and_then(|row| {
+                let (started, error) = (row.started, row.error.unwrap_or_default());
+                say(&format!("{started} {error}"))
+            })),
+            _ => None,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{run, Config, Measured, Ran, Settings, Sleepers, SleepersOutcome, ThreadLimit};
-    use crate::experiments::Outcome;
-    use indicatif::ProgressBar;
+    use super::{read_probe, Kind, Row, Sleepers, Variant, ALL};
+    use crate::harness::{load, save, Experiment};
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{ExitStatus, Output};
     use std::time::Duration;
 
-    const SHORT: Settings = Settings {
-        length: Duration::from_millis(2),
-        stack_size: 64 * 1024,
-        workers: 4,
-    };
-
     #[test]
-    fn every_variant_runs_every_sleeper() {
-        for v in Sleepers::ALL {
-            let ran = v.run(50, &SHORT).expect("running");
-            assert_eq!((ran.started, ran.error), (50, None), "{v}");
-            assert!(ran.seconds >= 0.002, "{v}: {}", ran.seconds);
+    fn every_variant_runs_every_sleeper_and_the_pool_takes_turns() {
+        let run = |v: Variant, n| v.run(n, Duration::from_millis(2), 4).expect("running");
+        let rows: Vec<Row> = ALL
+            .into_iter()
+            .flat_map(|v| [10, 40].map(|n| run(v, n)))
+            .collect();
+        for r in &rows {
+            assert_eq!((Some(r.started), &r.error), (r.n, &None), "{r:?}");
+            assert!(r.seconds >= Some(0.002), "{r:?}");
         }
-    }
-
-    #[test]
-    fn the_pool_takes_its_turns() {
         // 40 jobs of 2 ms on 4 workers: at least 10 turns of 2 ms.
-        let ran = Sleepers::Pool.run(40, &SHORT).expect("running");
-        assert!(ran.seconds >= 0.020, "{}", ran.seconds);
-    }
-
-    #[test]
-    fn measured_lines_round_trip() {
-        let m = Measured {
-            ran: Ran {
-                started: 16_000,
-                seconds: 1.25,
-                error: Some("stopped at 16000: a, b".into()),
-            },
-            peak_bytes: Some(123),
-            base_bytes: None,
-        };
-        assert_eq!(Measured::from_line(&m.line()).expect("parsing"), m);
+        assert!(rows[5].sleepers == Variant::Pool && rows[5].seconds >= Some(0.020));
+        assert!(Sleepers::summary(&rows).contains("| 40 |"));
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        Sleepers::plot(&rows, &dir.path().join("s.svg")).expect("plotting");
+        let csv = dir.path().join("s.csv");
+        save(&csv, &rows).expect("saving");
+        assert_eq!(load::<Row>(&csv).expect("loading"), rows);
     }
 
     #[test]
     fn the_probe_reads_a_failure_and_an_abort() {
-        let stdout = "started,0\nstarted,4096\nfailed,16368,\"Resource temporarily unavailable (os error 11)\"\n";
-        let stderr = "\nthread '<unnamed>' panicked at library/std/src/sys/pal/unix/stack_overflow.rs:\nfailed to allocate an alternative stack: Cannot allocate memory (os error 12)\n";
-        let limit =
-            ThreadLimit::read(stdout, stderr, false, &"signal 6 (SIGABRT)").expect("reading");
-        assert_eq!(limit.started, 16368);
-        assert!(
-            limit
-                .error
-                .starts_with("starting thread 16369 failed: Resource"),
-            "{}",
-            limit.error
-        );
-        assert!(
-            limit
-                .error
-                .contains("SIGABRT): failed to allocate an alternative stack"),
-            "{}",
-            limit.error
-        );
-        assert!(ThreadLimit::read("", "", false, &"x").is_err());
-    }
-
-    #[test]
-    fn a_tiny_sweep_in_this_process() {
-        let config = Config {
-            counts: vec![10, 30],
-            repetitions: 2,
-            settings: SHORT,
-            probe_limit: false,
-            program: None,
+        let failed = "starting thread 16369 failed: Resource temporarily unavailable";
+        let stdout = format!("0\n4096\n16368 {failed}\n").into_bytes();
+        let stderr = b"\nthread panicked at x.rs:\nfailed to allocate a stack\n".to_vec();
+        let output = |stdout, stderr| Output {
+            status: ExitStatus::from_raw(6),
+            stdout,
+            stderr,
         };
-        let outcome = run(&config, &ProgressBar::hidden()).expect("sweeping");
-        assert_eq!(outcome.rows.len(), 2 * 2 * 3);
-        assert!(outcome.median_ms(Sleepers::Tasks, 30).expect("measured") >= 2.0);
-        assert_eq!(outcome.started(Sleepers::Threads, 30), Some((30, None)));
-        let summary = outcome.summary();
-        assert!(summary.contains("| 30 |"), "{summary}");
-        let back = SleepersOutcome::from_table(&outcome.table()).expect("reading back");
-        assert_eq!(back.table(), outcome.table());
-        assert_eq!(back.config.counts, [10, 30]);
+        let limit = read_probe(&output(stdout, stderr)).expect("read"); // SIGABRT
+        assert_eq!((limit.kind, limit.started), (Kind::Limit, 16368));
+        let ended = "then the process ended with signal: 6 (SIGABRT): failed to allocate a stack";
+        assert_eq!(limit.error, Some(format!("{failed}; {ended}")));
+        assert!(read_probe(&output(Vec::new(), Vec::new())).is_err());
     }
 }

@@ -44,14 +44,9 @@
 //! prints its rows as CSV lines (the pool experiments run in several
 //! processes, because this machine's speed changes from one process to the
 //! next); `--scope-invocation N` does the same for the scope experiment.
-//! The isolation ladder has two more:
-//! `--echo-socket PATH` connects to the Unix socket at PATH and echoes (the
-//! partner of the re-executed and container levels), and
-//! `--isolation-memory LEVEL --count N` holds N live units of LEVEL in a
-//! fresh process and prints what they hold. The sleepers experiment has
-//! two: `--sleepers VARIANT --count N` runs N sleepers in a fresh process
-//! and prints its wall time and peak memory, and `--thread-limit` starts
-//! threads until a start fails.
+//! The sleepers experiment has two more: `--sleepers VARIANT --count N`
+//! runs N sleepers in a fresh process and prints its wall time and peak
+//! memory, and `--thread-limit` starts threads until a start fails.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -60,7 +55,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use ptm_benches::experiments::{self, isolation, pool, roundtrip, scope, sleepers, Size};
+use ptm_benches::experiments::{self, pool, roundtrip, scope, sleepers, Size};
 use ptm_benches::harness::{Ctx, Entry, Flags};
 use ptm_benches::machine::{default_report_dir, load_average, now_utc, Machine};
 use ptm_benches::verdict::Check;
@@ -117,10 +112,6 @@ struct Args {
     like_for_like: bool,
     #[arg(long, hide = true, value_name = "N")]
     scope_invocation: Option<usize>,
-    #[arg(long, hide = true, value_name = "PATH")]
-    echo_socket: Option<PathBuf>,
-    #[arg(long, hide = true, value_name = "LEVEL")]
-    isolation_memory: Option<String>,
     #[arg(long, hide = true, value_name = "VARIANT")]
     sleepers: Option<String>,
     #[arg(long, hide = true)]
@@ -214,11 +205,6 @@ fn legacy_mode(args: &Args, size: Size) -> Option<anyhow::Result<()>> {
             print(row.fields())
         })
         .map(drop)
-    } else if let Some(path) = &args.echo_socket {
-        isolation::echo_socket(path).context("the socket echo partner")
-    } else if let Some(level) = &args.isolation_memory {
-        isolation::memory_child(level, args.count)
-            .with_context(|| format!("holding {} live units of {level}", args.count))
     } else if let Some(variant) = &args.sleepers {
         sleepers::child(variant, args.count)
             .with_context(|| format!("running {} sleepers as {variant}", args.count))

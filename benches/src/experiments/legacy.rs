@@ -33,8 +33,6 @@ pub enum Legacy {
     Curves,
     /// 6. Processes.
     Processes,
-    /// 8. Isolation.
-    Isolation,
     /// 9. Sleepers.
     Sleepers,
 }
@@ -99,13 +97,6 @@ impl Legacy {
             Legacy::Spawn => Box::new(threads::run_spawn(&threads::SpawnConfig::of(size), bar)?),
             Legacy::Curves => Box::new(threads::run_curves(&threads::CurvesConfig::of(size), bar)?),
             Legacy::Processes => Box::new(processes::run(&processes::Config::of(size), bar)?),
-            Legacy::Isolation => {
-                let program = isolation::Program { path: exe.clone() };
-                Box::new(isolation::run(
-                    &isolation::Config::of(size, Some(program)),
-                    bar,
-                )?)
-            }
             Legacy::Sleepers => {
                 let program = isolation::Program { path: exe.clone() };
                 Box::new(sleepers::run(
@@ -129,7 +120,6 @@ impl Entry for Legacy {
             Legacy::Spawn => "spawn",
             Legacy::Curves => "curves",
             Legacy::Processes => "processes",
-            Legacy::Isolation => "isolation",
             Legacy::Sleepers => "sleepers",
         }
     }
@@ -145,7 +135,6 @@ impl Entry for Legacy {
             Legacy::Spawn => "thread_spawn",
             Legacy::Curves => "thread_curves",
             Legacy::Processes => "processes",
-            Legacy::Isolation => "isolation",
             Legacy::Sleepers => "sleepers",
         }
     }
@@ -161,7 +150,6 @@ impl Entry for Legacy {
             Legacy::Spawn => "thread spawn",
             Legacy::Curves => "thread curves",
             Legacy::Processes => "processes",
-            Legacy::Isolation => "isolation ladder",
             Legacy::Sleepers => "sleepers",
         }
     }

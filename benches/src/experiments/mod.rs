@@ -66,7 +66,7 @@ pub fn all() -> Vec<&'static dyn Entry> {
         &Legacy::Curves,
         &Legacy::Processes,
         entry::<pipes::Pipes>(),
-        &Legacy::Isolation,
+        entry::<isolation::Isolation>(),
         &Legacy::Sleepers,
     ]
 }
@@ -250,7 +250,6 @@ pub fn read_back(stem: &str, table: &Table) -> anyhow::Result<Option<Box<dyn Out
             "thread_spawn" => Box::new(threads::SpawnOutcome::from_table(table)?),
             "thread_curves" => Box::new(threads::CurvesOutcome::from_table(table)?),
             "processes" => Box::new(processes::ProcessesOutcome::from_table(table)?),
-            "isolation" => Box::new(isolation::IsolationOutcome::from_table(table)?),
             "sleepers" => Box::new(sleepers::SleepersOutcome::from_table(table)?),
             _ => Box::new(roundtrip::RoundTripOutcome::from_table(table)?),
         })
@@ -264,7 +263,6 @@ pub fn read_back(stem: &str, table: &Table) -> anyhow::Result<Option<Box<dyn Out
         "thread_spawn",
         "thread_curves",
         "processes",
-        "isolation",
         "sleepers",
     ];
     if known.contains(&stem) || stem.starts_with("roundtrip") {

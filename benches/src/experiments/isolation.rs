@@ -78,11 +78,6 @@ impl Level {
         let line = LABELS.lines().nth(self as usize).unwrap_or_default();
         line.split('|').nth(which).unwrap_or_default().to_owned()
     }
-
-    /// Whether its round trips and live units are this binary re-executed.
-    fn is_report(self) -> bool {
-        self >= Level::Reexec
-    }
 }
 
 /// A part of the experiment.
@@ -194,10 +189,7 @@ fn record(histogram: &mut Hist, since: Instant) {
 }
 
 /// Runs `one` `count` times, each timed into `h`.
-fn timed<F>(count: usize, h: &mut Hist, mut one: F) -> Result<()>
-where
-    F: FnMut() -> Result<()>,
-{
+fn timed(count: usize, h: &mut Hist, mut one: impl FnMut() -> Result<()>) -> Result<()> {
     for _ in 0..count {
         let start = Instant::now();
         one()?;
@@ -209,6 +201,12 @@ where
 /// Whether `ctx` has the `report` binary (unit tests do not).
 fn has_exe(ctx: &Ctx) -> bool {
     !ctx.exe.as_os_str().is_empty()
+}
+
+/// Whether `level`'s round trips and live units can run: those of this
+/// binary re-executed need it.
+fn runs(ctx: &Ctx, level: &Level) -> bool {
+    has_exe(ctx) || *level < Level::Reexec
 }
 
 fn spawn_join() -> Result<()> {
@@ -486,7 +484,7 @@ fn latency(ctx: &Ctx, part: Part, levels: &[Level], fails: &mut Vec<Row>) -> Res
         let _guard = pinning.apply_partner()?;
         for &level in levels
             .iter()
-            .filter(|l| part == Part::Start || has_exe(ctx) || !l.is_report())
+            .filter(|l| part == Part::Start || runs(ctx, l))
         {
             let (mut histogram, mut next) = (latency_histogram(), 0);
             let warm = match part {
@@ -549,10 +547,7 @@ struct Held(u64, u64, Option<String>);
 
 /// Runs `start(i)` for `i` in `0..units` until one fails: how many
 /// started, and why one did not.
-fn up_to<F>(units: usize, mut start: F) -> (u64, Option<String>)
-where
-    F: FnMut(usize) -> Result<()>,
-{
+fn up_to(units: usize, mut start: impl FnMut(usize) -> Result<()>) -> (u64, Option<String>) {
     for i in 0..units {
         if let Err(e) = start(i) {
             return (i as u64, Some(format!("unit {}: {e:#}", i + 1)));
@@ -684,22 +679,15 @@ fn memory(ctx: &Ctx, levels: &[Level], fails: &mut Vec<Row>) -> Result<Vec<Row>>
             stderr.trim()
         );
         let mut lines = csv::ReaderBuilder::new();
-        let held = lines
-            .has_headers(false)
-            .from_reader(&output.stdout[..])
-            .deserialize()
-            .last();
+        let mut lines = lines.has_headers(false).from_reader(&output.stdout[..]);
+        let held = lines.deserialize().last();
         Ok(held.context("no line from the memory partner")??)
     };
-    let levels: Vec<Level> = levels
-        .iter()
-        .copied()
-        .filter(|l| has_exe(ctx) || !l.is_report())
-        .collect();
+    let levels: Vec<Level> = levels.iter().copied().filter(|l| runs(ctx, l)).collect();
     let mut rows = Vec::new();
     let each = |level, round, _| {
         ctx.bar
-            .set_message(format!("{units} live {}s", name(&level)));
+            .set_message(format!("{units} live {}", name(&level)));
         match measure(level) {
             Ok(Held(held, bytes, error)) => rows.push(Row {
                 round: Some(round),

@@ -58,7 +58,6 @@
 #![warn(missing_docs)]
 
 pub mod book_pool;
-pub mod csv;
 pub mod designs;
 pub mod experiments;
 pub mod harness;

@@ -1,13 +1,11 @@
-//! The hidden modes of `report` that the isolation ladder runs in fresh
-//! processes, run here as that experiment runs them: the socket echo
-//! partner, and holding live units (containers too: they need user
-//! namespaces, as ptm's own container tests do).
+//! The partners that the isolation ladder runs in fresh processes, run
+//! here as it runs them: the socket echo partner, and holding live units
+//! (containers too: they need user namespaces, as ptm's own container
+//! tests do).
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixListener;
 use std::process::{Command, Output, Stdio};
-
-use ptm_benches::experiments::isolation::Held;
 
 fn report(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_report"))
@@ -26,13 +24,11 @@ fn last_line(output: &Output) -> String {
 
 #[test]
 fn the_socket_partner_echoes_until_end_of_file() {
-    let dir = std::env::temp_dir().join(format!("ptm-ladder-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("a directory");
-    let path = dir.join("echo.sock");
+    let dir = tempfile::tempdir().expect("a directory");
+    let path = dir.path().join("echo.sock");
     let listener = UnixListener::bind(&path).expect("binding");
     let mut child = Command::new(env!("CARGO_BIN_EXE_report"))
-        .arg("--echo-socket")
+        .args(["--partner", "echo-socket"])
         .arg(&path)
         .stdin(Stdio::null())
         .spawn()
@@ -46,28 +42,28 @@ fn the_socket_partner_echoes_until_end_of_file() {
     }
     stream.shutdown(std::net::Shutdown::Write).expect("closing");
     assert!(child.wait().expect("waiting").success());
-    std::fs::remove_dir_all(&dir).expect("cleaning up");
 }
 
 #[test]
-fn live_threads_and_processes_are_held_and_measured() {
+fn live_threads_processes_and_containers_are_held_and_measured() {
     for (level, units) in [
-        ("thread", "20"),
-        ("process", "3"),
-        ("reexec", "3"),
-        ("container", "2"),
+        ("thread", 20),
+        ("process", 3),
+        ("reexec", 3),
+        ("container", 2),
     ] {
-        let output = report(&["--isolation-memory", level, "--count", units]);
-        let held = Held::from_line(3, &last_line(&output)).expect("a held line");
-        assert_eq!(held.held.to_string(), units, "{level}");
-        assert_eq!(held.error, None, "{level}");
-        assert!(held.bytes > 0, "{level}: {held:?}");
+        let output = report(&["--partner", "isolation-memory", level, &units.to_string()]);
+        let line = last_line(&output);
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(line.as_bytes());
+        let held: Option<Result<(u64, u64, Option<String>), _>> = reader.deserialize().next();
+        let (held, bytes, error) = held.expect("a line").expect("held,bytes,error");
+        assert_eq!((held, error), (units, None), "{level}");
+        assert!(bytes > 0, "{level}: {line}");
     }
-    let output = report(&["--isolation-memory", "no-such-level", "--count", "1"]);
+    let output = report(&["--partner", "isolation-memory", "no-such-level", "1"]);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("unknown name \"no-such-level\""),
-        "{stderr}"
-    );
+    assert!(stderr.contains("no level \"no-such-level\""), "{stderr}");
 }

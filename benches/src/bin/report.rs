@@ -40,15 +40,10 @@
 //! --invocation N` runs one invocation of an experiment and prints its rows
 //! as CSV lines (the pool experiments run in several processes, because
 //! this machine's speed changes from one process to the next), and
-//! `--partner ROLE ARG...` plays a partner process. Not yet ported:
-//! the isolation ladder has two more:
-//! `--echo-socket PATH` connects to the Unix socket at PATH and echoes (the
-//! partner of the re-executed and container levels), and
-//! `--isolation-memory LEVEL --count N` holds N live units of LEVEL in a
-//! fresh process and prints what they hold. Ported experiments' child
-//! processes are `--child NAME --invocation N` and `--partner ROLE ARG...`
-//! (the sleepers' `sleepers VARIANT N` and `thread-limit`, the exit
-//! notice's `exit-notice-child`).
+//! `--partner ROLE ARG...` plays an experiment's partner process (the round
+//! trips' `echo` and `shm-echo`, the isolation ladder's `echo-socket PATH`,
+//! `isolation-memory LEVEL N` and `exit-at-once`, the sleepers' `sleepers
+//! VARIANT N` and `thread-limit`, the exit notice's `exit-notice-child`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -57,8 +52,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use ptm_benches::experiments::{self, isolation, Size};
-use ptm_benches::harness::{Ctx, Entry, Flags};
+use ptm_benches::experiments;
+use ptm_benches::harness::{Ctx, Entry, Flags, Size};
 use ptm_benches::machine::{default_report_dir, load_average, now_utc, Machine};
 use ptm_benches::verdict::Check;
 
@@ -102,14 +97,6 @@ struct Args {
     /// Play partner ROLE (with the arguments after it) for an experiment.
     #[arg(long, hide = true, value_name = "ROLE", num_args = 1.., allow_hyphen_values = true)]
     partner: Vec<String>,
-
-    // Not yet ported experiments' hidden modes.
-    #[arg(long, hide = true, value_name = "PATH")]
-    echo_socket: Option<PathBuf>,
-    #[arg(long, hide = true, value_name = "LEVEL")]
-    isolation_memory: Option<String>,
-    #[arg(long, hide = true, value_name = "N", default_value_t = 1000)]
-    count: usize,
 }
 
 /// The experiment named `name` (`--only` name) of `all`.
@@ -172,18 +159,6 @@ fn replot(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The not yet ported experiments' hidden modes; `None` if none was asked.
-fn legacy_mode(args: &Args) -> Option<anyhow::Result<()>> {
-    Some(if let Some(path) = &args.echo_socket {
-        isolation::echo_socket(path).context("the socket echo partner")
-    } else if let Some(level) = &args.isolation_memory {
-        isolation::memory_child(level, args.count)
-            .with_context(|| format!("holding {} live units of {level}", args.count))
-    } else {
-        return None;
-    })
-}
-
 /// What one experiment left.
 struct Done {
     label: &'static str,
@@ -227,9 +202,6 @@ fn main() -> anyhow::Result<()> {
     }
     if let (Some(name), Some(invocation)) = (&args.child, args.invocation) {
         return named(&all, name)?.child(&ctx, invocation);
-    }
-    if let Some(result) = legacy_mode(&args) {
-        return result;
     }
 
     let chosen: Vec<&'static dyn Entry> = if args.only.is_empty() {

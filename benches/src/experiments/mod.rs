@@ -1,15 +1,6 @@
-//! The experiments `report` runs, one module each: a `Config` with `full()`
-//! and `quick()` sizes, a `run` function that measures and returns rows, and
-//! an outcome type implementing [`Outcome`] (CSV table, SVG plot, Markdown
-//! summary, checks against the targets in `benches/RESULTS.md`). Each
-//! outcome type can also be read back from its CSV (`from_table`), which
-//! [`read_back`] does for `report --replot`: the plots are redrawn from
-//! measured rows without measuring again.
-//!
-//! Every comparison runs all its variants in the same process, interleaved
-//! round by round in an order rotated by one place per round: this machine's
-//! speed changes from one process to the next (up to 3x), so only
-//! same-process ratios mean anything.
+//! The experiments `report` runs, one module each, on [`crate::harness`]:
+//! each says what it measures, its variants and its sizes, and implements
+//! [`Experiment`](crate::harness::Experiment).
 //!
 //! | module | section | what it measures |
 //! |---|---|---|
@@ -20,25 +11,17 @@
 //! | [`roundtrip`] | 4 | ping-pong round trips between threads and between processes |
 //! | [`threads`] | 5 | spawn + join, `thread::scope`; n threads that sleep, spin or compute |
 //! | [`processes`] | 6 | spawn + wait of `/bin/true` |
-//! | [`pipes`] | 7 | bytes/s through `cat` with `communicate` vs std vs a raw pipe |
+//! | [`pipes`] | 7 | bytes/s through `cat`: `communicate`, `communicate_into`, std, a raw pipe |
 //! | [`isolation`] | 8 | the isolation ladder: start one, talk to one, memory of 1,000 |
 //! | [`sleepers`] | 9 | 1,000 to 100,000 sleepers: threads, tokio tasks, pool jobs |
 //! | [`exit_notice`] | 10 | how late a child's exit is noticed: pidfd, polling, waitpid |
 
-use std::fmt::Display;
-use std::path::Path;
-use std::str::FromStr;
-
-use anyhow::{anyhow, ensure, Context};
-
-use crate::csv::Table;
-use crate::verdict::Check;
+use crate::harness::{entry, Entry};
 
 pub mod channels;
 pub mod exit_notice;
 pub mod isolation;
 pub mod latency;
-pub mod legacy;
 pub mod pipes;
 pub mod pool;
 pub mod processes;
@@ -46,11 +29,6 @@ pub mod roundtrip;
 pub mod scope;
 pub mod sleepers;
 pub mod threads;
-
-pub use crate::harness::Size;
-
-use crate::harness::{entry, Entry};
-use legacy::Legacy;
 
 /// Every experiment, in the order `report` runs them.
 pub fn all() -> Vec<&'static dyn Entry> {
@@ -65,157 +43,8 @@ pub fn all() -> Vec<&'static dyn Entry> {
         entry::<threads::Curves>(),
         entry::<processes::Processes>(),
         entry::<pipes::Pipes>(),
-        &Legacy::Isolation,
+        entry::<isolation::Isolation>(),
         entry::<sleepers::Sleepers>(),
         entry::<exit_notice::ExitNotice>(),
     ]
-}
-
-/// What an experiment hands to `report`.
-pub trait Outcome {
-    /// The file stem of its CSV and SVG, e.g. `pool_dispatch`.
-    fn name(&self) -> &'static str;
-
-    /// Every measured row, for the CSV.
-    fn table(&self) -> Table;
-
-    /// Draws its plot as SVG at `path`.
-    ///
-    /// # Errors
-    ///
-    /// If there is nothing to draw or the file cannot be written.
-    fn plot(&self, path: &Path) -> anyhow::Result<()>;
-
-    /// A Markdown section (from a `##` heading) with its medians or
-    /// percentiles and its ratios.
-    fn summary(&self) -> String;
-
-    /// Its checks against the targets of `benches/RESULTS.md` (none by
-    /// default).
-    fn checks(&self) -> Vec<Check> {
-        Vec::new()
-    }
-}
-
-/// The index of the variant that runs at `position` in round `round` when
-/// `count` variants rotate by one place per round.
-///
-/// ```
-/// use ptm_benches::experiments::rotated;
-///
-/// let order: Vec<usize> = (0..3).map(|p| rotated(1, p, 3)).collect();
-/// assert_eq!(order, [1, 2, 0]);
-/// ```
-pub fn rotated(round: usize, position: usize, count: usize) -> usize {
-    (round + position) % count.max(1)
-}
-
-/// The ratios `a / b` of values measured in the same round, one per round
-/// that measured both (inputs are `(round, value)` pairs).
-///
-/// ```
-/// use ptm_benches::experiments::per_round_ratios;
-///
-/// let a = [(0, 2.0), (1, 3.0), (2, 9.0)];
-/// let b = [(1, 1.5), (0, 1.0)];
-/// assert_eq!(per_round_ratios(&a, &b), [2.0, 2.0]);
-/// ```
-pub fn per_round_ratios(a: &[(usize, f64)], b: &[(usize, f64)]) -> Vec<f64> {
-    a.iter()
-        .filter_map(|&(round, x)| {
-            let &(_, y) = b.iter().find(|&&(r, _)| r == round)?;
-            crate::stats::ratio(x, y)
-        })
-        .collect()
-}
-
-/// The outcome whose CSV file stem is `stem` (`pool_latency`,
-/// `roundtrip`, ...; a stem that starts with `roundtrip` is a round-trip
-/// table), read back from `table`; `None` if no experiment writes such a
-/// file.
-///
-/// # Errors
-///
-/// If `table` is not that experiment's table (header or a field).
-pub fn read_back(stem: &str, table: &Table) -> anyhow::Result<Option<Box<dyn Outcome>>> {
-    let read = || -> anyhow::Result<Box<dyn Outcome>> {
-        Ok(match stem {
-            "isolation" => Box::new(isolation::IsolationOutcome::from_table(table)?),
-            _ => anyhow::bail!("no experiment writes {stem}.csv"),
-        })
-    };
-    let known = ["isolation"];
-    if known.contains(&stem) {
-        read()
-            .map(Some)
-            .with_context(|| format!("reading {stem}.csv back"))
-    } else {
-        Ok(None)
-    }
-}
-
-/// Checks that `table`'s header is `header`.
-pub(crate) fn expect_header(table: &Table, header: &[&str]) -> anyhow::Result<()> {
-    ensure!(
-        table.header() == header,
-        "columns {:?}, expected {header:?}",
-        table.header()
-    );
-    Ok(())
-}
-
-/// Field `i` of `row` (a row under `header`), parsed.
-pub(crate) fn field<T>(row: &[String], i: usize, header: &[&str]) -> anyhow::Result<T>
-where
-    T: FromStr,
-    T::Err: Display,
-{
-    row[i]
-        .parse()
-        .map_err(|e| anyhow!("{} {:?}: {e}", header[i], row[i]))
-}
-
-/// The one of `all` whose `name` is `text`.
-pub(crate) fn named<T: Copy>(
-    all: &[T],
-    name: fn(T) -> &'static str,
-    text: &str,
-) -> anyhow::Result<T> {
-    all.iter()
-        .copied()
-        .find(|&item| name(item) == text)
-        .ok_or_else(|| anyhow!("unknown name {text:?}"))
-}
-
-/// `items` without repeats, in the order they first appear.
-pub(crate) fn distinct<T: PartialEq>(items: impl IntoIterator<Item = T>) -> Vec<T> {
-    let mut seen = Vec::new();
-    for item in items {
-        if !seen.contains(&item) {
-            seen.push(item);
-        }
-    }
-    seen
-}
-
-/// `seconds` formatted for CSV (nanosecond resolution).
-pub(crate) fn secs(seconds: f64) -> String {
-    format!("{seconds:.9}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::rotated;
-
-    #[test]
-    fn every_variant_takes_every_place() {
-        for count in 1..5 {
-            for position in 0..count {
-                let mut seen: Vec<usize> =
-                    (0..count).map(|r| rotated(r, position, count)).collect();
-                seen.sort_unstable();
-                assert_eq!(seen, (0..count).collect::<Vec<_>>());
-            }
-        }
-    }
 }

@@ -89,6 +89,7 @@ pub(crate) fn pipe_ping(to: &mut impl Write, from: &mut impl Read, v: u64) -> an
 pub(crate) struct EchoProgram(Option<Ctx>);
 
 impl EchoProgram {
+    #[cfg(test)]
     pub(crate) fn cat() -> EchoProgram {
         EchoProgram(None)
     }

@@ -41,7 +41,9 @@
 //!   their own process groups, terminated and reaped: no orphan, no zombie),
 //!   [`ExitReport`](process::ExitReport), [`ProcessInfo`](process::ProcessInfo).
 //! - [`ipc`]: [`communicate`](ipc::communicate) (stdin written while stdout
-//!   and stderr are read: no deadlock, optional timeout) and
+//!   and stderr are read: no deadlock, optional timeout;
+//!   [`communicate_into`](ipc::communicate_into) reads stdout into a buffer
+//!   reused across calls) and
 //!   [`Pipeline`](ipc::Pipeline) (`a | b | c` with pipefail); on Linux,
 //!   [`MessageSocket`](ipc::MessageSocket) (length-prefixed messages over a
 //!   Unix socket pair) and [`SharedMemory`](ipc::SharedMemory) (a sealed

@@ -1,5 +1,6 @@
-//! Talking to child processes through pipes: [`communicate`] with one child,
-//! [`Pipeline`] for `a | b | c`.
+//! Talking to child processes through pipes: [`communicate`] with one child
+//! ([`communicate_into`] to reuse the output buffer), [`Pipeline`] for
+//! `a | b | c`.
 //!
 //! ```
 //! use std::process::Command;
@@ -63,11 +64,12 @@
 //! The I/O loop's `unsafe` operations are in `pump.rs`: the `poll` system
 //! call through `libc` (re-exported by `nix`; `nix`'s safe wrapper borrows
 //! each descriptor, which the pump's reusable `pollfd` array does not fit
-//! yet), and `read` into the spare capacity of the output `Vec` followed by
+//! yet); `read` into the spare capacity of the output `Vec` followed by
 //! the `set_len` that claims the bytes read, which saves zeroing every byte
-//! before the kernel overwrites it, and `sigpending` for the SIGPIPE
-//! handling. Each has its SAFETY argument beside it. (`shm.rs` maps and
-//! unmaps shared memory, `socket.rs` has none.)
+//! before the kernel overwrites it; and `sigpending` for the SIGPIPE
+//! handling.
+//! Each has its SAFETY argument beside it. (`shm.rs` maps and unmaps shared
+//! memory, `socket.rs` has none.)
 //!
 //! The module is for Unix (`poll`, process groups, `SIGKILL`); the pipe
 //! enlargement is Linux-only and skipped elsewhere.
@@ -119,7 +121,16 @@
 //! (Linux, best effort; stdout only once it has carried 64 KiB, so short
 //! answers cost nothing), the input is offered to the kernel in one `write`
 //! per wake-up, reads grow from 16 KiB up to a full 1 MiB pipe and land in
-//! the output's uninitialised capacity, not in zeroed room. For the
+//! the output's uninitialised capacity, not in zeroed room.
+//!
+//! A new output `Vec` has a cost of its own: the first write to each page
+//! is a page fault, in which the kernel finds a page and zeroes it, taken
+//! inside `read(2)` while the kernel holds the pipe's lock. A caller that
+//! runs many children avoids those faults with [`communicate_into`], which
+//! reads into a buffer the caller keeps: a second call whose output fits
+//! writes only pages that the first one faulted in.
+//!
+//! For the
 //! figures, run `cargo run --release -p ptm-benches --bin pipe_throughput`,
 //! which compares [`communicate`] through `cat` with the plain std approach
 //! and with a raw pipe between two threads.
@@ -180,6 +191,10 @@ pub(crate) const KILL_GRACE: Duration = Duration::from_secs(1);
 /// `SIGPIPE` the next write raises is blocked and taken back, whatever the
 /// host does with `SIGPIPE`.
 ///
+/// To reuse the output buffer across calls, use [`communicate_into`]: each
+/// call here reads into a new `Vec`, whose fresh pages cost a page fault
+/// per 4 KiB of output.
+///
 /// # Errors
 ///
 /// - [`Error::Spawn`] if the program cannot be started (`NotFound`,
@@ -228,7 +243,95 @@ pub(crate) const KILL_GRACE: Duration = Duration::from_secs(1);
 /// # Ok(())
 /// # }
 /// ```
-pub fn communicate(mut cmd: Command, input: &[u8], timeout: Option<Duration>) -> Result<Output> {
+pub fn communicate(cmd: Command, input: &[u8], timeout: Option<Duration>) -> Result<Output> {
+    let mut stdout = Vec::new();
+    let Finished { status, stderr } = communicate_into(cmd, input, &mut stdout, timeout)?;
+    Ok(Output {
+        status,
+        stdout,
+        stderr,
+    })
+}
+
+/// How a child run by [`communicate_into`] ended: its exit status and what
+/// it wrote to stderr (its stdout is in the caller's buffer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finished {
+    /// How the child exited. Not checked: a non-zero status is for the
+    /// caller to judge, as with [`Command::output`].
+    pub status: ExitStatus,
+    /// Everything the child wrote to its stderr.
+    pub stderr: Vec<u8>,
+}
+
+/// [`communicate`], with the child's stdout read into `stdout`, a buffer
+/// the caller keeps from one call to the next.
+///
+/// `stdout` is cleared first (its length set to 0, its capacity kept), then
+/// the output is read straight into its spare capacity, which grows only
+/// when the output does not fit. The first time a program touches fresh
+/// memory, every page of it costs a page fault, and here those faults are
+/// taken inside `read(2)`, while the kernel holds the pipe's lock, so that
+/// the child cannot write meanwhile: a new `Vec` per call pays one fault
+/// per 4 KiB of output, every call. A buffer reused across calls has its
+/// pages already: a second call whose output fits faults none, and its
+/// pointer and capacity are unchanged. Everything else (the input, stderr,
+/// the timeout, the process group, the errors) is as for [`communicate`],
+/// which is this function with a new `Vec`.
+///
+/// # Errors
+///
+/// As for [`communicate`], and on each of them the caller gets every byte
+/// read:
+///
+/// - [`Error::Timeout`] and [`Error::StatusLost`] carry the bytes read, as
+///   [`communicate`]'s do: they are moved into the error (`output.stdout`,
+///   `stdout`), and `stdout` is left empty with no capacity. The `Vec` in
+///   the error *is* the caller's buffer, capacity and all: assign it back
+///   (`buf = output.stdout`) to reuse it.
+/// - On any other error after the child started ([`Error::Io`]), `stdout`
+///   holds what was read before the failure, with its capacity.
+/// - Before the child starts ([`Error::Spawn`]), `stdout` is empty, with its
+///   capacity.
+///
+/// # Examples
+///
+/// ```
+/// use std::process::Command;
+/// use std::time::Duration;
+/// use ptm::{ipc::communicate_into, Error};
+///
+/// # fn main() -> ptm::Result<()> {
+/// let input = vec![b'x'; 1 << 20];
+/// let mut out = Vec::new();
+/// for _ in 0..3 {
+///     // The first call grows `out`; the next ones reuse its memory.
+///     let done = communicate_into(Command::new("cat"), &input, &mut out, None)?;
+///     assert!(done.status.success());
+///     assert_eq!(out, input);
+/// }
+///
+/// // At a timeout, the bytes (and the buffer) are in the error.
+/// let mut cmd = Command::new("sh");
+/// cmd.args(["-c", "echo start; sleep 10"]);
+/// match communicate_into(cmd, b"", &mut out, Some(Duration::from_millis(200))) {
+///     Err(Error::Timeout { output, .. }) => {
+///         assert_eq!(output.stdout, b"start\n");
+///         out = output.stdout; // the buffer back, for the next call
+///     }
+///     other => panic!("expected a timeout, got {other:?}"),
+/// }
+/// assert!(out.capacity() >= input.len());
+/// # Ok(())
+/// # }
+/// ```
+pub fn communicate_into(
+    mut cmd: Command,
+    input: &[u8],
+    stdout: &mut Vec<u8>,
+    timeout: Option<Duration>,
+) -> Result<Finished> {
+    stdout.clear();
     let program = cmd.get_program().to_string_lossy().into_owned();
     let args: Vec<String> = cmd
         .get_args()
@@ -249,42 +352,42 @@ pub fn communicate(mut cmd: Command, input: &[u8], timeout: Option<Duration>) ->
     let spawned = cmd.spawn();
     let mut child = spawned.map_err(|source| spawn_error(&cmd, program.clone(), source))?;
     drop(cmd);
-    let (stdin, stdout, stderr) = (child.stdin.take(), child.stdout.take(), child.stderr.take());
+    let (stdin, out, err) = (child.stdin.take(), child.stdout.take(), child.stderr.take());
     // Dropped on any early return: kills and reaps the child.
     let mut group = Group::new(true);
     group.push(child, &program)?;
-    let pump = Pump::new(input, stdin, stdout, vec![(stderr, Capture::all())])?;
-    let mut outcome = drive(&mut group, pump, deadline)?;
-    let stderr = outcome.stderrs.pop().unwrap_or_default();
+    let mut pump = Pump::new(input, stdin, out, vec![(err, Capture::all())])?;
+    pump.reuse_stdout(std::mem::take(stdout));
+    let outcome = drive(&mut group, &mut pump, deadline);
+    // The buffer goes back to the caller on every path, an error included.
+    let (read, mut stderrs) = pump.finish();
+    *stdout = read;
+    let outcome = outcome?;
+    let stderr = stderrs.pop().unwrap_or_default();
     let Some(status) = outcome.statuses[0] else {
         return Err(Error::StatusLost {
             program,
             pid: outcome.pids[0],
-            stdout: outcome.stdout,
+            stdout: std::mem::take(stdout),
             stderr,
         });
     };
-    let output = Output {
-        status,
-        stdout: outcome.stdout,
-        stderr,
-    };
     if outcome.timed_out {
-        Err(Error::Timeout {
+        return Err(Error::Timeout {
             program: command_line(&program, &args),
-            output,
-        })
-    } else {
-        Ok(output)
+            output: Output {
+                status,
+                stdout: std::mem::take(stdout),
+                stderr,
+            },
+        });
     }
+    Ok(Finished { status, stderr })
 }
 
-/// What [`drive`] leaves: the bytes read and how each child ended.
+/// How each child of a [`drive`] ended (what they wrote is in the pump).
 #[derive(Debug)]
 struct Outcome {
-    stdout: Vec<u8>,
-    /// One per child, in order.
-    stderrs: Vec<Vec<u8>>,
     /// One per child, in order; `None` for a child reaped elsewhere, whose
     /// status is lost (SIGCHLD ignored).
     statuses: Vec<Option<ExitStatus>>,
@@ -297,8 +400,9 @@ struct Outcome {
 /// Runs the I/O loop to the end or to `deadline`, then reaps every child of
 /// `group`; at the deadline, kills every child's group first, reaps, and
 /// drains the pipes for at most [`KILL_GRACE`]. On an error the caller's
-/// `group` guard kills and reaps.
-fn drive(group: &mut Group, mut pump: Pump<'_>, deadline: Option<Instant>) -> Result<Outcome> {
+/// `group` guard kills and reaps. What was read stays in `pump`, for
+/// [`Pump::finish`], on an error too.
+fn drive(group: &mut Group, pump: &mut Pump<'_>, deadline: Option<Instant>) -> Result<Outcome> {
     let finished = pump.run(deadline)? && group.wait(deadline)?;
     if !finished {
         group.kill_and_reap()?;
@@ -313,10 +417,7 @@ fn drive(group: &mut Group, mut pump: Pump<'_>, deadline: Option<Instant>) -> Re
         });
     }
     let pids = group.children().iter().map(Tracked::pid).collect();
-    let (stdout, stderrs) = pump.finish();
     Ok(Outcome {
-        stdout,
-        stderrs,
         statuses,
         pids,
         timed_out: !finished,

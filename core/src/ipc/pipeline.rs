@@ -368,8 +368,9 @@ impl Pipeline {
             group.push(child, &stage.program)?;
         }
 
-        let pump = Pump::new(&self.input, stdin, stdout, errs)?;
-        let mut outcome = drive(&mut group, pump, deadline)?;
+        let mut pump = Pump::new(&self.input, stdin, stdout, errs)?;
+        let outcome = drive(&mut group, &mut pump, deadline)?;
+        let (stdout, mut stderrs) = pump.finish();
         if let Some(index) = outcome.statuses.iter().position(Option::is_none) {
             let program = self.stages[index].program.clone();
             return Err(Error::Pipeline {
@@ -378,8 +379,8 @@ impl Pipeline {
                 source: Box::new(Error::StatusLost {
                     program,
                     pid: outcome.pids[index],
-                    stdout: std::mem::take(&mut outcome.stdout),
-                    stderr: std::mem::take(&mut outcome.stderrs[index]),
+                    stdout,
+                    stderr: std::mem::take(&mut stderrs[index]),
                 }),
             });
         }
@@ -389,8 +390,8 @@ impl Pipeline {
                 program: self.command_line(),
                 output: Output {
                     status: statuses[last],
-                    stdout: outcome.stdout,
-                    stderr: outcome.stderrs.concat(),
+                    stdout,
+                    stderr: stderrs.concat(),
                 },
             });
         }
@@ -407,14 +408,11 @@ impl Pipeline {
                     program: stage.program.clone(),
                     args: stage.args.clone(),
                     status: statuses[index],
-                    stderr_tail: stderr_tail(&outcome.stderrs[index]),
+                    stderr_tail: stderr_tail(&stderrs[index]),
                 }),
             });
         }
-        Ok(PipelineOutput {
-            stdout: outcome.stdout,
-            statuses,
-        })
+        Ok(PipelineOutput { stdout, statuses })
     }
 
     /// `a x | b | c y`, for messages.

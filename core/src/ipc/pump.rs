@@ -226,6 +226,14 @@ impl<'a> Pump<'a> {
         })
     }
 
+    /// Reads stdout into `buf` rather than into a new `Vec`: `buf` is
+    /// cleared, and its capacity is read into before any growth.
+    /// [`finish`](Pump::finish) gives it back.
+    pub(crate) fn reuse_stdout(&mut self, mut buf: Vec<u8>) {
+        buf.clear();
+        self.out.buf = buf;
+    }
+
     /// Moves bytes until every pipe is closed (`Ok(true)`) or `deadline`
     /// passes (`Ok(false)`). Without a deadline it waits as long as it takes.
     ///

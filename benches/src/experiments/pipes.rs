@@ -8,7 +8,11 @@
 //! stops. A run covers what a caller waits for: the pipes, the spawn (or
 //! the writer thread), the bytes, the wait.
 //!
-//! - `ptm`: `communicate(Command::new("cat"), &data, None)`.
+//! - `ptm`: `communicate(Command::new("cat"), &data, None)`: its output is
+//!   fresh memory each call (a first call of `communicate_into`, which it is).
+//! - `ptm-reused`: `communicate_into(cat, &data, &mut out, None)` with one
+//!   `out` kept from call to call: every timed call is a second call or
+//!   later, whose output lands in memory already present.
 //! - `std`: `cat` with piped stdin and stdout, a thread writing stdin with
 //!   `write_all`, the caller reading stdout with `read_to_end`.
 //! - `raw-discard`: no process: a pipe enlarged to 1 MiB (`F_SETPIPE_SZ`), a
@@ -44,6 +48,8 @@ use crate::verdict::{Check, Target};
 pub enum Variant {
     /// ptm::ipc::communicate through cat.
     Ptm,
+    /// ptm::ipc::communicate_into through cat, into a reused buffer.
+    PtmReused,
     /// cat, a thread writing stdin, the caller reading stdout (read_to_end).
     Std,
     /// One enlarged pipe between two threads; the reader keeps nothing.
@@ -56,6 +62,7 @@ impl Variant {
     fn label(self) -> &'static str {
         match self {
             Variant::Ptm => "ptm communicate() through cat",
+            Variant::PtmReused => "ptm communicate_into(), buffer reused",
             Variant::Std => "std: cat, a writer thread, read_to_end",
             Variant::RawDiscard => "raw pipe, output discarded",
             Variant::RawCollect => "raw pipe, output kept in a Vec",
@@ -63,9 +70,15 @@ impl Variant {
     }
 
     /// Moves `data` once; returns what came back, or (`raw-discard`) its
-    /// length, checking each chunk against `data` when `verify`.
-    fn run(self, data: &[u8], verify: bool) -> anyhow::Result<Received> {
+    /// length, checking each chunk against `data` when `verify`;
+    /// `ptm-reused` reads into `reused` (and returns it).
+    fn run(self, data: &[u8], verify: bool, reused: &mut Vec<u8>) -> anyhow::Result<Received> {
         Ok(match self {
+            Variant::PtmReused => {
+                let finished = ptm::ipc::communicate_into(Command::new("cat"), data, reused, None)?;
+                ensure!(finished.status.success(), "cat failed: {}", finished.status);
+                Received::Bytes(std::mem::take(reused))
+            }
             Variant::Ptm => {
                 let output = ptm::ipc::communicate(Command::new("cat"), data, None)?;
                 ensure!(output.status.success(), "cat failed: {}", output.status);
@@ -91,6 +104,13 @@ enum Received {
 }
 
 impl Received {
+    /// Hands `ptm-reused`'s buffer back for its next call.
+    fn give_back(self, variant: Variant, reused: &mut Vec<u8>) {
+        if let (Variant::PtmReused, Received::Bytes(out)) = (variant, self) {
+            *reused = out;
+        }
+    }
+
     fn check(&self, data: &[u8], exact: bool) -> anyhow::Result<()> {
         match self {
             Received::Bytes(out) if exact => ensure!(out == data, "the bytes came back changed"),
@@ -260,17 +280,22 @@ impl Experiment for Pipes {
     fn run(ctx: &Ctx) -> anyhow::Result<Vec<Row>> {
         let variants = ctx.variants(&[
             Variant::Ptm,
+            Variant::PtmReused,
             Variant::Std,
             Variant::RawDiscard,
             Variant::RawCollect,
         ])?;
+        // ptm-reused's buffer: its warm-up is the first call, every timed
+        // call a later one.
+        let mut reused = Vec::new();
         let input = data(ctx.flags.bytes.unwrap_or(ctx.pick(1 << 30, 64 << 20)));
         ensure!(!input.is_empty(), "--bytes must be at least 1");
         for &variant in &variants {
-            let received = variant.run(&input, true);
+            let received = variant.run(&input, true, &mut reused)?;
             received
-                .and_then(|r| r.check(&input, true))
+                .check(&input, true)
                 .with_context(|| format!("warm-up of {}", name(&variant)))?;
+            received.give_back(variant, &mut reused);
         }
         interleave(
             &ctx.bar,
@@ -279,9 +304,10 @@ impl Experiment for Pipes {
             |variant, round, position| {
                 ctx.bar.set_message(name(&variant));
                 let start = Instant::now();
-                let received = variant.run(&input, false)?;
+                let received = variant.run(&input, false, &mut reused)?;
                 let seconds = start.elapsed().as_secs_f64();
                 received.check(&input, false)?;
+                received.give_back(variant, &mut reused);
                 let bytes = input.len();
                 let gb_per_s = bytes as f64 / seconds / 1e9;
                 Ok(Row {
@@ -335,6 +361,8 @@ impl Experiment for Pipes {
         out.push_str("\n| ratio of medians | value |\n|---|---:|\n");
         for (a, b) in [
             (Variant::Ptm, Variant::Std),
+            (Variant::PtmReused, Variant::RawDiscard),
+            (Variant::PtmReused, Variant::Ptm),
             (Variant::Ptm, Variant::RawDiscard),
             (Variant::Ptm, Variant::RawCollect),
             (Variant::RawCollect, Variant::RawDiscard),
@@ -350,21 +378,30 @@ impl Experiment for Pipes {
     }
 
     fn checks(rows: &[Row]) -> Vec<Check> {
-        let ptm = by_round(rows, Variant::Ptm);
-        let check = |what: &str, bar, other| {
+        let check = |what: &str, bar, (a, b)| {
             Check::new(
                 Target::at_least(format!("pipes: {what}"), bar),
-                per_round_ratios(&ptm, &by_round(rows, other)),
+                per_round_ratios(&by_round(rows, a), &by_round(rows, b)),
             )
             .per("round")
         };
+        use Variant::*;
         vec![
-            check("ptm / std GB/s", 1.2, Variant::Std),
-            check("ptm / raw-discard GB/s", 0.7, Variant::RawDiscard),
+            check("ptm / std GB/s", 1.2, (Ptm, Std)),
+            check(
+                "ptm-reused / raw-discard GB/s (a later call, its buffer reused)",
+                0.8,
+                (PtmReused, RawDiscard),
+            ),
+            check(
+                "ptm / raw-discard GB/s (a first call)",
+                0.7,
+                (Ptm, RawDiscard),
+            ),
             check(
                 "ptm / raw-collect GB/s (raw pipe that keeps the bytes)",
                 0.7,
-                Variant::RawCollect,
+                (Ptm, RawCollect),
             ),
         ]
     }
@@ -391,9 +428,9 @@ mod tests {
         ctx.flags.bytes = Some(3 << 20);
         ctx.flags.rounds = Some(2);
         let rows = Pipes::run(&ctx).expect("running");
-        assert_eq!(rows.len(), 2 * 4);
+        assert_eq!(rows.len(), 2 * 5);
         assert!(rows.iter().all(|r| r.bytes == 3 << 20 && r.gb_per_s > 0.0));
-        assert_eq!(Pipes::checks(&rows).len(), 3);
+        assert_eq!(Pipes::checks(&rows).len(), 4);
         assert!(Pipes::summary(&rows).contains("| ptm / std |"));
         ctx.flags.variants = vec!["raw-discard".into()];
         let rows = Pipes::run(&ctx).expect("running one variant");

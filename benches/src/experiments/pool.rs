@@ -40,43 +40,34 @@ pub(crate) struct Row {
     jobs_per_sec: f64,
 }
 
-/// A timed batch of an experiment run in several invocations.
-pub(super) trait Batch {
-    type Key: PartialEq;
-    /// Its invocation, what it measured (the variant, its sizes), its rate.
-    fn batch(&self) -> (usize, Self::Key, f64);
+/// A timed batch of a variant (`K`: with its sizes): its invocation, what
+/// it measured and its rate.
+pub(super) type Batch<K> = (usize, K, f64);
+
+fn batches(rows: &[Row]) -> Vec<Batch<(Design, usize)>> {
+    let batch = |r: &Row| (r.invocation, (r.design, r.workers), r.jobs_per_sec);
+    rows.iter().map(batch).collect()
 }
 
-impl Batch for Row {
-    type Key = (Design, usize);
-    fn batch(&self) -> (usize, (Design, usize), f64) {
-        (
-            self.invocation,
-            (self.design, self.workers),
-            self.jobs_per_sec,
-        )
-    }
-}
-
-fn medians<B: Batch>(rows: &[B], key: &B::Key) -> Vec<(usize, f64)> {
-    let rate = |r: &B| Some(r.batch()).filter(|b| b.1 == *key).map(|b| b.2);
-    medians_by_invocation(rows, |r| r.batch().0, rate)
+fn medians<K: PartialEq>(batches: &[Batch<K>], key: &K) -> Vec<(usize, f64)> {
+    let rate = |b: &Batch<K>| (b.1 == *key).then_some(b.2);
+    medians_by_invocation(batches, |b| b.0, rate)
 }
 
 /// The median and range of each invocation's median rate of `key`.
-pub(super) fn figures<B: Batch>(rows: &[B], key: B::Key) -> Option<Summary> {
-    summarize(medians(rows, &key).into_iter().map(|(_, m)| m))
+pub(super) fn figures<K: PartialEq>(batches: &[Batch<K>], key: K) -> Option<Summary> {
+    summarize(medians(batches, &key).into_iter().map(|(_, m)| m))
 }
 
 /// The same-process ratios of each invocation's median rates `a / b`.
-fn ratios<B: Batch>(rows: &[B], a: B::Key, b: B::Key) -> Vec<f64> {
-    per_round_ratios(&medians(rows, &a), &medians(rows, &b))
+fn ratios<K: PartialEq>(batches: &[Batch<K>], a: K, b: K) -> Vec<f64> {
+    per_round_ratios(&medians(batches, &a), &medians(batches, &b))
 }
 
 /// A summary line: the `first` cells, then the median rate of `key` (with
 /// `unit`), its range and the ns each.
-pub(super) fn rate_line<B: Batch>(rows: &[B], key: B::Key, first: &str, unit: &str) -> String {
-    let Some(s) = figures(rows, key) else {
+pub(super) fn rate_line<K: PartialEq>(b: &[Batch<K>], key: K, first: &str, unit: &str) -> String {
+    let Some(s) = figures(b, key) else {
         return String::new();
     };
     let (m, lo, hi, ns) = (short(s.median), short(s.min), short(s.max), 1e9 / s.median);
@@ -85,8 +76,8 @@ pub(super) fn rate_line<B: Batch>(rows: &[B], key: B::Key, first: &str, unit: &s
 
 /// A ratio line: `first`, the same-process ratios `a / b` and their median
 /// ("| ptm / book | 0.85 1.50 | **1.18** |"); empty without any.
-pub(super) fn ratio_line<B: Batch>(rows: &[B], a: B::Key, b: B::Key, first: &str) -> String {
-    let ratios = ratios(rows, a, b);
+pub(super) fn ratio_line<K: PartialEq>(b: &[Batch<K>], x: K, y: K, first: &str) -> String {
+    let ratios = ratios(b, x, y);
     let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
     median(ratios).map_or(String::new(), |m| {
         format!("| {first} | {} | **{m:.2}** |\n", each.join(" "))
@@ -218,6 +209,7 @@ impl<const LIKE: bool> Experiment for Dispatch<LIKE> {
     /// A row per design, a series of medians per worker count.
     fn plot(rows: &[Row], path: &Path) -> anyhow::Result<()> {
         let (designs, workers) = designs_and_workers(rows);
+        let rows = &batches(rows);
         let series = |&w: &usize| Series {
             name: if LIKE {
                 String::new()
@@ -261,6 +253,7 @@ impl<const LIKE: bool> Experiment for Dispatch<LIKE> {
             distinct(rows.iter().map(|r| r.round)).len(),
             distinct(rows.iter().map(|r| r.invocation)).len(),
         );
+        let rows = &batches(rows);
         for &w in &workers {
             for &d in &designs {
                 out += &rate_line(rows, (d, w), &format!("{} | {w}", name(&d)), "");
@@ -285,7 +278,7 @@ impl<const LIKE: bool> Experiment for Dispatch<LIKE> {
         let what = ["pool", "pool like for like"][LIKE as usize];
         let check = |&(other, bar): &(Design, f64)| {
             let text = format!("{what}: ptm / {} jobs/s, 2 workers", name(&other));
-            let ratios = ratios(rows, (Ptm, 2), (other, 2));
+            let ratios = ratios(&batches(rows), (Ptm, 2), (other, 2));
             Check::new(Target::at_least(text, bar), ratios)
         };
         let targets = [

@@ -148,11 +148,10 @@ impl Subjects {
     }
 }
 
-impl Batch for Row {
-    type Key = Variant;
-    fn batch(&self) -> (usize, Variant, f64) {
-        (self.invocation, self.variant, self.items_per_sec)
-    }
+fn batches(rows: &[Row]) -> Vec<Batch<Variant>> {
+    rows.iter()
+        .map(|r| (r.invocation, r.variant, r.items_per_sec))
+        .collect()
 }
 
 #[derive(Debug)]
@@ -213,6 +212,7 @@ impl Experiment for Scope {
     }
 
     fn plot(rows: &[Row], path: &Path) -> anyhow::Result<()> {
+        let rows = &batches(rows);
         let panel = |variants: &[Variant]| Panel {
             title: String::new(),
             rows: variants
@@ -267,6 +267,7 @@ impl Experiment for Scope {
             distinct(rows.iter().map(|r| r.round)).len(),
             distinct(rows.iter().map(|r| r.invocation)).len(),
         );
+        let rows = &batches(rows);
         for &v in Variant::value_variants() {
             let unit = [" jobs", " jobs", " elements", " splits", " splits"][v as usize];
             out += &rate_line(rows, v, &name(&v), unit);

@@ -5,7 +5,7 @@
 use std::process::{Command, Output};
 
 fn sleepers(variant: &str, n: &str) -> Output {
-    let report = Command::new(env!("CARGO_BIN_EXE_report"));
+    let mut report = Command::new(env!("CARGO_BIN_EXE_report"));
     let output = report.args(["--partner", "sleepers", variant, n]).output();
     output.expect("running report")
 }

@@ -1,8 +1,6 @@
-//! Pool dispatch under criterion, at 2 workers: a batch of no-op jobs
-//! submitted from one thread, then waited for, per design of
-//! `ptm_benches::designs`, latch jobs captured; jobs/s, about a minute in
-//! all. Criterion runs the designs one after another, not interleaved: for
-//! side-by-side ratios on this noisy machine, prefer `report --only pool`.
+//! Pool dispatch under criterion, at 2 workers, per design of
+//! `ptm_benches::designs` (latch jobs captured); about a minute. The designs
+//! run one after another, not interleaved: for ratios, `report --only pool`.
 //!
 //! ```text
 //! cargo bench -p ptm-benches --bench pool
@@ -17,10 +15,6 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Samplin
 use ptm_benches::designs::{Bench, Design, LatchJobs};
 use ptm_benches::harness::name;
 
-/// Jobs per iteration for the pools.
-const JOBS: usize = 100_000;
-/// Jobs per iteration for thread-spawn (one OS thread each).
-const SPAWN_JOBS: usize = 500;
 /// Worker threads per pool.
 const WORKERS: usize = 2;
 
@@ -33,26 +27,20 @@ fn pool_dispatch(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
     for &design in Design::value_variants() {
-        let jobs = if design == Design::ThreadSpawn {
-            SPAWN_JOBS
-        } else {
-            JOBS
-        };
+        // Jobs per iteration (thread-spawn: one OS thread each).
+        let jobs = [100_000, 500][usize::from(design == Design::ThreadSpawn)];
         // A benchmark that cannot build its pool has nothing to measure.
         let bench = Bench::new(design, WORKERS, LatchJobs::Captured);
         let design = name(&design);
         let bench = bench.unwrap_or_else(|e| panic!("building {design}: {e:#}"));
         group.throughput(Throughput::Elements(jobs as u64));
         group.bench_function(BenchmarkId::new(&design, jobs), |b| {
-            b.iter_custom(|iters| {
-                (0..iters)
-                    .map(|_| {
-                        bench
-                            .run(jobs)
-                            .unwrap_or_else(|e| panic!("{design}: {e:#}"))
-                    })
-                    .sum()
-            });
+            let run = || {
+                bench
+                    .run(jobs)
+                    .unwrap_or_else(|e| panic!("{design}: {e:#}"))
+            };
+            b.iter_custom(|iters| (0..iters).map(|_| run()).sum());
         });
     }
     group.finish();

@@ -1,17 +1,10 @@
-//! The Rust Book's thread pool, as chapter 20 ("Final Project: Building a
-//! Multithreaded Web Server", "Graceful Shutdown and Cleanup") leaves it in
-//! its final `src/lib.rs`, copied faithfully to be measured against: one
-//! `mpsc` channel whose `Receiver` sits in an `Arc<Mutex<..>>` shared by the
-//! workers, `Option<Sender>` so that `Drop` can close the channel, workers
-//! holding an `Option<JoinHandle>`, and a `Drop` that drops the sender, then
-//! joins every worker; the `unwrap()`s are the book's. Changed: its three
-//! `println!`s are removed (a benchmark of a million jobs must not measure
-//! stdout) and doc comments added.
-//!
-//! The design point it is measured for: a worker calls
-//! `receiver.lock().unwrap().recv()`, holding the mutex while it *blocks* in
-//! `recv` (the guard is a temporary dropped at the end of the `let`, before
-//! the job runs), so every dequeue serialises on that lock.
+//! The Rust Book's thread pool as chapter 20 ("Graceful Shutdown and
+//! Cleanup") leaves it in its final `src/lib.rs`, copied faithfully to be
+//! measured against, `unwrap()`s included; only its three `println!`s are
+//! removed (a million jobs must not measure stdout) and docs added. The
+//! point it is measured for: a worker holds the `Mutex` around the shared
+//! `Receiver` while it *blocks* in `recv` (the guard is a temporary of the
+//! `let`), so every dequeue serialises on that lock.
 //!
 //! ```
 //! use std::sync::mpsc;
@@ -39,7 +32,6 @@ pub struct ThreadPool {
     sender: Option<mpsc::Sender<Job>>,
 }
 
-/// A job: any closure that runs once on some worker.
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
 impl ThreadPool {
@@ -101,17 +93,13 @@ impl Drop for ThreadPool {
     }
 }
 
-/// One thread of the pool, looping on the shared receiver.
 struct Worker {
-    /// The worker's index; the book prints it, this copy does not.
-    #[allow(dead_code)]
+    #[allow(dead_code)] // the book prints it
     id: usize,
-    /// `None` once joined by `ThreadPool::drop`.
     thread: Option<thread::JoinHandle<()>>,
 }
 
 impl Worker {
-    /// Starts a thread that receives jobs under the lock and runs them.
     fn new(id: usize, receiver: Arc<Mutex<mpsc::Receiver<Job>>>) -> Worker {
         let thread = thread::spawn(move || loop {
             let message = receiver.lock().unwrap().recv();

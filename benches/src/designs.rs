@@ -3,30 +3,14 @@
 //! behind a [`Bench`]: its pool built once, then "submit N no-op jobs from
 //! this thread, wait until all have finished" timed as often as asked.
 //!
-//! | [`Design`] | submit | wait |
-//! | --- | --- | --- |
-//! | `ptm` | `ptm::ThreadPool::execute` | `wait_idle()` |
-//! | `ptm-latch` | `ptm::ThreadPool::execute` | [`CountLatch`] (a control) |
-//! | `rayon-spawn` | `rayon::ThreadPool::spawn` | [`CountLatch`] |
-//! | `rayon-scope` | `s.spawn` inside `pool.scope` | end of `scope` |
-//! | `threadpool` | `threadpool::ThreadPool::execute` | `join()` |
-//! | `book` | [`book_pool::ThreadPool::execute`] | [`CountLatch`] |
-//! | `queue` | [`QueuePool::execute`] (crossbeam, nothing else) | [`CountLatch`] |
-//! | `thread-spawn` | `std::thread` per job | `join` each |
-//!
-//! # Latch jobs
-//!
 //! How a job reaches the [`CountLatch`] it counts down decides whether
-//! boxing it allocates ([`LatchJobs`]). `captured` (the default): `move ||
-//! latch.count_down()` with a `&'static CountLatch` (each bench leaks its
-//! own; an `Arc` would add a contended count per job), what users write: a
-//! pointer-sized closure, one allocation and one free per job. `static`:
-//! `|| LATCH.count_down()` on one `static` latch: nothing captured, nothing
-//! allocated, like ptm's and threadpool's no-op jobs (like for like); its
-//! batches are serialised on a lock, outside the clock. `ptm-latch`, ptm
-//! running the latch jobs, separates what the job costs from what the pool
-//! costs. `rayon-scope` submits from one of its own threads (`scope` runs
-//! the closure there); the others from the calling thread.
+//! boxing it allocates ([`LatchJobs`]): `captured` (the default) is what
+//! users write, `move || latch.count_down()` on the bench's leaked latch (an
+//! `Arc` would add a contended count per job), one allocation per job;
+//! `static`, `|| LATCH.count_down()`, captures and allocates nothing, like
+//! ptm's and threadpool's no-op jobs (like for like); its batches take a
+//! lock, outside the clock. `ptm-latch` separates what the job costs from
+//! what the pool costs. `rayon-scope` submits from one of its own threads.
 
 use std::sync::{Mutex, PoisonError};
 use std::thread;
@@ -45,25 +29,25 @@ use crate::queue_pool::QueuePool;
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum Design {
-    /// ptm::ThreadPool: execute each job, then wait_idle.
+    /// `ptm::ThreadPool::execute` each job, then `wait_idle`.
     Ptm,
-    /// ptm::ThreadPool::execute, waiting on a CountLatch (a control).
+    /// `ptm::ThreadPool::execute`, waiting on a [`CountLatch`] (a control).
     PtmLatch,
-    /// rayon::ThreadPool::spawn each job; wait on a CountLatch.
+    /// `rayon::ThreadPool::spawn` each job; wait on a [`CountLatch`].
     RayonSpawn,
-    /// rayon::ThreadPool::scope spawning each job; the scope's end waits.
+    /// `s.spawn` each job inside `rayon::ThreadPool::scope`, which waits.
     RayonScope,
-    /// The threadpool crate: execute each job, then join.
+    /// The threadpool crate: `execute` each job, then `join`.
     Threadpool,
-    /// The Rust Book's chapter 20 pool; wait on a CountLatch.
+    /// [`book_pool::ThreadPool::execute`]; wait on a [`CountLatch`].
     Book,
-    /// A crossbeam queue and N threads; wait on a CountLatch.
+    /// [`QueuePool::execute`] (crossbeam, nothing else); a [`CountLatch`].
     Queue,
-    /// A new std::thread per job, joined; for a per-job cost only.
+    /// A new `std::thread` per job, each joined; a per-job cost only.
     ThreadSpawn,
 }
 
-/// How a latch-counting job reaches its latch (see the module docs).
+/// How a latch-counting job reaches its latch (the module docs).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LatchJobs {
@@ -74,8 +58,7 @@ pub enum LatchJobs {
     Static,
 }
 
-/// The latch of `static` latch jobs, and the lock that keeps two of their
-/// batches from counting each other's jobs.
+/// The latch of `static` latch jobs; the lock keeps two batches apart.
 static STATIC_LATCH: CountLatch = CountLatch::new(0);
 static STATIC_BATCH: Mutex<()> = Mutex::new(());
 
@@ -94,8 +77,7 @@ enum Pool {
 /// with [`run`](Self::run); dropping it shuts the pool down.
 pub struct Bench {
     latch_jobs: LatchJobs,
-    /// This bench's latch for `captured` jobs, leaked: jobs capture a
-    /// `&'static`.
+    /// For `captured` jobs, leaked: they capture a `&'static`.
     latch: &'static CountLatch,
     pool: Pool,
 }
@@ -181,22 +163,17 @@ impl Bench {
         match &self.pool {
             Pool::Ptm(pool) => {
                 let before = pool.stats().completed;
-                let start = Instant::now();
+                let start = Instant::now(); // after reading the counters
                 for _ in 0..jobs {
                     pool.execute(|| {}).context("ptm execute")?;
                 }
                 pool.wait_idle().context("ptm wait_idle")?;
                 let elapsed = start.elapsed();
                 let ran = pool.stats().completed - before;
-                ensure!(
-                    ran == jobs,
-                    "ptm: wait_idle returned after {ran} of {jobs} jobs"
-                );
+                ensure!(ran == jobs, "ptm: wait_idle returned after {ran} of {jobs}");
                 Ok(elapsed)
             }
-            Pool::PtmLatch(pool) => Ok(latch_batch!(self, jobs, |job| pool
-                .execute(job)
-                .context("ptm execute")?)),
+            Pool::PtmLatch(pool) => Ok(latch_batch!(self, jobs, |job| pool.execute(job)?)),
             Pool::RayonSpawn(pool) => Ok(latch_batch!(self, jobs, |job| pool.spawn(job))),
             Pool::RayonScope(pool) => {
                 pool.scope(|s| (0..jobs).for_each(|_| s.spawn(|_| {})));
@@ -214,11 +191,10 @@ impl Bench {
             Pool::Book(pool) => Ok(latch_batch!(self, jobs, |job| pool.execute(job))),
             Pool::Queue(pool) => Ok(latch_batch!(self, jobs, |job| pool.execute(job)?)),
             Pool::ThreadSpawn => {
-                let threads = (0..jobs)
+                let threads: Result<Vec<_>, _> = (0..jobs)
                     .map(|_| thread::Builder::new().spawn(|| {}))
-                    .collect::<Result<Vec<_>, _>>()
-                    .context("spawning a thread per job")?;
-                for thread in threads {
+                    .collect();
+                for thread in threads.context("spawning a thread per job")? {
                     thread
                         .join()
                         .map_err(|_| anyhow!("a no-op thread panicked"))?;

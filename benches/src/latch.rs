@@ -1,10 +1,9 @@
 //! [`CountLatch`]: how pool dispatch waits for the pools without a
-//! `wait_idle` (rayon's `spawn`, the Book's pool, the bare queue). It is
-//! part of what is measured, so it is hand-written for its cost: a job ends
-//! with one atomic decrement, only the last takes the lock and wakes the
-//! waiter, it is re-armed between batches, and a job reaches a `static`
-//! one without capturing anything (`designs`' "Latch jobs"). Where waiting
-//! is not measured, use `crossbeam_utils::sync::WaitGroup`.
+//! `wait_idle`. It is part of what is measured, so it is hand-written for
+//! its cost: a job ends with one atomic decrement, only the last takes the
+//! lock, it is re-armed between batches, and it can be a `static` (a job
+//! then captures nothing). Where waiting is not measured, use
+//! `crossbeam_utils::sync::WaitGroup`.
 //!
 //! ```
 //! let latch = ptm_benches::latch::CountLatch::new(4);
@@ -70,7 +69,7 @@ impl CountLatch {
         drop(done.unwrap_or_else(PoisonError::into_inner));
     }
 
-    /// A poisoned lock is taken as is: the `bool` is valid whatever panicked.
+    // A poisoned lock is taken as is: the `bool` is valid whatever panicked.
     fn lock(&self) -> MutexGuard<'_, bool> {
         self.done.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -92,10 +91,7 @@ mod tests {
                 }
                 latch.wait();
             });
-            assert_eq!(
-                latch.remaining.load(std::sync::atomic::Ordering::Relaxed),
-                0
-            );
+            assert_eq!(latch.remaining.load(super::Relaxed), 0);
         }
     }
 }

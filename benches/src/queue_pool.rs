@@ -1,8 +1,6 @@
-//! [`QueuePool`]: the "queue alone" reference pool: N threads loop on one
-//! unbounded crossbeam queue and run what they receive, counting nothing,
-//! catching nothing. It is the floor under ptm's design (ptm's workers pull
-//! from the same kind of queue, then count and catch panics): the gap
-//! between the two is what ptm's bookkeeping costs.
+//! [`QueuePool`]: the "queue alone" reference pool, N threads on one
+//! crossbeam queue, counting and catching nothing: the floor under ptm's
+//! design (same kind of queue), so the gap is what ptm's bookkeeping costs.
 //!
 //! ```
 //! let pool = ptm_benches::queue_pool::QueuePool::new(2)?;
@@ -27,7 +25,6 @@ type Job = Box<dyn FnOnce() + Send + 'static>;
 /// closes the queue and joins them. A panicking job kills its thread.
 #[derive(Debug)]
 pub struct QueuePool {
-    /// `None` only inside `drop`.
     sender: Option<Sender<Job>>,
     threads: Vec<JoinHandle<()>>,
 }

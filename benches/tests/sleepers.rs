@@ -2,17 +2,19 @@
 //! sleepers VARIANT N` in a fresh process prints one CSV row of its wall
 //! time and memory.
 
-use std::process::Command;
+use std::process::{Command, Output};
+
+fn sleepers(variant: &str, n: &str) -> Output {
+    let mut report = Command::new(env!("CARGO_BIN_EXE_report"));
+    let output = report.args(["--partner", "sleepers", variant, n]).output();
+    output.expect("running report")
+}
 
 #[test]
 fn sleepers_report_their_time_and_peak() {
     for variant in ["threads", "tasks", "pool"] {
-        let output = Command::new(env!("CARGO_BIN_EXE_report"))
-            .args(["--partner", "sleepers", variant, "200"])
-            .output()
-            .expect("running report");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(output.status.success(), "{variant}: {stderr}");
+        let output = sleepers(variant, "200");
+        assert!(output.status.success(), "{variant}: {output:?}");
         let stdout = String::from_utf8_lossy(&output.stdout);
         // kind,sleepers,n,repetition,position,started,seconds,peak,base,error
         let f: Vec<&str> = stdout.trim_end().split(',').collect();
@@ -22,11 +24,10 @@ fn sleepers_report_their_time_and_peak() {
         assert!(number(7) >= number(8) && number(8) > 0.0, "{stdout}");
         assert_eq!(f[9], "", "{stdout}");
     }
-    let output = Command::new(env!("CARGO_BIN_EXE_report"))
-        .args(["--partner", "sleepers", "fibres", "1"])
-        .output()
-        .expect("running report");
-    assert!(!output.status.success());
+    let output = sleepers("fibres", "1");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("fibres"), "{stderr}");
+    assert!(
+        !output.status.success() && stderr.contains("fibres"),
+        "{stderr}"
+    );
 }

@@ -1,24 +1,15 @@
 //! Exit notice (section 10): how late a child's exit is noticed by ptm's
-//! `Process::wait_timeout` and `Process::terminate` (`poll(2)` on a pidfd)
-//! against the polling they replaced (`try_wait`, then a pause of 50 µs
-//! doubling up to 2 ms) and a blocking `waitpid`. The child, partner
-//! `exit-notice-child sleep|term DELAY_US`, reads `CLOCK_MONOTONIC` as its last
-//! act before `_exit(0)` and writes it to its stdout (a pipe); the parent reads
-//! the clock as the wait returns, so every latency includes the child's own
-//! exit. Sample `i`'s delay (for every variant) is uniform in 0..=3 ms from a
-//! fixed sequence, so exits land anywhere in the old back-off; the order
-//! rotates per sample; `--rounds`: 500 (quick: 100).
-//!
-//! - `wait-timeout`, `wait-timeout-polled`: a child that sleeps and exits:
-//!   `wait_timeout(10 s)`, or the old polling.
-//! - `terminate`, `terminate-polled`: a child that blocks SIGTERM, says it
-//!   is ready (a byte), takes SIGTERM, sleeps and exits 0 (any other status
-//!   fails the run): `terminate(10 s)`, or SIGTERM + SIGCONT and polling.
-//! - `waitpid`: std `Command::spawn` and a blocking `Child::wait()`.
-//!
-//! ```text
-//! cargo run --release -p ptm-benches --bin report -- --only exit-notice --rounds 500
-//! ```
+//! `Process::wait_timeout` and `terminate` (`poll(2)` on a pidfd), by the
+//! polling they replaced (`try_wait`, then a pause of 50 µs doubling up to
+//! 2 ms: `wait-timeout-polled`, `terminate-polled`) and by a blocking
+//! `waitpid` (std `Child::wait`). The child, partner `exit-notice-child
+//! sleep|term DELAY_US`, writes `CLOCK_MONOTONIC` to its stdout as its last
+//! act before `_exit(0)`; the parent reads the clock as the wait returns. A
+//! `term` child blocks SIGTERM, writes a ready byte, takes SIGTERM, sleeps
+//! and exits 0 (any other status fails the run). Sample `i`'s delay is
+//! uniform in 0..=3 ms from a fixed sequence; the order rotates per sample;
+//! `--rounds`: 500 (quick: 100).
+//! `report --only exit-notice --rounds 500`
 
 use std::convert::Infallible;
 use std::io::Read;
@@ -63,10 +54,7 @@ const LABELS: [&str; 5] = [
 impl Variant {
     /// The child it waits for.
     fn role(self) -> &'static str {
-        match self {
-            Variant::Terminate | Variant::TerminatePolled => "term",
-            _ => "sleep",
-        }
+        ["sleep", "sleep", "term", "term", "sleep"][self as usize]
     }
 
     /// Starts `child`, waits for its exit this variant's way, and returns the
@@ -130,8 +118,7 @@ fn wait_polled(child: &Process) -> ptm::Result<Option<ExitStatus>> {
 /// The rest of the child's stdout: exactly its 8 bytes of timestamp.
 fn read_timestamp(mut stdout: ChildStdout) -> anyhow::Result<u64> {
     let mut bytes = Vec::with_capacity(8);
-    let read = stdout.read_to_end(&mut bytes);
-    read.context("reading the child's timestamp")?;
+    (stdout.read_to_end(&mut bytes)).context("reading the child's timestamp")?;
     let n = bytes.len();
     let bytes = <[u8; 8]>::try_from(bytes)
         .map_err(|_| anyhow!("the child wrote {n} bytes of timestamp, expected 8"))?;
@@ -336,15 +323,22 @@ mod tests {
 
     #[test]
     fn the_summary_gives_percentiles_and_ratios() {
-        let csv = "variant,sample,position,delay_us,latency_ns\n\
-                   wait-timeout,0,0,5,100000\nwait-timeout-polled,0,1,5,700000\n";
-        let rows = csv::Reader::from_reader(csv.as_bytes()).into_deserialize();
-        let rows: Vec<Row> = rows.collect::<Result<_, _>>().expect("rows");
+        let row = |variant, latency_ns| Row {
+            variant,
+            sample: 0,
+            position: 0,
+            delay_us: 5,
+            latency_ns,
+        };
+        let rows = [
+            row(Variant::WaitTimeout, 100_000),
+            row(Variant::WaitTimeoutPolled, 700_000),
+        ];
         let summary = ExitNotice::summary(&rows);
-        assert!(summary.contains("| wait-timeout-polled | 700."));
         assert!(
-            summary.contains("wait-timeout-polled / wait-timeout: p50 7.0x"),
+            summary.contains("| wait-timeout-polled | 700."),
             "{summary}"
         );
+        assert!(summary.contains("wait-timeout-polled / wait-timeout: p50 7.0x"));
     }
 }

@@ -1,28 +1,17 @@
 //! Pool dispatch (section 1): one thread submits N no-op jobs, then waits
-//! until all have run; jobs per second of the designs of [`crate::designs`]
-//! (ptm, rayon `spawn` and `scope`, the `threadpool` crate, the Rust Book's
-//! pool, a bare crossbeam queue, a thread per job), in two experiments:
-//!
-//! - `pool` ([`Pool`]): every design at 2, 4 and 8 workers, `captured`
-//!   latch jobs (what users write: each boxed job allocates); 5 rounds
-//!   (quick 3) in each of 3 invocations. Targets at 2 workers: ptm >= 1.5x
-//!   rayon-spawn, >= 1.2x the Book's pool.
-//! - `like-for-like` ([`LikeForLike`]): ptm, ptm-latch, book and queue at 2
-//!   workers with `static` latch jobs, so that no job allocates; 7 rounds
-//!   (quick 3) in each of 5 invocations. Targets: ptm >= 1.0x the bare
-//!   queue, >= 1.2x the Book's pool.
-//!
+//! until all have run; jobs per second of the designs of [`crate::designs`].
+//! `pool`: every design at 2, 4 and 8 workers, `captured` latch jobs (what
+//! users write), 5 rounds (quick 3) in each of 3 invocations; targets at 2
+//! workers: ptm >= 1.5x rayon-spawn, >= 1.2x the Book's pool.
+//! `like-for-like`: ptm, ptm-latch, book and queue at 2 workers, `static`
+//! latch jobs (none allocates), 7 rounds (quick 3) in each of 5
+//! invocations; targets: ptm >= 1.0x the bare queue, >= 1.2x the Book's.
 //! A batch is 1,000,000 jobs (quick 100,000; `thread-spawn` 2,000, quick
-//! 500). For each worker count every pool is built and warmed up with a
-//! tenth of a batch, then runs a batch per round in rotated order. The
-//! machine's speed flips from one process to the next, so every invocation
-//! is a fresh process; a figure is the median over invocations of each
-//! one's median, a target is judged on the median of same-process ratios.
-//!
-//! ```text
-//! report --only pool --workers 2,4,8 --rounds 7 --variants ptm,book --latch static
-//! report --only like-for-like
-//! ```
+//! 500); every pool is built and warmed up with a tenth of a batch, then
+//! runs a batch per round, rotated. Every invocation is a fresh process; a
+//! figure is the median of the invocations' medians, a target is judged on
+//! same-process ratios.
+//! `report --only pool --workers 2,4,8 --rounds 7 --variants ptm,book --latch static`
 
 use std::path::Path;
 
@@ -40,61 +29,59 @@ use Design::{Book, Ptm, PtmLatch, Queue, RayonSpawn, ThreadSpawn};
 
 /// One timed batch: from the first submission until the wait returned.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[allow(missing_docs)]
-pub struct Row {
-    pub invocation: usize,
-    pub design: Design,
-    pub workers: usize,
-    pub round: usize,
-    pub position: usize,
-    pub jobs: usize,
-    pub seconds: f64,
-    pub jobs_per_sec: f64,
+pub(crate) struct Row {
+    invocation: usize,
+    design: Design,
+    workers: usize,
+    round: usize,
+    position: usize,
+    jobs: usize,
+    seconds: f64,
+    jobs_per_sec: f64,
 }
 
-/// A timed batch of an experiment run in several invocations.
-pub(super) trait Batch {
-    /// What it measured (the variant, with its sizes).
-    type Key: PartialEq;
-    fn invocation(&self) -> usize;
-    fn key(&self) -> Self::Key;
-    fn rate(&self) -> f64;
+/// A timed batch of a variant (`K`: with its sizes): its invocation, what
+/// it measured and its rate.
+pub(super) type Batch<K> = (usize, K, f64);
+
+fn batches(rows: &[Row]) -> Vec<Batch<(Design, usize)>> {
+    let batch = |r: &Row| (r.invocation, (r.design, r.workers), r.jobs_per_sec);
+    rows.iter().map(batch).collect()
 }
 
-impl Batch for Row {
-    type Key = (Design, usize);
-    fn invocation(&self) -> usize {
-        self.invocation
-    }
-    fn key(&self) -> (Design, usize) {
-        (self.design, self.workers)
-    }
-    fn rate(&self) -> f64 {
-        self.jobs_per_sec
-    }
-}
-
-fn medians<B: Batch>(rows: &[B], key: &B::Key) -> Vec<(usize, f64)> {
-    let rate = |r: &B| (r.key() == *key).then(|| r.rate());
-    medians_by_invocation(rows, B::invocation, rate)
+fn medians<K: PartialEq>(batches: &[Batch<K>], key: &K) -> Vec<(usize, f64)> {
+    let rate = |b: &Batch<K>| (b.1 == *key).then_some(b.2);
+    medians_by_invocation(batches, |b| b.0, rate)
 }
 
 /// The median and range of each invocation's median rate of `key`.
-pub(super) fn figures<B: Batch>(rows: &[B], key: B::Key) -> Option<Summary> {
-    summarize(medians(rows, &key).into_iter().map(|(_, m)| m))
+pub(super) fn figures<K: PartialEq>(batches: &[Batch<K>], key: K) -> Option<Summary> {
+    summarize(medians(batches, &key).into_iter().map(|(_, m)| m))
 }
 
 /// The same-process ratios of each invocation's median rates `a / b`.
-pub(super) fn ratios<B: Batch>(rows: &[B], a: B::Key, b: B::Key) -> Vec<f64> {
-    per_round_ratios(&medians(rows, &a), &medians(rows, &b))
+fn ratios<K: PartialEq>(batches: &[Batch<K>], a: K, b: K) -> Vec<f64> {
+    per_round_ratios(&medians(batches, &a), &medians(batches, &b))
 }
 
-/// The last two cells of a ratio table's line: the same-process ratios
-/// `a / b` and their median ("0.85 1.50 | **1.18**"); `None` without any.
-pub(super) fn ratio_cells<B: Batch>(rows: &[B], a: B::Key, b: B::Key) -> Option<String> {
-    let ratios = ratios(rows, a, b);
+/// A summary line: the `first` cells, then the median rate of `key` (with
+/// `unit`), its range and the ns each.
+pub(super) fn rate_line<K: PartialEq>(b: &[Batch<K>], key: K, first: &str, unit: &str) -> String {
+    let Some(s) = figures(b, key) else {
+        return String::new();
+    };
+    let (m, lo, hi, ns) = (short(s.median), short(s.min), short(s.max), 1e9 / s.median);
+    format!("| {first} | {m}{unit} | {lo} .. {hi} | {ns:.1} |\n")
+}
+
+/// A ratio line: `first`, the same-process ratios `a / b` and their median
+/// ("| ptm / book | 0.85 1.50 | **1.18** |"); empty without any.
+pub(super) fn ratio_line<K: PartialEq>(b: &[Batch<K>], x: K, y: K, first: &str) -> String {
+    let ratios = ratios(b, x, y);
     let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
-    Some(format!("{} | **{:.2}**", each.join(" "), median(ratios)?))
+    median(ratios).map_or(String::new(), |m| {
+        format!("| {first} | {} | **{m:.2}** |\n", each.join(" "))
+    })
 }
 
 /// The rows of `count` invocations of `E` of `batches` batches each, each
@@ -113,23 +100,16 @@ pub(super) fn run_invocations<E: Experiment>(
 
 /// Pool dispatch: [`Pool`] or [`LikeForLike`].
 #[derive(Debug)]
-pub struct Dispatch<const LIKE: bool>;
-/// Every design at 2, 4 and 8 workers, latch jobs as users write them.
-pub type Pool = Dispatch<false>;
-/// ptm, ptm-latch, book and queue at 2 workers; no job allocates.
-pub type LikeForLike = Dispatch<true>;
+pub(crate) struct Dispatch<const LIKE: bool>;
+pub(crate) type Pool = Dispatch<false>;
+pub(crate) type LikeForLike = Dispatch<true>;
 
-/// What an invocation measures, with the flags applied.
-struct Sizes {
-    designs: Vec<Design>,
-    workers: Vec<usize>,
-    rounds: usize,
-    latch: LatchJobs,
-}
+/// The designs, worker counts, rounds and latch jobs, with the flags.
+type Sizes = (Vec<Design>, Vec<usize>, usize, LatchJobs);
 
 impl<const LIKE: bool> Dispatch<LIKE> {
     fn sizes(ctx: &Ctx) -> anyhow::Result<Sizes> {
-        let (designs, mut workers, rounds, latch): (&[Design], _, _, _) = if LIKE {
+        let (designs, workers, rounds, latch): (&[Design], _, _, _) = if LIKE {
             let like = &[Ptm, PtmLatch, Book, Queue];
             (like, vec![2], ctx.rounds(7, 3), LatchJobs::Static)
         } else {
@@ -140,40 +120,37 @@ impl<const LIKE: bool> Dispatch<LIKE> {
         let allocating = LIKE && latch != LatchJobs::Static;
         ensure!(!allocating, "like for like runs `static` latch jobs only");
         ensure!(rounds > 0, "--rounds must be at least 1");
-        if !ctx.flags.workers.is_empty() {
-            workers.clone_from(&ctx.flags.workers);
-        }
-        let designs = ctx.variants(designs)?;
-        Ok(Sizes {
-            designs,
-            workers,
-            rounds,
-            latch,
-        })
+        let flags = &ctx.flags.workers;
+        let workers = if flags.is_empty() {
+            workers
+        } else {
+            flags.clone()
+        };
+        Ok((ctx.variants(designs)?, workers, rounds, latch))
     }
 }
 
 /// One invocation: for each worker count, every design's pool built and
 /// warmed up, then one batch per design and round, rotated.
-fn measure(ctx: &Ctx, invocation: usize, sizes: &Sizes) -> anyhow::Result<Vec<Row>> {
+fn measure(ctx: &Ctx, invocation: usize, sizes: Sizes) -> anyhow::Result<Vec<Row>> {
+    let (designs, all_workers, rounds, latch) = sizes;
     let (jobs, spawn_jobs) = ctx.pick((1_000_000, 2_000), (100_000, 500));
     let jobs_for = |d| if d == ThreadSpawn { spawn_jobs } else { jobs };
     let mut rows = Vec::new();
-    for &workers in &sizes.workers {
-        let benches = (sizes.designs.iter())
-            .map(|&d| Ok((d, Bench::new(d, workers, sizes.latch)?)))
+    for workers in all_workers {
+        let benches = (designs.iter())
+            .map(|&d| Ok((d, Bench::new(d, workers, latch)?)))
             .collect::<anyhow::Result<Vec<_>>>()?;
         for (design, bench) in &benches {
             let warm = bench.run((jobs_for(*design) / 10).max(1));
             warm.with_context(|| format!("warming up {}", name(design)))?;
         }
         let places: Vec<usize> = (0..benches.len()).collect();
-        let measured = interleave(&ctx.bar, &places, sizes.rounds, |i, round, position| {
+        let measured = interleave(&ctx.bar, &places, rounds, |i, round, position| {
             let (design, bench) = (benches[i].0, &benches[i].1);
             let jobs = jobs_for(design);
-            let elapsed = bench.run(jobs).with_context(|| name(&design))?;
-            let seconds = elapsed.as_secs_f64();
-            let jobs_per_sec = jobs as f64 / seconds;
+            let seconds = bench.run(jobs).with_context(|| name(&design))?;
+            let seconds = seconds.as_secs_f64();
             Ok(Row {
                 invocation,
                 design,
@@ -182,7 +159,7 @@ fn measure(ctx: &Ctx, invocation: usize, sizes: &Sizes) -> anyhow::Result<Vec<Ro
                 position,
                 jobs,
                 seconds,
-                jobs_per_sec,
+                jobs_per_sec: jobs as f64 / seconds,
             })
         });
         rows.extend(measured.with_context(|| format!("{workers} workers"))?);
@@ -220,55 +197,42 @@ impl<const LIKE: bool> Experiment for Dispatch<LIKE> {
     type Row = Row;
 
     fn run(ctx: &Ctx) -> anyhow::Result<Vec<Row>> {
-        let (s, count) = (Self::sizes(ctx)?, [3, 5][LIKE as usize]);
-        let batches = s.workers.len() * s.designs.len() * s.rounds;
+        let ((designs, workers, rounds, _), count) = (Self::sizes(ctx)?, [3, 5][LIKE as usize]);
+        let batches = workers.len() * designs.len() * rounds;
         run_invocations::<Self>(ctx, ctx.invocations(count, count), batches)
     }
 
     fn invocation(ctx: &Ctx, invocation: usize) -> anyhow::Result<Vec<Row>> {
-        measure(ctx, invocation, &Self::sizes(ctx)?)
+        measure(ctx, invocation, Self::sizes(ctx)?)
     }
 
     /// A row per design, a series of medians per worker count.
     fn plot(rows: &[Row], path: &Path) -> anyhow::Result<()> {
         let (designs, workers) = designs_and_workers(rows);
-        let median = |d, w| figures(rows, (d, w)).map(|s| s.median);
-        let series = |&w: &usize| {
-            let name = if LIKE {
+        let rows = &batches(rows);
+        let series = |&w: &usize| Series {
+            name: if LIKE {
                 String::new()
             } else {
                 format!("{w} workers")
-            };
-            Series {
-                name,
-                values: designs.iter().map(|&d| median(d, w)).collect(),
-            }
+            },
+            values: (designs.iter())
+                .map(|&d| figures(rows, (d, w)).map(|s| s.median))
+                .collect(),
         };
         let panel = Panel {
             title: String::new(),
             rows: designs.iter().map(|&d| label(d).to_owned()).collect(),
             series: workers.iter().map(series).collect(),
         };
-        let (title, scale, mark) = match LIKE {
-            true => (
-                "Like for like: no-op jobs, no job allocates",
-                Scale::Linear,
-                Mark::Bar,
-            ),
-            false => (USERS, Scale::Log10, Mark::Dot),
+        let chart = Rows {
+            title: [USERS, "Like for like: no-op jobs, no job allocates"][LIKE as usize],
+            axis: "jobs per second",
+            scale: [Scale::Log10, Scale::Linear][LIKE as usize],
+            mark: [Mark::Dot, Mark::Bar][LIKE as usize],
+            value: short,
         };
-        let axis = "jobs per second";
-        plot::rows(
-            path,
-            &Rows {
-                title,
-                axis,
-                scale,
-                mark,
-                value: short,
-            },
-            &[panel],
-        )
+        plot::rows(path, &chart, &[panel])
     }
 
     /// The sizes, a line per design and worker count (the median and range
@@ -289,13 +253,10 @@ impl<const LIKE: bool> Experiment for Dispatch<LIKE> {
             distinct(rows.iter().map(|r| r.round)).len(),
             distinct(rows.iter().map(|r| r.invocation)).len(),
         );
+        let rows = &batches(rows);
         for &w in &workers {
             for &d in &designs {
-                let Some(s) = figures(rows, (d, w)) else {
-                    continue;
-                };
-                let (m, lo, hi, ns) = (short(s.median), short(s.min), short(s.max), 1e9 / s.median);
-                out += &format!("| {} | {w} | {m} | {lo} .. {hi} | {ns:.1} |\n", name(&d));
+                out += &rate_line(rows, (d, w), &format!("{} | {w}", name(&d)), "");
             }
         }
         // ptm and its latch control against each other and every other design.
@@ -306,10 +267,8 @@ impl<const LIKE: bool> Experiment for Dispatch<LIKE> {
                 |---|---:|---|---:|\n";
         for &w in &workers {
             for &(a, b) in &pairs {
-                let Some(cells) = ratio_cells(rows, (a, w), (b, w)) else {
-                    continue;
-                };
-                out += &format!("| {} / {} | {w} | {cells} |\n", name(&a), name(&b));
+                let first = format!("{} / {} | {w}", name(&a), name(&b));
+                out += &ratio_line(rows, (a, w), (b, w), &first);
             }
         }
         out
@@ -319,10 +278,8 @@ impl<const LIKE: bool> Experiment for Dispatch<LIKE> {
         let what = ["pool", "pool like for like"][LIKE as usize];
         let check = |&(other, bar): &(Design, f64)| {
             let text = format!("{what}: ptm / {} jobs/s, 2 workers", name(&other));
-            Check::new(
-                Target::at_least(text, bar),
-                ratios(rows, (Ptm, 2), (other, 2)),
-            )
+            let ratios = ratios(&batches(rows), (Ptm, 2), (other, 2));
+            Check::new(Target::at_least(text, bar), ratios)
         };
         let targets = [
             [(RayonSpawn, 1.5), (Book, 1.2)],

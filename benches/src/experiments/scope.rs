@@ -1,24 +1,15 @@
 //! Scoped jobs that borrow, and fork-join (section 1), on 2 workers.
-//!
-//! - Scoped jobs: 1,000,000 jobs (quick 100,000) in one scope, each
-//!   incrementing its own element of a borrowed `Vec<AtomicU64>`:
-//!   `ptm-scope` and `rayon-scope` (`ThreadPool::scope` of each, called
-//!   from the measuring thread as users call it), and `std-scope`
-//!   (`std::thread::scope`, a thread per chunk of the elements: a thread
-//!   per job would measure thread starts).
-//! - Fork-join: the sum of `0..n` split in halves down to leaves of 256
-//!   numbers; 16 trees of 2^12 leaves a batch (quick 2 of 2^10).
-//!   `ptm-join`: a split spawns one half, sums the other and joins the
-//!   first (`JobHandle::join` on a worker runs queued jobs while it
-//!   waits); `rayon-join`: `rayon::join`. Both start on a pool worker.
-//!
-//! Every batch is checked (each element incremented once, each sum right).
-//! 5 rounds (quick 3) in rotated order in each of 5 invocations (quick 3),
-//! separate processes as for pool dispatch; no target, only the ratios.
-//!
-//! ```text
-//! report --only scope --rounds 5 --invocations 5 --variants ptm-join,rayon-join
-//! ```
+//! Scoped jobs: 1,000,000 jobs (quick 100,000) in one scope, each
+//! incrementing its own element of a borrowed `Vec<AtomicU64>`: `ptm-scope`
+//! and `rayon-scope` (each pool's `scope`, called from the measuring
+//! thread), `std-scope` (`std::thread::scope`, a thread per chunk: a thread
+//! per job would measure thread starts). Fork-join: the sum of `0..n` split
+//! in halves down to leaves of 256 numbers, 16 trees of 2^12 leaves a batch
+//! (quick 2 of 2^10), from a pool worker: `ptm-join` spawns one half, sums
+//! the other and joins the first (`JobHandle::join` runs queued jobs while
+//! it waits); `rayon-join`: `rayon::join`. Every batch is checked. 5 rounds
+//! (quick 3), rotated, in each of 5 invocations (quick 3); only ratios.
+//! `report --only scope --rounds 5 --invocations 5 --variants ptm-join,rayon-join`
 
 use std::hint::black_box;
 use std::path::Path;
@@ -30,7 +21,7 @@ use anyhow::{anyhow, ensure, Context};
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 
-use super::pool::{figures, ratio_cells, run_invocations, Batch};
+use super::pool::{figures, rate_line, ratio_line, run_invocations, Batch};
 use crate::harness::{distinct, interleave, name, Ctx, Experiment};
 use crate::plot::{short, stacked, Mark, Panel, Rows, Scale, Series};
 
@@ -39,49 +30,38 @@ const WORKERS: usize = 2;
 /// Numbers a fork-join leaf sums one by one.
 const CUTOFF: u64 = 256;
 
-/// What is measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Variant {
-    /// ptm::ThreadPool::scope, a job per element.
+pub(crate) enum Variant {
     PtmScope,
-    /// rayon::ThreadPool::scope, a job per element.
     RayonScope,
-    /// std::thread::scope, a thread per chunk.
     StdScope,
-    /// Fork-join on ptm: spawn one half, join it.
     PtmJoin,
-    /// Fork-join on rayon: rayon::join.
     RayonJoin,
 }
 
 use Variant::{PtmJoin, PtmScope, RayonJoin, RayonScope, StdScope};
 
-impl Variant {
-    fn label(self) -> &'static str {
-        match self {
-            PtmScope => "ptm ThreadPool::scope",
-            RayonScope => "rayon ThreadPool::scope",
-            StdScope => "std::thread::scope, a thread per chunk",
-            PtmJoin => "ptm spawn + JobHandle::join",
-            RayonJoin => "rayon::join",
-        }
-    }
-}
+const LABELS: [&str; 5] = [
+    "ptm ThreadPool::scope",
+    "rayon ThreadPool::scope",
+    "std::thread::scope, a thread per chunk",
+    "ptm spawn + JobHandle::join",
+    "rayon::join",
+];
 
 /// One timed batch of jobs (scope variants) or splits (fork-join; `trees`
 /// is 0 for scoped jobs).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[allow(missing_docs)]
-pub struct Row {
-    pub invocation: usize,
-    pub variant: Variant,
-    pub round: usize,
-    pub position: usize,
-    pub items: usize,
-    pub trees: usize,
-    pub seconds: f64,
-    pub items_per_sec: f64,
+pub(crate) struct Row {
+    invocation: usize,
+    variant: Variant,
+    round: usize,
+    position: usize,
+    items: usize,
+    trees: usize,
+    seconds: f64,
+    items_per_sec: f64,
 }
 
 /// A scoped job: one increment of its own element.
@@ -168,22 +148,14 @@ impl Subjects {
     }
 }
 
-impl Batch for Row {
-    type Key = Variant;
-    fn invocation(&self) -> usize {
-        self.invocation
-    }
-    fn key(&self) -> Variant {
-        self.variant
-    }
-    fn rate(&self) -> f64 {
-        self.items_per_sec
-    }
+fn batches(rows: &[Row]) -> Vec<Batch<Variant>> {
+    rows.iter()
+        .map(|r| (r.invocation, r.variant, r.items_per_sec))
+        .collect()
 }
 
-/// Scoped jobs and fork-join.
 #[derive(Debug)]
-pub struct Scope;
+pub(crate) struct Scope;
 
 impl Experiment for Scope {
     const NAME: &'static str = "scope";
@@ -240,9 +212,13 @@ impl Experiment for Scope {
     }
 
     fn plot(rows: &[Row], path: &Path) -> anyhow::Result<()> {
+        let rows = &batches(rows);
         let panel = |variants: &[Variant]| Panel {
             title: String::new(),
-            rows: variants.iter().map(|v| v.label().to_owned()).collect(),
+            rows: variants
+                .iter()
+                .map(|&v| LABELS[v as usize].into())
+                .collect(),
             series: vec![Series {
                 name: String::new(),
                 values: variants
@@ -291,15 +267,10 @@ impl Experiment for Scope {
             distinct(rows.iter().map(|r| r.round)).len(),
             distinct(rows.iter().map(|r| r.invocation)).len(),
         );
+        let rows = &batches(rows);
         for &v in Variant::value_variants() {
-            let Some(s) = figures(rows, v) else { continue };
-            let unit = match v {
-                PtmJoin | RayonJoin => "splits",
-                StdScope => "elements",
-                PtmScope | RayonScope => "jobs",
-            };
-            let (m, lo, hi, ns) = (short(s.median), short(s.min), short(s.max), 1e9 / s.median);
-            out += &format!("| {} | {m} {unit} | {lo} .. {hi} | {ns:.1} |\n", name(&v));
+            let unit = [" jobs", " jobs", " elements", " splits", " splits"][v as usize];
+            out += &rate_line(rows, v, &name(&v), unit);
         }
         out += "\n| same-process ratio (per second) | per invocation | median |\n|---|---|---:|\n";
         for (a, b) in [
@@ -307,9 +278,7 @@ impl Experiment for Scope {
             (PtmScope, StdScope),
             (PtmJoin, RayonJoin),
         ] {
-            if let Some(cells) = ratio_cells(rows, a, b) {
-                out += &format!("| {} / {} | {cells} |\n", name(&a), name(&b));
-            }
+            out += &ratio_line(rows, a, b, &format!("{} / {}", name(&a), name(&b)));
         }
         out
     }

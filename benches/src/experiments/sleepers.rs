@@ -1,18 +1,14 @@
-//! Sleepers (section 9): where threads stop scaling. n sleepers of 20 ms (n =
-//! 1,000, 10,000, 100,000; quick: the first two) as `threads` (64 KiB stacks,
-//! held at a gate until all n have started), `tasks` (tokio, current-thread
-//! runtime) and `pool` (a `ptm::ThreadPool` of 100 workers: 100 sleep at a
-//! time); wall time from the first start to the last join. Each (variant, n)
-//! runs in a fresh process, partner `sleepers VARIANT N`, which reports its
-//! peak RSS (`VmHWM`, a high-water mark) and what it held before it started;
-//! the order rotates per (repetition, n). Threads stop before the limits (4
-//! mappings each against `vm.max_map_count`, the machine's threads against
-//! `kernel.pid_max` less 4,096) and the row says why; a full run then probes
-//! (partner `thread-limit`) where a start fails.
-//!
-//! ```text
-//! cargo run --release -p ptm-benches --bin report -- --only sleepers --rounds 3
-//! ```
+//! Sleepers (section 9): where threads stop scaling. n sleepers of 20 ms
+//! (n = 1,000, 10,000, 100,000; quick: the first two) as `threads` (64 KiB
+//! stacks, gated until all have started), `tasks` (tokio, current-thread
+//! runtime) and `pool` (a `ptm::ThreadPool` of 100 workers); wall time from
+//! the first start to the last join. Each (variant, n) runs in a fresh
+//! process, partner `sleepers VARIANT N`, which reports its peak RSS
+//! (`VmHWM`) and what it held before; the order rotates per (repetition,
+//! n). Threads stop before `vm.max_map_count` (4 mappings each) and
+//! `kernel.pid_max` less 4,096, and the row says why; a full run then
+//! probes (partner `thread-limit`) where a start fails.
+//! `report --only sleepers --rounds 3`
 
 use std::fs;
 use std::path::Path;

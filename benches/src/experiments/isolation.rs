@@ -38,7 +38,7 @@ use tokio::sync::mpsc as tokio_mpsc;
 use wasmi::{Engine, Linker, Module, Store, TypedFunc};
 
 use super::latency::percentiles;
-use super::roundtrip::{echo, End, Partner, Variant};
+use super::roundtrip::{echo, waited, End, Partner, Variant};
 use crate::harness::{distinct, interleave, name, Ctx, Experiment};
 use crate::memory::{group_pss_bytes, pss_bytes, rss_bytes};
 use crate::pin::Pinning::{self, Pinned, Split, Unpinned};
@@ -218,19 +218,13 @@ impl Ending {
         })
     }
 
-    /// Waits for it (killing a child that outlives 10 s), checks its exit.
-    fn wait(mut self) -> Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !self.ended()? && Instant::now() < deadline {
-            thread::sleep(Duration::from_millis(1));
-        }
-        let output = match self {
-            Ending::Child(mut child) => {
-                let _ = child.kill();
-                return succeeded("the partner", child.wait());
-            }
-            Ending::Container(waiter) => waiter.join(),
+    /// Waits for it and checks its exit.
+    fn wait(self) -> Result<()> {
+        let waiter = match self {
+            Ending::Child(child) => return waited(child)(),
+            Ending::Container(waiter) => waiter,
         };
+        let output = waiter.join();
         let output = output.map_err(|_| anyhow!("the container's waiter panicked"))?;
         let output = output.context("the echo container")?;
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -291,6 +285,9 @@ fn partner(level: Level, ctx: &Ctx) -> Result<Partner> {
         let ended = ending.ended()?;
         if ended || start.elapsed() > Duration::from_secs(10) {
             let error = anyhow!("the echo partner did not connect (ended: {ended})");
+            if let (false, Ending::Child(child)) = (ended, &mut ending) {
+                let _ = child.kill();
+            }
             // Say why it ended, if it did.
             return Err(match ending.wait() {
                 Err(why) => error.context(format!("{why:#}")),
@@ -418,13 +415,9 @@ fn latency(ctx: &Ctx, part: Part, levels: &[Level], fails: &mut Vec<Row>) -> Res
         }
         // Partners started while pinned (threads, children, containers)
         // stay pinned; they warm up here.
-        let warm = match part {
-            Part::Start => (count(level) / 10).max(1),
-            _ => (count(level) / 10).clamp(10, 1000),
-        };
-        let unit = match part {
-            Part::Start => starts(level, ctx),
-            _ => trips(level, ctx),
+        let (unit, warm) = match part {
+            Part::Start => (starts(level, ctx), (count(level) / 10).max(1)),
+            _ => (trips(level, ctx), (count(level) / 10).clamp(10, 1000)),
         };
         let warmed = unit.and_then(|mut unit| {
             (0..warm).try_for_each(|_| (unit.0)().map(drop))?;

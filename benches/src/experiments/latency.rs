@@ -148,13 +148,12 @@ pub(crate) fn plot<V: PartialEq + Copy>(
             ],
         }
     };
-    let (axis, scale, mark, value) = ("microseconds", Scale::Log10, Mark::Dot, micros);
     let chart = Rows {
         title,
-        axis,
-        scale,
-        mark,
-        value,
+        axis: "microseconds",
+        scale: Scale::Log10,
+        mark: Mark::Dot,
+        value: micros,
     };
     plot::rows(path, &chart, &Pinning::ALL.map(panel))
 }

@@ -1,21 +1,12 @@
-//! What processes hold in memory, read from `/proc` (Linux): the resident
-//! set and its peak from `/proc/<pid>/status`, the proportional set size
-//! from `/proc/<pid>/smaps_rollup`, and a process's descendants.
-//!
-//! - **RSS** (`VmRSS`): the pages of a process that are in memory, shared
-//!   ones counted in full. Right for memory a process allocates for itself
-//!   (the in-process units of the isolation ladder).
-//! - **Peak RSS** (`VmHWM`, the high-water mark): the largest RSS so far;
-//!   it only rises, so each variant whose peak is wanted runs in a fresh
-//!   process.
-//! - **PSS** (`Pss` of `smaps_rollup`): RSS with every shared page divided
-//!   among the processes that share it. Summed over a group of processes it
-//!   counts each page once, which is what a thousand copies of one program,
-//!   or children cloned without `exec` that share their parent's pages
-//!   copy-on-write, really cost.
-//!
-//! None of these counts kernel memory: page tables, a thread's kernel
-//! stack, namespaces and sockets are not in any process's pages.
+//! What processes hold in memory, from `/proc` (Linux). **RSS** (`VmRSS`
+//! of `/proc/<pid>/status`): a process's pages in memory, shared ones in
+//! full; right for what a process allocates for itself. **Peak RSS**
+//! (`VmHWM`): the largest RSS so far; it only rises, so each variant whose
+//! peak is wanted runs in a fresh process. **PSS** (`Pss` of
+//! `smaps_rollup`): RSS with every shared page divided among its sharers;
+//! summed over a group of processes it counts each page once, what a
+//! thousand copies of one program really cost. None of them counts kernel
+//! memory (page tables, kernel stacks, namespaces, sockets).
 //!
 //! ```
 //! let rss = ptm_benches::memory::rss_bytes()?;
@@ -30,17 +21,8 @@ use std::fs;
 
 use anyhow::{anyhow, Context};
 
-/// The value of the `key:` line of a `/proc` file in the `Key:  123 kB`
-/// format, in bytes.
-///
-/// ```
-/// use ptm_benches::memory::kib_field;
-///
-/// let status = "Name:\tx\nVmHWM:\t    2048 kB\nVmRSS:\t    1024 kB\n";
-/// assert_eq!(kib_field(status, "VmRSS"), Some(1024 * 1024));
-/// assert_eq!(kib_field(status, "Pss"), None);
-/// ```
-pub fn kib_field(text: &str, key: &str) -> Option<u64> {
+/// The `key:` line of a `/proc` file in the `Key:  123 kB` format, in bytes.
+fn kib_field(text: &str, key: &str) -> Option<u64> {
     text.lines().find_map(|line| {
         let rest = line.strip_prefix(key)?.strip_prefix(':')?;
         let kib: u64 = rest.trim().strip_suffix("kB")?.trim().parse().ok()?;
@@ -73,39 +55,27 @@ pub fn peak_rss_bytes() -> anyhow::Result<u64> {
     proc_kib("self", "status", "VmHWM")
 }
 
-/// The proportional set size of process `pid` (`Pss` of
-/// `/proc/<pid>/smaps_rollup`), in bytes.
+/// The proportional set size of process `pid`, in bytes.
 ///
 /// # Errors
 ///
-/// If the file cannot be read (the process is gone, or belongs to another
-/// user and this one is not root) or has no `Pss` line.
+/// If `/proc/<pid>/smaps_rollup` cannot be read (the process is gone, or
+/// is another user's and this one is not root) or has no `Pss` line.
 pub fn pss_bytes(pid: u32) -> anyhow::Result<u64> {
     proc_kib(&pid.to_string(), "smaps_rollup", "Pss")
 }
 
-/// The parent pid in the text of a `/proc/<pid>/stat` file: the second
-/// field after the command name, which is in parentheses and may itself
-/// hold spaces and parentheses.
-///
-/// ```
-/// use ptm_benches::memory::parent_in_stat;
-///
-/// assert_eq!(parent_in_stat("42 (a (b) c) S 7 42 42 0"), Some(7));
-/// ```
-pub fn parent_in_stat(stat: &str) -> Option<u32> {
+/// The parent pid in a `/proc/<pid>/stat` text: the second field after the
+/// command name, which is in parentheses and may hold spaces and
+/// parentheses itself.
+fn parent_in_stat(stat: &str) -> Option<u32> {
     let after = &stat[stat.rfind(')')? + 1..];
     after.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Every descendant of `pid` now alive (children, their children, ...),
-/// found by reading the parent of every process in `/proc`. A process that
-/// ends while `/proc` is read is left out.
-///
-/// # Errors
-///
-/// If `/proc` cannot be listed.
-pub fn descendants(pid: u32) -> anyhow::Result<Vec<u32>> {
+/// Every descendant of `pid` now alive, from the parent of every process in
+/// `/proc` (one that ends meanwhile is left out).
+fn descendants(pid: u32) -> anyhow::Result<Vec<u32>> {
     let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
     for entry in fs::read_dir("/proc").context("listing /proc")? {
         let Ok(entry) = entry else { continue };
@@ -119,8 +89,7 @@ pub fn descendants(pid: u32) -> anyhow::Result<Vec<u32>> {
             children.entry(parent).or_default().push(child);
         }
     }
-    let mut found = Vec::new();
-    let mut next = vec![pid];
+    let (mut found, mut next) = (Vec::new(), vec![pid]);
     while let Some(p) = next.pop() {
         for &child in children.get(&p).into_iter().flatten() {
             found.push(child);
@@ -132,26 +101,21 @@ pub fn descendants(pid: u32) -> anyhow::Result<Vec<u32>> {
 }
 
 /// The PSS of this process and of every descendant of it, summed, in
-/// bytes, and how many descendants there were. A descendant that ends
-/// before its PSS is read is left out.
+/// bytes, and how many descendants were counted (one that ends before its
+/// PSS is read is left out).
 ///
 /// # Errors
 ///
-/// If this process's own PSS or `/proc` cannot be read, or a descendant's
-/// PSS cannot be read for another reason than its end: a process that is
-/// not dumpable (a container's init) can be read by root only, and a sum
-/// that silently left it out would understate what the units hold.
+/// If this process's PSS or `/proc` cannot be read, or a descendant's PSS
+/// cannot for another reason than its end: a process that is not dumpable
+/// (a container's init) can be read by root only, and a sum that silently
+/// left it out would understate what the units hold.
 pub fn group_pss_bytes() -> anyhow::Result<(u64, usize)> {
     let me = std::process::id();
-    let mut total = pss_bytes(me)?;
-    let others = descendants(me)?;
-    let mut counted = 0;
-    for pid in others {
+    let (mut total, mut counted) = (pss_bytes(me)?, 0);
+    for pid in descendants(me)? {
         match pss_bytes(pid) {
-            Ok(pss) => {
-                total += pss;
-                counted += 1;
-            }
+            Ok(pss) => (total, counted) = (total + pss, counted + 1),
             Err(error) if ended(&error) => {}
             Err(error) => {
                 return Err(error.context(format!(
@@ -166,15 +130,13 @@ pub fn group_pss_bytes() -> anyhow::Result<(u64, usize)> {
 
 /// Whether `error` says that the process was gone (`ENOENT`, `ESRCH`).
 fn ended(error: &anyhow::Error) -> bool {
-    error
-        .chain()
-        .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
-        .any(|io| {
-            matches!(
-                io.raw_os_error(),
-                Some(nix::libc::ENOENT | nix::libc::ESRCH)
-            )
-        })
+    let gone = |io: &std::io::Error| {
+        matches!(
+            io.raw_os_error(),
+            Some(nix::libc::ENOENT | nix::libc::ESRCH)
+        )
+    };
+    error.chain().filter_map(|c| c.downcast_ref()).any(gone)
 }
 
 #[cfg(test)]
@@ -196,10 +158,12 @@ mod tests {
 
     #[test]
     fn fields_parse_and_odd_lines_do_not() {
-        assert_eq!(kib_field("Pss:  12 kB\n", "Pss"), Some(12 * 1024));
+        let status = "Name:\tx\nVmHWM:\t    2048 kB\nVmRSS:\t    1024 kB\n";
+        assert_eq!(kib_field(status, "VmRSS"), Some(1024 * 1024));
+        assert_eq!(kib_field(status, "Pss"), None);
         assert_eq!(kib_field("Pss_Anon: 3 kB\nPss: 4 kB\n", "Pss"), Some(4096));
         assert_eq!(kib_field("Pss: many\n", "Pss"), None);
-        assert_eq!(parent_in_stat("1 (init) S 0 1"), Some(0));
+        assert_eq!(parent_in_stat("42 (a (b) c) S 7 42 42 0"), Some(7));
         assert_eq!(parent_in_stat("no parentheses"), None);
     }
 

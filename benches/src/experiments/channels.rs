@@ -182,28 +182,21 @@ impl Experiment for Channels {
         for &(kind, producers) in &pairs {
             kind.run(producers, (messages(kind) / 10).max(1))?;
         }
-        let rounds = ctx.rounds(3, 2);
-        interleave(
-            &ctx.bar,
-            &pairs,
-            rounds,
-            |(channel, producers), round, position| {
-                ctx.bar
-                    .set_message(format!("{} {producers}->1", name(&channel)));
-                let messages = messages(channel);
-                let seconds = channel.run(producers, messages)?;
-                let messages_per_sec = messages as f64 / seconds;
-                Ok(Row {
-                    channel,
-                    producers,
-                    round,
-                    position,
-                    messages,
-                    seconds,
-                    messages_per_sec,
-                })
-            },
-        )
+        let each = |(channel, producers): (Kind, usize), round, position| {
+            let (k, messages) = (name(&channel), messages(channel));
+            ctx.bar.set_message(format!("{k} {producers}->1"));
+            let seconds = channel.run(producers, messages)?;
+            Ok(Row {
+                channel,
+                producers,
+                round,
+                position,
+                messages,
+                seconds,
+                messages_per_sec: messages as f64 / seconds,
+            })
+        };
+        interleave(&ctx.bar, &pairs, ctx.rounds(3, 2), each)
     }
 
     fn plot(rows: &[Row], path: &Path) -> anyhow::Result<()> {

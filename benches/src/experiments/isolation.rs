@@ -19,12 +19,12 @@
 //! ```
 
 use std::fmt::Write as _;
-use std::io::{self, Read, Write};
+use std::io;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-use std::sync::{mpsc, Arc, RwLock};
+use std::sync::{Arc, RwLock};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -37,30 +37,29 @@ use tokio::runtime::Runtime;
 use tokio::sync::mpsc as tokio_mpsc;
 use wasmi::{Engine, Linker, Module, Store, TypedFunc};
 
+use super::latency::percentiles;
+use super::roundtrip::{echo, waited, End, Partner, Variant};
 use crate::harness::{distinct, interleave, name, Ctx, Experiment};
 use crate::memory::{group_pss_bytes, pss_bytes, rss_bytes};
-use crate::pin::Pinning::{self, Pinned, Unpinned};
+use crate::pin::Pinning::{self, Pinned, Split, Unpinned};
 use crate::plot::{stacked, thousands, Mark, Panel, Rows, Scale, Series};
-use crate::stats::{latency_histogram, median, Percentiles};
+use crate::stats::median;
 
-/// A rung of the ladder, least isolated first.
+/// A rung of the ladder, least isolated first: an async task on a tokio
+/// current-thread runtime, an OS thread, a WebAssembly instance (wasmi),
+/// a small C program in a process of its own (`/bin/true`, `cat`), this
+/// binary re-executed, a container made by `ptm::isolate::Container`.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, ValueEnum, Serialize, Deserialize,
 )]
 #[serde(rename_all = "kebab-case")]
-pub enum Level {
-    /// An async task on a tokio current-thread runtime.
+pub(crate) enum Level {
     #[default]
     Task,
-    /// An OS thread.
     Thread,
-    /// A WebAssembly instance (wasmi).
     Wasm,
-    /// A small C program in a process of its own: `/bin/true`, `cat`.
     Process,
-    /// This binary re-executed in a process of its own.
     Reexec,
-    /// A container made by `ptm::isolate::Container`.
     Container,
 }
 
@@ -80,16 +79,14 @@ impl Level {
     }
 }
 
-/// A part of the experiment.
+/// A part of the experiment: start one and wait until it has finished, a
+/// round trip to a running one, what live ones hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Part {
-    /// Start one and wait until it has finished.
+pub(crate) enum Part {
     #[default]
     Start,
-    /// A round trip to a running one.
     Roundtrip,
-    /// What live ones hold.
     Memory,
 }
 
@@ -99,7 +96,7 @@ pub enum Part {
 /// `units` held, `bytes` they held), or a level that could not be measured
 /// (an `error` and no values).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct Row {
+pub(crate) struct Row {
     part: Part,
     level: Level,
     pinning: Option<Pinning>,
@@ -127,19 +124,8 @@ impl Row {
     }
 }
 
-/// This binary (`report`), as the sleepers experiment re-executes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Program {
-    /// Its path.
-    pub path: PathBuf,
-}
-
 /// A tokio runtime on the calling thread, with timers.
-///
-/// # Errors
-///
-/// If the runtime cannot be built.
-pub fn current_thread_runtime() -> Result<Runtime> {
+fn runtime() -> Result<Runtime> {
     let mut builder = tokio::runtime::Builder::new_current_thread();
     let runtime = builder.enable_time().build();
     runtime.context("building a tokio current-thread runtime")
@@ -183,21 +169,6 @@ impl Instance {
     }
 }
 
-fn record(histogram: &mut Hist, since: Instant) {
-    let nanos = u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX);
-    histogram.saturating_record(nanos);
-}
-
-/// Runs `one` `count` times, each timed into `h`.
-fn timed(count: usize, h: &mut Hist, mut one: impl FnMut() -> Result<()>) -> Result<()> {
-    for _ in 0..count {
-        let start = Instant::now();
-        one()?;
-        record(h, start);
-    }
-    Ok(())
-}
-
 /// Whether `ctx` has the `report` binary (unit tests do not).
 fn has_exe(ctx: &Ctx) -> bool {
     !ctx.exe.as_os_str().is_empty()
@@ -226,7 +197,14 @@ where
     Ok(())
 }
 
-/// How an out-of-process partner ends.
+/// How long `one` took.
+fn time(one: impl FnOnce() -> Result<()>) -> Result<Duration> {
+    let start = Instant::now();
+    one()?;
+    Ok(start.elapsed())
+}
+
+/// How a socket partner ends.
 enum Ending {
     Child(Child),
     Container(JoinHandle<ptm::Result<Output>>),
@@ -240,19 +218,13 @@ impl Ending {
         })
     }
 
-    /// Waits for it (killing a child that outlives 10 s), checks its exit.
-    fn wait(mut self) -> Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !self.ended()? && Instant::now() < deadline {
-            thread::sleep(Duration::from_millis(1));
-        }
-        let output = match self {
-            Ending::Child(mut child) => {
-                let _ = child.kill();
-                return succeeded("the partner", child.wait());
-            }
-            Ending::Container(waiter) => waiter.join(),
+    /// Waits for it and checks its exit.
+    fn wait(self) -> Result<()> {
+        let waiter = match self {
+            Ending::Child(child) => return waited(child)(),
+            Ending::Container(waiter) => waiter,
         };
+        let output = waiter.join();
         let output = output.map_err(|_| anyhow!("the container's waiter panicked"))?;
         let output = output.context("the echo container")?;
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -265,16 +237,24 @@ impl Ending {
     }
 }
 
-/// `cat` (`process`), or this binary as the `echo-socket` partner
-/// (`reexec`; `container`: in one), connected to a Unix socket in a
-/// temporary directory of its own.
-fn remote(level: Level, ctx: &Ctx) -> Result<Unit> {
-    if level == Level::Process {
-        let mut cat = Command::new("cat");
-        let mut child = cat.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
-        let to = Box::new(child.stdin.take().context("cat's stdin")?);
-        let from = Box::new(child.stdout.take().context("cat's stdout")?);
-        return Ok(Unit::Remote(to, from, Ending::Child(child)));
+/// A running unit of `level` (not a task) that echoes what it is sent:
+/// roundtrip's partners for a thread (`std-mpsc`) and `cat` (a process),
+/// a Wasm instance, or this binary as the `echo-socket` partner (`reexec`;
+/// `container`: in one), connected to a Unix socket in a temporary
+/// directory of its own.
+fn partner(level: Level, ctx: &Ctx) -> Result<Partner> {
+    match level {
+        Level::Task => bail!("a task is no partner"),
+        Level::Thread => return Partner::start(Variant::StdMpsc, None),
+        Level::Process => return Partner::start(Variant::ProcessPipe, None),
+        Level::Wasm => {
+            let mut instance = Guest::new()?.instance()?;
+            return Ok(Partner(
+                Box::new(move |v| instance.echo(v)),
+                Box::new(|| Ok(())),
+            ));
+        }
+        Level::Reexec | Level::Container => {}
     }
     ensure!(has_exe(ctx), "an echo partner needs the report binary");
     let dir = tempfile::Builder::new().prefix("ptm-ladder-").tempdir()?;
@@ -296,7 +276,7 @@ fn remote(level: Level, ctx: &Ctx) -> Result<Unit> {
         Ending::Child(command.stdin(Stdio::null()).spawn()?)
     };
     let start = Instant::now();
-    let stream = loop {
+    let mut stream = loop {
         match listener.accept() {
             Ok((stream, _)) => break stream,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -305,6 +285,9 @@ fn remote(level: Level, ctx: &Ctx) -> Result<Unit> {
         let ended = ending.ended()?;
         if ended || start.elapsed() > Duration::from_secs(10) {
             let error = anyhow!("the echo partner did not connect (ended: {ended})");
+            if let (false, Ending::Child(child)) = (ended, &mut ending) {
+                let _ = child.kill();
+            }
             // Say why it ended, if it did.
             return Err(match ending.wait() {
                 Err(why) => error.context(format!("{why:#}")),
@@ -314,150 +297,102 @@ fn remote(level: Level, ctx: &Ctx) -> Result<Unit> {
         thread::sleep(Duration::from_micros(100));
     };
     stream.set_nonblocking(false)?;
-    let from = Box::new(stream.try_clone()?);
-    Ok(Unit::Remote(Box::new(stream), from, ending))
+    let mut from = stream.try_clone()?;
+    let ping = move |v: u64| {
+        io::Write::write_all(&mut stream, &v.to_le_bytes())?;
+        let mut back = [0u8; 8];
+        io::Read::read_exact(&mut from, &mut back)?;
+        Ok(u64::from_le_bytes(back))
+    };
+    Ok(Partner(Box::new(ping), Box::new(|| ending.wait())))
 }
 
 /// The `echo-socket PATH` partner: echoes what comes on the Unix socket
 /// at `path` until end of file.
 fn echo_socket(path: &Path) -> Result<()> {
-    let mut stream =
-        UnixStream::connect(path).with_context(|| format!("connecting to {path:?}"))?;
-    // A 64 KiB buffer, as the round-trip experiment's echo partner has.
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        match stream.read(&mut buf).context("reading the socket")? {
-            0 => return Ok(()),
-            n => stream.write_all(&buf[..n]).context("echoing")?,
-        }
-    }
+    let stream = UnixStream::connect(path).with_context(|| format!("connecting to {path:?}"))?;
+    echo(&stream, &stream).context("echoing")?;
+    Ok(())
 }
 
-type Hist = hdrhistogram::Histogram<u64>;
+/// What is timed: one start (tasks on its runtime, instances of its guest)
+/// or round trip (its own values, 1, 2, ...), and how it ends.
+struct Unit(Box<dyn FnMut() -> Result<Duration>>, End);
 
-/// What is timed: starting units (`Starts`, tasks on its runtime, instances
-/// of its guest), or a running unit answering round trips.
-enum Unit {
-    Starts(Level, Runtime, Guest),
-    Task(Runtime, tokio_mpsc::Sender<u64>, tokio_mpsc::Receiver<u64>),
-    Thread(mpsc::Sender<u64>, mpsc::Receiver<u64>, JoinHandle<bool>),
-    Wasm(Box<Instance>),
-    /// Another process: its way in, its way out, how it ends.
-    Remote(Box<dyn Write>, Box<dyn Read>, Ending),
+/// A unit of `level` whose samples start one and wait until it finished.
+fn starts(level: Level, ctx: &Ctx) -> Result<Unit> {
+    let (runtime, guest) = (runtime()?, Guest::new()?);
+    let timed: Box<dyn FnMut() -> Result<Duration>> = match level {
+        Level::Task => Box::new(move || {
+            runtime.block_on(async {
+                let start = Instant::now();
+                tokio::spawn(async {}).await.context("an empty task")?;
+                Ok(start.elapsed())
+            })
+        }),
+        Level::Thread => Box::new(|| time(spawn_join)),
+        Level::Wasm => Box::new(move || {
+            time(|| {
+                let back = guest.instance()?.echo(7)?;
+                ensure!(back == 7, "echo(7) returned {back}");
+                Ok(())
+            })
+        }),
+        Level::Process => {
+            Box::new(|| time(|| succeeded("/bin/true", Command::new("/bin/true").status())))
+        }
+        Level::Reexec => {
+            ensure!(has_exe(ctx), "re-executing needs the report binary");
+            let mut command = ctx.partner("exit-at-once", &[]);
+            command.stdin(Stdio::null()).stdout(Stdio::null());
+            Box::new(move || time(|| succeeded("this binary", command.status())))
+        }
+        Level::Container => Box::new(|| {
+            time(|| {
+                let output = Container::new("/bin/true", &[]).output();
+                succeeded("/bin/true in a container", output.map(|o| o.status))
+            })
+        }),
+    };
+    Ok(Unit(timed, Box::new(|| Ok(()))))
 }
 
-impl Unit {
-    fn start(level: Level, ctx: &Ctx) -> Result<Unit> {
-        Ok(match level {
-            Level::Task => {
-                let runtime = current_thread_runtime()?;
-                let (to, mut their_rx) = tokio_mpsc::channel::<u64>(1);
-                let (their_tx, from) = tokio_mpsc::channel::<u64>(1);
-                runtime.spawn(async move {
-                    while let Some(v) = their_rx.recv().await {
-                        if their_tx.send(v).await.is_err() {
-                            break;
-                        }
-                    }
-                });
-                Unit::Task(runtime, to, from)
-            }
-            Level::Thread => {
-                let (to, their_rx) = mpsc::channel::<u64>();
-                let (their_tx, from) = mpsc::channel::<u64>();
-                let echo = move || their_rx.iter().try_for_each(|v| their_tx.send(v)).is_ok();
-                Unit::Thread(to, from, thread::Builder::new().spawn(echo)?)
-            }
-            Level::Wasm => Unit::Wasm(Box::new(Guest::new()?.instance()?)),
-            _ => remote(level, ctx)?,
-        })
-    }
-
-    fn ping(&mut self, v: u64) -> Result<u64> {
-        let gone = || anyhow!("the partner is gone");
-        match self {
-            Unit::Starts(..) | Unit::Task(..) => bail!("not a partner that answers pings"),
-            Unit::Thread(to, from, _) => {
-                to.send(v).map_err(|_| gone())?;
-                from.recv().map_err(|_| gone())
-            }
-            Unit::Wasm(instance) => instance.echo(v),
-            Unit::Remote(to, from, _) => {
-                to.write_all(&v.to_le_bytes())?;
-                let mut back = [0u8; 8];
-                from.read_exact(&mut back)?;
-                Ok(u64::from_le_bytes(back))
-            }
-        }
-    }
-
-    /// `count` timed starts or round trips (of the values from `*next` on).
-    fn sample(&mut self, ctx: &Ctx, count: usize, h: &mut Hist, next: &mut u64) -> Result<()> {
-        match self {
-            Unit::Starts(level, runtime, guest) => match level {
-                Level::Task => runtime.block_on(async {
-                    for _ in 0..count {
-                        let start = Instant::now();
-                        tokio::spawn(async {}).await.context("an empty task")?;
-                        record(h, start);
-                    }
-                    Ok(())
-                }),
-                Level::Thread => timed(count, h, spawn_join),
-                Level::Wasm => timed(count, h, || {
-                    let back = guest.instance()?.echo(7)?;
-                    ensure!(back == 7, "echo(7) returned {back}");
-                    Ok(())
-                }),
-                Level::Process => timed(count, h, || {
-                    succeeded("/bin/true", Command::new("/bin/true").status())
-                }),
-                Level::Reexec => {
-                    ensure!(has_exe(ctx), "re-executing needs the report binary");
-                    let mut command = ctx.partner("exit-at-once", &[]);
-                    command.stdin(Stdio::null()).stdout(Stdio::null());
-                    timed(count, h, || succeeded("this binary", command.status()))
+/// A running unit of `level` whose samples are round trips.
+fn trips(level: Level, ctx: &Ctx) -> Result<Unit> {
+    let check = |v: u64, back: u64| {
+        ensure!(back == v, "sent {v}, got {back} back");
+        Ok(())
+    };
+    let mut v = 0;
+    if level == Level::Task {
+        let runtime = runtime()?;
+        let (to, mut their_rx) = tokio_mpsc::channel::<u64>(1);
+        let (their_tx, mut from) = tokio_mpsc::channel::<u64>(1);
+        runtime.spawn(async move {
+            while let Some(v) = their_rx.recv().await {
+                if their_tx.send(v).await.is_err() {
+                    break;
                 }
-                Level::Container => timed(count, h, || {
-                    let output = Container::new("/bin/true", &[]).output();
-                    succeeded("/bin/true in a container", output.map(|o| o.status))
-                }),
-            },
-            Unit::Task(runtime, to, from) => runtime.block_on(async {
-                for _ in 0..count {
-                    *next += 1;
-                    let (v, start) = (*next, Instant::now());
-                    to.send(v).await.context("sending to the partner task")?;
-                    let back = from.recv().await.context("the partner task is gone")?;
-                    record(h, start);
-                    ensure!(back == v, "sent {v}, got {back} back");
-                }
-                Ok(())
-            }),
-            _ => timed(count, h, || {
-                *next += 1;
-                let back = self.ping(*next)?;
-                ensure!(back == *next, "sent {next}, got {back} back");
-                Ok(())
-            }),
-        }
-    }
-
-    /// Closes its way in (and out): it sees end of file and ends.
-    fn finish(self) -> Result<()> {
-        match self {
-            Unit::Thread(to, _, thread) => {
-                drop(to);
-                let joined = thread.join().map(drop);
-                joined.map_err(|_| anyhow!("the partner panicked"))
             }
-            Unit::Remote(to, from, ending) => {
-                drop((to, from));
-                ending.wait()
-            }
-            _ => Ok(()),
-        }
+        });
+        let trip = move || {
+            v += 1;
+            runtime.block_on(async {
+                let start = Instant::now();
+                to.send(v).await.context("sending to the partner task")?;
+                let back = from.recv().await.context("the partner task is gone")?;
+                let took = start.elapsed();
+                check(v, back).map(|()| took)
+            })
+        };
+        return Ok(Unit(Box::new(trip), Box::new(|| Ok(()))));
     }
+    let Partner(mut ping, end) = partner(level, ctx)?;
+    let trip = move || {
+        v += 1;
+        time(|| check(v, ping(v)?))
+    };
+    Ok(Unit(Box::new(trip), end))
 }
 
 /// Measures starts (`Part::Start`, unpinned) or round trips (unpinned and
@@ -465,80 +400,56 @@ impl Unit {
 /// rotated rounds; a level that cannot start or warm up is an error row.
 fn latency(ctx: &Ctx, part: Part, levels: &[Level], fails: &mut Vec<Row>) -> Result<Vec<Row>> {
     let rounds = ctx.rounds(5, 2).max(1);
-    let (per_round, pinnings) = match part {
-        Part::Start => (ctx.pick(2_000, 200), &[Unpinned][..]),
-        _ => (
-            ctx.pick(20_000, 2_000_usize).div_ceil(rounds),
-            &[Unpinned, Pinned][..],
-        ),
-    };
     // A process starts a fifth as many times, a container a twentieth.
     let count = |level: Level| match part {
-        Part::Start => (per_round / [1, 1, 1, 5, 5, 20][level as usize]).max(1),
-        _ => per_round.max(1),
+        Part::Start => (ctx.pick(2_000, 200) / [1, 1, 1, 5, 5, 20][level as usize]).max(1),
+        _ => ctx.pick(20_000, 2_000_usize).div_ceil(rounds).max(1),
     };
-    let mut subjects = Vec::new();
-    for &pinning in pinnings {
+    let start = |level: Level, pinning| {
+        let wanted = match part {
+            Part::Start => pinning == Unpinned,
+            _ => pinning != Split && runs(ctx, &level),
+        };
+        if !wanted {
+            return Ok(None);
+        }
         // Partners started while pinned (threads, children, containers)
-        // stay pinned.
-        let _guard = pinning.apply_partner()?;
-        for &level in levels
-            .iter()
-            .filter(|l| part == Part::Start || runs(ctx, l))
-        {
-            let (mut histogram, mut next) = (latency_histogram(), 0);
-            let warm = match part {
-                Part::Start => (count(level) / 10).max(1),
-                _ => (count(level) / 10).clamp(10, 1000),
-            };
-            let unit = match part {
-                Part::Start => Ok(Unit::Starts(
-                    level,
-                    current_thread_runtime()?,
-                    Guest::new()?,
-                )),
-                _ => Unit::start(level, ctx),
-            };
-            let warmed = unit.and_then(|mut unit| {
-                unit.sample(ctx, warm, &mut histogram, &mut next)?;
-                Ok(unit)
-            });
-            histogram.reset();
-            match warmed {
-                Ok(unit) => subjects.push((level, pinning, unit, histogram, next)),
-                Err(e) => fails.push(Row {
+        // stay pinned; they warm up here.
+        let (unit, warm) = match part {
+            Part::Start => (starts(level, ctx), (count(level) / 10).max(1)),
+            _ => (trips(level, ctx), (count(level) / 10).clamp(10, 1000)),
+        };
+        let warmed = unit.and_then(|mut unit| {
+            (0..warm).try_for_each(|_| (unit.0)().map(drop))?;
+            Ok(unit)
+        });
+        match warmed {
+            Ok(unit) => Ok(Some(unit)),
+            Err(e) => {
+                fails.push(Row {
                     error: Some(format!("{e:#}")),
                     ..Row::new(part, level, Some(pinning))
-                }),
+                });
+                Ok(None)
             }
         }
-    }
-    let order: Vec<usize> = (0..subjects.len()).collect();
-    interleave(&ctx.bar, &order, rounds, |i, _, _| {
-        let (level, pinning, unit, histogram, next) = &mut subjects[i];
-        let (level, pinning) = (*level, *pinning);
-        let (p, l) = (name(&part), name(&level));
-        ctx.bar.set_message(format!("{p} {l} {}", name(&pinning)));
-        let _guard = pinning.apply()?;
-        let sampled = unit.sample(ctx, count(level), histogram, next);
-        sampled.with_context(|| format!("{p} of {l}"))
-    })?;
-    let mut rows = Vec::new();
-    for (level, pinning, unit, histogram, _) in subjects {
-        let p = Percentiles::of(&histogram);
-        rows.push(Row {
-            count: Some(p.count),
-            p50_ns: Some(p.p50),
-            p99_ns: Some(p.p99),
-            p999_ns: Some(p.p999),
-            max_ns: Some(p.max),
-            mean_ns: Some(histogram.mean().round() as u64),
-            ..Row::new(part, level, Some(pinning))
-        });
-        unit.finish()
-            .with_context(|| format!("stopping the {} partner", name(&level)))?;
-    }
-    Ok(rows)
+    };
+    let sample = |unit: &mut Unit| (unit.0)();
+    let measured = percentiles(ctx, levels, (rounds, 0), count, start, sample)?;
+    let row = |(r, Unit(timed, end)): (super::latency::Row<Level>, Unit)| {
+        drop(timed);
+        let stopped = end().with_context(|| format!("stopping the {} partner", name(&r.variant)));
+        stopped.map(|()| Row {
+            count: Some(r.count),
+            p50_ns: Some(r.p50_ns),
+            p99_ns: Some(r.p99_ns),
+            p999_ns: Some(r.p999_ns),
+            max_ns: Some(r.max_ns),
+            mean_ns: Some(r.mean_ns),
+            ..Row::new(part, r.variant, Some(r.pinning))
+        })
+    };
+    measured.into_iter().map(row).collect()
 }
 
 /// What live units held: the `isolation-memory` partner's CSV line.
@@ -561,7 +472,7 @@ fn up_to(units: usize, mut start: impl FnMut(usize) -> Result<()>) -> (u64, Opti
 /// them.
 fn hold(level: Level, units: usize, ctx: &Ctx) -> Result<Held> {
     let (bytes, (held, error)) = match level {
-        Level::Task => current_thread_runtime()?.block_on(async {
+        Level::Task => runtime()?.block_on(async {
             tokio::spawn(async {}).await.context("a first task")?;
             let before = rss_bytes()?;
             let gate = Arc::new(tokio::sync::RwLock::new(()));
@@ -624,19 +535,19 @@ fn hold(level: Level, units: usize, ctx: &Ctx) -> Result<Held> {
             (rss_bytes()?.saturating_sub(before), held)
         }
         _ => {
-            let mut first = Unit::start(level, ctx)?;
+            let mut first = partner(level, ctx)?;
             first.ping(0)?;
             first.finish()?;
             let before = pss_bytes(std::process::id())?;
             let mut partners = Vec::with_capacity(units);
             let held = up_to(units, |i| {
-                let mut partner = Unit::start(level, ctx)?;
-                partner.ping(i as u64)?;
-                partners.push(partner);
+                let mut one = partner(level, ctx)?;
+                one.ping(i as u64)?;
+                partners.push(one);
                 Ok(())
             });
             let after = group_pss_bytes().map(|(bytes, _)| bytes);
-            let ended: Vec<_> = partners.into_iter().map(Unit::finish).collect();
+            let ended: Vec<_> = partners.into_iter().map(Partner::finish).collect();
             let ended: Result<()> = ended.into_iter().collect();
             ended.context("ending the units")?;
             (after?.saturating_sub(before), held)
@@ -709,7 +620,7 @@ fn memory(ctx: &Ctx, levels: &[Level], fails: &mut Vec<Row>) -> Result<Vec<Row>>
 }
 
 /// The p50 and p99 of the measured row of `part`, `level` and `pinning`.
-fn percentiles(rows: &[Row], part: Part, level: Level, pinning: Pinning) -> Option<[u64; 2]> {
+fn p50_p99(rows: &[Row], part: Part, level: Level, pinning: Pinning) -> Option<[u64; 2]> {
     let mut rows = rows.iter().filter(|r| r.part == part && r.level == level);
     let row = rows.find(|r| r.pinning == Some(pinning) && r.p50_ns.is_some())?;
     Some([row.p50_ns?, row.p99_ns?])
@@ -771,7 +682,7 @@ const VIEWS: [(Part, Pinning, &str); 3] = [
 
 /// The experiment.
 #[derive(Debug)]
-pub struct Isolation;
+pub(crate) struct Isolation;
 
 impl Experiment for Isolation {
     const NAME: &'static str = "isolation";
@@ -798,7 +709,7 @@ impl Experiment for Isolation {
         };
         let times = VIEWS.map(|(part, pinning, title)| {
             let us = |i: usize| {
-                let each = levels.iter().map(|&l| percentiles(rows, part, l, pinning));
+                let each = levels.iter().map(|&l| p50_p99(rows, part, l, pinning));
                 each.map(|p| p.map(|p| p[i] as f64 / 1e3)).collect()
             };
             let which = usize::from(part == Part::Roundtrip);
@@ -864,7 +775,7 @@ impl Experiment for Isolation {
         let kib = |l| dash(bytes_per_unit(rows, l).map(|b| fixed(b / 1024.0, 10.0)));
         for &level in &levels {
             let cells = VIEWS.map(|(part, pinning, _)| {
-                let p = percentiles(rows, part, level, pinning);
+                let p = p50_p99(rows, part, level, pinning);
                 let us = |i: usize| dash(p.map(|p| fixed(p[i] as f64 / 1e3, 100.0)));
                 format!("{} | {}", us(0), us(1))
             });
@@ -885,7 +796,7 @@ impl Experiment for Isolation {
             _ => "-".to_owned(),
         };
         let p50 = |(part, pinning, _): (Part, Pinning, &str), l| {
-            percentiles(rows, part, l, pinning).map(|p| p[0] as f64)
+            p50_p99(rows, part, l, pinning).map(|p| p[0] as f64)
         };
         let (start, trip) = (|l| p50(VIEWS[0], l), |l| p50(VIEWS[1], l));
         for pair in levels.windows(2) {

@@ -44,13 +44,14 @@ type Subject<V, S> = (V, Pinning, S, Histogram<u64>);
 
 /// Starts a subject per (placement, variant) with `start` under the
 /// placement's partner side (`None`: not measured), takes `warm_up`
-/// untimed samples of each, then `samples` split over `rounds` rounds,
-/// every subject once per round, rotated, under its placement. Returns the
-/// rows and the subjects.
+/// untimed samples of each, then `per_round(variant)` in each of `rounds`
+/// rounds, every subject once per round, rotated, under its placement.
+/// Returns the rows and the subjects.
 pub(crate) fn percentiles<V: ValueEnum + Copy, S>(
     ctx: &Ctx,
     variants: &[V],
-    (samples, rounds, warm_up): (usize, usize, usize),
+    (rounds, warm_up): (usize, usize),
+    per_round: impl Fn(V) -> usize,
     mut start: impl FnMut(V, Pinning) -> anyhow::Result<Option<S>>,
     mut sample: impl FnMut(&mut S) -> anyhow::Result<Duration>,
 ) -> anyhow::Result<Vec<(Row<V>, S)>> {
@@ -80,26 +81,24 @@ pub(crate) fn percentiles<V: ValueEnum + Copy, S>(
         subject.3.reset();
     }
     let order: Vec<usize> = (0..subjects.len()).collect();
-    let per_round = samples.div_ceil(rounds.max(1)).max(1);
     interleave(&ctx.bar, &order, rounds.max(1), |i, _, _| {
-        take(&mut subjects[i], per_round)
+        let count = per_round(subjects[i].0).max(1);
+        take(&mut subjects[i], count)
     })?;
-    let row = |variant, pinning, h: &Histogram<u64>| {
-        let p = Percentiles::of(h);
-        let (count, p50_ns, p99_ns, p999_ns, max_ns) = (p.count, p.p50, p.p99, p.p999, p.max);
-        let mean_ns = h.mean().round() as u64;
-        Row {
+    let rows = subjects.into_iter().map(|(variant, pinning, s, h)| {
+        let p = Percentiles::of(&h);
+        let row = Row {
             variant,
             pinning,
-            count,
-            p50_ns,
-            p99_ns,
-            p999_ns,
-            max_ns,
-            mean_ns,
-        }
-    };
-    let rows = subjects.into_iter().map(|(v, p, s, h)| (row(v, p, &h), s));
+            count: p.count,
+            p50_ns: p.p50,
+            p99_ns: p.p99,
+            p999_ns: p.p999,
+            max_ns: p.max,
+            mean_ns: h.mean().round() as u64,
+        };
+        (row, s)
+    });
     Ok(rows.collect())
 }
 
@@ -149,13 +148,12 @@ pub(crate) fn plot<V: PartialEq + Copy>(
             ],
         }
     };
-    let (axis, scale, mark, value) = ("microseconds", Scale::Log10, Mark::Dot, micros);
     let chart = Rows {
         title,
-        axis,
-        scale,
-        mark,
-        value,
+        axis: "microseconds",
+        scale: Scale::Log10,
+        mark: Mark::Dot,
+        value: micros,
     };
     plot::rows(path, &chart, &Pinning::ALL.map(panel))
 }
@@ -238,13 +236,15 @@ impl Experiment for Latency {
     fn run(ctx: &Ctx) -> anyhow::Result<Vec<Row<Design>>> {
         use Design::*;
         let designs = ctx.variants(&[Ptm, RayonSpawn, Threadpool, Book, Queue, ThreadSpawn])?;
-        let sizes = (ctx.pick(10_000, 1_000), ctx.rounds(10, 4), 20);
+        let rounds = ctx.rounds(10, 4).max(1);
+        let per_round = ctx.pick(10_000_usize, 1_000).div_ceil(rounds);
         let start = |design, pinning| match (design, pinning) {
             (ThreadSpawn, Pinning::Split) => Ok(None),
             _ => Pool::new(design).map(Some),
         };
         // The pools shut down here, on this (unpinned) thread.
-        let measured = percentiles(ctx, &designs, sizes, start, |pool| pool.sample())?;
+        let sample = |pool: &mut Pool| pool.sample();
+        let measured = percentiles(ctx, &designs, (rounds, 20), |_| per_round, start, sample)?;
         Ok(measured.into_iter().map(|(row, _)| row).collect())
     }
 

@@ -19,7 +19,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::{atomic::AtomicU64, mpsc};
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Context};
@@ -54,13 +54,10 @@ fn label(variant: Variant) -> &'static str {
     }
 }
 
-/// Copies `input` to `output` until end of file, flushing after every read:
-/// what an echo partner does. Returns the bytes copied.
-///
-/// # Errors
-///
-/// The first read or write error other than `Interrupted`.
-pub fn echo(mut input: impl Read, mut output: impl Write) -> io::Result<u64> {
+/// Copies `input` to `output` until end of file, flushing after every
+/// read (a 64 KiB buffer): what every echo partner does, the isolation
+/// ladder's socket partner too. Returns the bytes copied.
+pub(crate) fn echo(mut input: impl Read, mut output: impl Write) -> io::Result<u64> {
     let (mut buf, mut total) = (vec![0u8; 64 * 1024], 0);
     loop {
         let n = match input.read(&mut buf) {
@@ -76,56 +73,53 @@ pub fn echo(mut input: impl Read, mut output: impl Write) -> io::Result<u64> {
 }
 
 /// Writes `v` to `to` and reads the 8 bytes that come back from `from`.
-pub(crate) fn pipe_ping(to: &mut impl Write, from: &mut impl Read, v: u64) -> anyhow::Result<u64> {
+fn pipe_ping(to: &mut impl Write, from: &mut impl Read, v: u64) -> anyhow::Result<u64> {
     to.write_all(&v.to_le_bytes()).context("writing")?;
     let mut back = [0u8; 8];
     from.read_exact(&mut back).context("reading")?;
     Ok(u64::from_le_bytes(back))
 }
 
-/// The partner processes: this program as partner `echo` (and
-/// `shm-echo`), or `cat` (no shared-memory mode).
-#[derive(Debug, Clone)]
-pub(crate) struct EchoProgram(Option<Ctx>);
-
-impl EchoProgram {
-    #[cfg(test)]
-    pub(crate) fn cat() -> EchoProgram {
-        EchoProgram(None)
-    }
-
-    fn command(&self, role: &str) -> anyhow::Result<Command> {
-        match &self.0 {
-            Some(ctx) => Ok(ctx.partner(role, &[])),
-            None if role == "echo" => Ok(Command::new("cat")),
-            None => bail!("cat cannot be partner {role}"),
-        }
-    }
-}
-
 type Ping = Box<dyn FnMut(u64) -> anyhow::Result<u64>>;
+pub(crate) type End = Box<dyn FnOnce() -> anyhow::Result<()>>;
 
-/// A partner, started and echoing (the isolation ladder's thread and
-/// process partners too).
-pub(crate) struct Partner(Ping, End);
+/// A partner, started and echoing (the isolation ladder's too): sends a
+/// value and returns what came back; once that is dropped (the way in
+/// closed), waits for the partner to end.
+pub(crate) struct Partner(pub(crate) Ping, pub(crate) End);
 
-enum End {
-    Thread(JoinHandle<io::Result<u64>>),
-    Child(Child),
+/// Waits for `child` and checks that it succeeded.
+pub(crate) fn waited(mut child: Child) -> End {
+    Box::new(move || {
+        let status = child.wait()?;
+        ensure!(status.success(), "the partner process failed: {status}");
+        Ok(())
+    })
 }
 
 impl Partner {
-    pub(crate) fn start(variant: Variant, program: &EchoProgram) -> anyhow::Result<Partner> {
+    /// Starts `variant`'s partner; a process is this program as partner
+    /// `echo` or `shm-echo` (`ctx`), or `cat` (`None`: no shared memory).
+    pub(crate) fn start(variant: Variant, ctx: Option<&Ctx>) -> anyhow::Result<Partner> {
         let gone = || anyhow!("the partner is gone");
         let thread = |body: Box<dyn FnOnce() -> io::Result<u64> + Send>| {
-            thread::Builder::new().spawn(body).map(End::Thread)
+            let thread = thread::Builder::new().spawn(body)?;
+            let end: End = Box::new(move || match thread.join() {
+                Ok(echoed) => echoed.map(drop).context("the echo thread"),
+                Err(_) => bail!("the partner panicked"),
+            });
+            io::Result::Ok(end)
         };
         let child = |role, stdin: Stdio, stdout: Stdio| {
-            let mut command = program.command(role)?;
+            let mut command = match ctx {
+                Some(ctx) => ctx.partner(role, &[]),
+                None if role == "echo" => Command::new("cat"),
+                None => bail!("cat cannot be partner {role}"),
+            };
             let spawned = command.stdin(stdin).stdout(stdout).spawn();
             spawned.with_context(|| format!("starting {command:?}"))
         };
-        let (ping, end): (Ping, End) = match variant {
+        Ok(match variant {
             Variant::Crossbeam => {
                 let (to, rx) = crossbeam_channel::bounded(1);
                 let (tx, from) = crossbeam_channel::bounded(1);
@@ -133,7 +127,7 @@ impl Partner {
                     Ok(rx.iter().map_while(|v| tx.send(v).ok()).count() as u64)
                 }))?;
                 let ping = move |v| to.send(v).ok().and_then(|()| from.recv().ok());
-                (Box::new(move |v| ping(v).ok_or_else(gone)), end)
+                Partner(Box::new(move |v| ping(v).ok_or_else(gone)), end)
             }
             Variant::StdMpsc => {
                 let ((to, rx), (tx, from)) = (mpsc::channel(), mpsc::channel());
@@ -141,40 +135,39 @@ impl Partner {
                     Ok(rx.iter().map_while(|v| tx.send(v).ok()).count() as u64)
                 }))?;
                 let ping = move |v| to.send(v).ok().and_then(|()| from.recv().ok());
-                (Box::new(move |v| ping(v).ok_or_else(gone)), end)
+                Partner(Box::new(move |v| ping(v).ok_or_else(gone)), end)
             }
             Variant::ThreadPipe => {
                 let ((their_in, mut to), (mut from, their_out)) = (io::pipe()?, io::pipe()?);
                 let end = thread(Box::new(move || echo(their_in, their_out)))?;
-                (Box::new(move |v| pipe_ping(&mut to, &mut from, v)), end)
+                Partner(Box::new(move |v| pipe_ping(&mut to, &mut from, v)), end)
             }
             Variant::ProcessPipe => {
                 let mut child = child("echo", Stdio::piped(), Stdio::piped())?;
                 let mut to = child.stdin.take().context("the child's stdin")?;
                 let mut from = child.stdout.take().context("the child's stdout")?;
                 let ping = move |v| pipe_ping(&mut to, &mut from, v);
-                (Box::new(ping), End::Child(child))
+                Partner(Box::new(ping), waited(child))
             }
             Variant::ProcessSocket => {
                 let (mut socket, theirs) = MessageSocket::pair()?;
                 let theirs = OwnedFd::from(theirs);
-                let end = End::Child(child("echo", theirs.try_clone()?.into(), theirs.into())?);
+                let end = waited(child("echo", theirs.try_clone()?.into(), theirs.into())?);
                 let ping = move |v: u64| {
                     socket.send(&v.to_le_bytes())?;
                     let back = socket.recv()?.ok_or_else(gone)?;
                     Ok(u64::from_le_bytes(back.as_slice().try_into()?))
                 };
-                (Box::new(ping), end)
+                Partner(Box::new(ping), end)
             }
             Variant::ProcessShm => {
                 let shm = SharedMemory::create("ptm-roundtrip", 4096)?;
                 let memfd = shm.as_fd().try_clone_to_owned()?;
-                let end = End::Child(child("shm-echo", memfd.into(), Stdio::inherit())?);
+                let end = waited(child("shm-echo", memfd.into(), Stdio::inherit())?);
                 let mut shm = Shm(shm, 0);
-                (Box::new(move |v| shm.ping(v)), end)
+                Partner(Box::new(move |v| shm.ping(v)), end)
             }
-        };
-        Ok(Partner(ping, end))
+        })
     }
 
     /// Sends `v` and returns what came back.
@@ -186,17 +179,7 @@ impl Partner {
     /// partner to end.
     pub(crate) fn finish(self) -> anyhow::Result<()> {
         drop(self.0);
-        match self.1 {
-            End::Thread(thread) => match thread.join() {
-                Ok(echoed) => echoed.map(drop).context("the echo thread"),
-                Err(_) => bail!("the partner panicked"),
-            },
-            End::Child(mut child) => {
-                let status = child.wait()?;
-                ensure!(status.success(), "the partner process failed: {status}");
-                Ok(())
-            }
-        }
+        (self.1)()
     }
 }
 
@@ -280,11 +263,13 @@ fn shm_echo() -> anyhow::Result<()> {
     }
 }
 
-/// Measures `ctx`'s variants with the partner processes of `program`.
-fn measure(ctx: &Ctx, program: &EchoProgram) -> anyhow::Result<Vec<Row<Variant>>> {
+/// Measures `ctx`'s variants with the partner processes of `program`
+/// (this program, or `cat`: `None`).
+fn measure(ctx: &Ctx, program: Option<&Ctx>) -> anyhow::Result<Vec<Row<Variant>>> {
     let variants = ctx.variants(Variant::value_variants())?;
-    let (samples, rounds) = (ctx.pick(100_000_usize, 10_000), ctx.rounds(10, 4));
-    let warm_up = (samples.div_ceil(rounds.max(1)) / 10).clamp(10, 1000);
+    let rounds = ctx.rounds(10, 4).max(1);
+    let per_round = ctx.pick(100_000_usize, 10_000).div_ceil(rounds);
+    let warm_up = (per_round / 10).clamp(10, 1000);
     let mut next = 0u64;
     let start = |variant, _| Partner::start(variant, program).map(Some);
     let sample = |partner: &mut Partner| {
@@ -295,7 +280,8 @@ fn measure(ctx: &Ctx, program: &EchoProgram) -> anyhow::Result<Vec<Row<Variant>>
         ensure!(back == next, "sent {next}, got {back} back");
         Ok(took)
     };
-    let measured = percentiles(ctx, &variants, (samples, rounds, warm_up), start, sample)?;
+    let sizes = (rounds, warm_up);
+    let measured = percentiles(ctx, &variants, sizes, |_| per_round, start, sample)?;
     let stop = |(row, partner): (Row<_>, Partner)| partner.finish().map(|()| row);
     measured.into_iter().map(stop).collect()
 }
@@ -311,7 +297,7 @@ impl Experiment for RoundTrip {
     type Row = Row<Variant>;
 
     fn run(ctx: &Ctx) -> anyhow::Result<Vec<Row<Variant>>> {
-        measure(ctx, &EchoProgram(Some(ctx.clone())))
+        measure(ctx, Some(ctx))
     }
 
     fn plot(rows: &[Row<Variant>], path: &Path) -> anyhow::Result<()> {
@@ -366,7 +352,7 @@ impl Experiment for RoundTrip {
 
 #[cfg(test)]
 mod tests {
-    use super::{measure, EchoProgram, Partner, RoundTrip, Variant};
+    use super::{measure, Partner, RoundTrip, Variant};
     use crate::harness::{Ctx, Experiment};
 
     #[test]
@@ -375,13 +361,13 @@ mod tests {
         ctx.flags.rounds = Some(2);
         let variants = "crossbeam,std-mpsc,thread-pipe,process-pipe,process-socket";
         ctx.flags.variants = variants.split(',').map(String::from).collect();
-        let rows = measure(&ctx, &EchoProgram::cat()).expect("measuring");
+        let rows = measure(&ctx, None).expect("measuring");
         assert_eq!(rows.len(), 3 * 5);
         assert!(rows
             .iter()
             .all(|r| r.count == 10_000 && r.p50_ns <= r.p99_ns));
         assert!(RoundTrip::summary(&rows).contains("| process-pipe / crossbeam | "));
-        let shm = Partner::start(Variant::ProcessShm, &EchoProgram::cat());
+        let shm = Partner::start(Variant::ProcessShm, None);
         assert!(shm.is_err_and(|e| e.to_string().contains("shm-echo")));
     }
 }

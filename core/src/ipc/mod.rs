@@ -66,8 +66,9 @@
 //! each descriptor, which the pump's reusable `pollfd` array does not fit
 //! yet); `read` into the spare capacity of the output `Vec` followed by
 //! the `set_len` that claims the bytes read, which saves zeroing every byte
-//! before the kernel overwrites it; and `sigpending` for the SIGPIPE
-//! handling.
+//! before the kernel overwrites it; `madvise` to fault in the output's next
+//! pages before a read (with `sysconf` for the page size; see
+//! [Throughput](#throughput)); and `sigpending` for the SIGPIPE handling.
 //! Each has its SAFETY argument beside it. (`shm.rs` maps and unmaps shared
 //! memory, `socket.rs` has none.)
 //!
@@ -123,15 +124,20 @@
 //! per wake-up, reads grow from 16 KiB up to a full 1 MiB pipe and land in
 //! the output's uninitialised capacity, not in zeroed room.
 //!
-//! A new output `Vec` has a cost of its own: the first write to each page
-//! is a page fault, in which the kernel finds a page and zeroes it, taken
-//! inside `read(2)` while the kernel holds the pipe's lock. A caller that
-//! runs many children avoids those faults with [`communicate_into`], which
-//! reads into a buffer the caller keeps: a second call whose output fits
-//! writes only pages that the first one faulted in.
+//! Fresh output memory has a cost of its own: the first write to each page
+//! is a page fault, in which the kernel finds a page and zeroes it, and a
+//! fault taken inside `read(2)` is taken while the kernel holds the pipe's
+//! lock, so that the child cannot write meanwhile. So before each read, on
+//! Linux, the pump asks for the next 1 MiB of spare capacity to be backed
+//! by pages at once (`madvise(MADV_POPULATE_WRITE)`, Linux 5.14; skipped
+//! where refused): the same faults, in one system call, with the pipe
+//! free. A caller that runs many children can avoid them altogether with
+//! [`communicate_into`], which reads into a buffer the caller keeps: a
+//! second call whose output fits writes only pages that the first one
+//! faulted in.
 //!
-//! For the
-//! figures, run `cargo run --release -p ptm-benches --bin pipe_throughput`,
+//! For the figures, run
+//! `cargo run --release -p ptm-benches --bin pipe_throughput`,
 //! which compares [`communicate`] through `cat` with the plain std approach
 //! and with a raw pipe between two threads.
 //!
@@ -269,15 +275,24 @@ pub struct Finished {
 ///
 /// `stdout` is cleared first (its length set to 0, its capacity kept), then
 /// the output is read straight into its spare capacity, which grows only
-/// when the output does not fit. The first time a program touches fresh
-/// memory, every page of it costs a page fault, and here those faults are
-/// taken inside `read(2)`, while the kernel holds the pipe's lock, so that
-/// the child cannot write meanwhile: a new `Vec` per call pays one fault
-/// per 4 KiB of output, every call. A buffer reused across calls has its
-/// pages already: a second call whose output fits faults none, and its
-/// pointer and capacity are unchanged. Everything else (the input, stderr,
-/// the timeout, the process group, the errors) is as for [`communicate`],
-/// which is this function with a new `Vec`.
+/// when the output does not fit. Fresh memory costs a page fault per 4 KiB
+/// page the first time it is written (the kernel finds a page and zeroes
+/// it), and a new `Vec` per call, which is what [`communicate`] uses, pays
+/// them on every call (see [Throughput](self#throughput)). A buffer reused
+/// across calls has its pages already: a second call whose output fits
+/// takes no page fault, and the buffer's pointer and capacity are
+/// unchanged. Everything else (the input, stderr, the timeout, the process
+/// group, the errors) is as for [`communicate`], which is this function
+/// with a new `Vec`.
+///
+/// One exception: while this process holds descriptors that are not
+/// close-on-exec, std starts the child with `fork` instead of its
+/// `posix_spawn` fast path (see the [module docs][groups]), and a fork
+/// write-protects every page of this process, the buffer's included. Each
+/// call then faults the buffer's pages in again, at a lower cost (each
+/// page is kept: none is found or zeroed).
+///
+/// [groups]: self#process-groups-timeouts-and-end-of-file
 ///
 /// # Errors
 ///

@@ -103,11 +103,85 @@ pub(crate) fn read_append(fd: BorrowedFd<'_>, buf: &mut Vec<u8>, max: usize) -> 
     Ok(read)
 }
 
+/// Asks the kernel to back `spare` with writable pages now
+/// (`MADV_POPULATE_WRITE`), so that writing it later takes no page fault.
+/// Returns false where that is not available (before Linux 5.14, not
+/// Linux): the pages are then faulted in by the write itself, as usual.
+fn populate_write(spare: &mut [std::mem::MaybeUninit<u8>]) -> bool {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use nix::sys::mman::{madvise, MmapAdvise};
+        use std::sync::atomic::{AtomicBool, Ordering};
+
+        /// Set once the kernel has refused the advice (`EINVAL`: too old).
+        static UNSUPPORTED: AtomicBool = AtomicBool::new(false);
+        // Relaxed: a flag that only saves system calls; no other memory
+        // depends on it.
+        if spare.is_empty() || UNSUPPORTED.load(Ordering::Relaxed) {
+            return false;
+        }
+        // madvise wants a page-aligned start: the start of the page that
+        // holds `spare`'s first byte.
+        let page = page_size();
+        let start = spare.as_mut_ptr() as usize;
+        let aligned = start - start % page;
+        let Some(addr) = std::ptr::NonNull::new(aligned as *mut std::ffi::c_void) else {
+            return false;
+        };
+        // SAFETY: every page of `[aligned, start + spare.len())` holds at
+        // least one byte of `spare`, memory that is ours exclusively (the
+        // `&mut`) and writable, so the whole range is mapped writable.
+        // MADV_POPULATE_WRITE only faults those pages in, as a write would:
+        // it changes no byte of memory, neither ours nor that of whatever
+        // shares the first page with `spare` (the `Vec`'s own bytes, the
+        // allocator's).
+        let advised = unsafe {
+            madvise(
+                addr,
+                start + spare.len() - aligned,
+                MmapAdvise::MADV_POPULATE_WRITE,
+            )
+        };
+        match advised {
+            Ok(()) => true,
+            Err(nix::errno::Errno::EINVAL) => {
+                UNSUPPORTED.store(true, Ordering::Relaxed);
+                false
+            }
+            // ENOMEM, EINTR, ...: let the reads fault the pages in.
+            Err(_) => false,
+        }
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let _ = spare;
+        false
+    }
+}
+
+/// The size of a page (4 KiB where the system will not say).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn page_size() -> usize {
+    // SAFETY: `sysconf` reads a configuration value; it touches no memory
+    // of ours.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(size)
+        .ok()
+        .filter(|&size| size > 0)
+        .unwrap_or(4096)
+}
+
 /// Bytes read from one pipe: all of them, or only the last `keep`.
 #[derive(Debug)]
 pub(crate) struct Capture {
     buf: Vec<u8>,
     keep: Option<usize>,
+    /// The first `ready` bytes of `buf`'s allocation, at address
+    /// `ready_at`, are known to have writable pages behind them (written by
+    /// an earlier call, or populated): a `read` into them takes no page
+    /// fault. Only a hint: a wrong value costs speed, never correctness.
+    ready: usize,
+    ready_at: usize,
 }
 
 impl Capture {
@@ -116,6 +190,22 @@ impl Capture {
         Capture {
             buf: Vec::new(),
             keep: None,
+            ready: 0,
+            ready_at: 0,
+        }
+    }
+
+    /// Keeps every byte, in `buf`, cleared first: its capacity is read into
+    /// before any growth, and the bytes it held show the pages that an
+    /// earlier call has already faulted in.
+    pub(crate) fn reusing(mut buf: Vec<u8>) -> Self {
+        let (ready, ready_at) = (buf.len(), buf.as_ptr() as usize);
+        buf.clear();
+        Capture {
+            buf,
+            keep: None,
+            ready,
+            ready_at,
         }
     }
 
@@ -124,6 +214,8 @@ impl Capture {
         Capture {
             buf: Vec::new(),
             keep: Some(keep.max(1)),
+            ready: 0,
+            ready_at: 0,
         }
     }
 
@@ -143,13 +235,47 @@ impl Capture {
             Some(keep) => keep.clamp(MIN_READ, MAX_READ),
         };
         self.buf.reserve(room);
-        let read = read_append(source.as_fd(), &mut self.buf, usize::MAX)?;
+        let max = match self.keep {
+            None => self.populate_ahead(),
+            Some(_) => usize::MAX,
+        };
+        let read = read_append(source.as_fd(), &mut self.buf, max)?;
         if let Some(keep) = self.keep {
             if self.buf.len() > keep.saturating_mul(2) {
                 self.buf.drain(..self.buf.len() - keep);
             }
         }
         Ok(read)
+    }
+
+    /// Faults in, outside `read`, the pages of the next [`MAX_READ`] bytes
+    /// of spare capacity that no earlier write reached; returns how much the
+    /// next `read` may take without a page fault (`usize::MAX` if that is
+    /// not known).
+    ///
+    /// The first write to a fresh page costs a page fault (the kernel finds
+    /// a page and zeroes it). Taken inside `read`, the fault happens while
+    /// the kernel holds the pipe's lock, so the child cannot write into the
+    /// pipe meanwhile; `MADV_POPULATE_WRITE` (Linux 5.14) takes the same
+    /// faults, in one system call, with the pipe free.
+    fn populate_ahead(&mut self) -> usize {
+        let (len, at) = (self.buf.len(), self.buf.as_ptr() as usize);
+        if at != self.ready_at {
+            // A new allocation: only the bytes moved into it are known.
+            (self.ready, self.ready_at) = (len, at);
+        }
+        self.ready = self.ready.max(len);
+        let want = len.saturating_add(MAX_READ).min(self.buf.capacity());
+        if self.ready < want {
+            let spare = &mut self.buf.spare_capacity_mut()[self.ready - len..want - len];
+            if populate_write(spare) {
+                self.ready = want;
+            }
+        }
+        match self.ready - len {
+            0 => usize::MAX,
+            ready => ready,
+        }
     }
 
     /// The bytes (for a tail: at most `keep` of them, the last ones).
@@ -227,11 +353,11 @@ impl<'a> Pump<'a> {
     }
 
     /// Reads stdout into `buf` rather than into a new `Vec`: `buf` is
-    /// cleared, and its capacity is read into before any growth.
+    /// cleared, and its capacity (whose pages, as far as an earlier call
+    /// wrote, are already faulted in) is read into before any growth.
     /// [`finish`](Pump::finish) gives it back.
-    pub(crate) fn reuse_stdout(&mut self, mut buf: Vec<u8>) {
-        buf.clear();
-        self.out.buf = buf;
+    pub(crate) fn reuse_stdout(&mut self, buf: Vec<u8>) {
+        self.out = Capture::reusing(buf);
     }
 
     /// Moves bytes until every pipe is closed (`Ok(true)`) or `deadline`
@@ -595,6 +721,45 @@ mod tests {
     fn capture_all_keeps_every_byte() {
         let data: Vec<u8> = (0..3_000_000u32).map(|n| (n % 251) as u8).collect();
         assert!(capture_all(Capture::all(), &data) == data);
+    }
+
+    #[test]
+    fn a_reused_capture_keeps_only_the_new_bytes_in_its_allocation() {
+        // A buffer that held more than the next output, and more capacity:
+        // none of the old bytes may show, and nothing may be reallocated.
+        let old = vec![0xAA; 5_000_000];
+        let (pointer, capacity) = (old.as_ptr(), old.capacity());
+        let data: Vec<u8> = (0..3_000_000u32).map(|n| (n % 253) as u8).collect();
+        let out = capture_all(Capture::reusing(old), &data);
+        assert!(out == data);
+        assert_eq!((out.as_ptr(), out.capacity()), (pointer, capacity));
+    }
+
+    /// True on Linux 5.14 and later, which take `MADV_POPULATE_WRITE`.
+    fn populate_is_supported() -> bool {
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+        let mut numbers = release
+            .split(|c: char| !c.is_ascii_digit())
+            .map(|n| n.parse::<u32>().unwrap_or(0));
+        let version = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
+        version >= (5, 14)
+    }
+
+    #[test]
+    fn populating_ahead_offers_reads_only_what_is_populated() {
+        let mut capture = Capture::all();
+        capture.buf.reserve(3 * MAX_READ);
+        let offered = capture.populate_ahead();
+        if populate_is_supported() {
+            // The next read may fill the populated window, and no more.
+            assert_eq!((offered, capture.ready), (MAX_READ, MAX_READ));
+            capture.buf.extend_from_slice(&[7; 1000]);
+            let offered = capture.populate_ahead();
+            assert_eq!(offered, MAX_READ, "the window moves with the bytes read");
+            assert_eq!(capture.ready, 1000 + MAX_READ);
+        } else {
+            assert_eq!(offered, usize::MAX, "nothing known: no limit");
+        }
     }
 
     #[test]

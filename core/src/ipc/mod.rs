@@ -137,9 +137,9 @@
 //! faulted in.
 //!
 //! For the figures, run
-//! `cargo run --release -p ptm-benches --bin pipe_throughput`,
-//! which compares [`communicate`] through `cat` with the plain std approach
-//! and with a raw pipe between two threads.
+//! `cargo run --release -p ptm-benches --bin report -- --only pipes`,
+//! which compares [`communicate`] and [`communicate_into`] through `cat`
+//! with the plain std approach and with a raw pipe between two threads.
 //!
 //! Enlarged pipes count against the user's pipe budget
 //! (`/proc/sys/fs/pipe-user-pages-soft`, 64 MiB by default; root is

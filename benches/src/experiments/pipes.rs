@@ -303,8 +303,13 @@ impl Experiment for Pipes {
                 values: variants.iter().map(|&v| median_rate(rows, v)).collect(),
             }],
         };
-        let mib = rows.first().map_or(0, |r| r.bytes >> 20);
-        let title = format!("Pipes: {mib} MiB through cat and back, and a raw pipe");
+        let bytes = rows.first().map_or(0, |r| r.bytes);
+        let size = if bytes >= 1 << 30 && bytes.is_multiple_of(1 << 30) {
+            format!("{} GiB", bytes >> 30)
+        } else {
+            format!("{} MiB", bytes >> 20)
+        };
+        let title = format!("Pipes: {size} through cat and back, and a raw pipe");
         let chart = Rows {
             title: &title,
             axis: "GB per second (10^9 bytes)",

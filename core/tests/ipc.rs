@@ -435,10 +435,9 @@ fn missing_middle_stage_kills_and_reaps_the_others() {
     let name = format!("ptmz{}", unique());
     // `comm` keeps 15 bytes: a longer name would never match.
     assert!(name.len() <= 15, "{name} is too long for comm");
-    let dir = std::env::temp_dir().join(format!("ptm-test-{name}"));
-    fs::create_dir_all(&dir).expect("a temporary directory");
-    let link = dir.join(&name);
-    let _ = fs::remove_file(&link);
+    // Removed when dropped, on a panic too.
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let link = dir.path().join(&name);
     std::os::unix::fs::symlink("/bin/sleep", &link).expect("a symlink to sleep");
     let program = link.to_str().expect("a UTF-8 temporary path").to_owned();
     let tag = "1000".to_owned();
@@ -473,7 +472,7 @@ fn missing_middle_stage_kills_and_reaps_the_others() {
     assert!(elapsed < HANG_BOUND, "took {elapsed:?}");
     // Reaped, not merely killed: not even a zombie may be left.
     let left = processes_named(&name);
-    let _ = fs::remove_dir_all(&dir);
+    drop(dir);
     assert!(left.is_empty(), "`{name}` (sleep) left behind: {left:?}");
 }
 

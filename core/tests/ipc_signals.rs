@@ -313,8 +313,9 @@ fn a_child_that_refuses_sigkill_cannot_hang_a_timeout() {
         println!("skipped: staging a child that refuses SIGKILL needs root (setuid copy)");
         return;
     }
-    let dir = env::temp_dir().join(format!("ptm-setuid-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    // Removed when dropped, on a panic too; nobody must enter it.
+    let temp = tempfile::tempdir().expect("a temporary directory");
+    let dir = temp.path().to_owned();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))
         .expect("the directory is readable by nobody");
     let copy = dir.join("sleeper");
@@ -331,7 +332,7 @@ fn a_child_that_refuses_sigkill_cannot_hang_a_timeout() {
         .stdin(Stdio::null())
         .output()
         .expect("the unprivileged re-run starts");
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(temp);
     let stdout = String::from_utf8_lossy(&output.stdout);
     println!("unprivileged re-run:\n{stdout}");
     assert!(

@@ -411,8 +411,9 @@ fn base62(mut n: usize) -> String {
 /// limit) must all arrive unaltered.
 #[test]
 fn a_script_without_shebang_gets_every_argument_unaltered() {
-    let dir = env::temp_dir().join(format!("ptm-isolate-noshebang-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    // Removed when dropped, on a panic too.
+    let temp = tempfile::tempdir().expect("a temporary directory");
+    let dir = temp.path().to_owned();
     let script = dir.join("print-args");
     std::fs::write(&script, "printf '%s\\n' \"$#\" \"$@\"\n").expect("the script");
     use std::os::unix::fs::PermissionsExt as _;
@@ -427,7 +428,7 @@ fn a_script_without_shebang_gets_every_argument_unaltered() {
             .bind_ro(&shared, "/scripts")
             .output()
     });
-    std::fs::remove_dir_all(&dir).expect("the temporary directory removed");
+    temp.close().expect("the temporary directory removed");
     let out = out.expect("the container runs the script");
     assert!(
         out.status.success(),

@@ -151,8 +151,12 @@ pub fn sleep_twice() {
 /// Compiles `source` as a 2021-edition library with `rustc` (or `$RUSTC`); `None`,
 /// with the reason printed, if there is no compiler to run.
 fn rustc(name: &str, source: &str) -> Option<std::process::Output> {
-    let dir = std::env::temp_dir().join(format!("ptm-move-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    // Removed when dropped, on a panic too.
+    let temp = tempfile::Builder::new()
+        .prefix(&format!("ptm-move-{name}-"))
+        .tempdir()
+        .expect("a temporary directory");
+    let dir = temp.path();
     let file = dir.join("attempt.rs");
     std::fs::write(&file, source).expect("the snippet is written");
     let compiler = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
@@ -166,10 +170,9 @@ fn rustc(name: &str, source: &str) -> Option<std::process::Output> {
             "metadata",
         ])
         .arg("--out-dir")
-        .arg(&dir)
+        .arg(dir)
         .arg(&file)
         .output();
-    let _ = std::fs::remove_dir_all(&dir); // best effort: a temporary directory
     match output {
         Ok(output) => Some(output),
         Err(err) => {

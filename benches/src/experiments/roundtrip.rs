@@ -202,7 +202,11 @@ impl Shm {
         self.1 += 1;
         slots[DATA].store(v, Relaxed);
         slots[REQUEST].store(self.1, Release);
-        wait_for(&slots[ANSWER], |answer| answer == self.1)?;
+        wait_for(
+            &slots[ANSWER],
+            |answer| answer == self.1,
+            answered_within_10_s,
+        )?;
         Ok(slots[ECHO].load(Relaxed))
     }
 }
@@ -216,11 +220,18 @@ impl Drop for Shm {
 }
 
 /// Spins until `slot` holds a value `ready` accepts and returns it: a
-/// short busy wait, then `yield_now` between looks, so that a partner on
-/// the same CPU can run. Gives up after 10 s (a partner that died).
-fn wait_for(slot: &AtomicU64, ready: impl Fn(u64) -> bool) -> anyhow::Result<u64> {
+/// short busy wait, then `yield_now` between looks for about a millisecond,
+/// so that a partner on the same CPU can run, then 100 µs sleeps, so that
+/// a side left idle while other variants are measured does not take their
+/// CPU. Gives up when `alive` says the other side is gone, checked once a
+/// millisecond or so.
+fn wait_for(
+    slot: &AtomicU64,
+    ready: impl Fn(u64) -> bool,
+    alive: impl Fn(Duration) -> anyhow::Result<()>,
+) -> anyhow::Result<u64> {
     let mut since = None;
-    for spins in 0u32.. {
+    for spins in 0u64.. {
         let value = slot.load(Acquire);
         if ready(value) {
             return Ok(value);
@@ -228,11 +239,22 @@ fn wait_for(slot: &AtomicU64, ready: impl Fn(u64) -> bool) -> anyhow::Result<u64
             std::hint::spin_loop();
             continue;
         }
-        thread::yield_now();
         let waited = since.get_or_insert_with(Instant::now).elapsed();
-        ensure!(waited < Duration::from_secs(10), "no answer in 10 s");
+        if waited < Duration::from_millis(1) {
+            thread::yield_now();
+        } else {
+            alive(waited)?;
+            thread::sleep(Duration::from_micros(100));
+        }
     }
     bail!("no answer")
+}
+
+/// The measuring side's patience: a partner that does not answer within
+/// 10 s has died or hangs.
+fn answered_within_10_s(waited: Duration) -> anyhow::Result<()> {
+    ensure!(waited < Duration::from_secs(10), "no answer in 10 s");
+    Ok(())
 }
 
 /// Partner `echo`: [`echo`] on descriptors 0 and 1 as files, unbuffered.
@@ -252,9 +274,16 @@ fn shm_echo() -> anyhow::Result<()> {
     // SAFETY: this process touches the region through the atomics only.
     let slots = unsafe { shm.atomics() };
     ensure!(slots.len() > ECHO, "shared memory of {} slots", slots.len());
+    // Idle for as long as the other variants take; gone with the parent.
+    let parent = std::os::unix::process::parent_id();
+    let alive = |_| {
+        let orphaned = std::os::unix::process::parent_id() != parent;
+        ensure!(!orphaned, "the measuring process is gone");
+        Ok(())
+    };
     let mut last = 0;
     loop {
-        last = wait_for(&slots[REQUEST], |request| request != last)?;
+        last = wait_for(&slots[REQUEST], |request| request != last, alive)?;
         if last == STOP {
             return Ok(());
         }
@@ -352,8 +381,10 @@ impl Experiment for RoundTrip {
 
 #[cfg(test)]
 mod tests {
-    use super::{measure, Partner, RoundTrip, Variant};
+    use super::{measure, wait_for, Partner, RoundTrip, Variant};
     use crate::harness::{Ctx, Experiment};
+    use std::sync::atomic::{AtomicU64, Ordering::Release};
+    use std::time::Duration;
 
     #[test]
     fn every_variant_but_shared_memory_echoes_through_cat() {
@@ -369,5 +400,24 @@ mod tests {
         assert!(RoundTrip::summary(&rows).contains("| process-pipe / crossbeam | "));
         let shm = Partner::start(Variant::ProcessShm, None);
         assert!(shm.is_err_and(|e| e.to_string().contains("shm-echo")));
+    }
+
+    /// An idle side sleeps between looks instead of timing out: it sees a
+    /// value set long after it began waiting, and gives up only when
+    /// `alive` says so.
+    #[test]
+    fn a_waiting_side_outlasts_idleness_and_stops_when_told() {
+        let slot = AtomicU64::new(0);
+        let seen = std::thread::scope(|scope| {
+            scope.spawn(|| {
+                std::thread::sleep(Duration::from_millis(50));
+                slot.store(7, Release);
+            });
+            wait_for(&slot, |v| v == 7, |_| Ok(()))
+        });
+        assert_eq!(seen.expect("the value arrives"), 7);
+        let gone = |_| anyhow::bail!("the other side is gone");
+        let error = wait_for(&slot, |v| v == 8, gone).expect_err("it gives up");
+        assert!(error.to_string().contains("gone"), "{error}");
     }
 }

@@ -346,6 +346,7 @@ pub fn communicate_into(
     stdout: &mut Vec<u8>,
     timeout: Option<Duration>,
 ) -> Result<Finished> {
+    let written_before = stdout.len();
     stdout.clear();
     let program = cmd.get_program().to_string_lossy().into_owned();
     let args: Vec<String> = cmd
@@ -372,7 +373,7 @@ pub fn communicate_into(
     let mut group = Group::new(true);
     group.push(child, &program)?;
     let mut pump = Pump::new(input, stdin, out, vec![(err, Capture::all())])?;
-    pump.reuse_stdout(std::mem::take(stdout));
+    pump.reuse_stdout(std::mem::take(stdout), written_before);
     let outcome = drive(&mut group, &mut pump, deadline);
     // The buffer goes back to the caller on every path, an error included.
     let (read, mut stderrs) = pump.finish();
@@ -453,4 +454,38 @@ pub(crate) fn read_both(
     pump.run(None)?;
     let (stdout, mut stderrs) = pump.finish();
     Ok((stdout, stderrs.pop().unwrap_or_default()))
+}
+
+#[cfg(test)]
+mod reuse_tests {
+    use super::communicate_into;
+    use super::pump::POPULATED;
+    use std::process::Command;
+
+    /// A second call into the same buffer asks for no page the first one
+    /// wrote to be populated again: at most two reads' room past the
+    /// end of the first output (the first asks for all 8 MiB).
+    #[test]
+    fn a_second_call_into_a_reused_buffer_populates_only_past_the_first() {
+        let input: Vec<u8> = (0..8u32 << 20).map(|n| (n % 251) as u8).collect();
+        let mut out = Vec::new();
+        let populated = |out: &mut Vec<u8>| {
+            let before = POPULATED.with(|c| c.get());
+            let done = communicate_into(Command::new("cat"), &input, out, None);
+            assert!(done.expect("cat runs").status.success() && *out == input);
+            POPULATED.with(|c| c.get()) - before
+        };
+        let first = populated(&mut out);
+        let second = populated(&mut out);
+        assert!(
+            second <= 2 << 20,
+            "the second call asked for {second} bytes"
+        );
+        // Where the kernel refuses MADV_POPULATE_WRITE, none is asked after
+        // the first refusal.
+        assert!(
+            first >= 8 << 20 || first <= 1 << 20,
+            "the first asked {first}"
+        );
+    }
 }

@@ -106,8 +106,16 @@ pub(crate) fn read_append(fd: BorrowedFd<'_>, buf: &mut Vec<u8>, max: usize) -> 
 /// Asks the kernel to back `spare` with writable pages now
 /// (`MADV_POPULATE_WRITE`), so that writing it later takes no page fault.
 /// Returns false where that is not available (before Linux 5.14, not
+#[cfg(test)]
+thread_local! {
+    /// How many bytes this thread asked to be populated (tests).
+    pub(crate) static POPULATED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// Linux): the pages are then faulted in by the write itself, as usual.
 fn populate_write(spare: &mut [std::mem::MaybeUninit<u8>]) -> bool {
+    #[cfg(test)]
+    POPULATED.with(|bytes| bytes.set(bytes.get() + spare.len()));
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
         use nix::sys::mman::{madvise, MmapAdvise};
@@ -198,8 +206,11 @@ impl Capture {
     /// Keeps every byte, in `buf`, cleared first: its capacity is read into
     /// before any growth, and the bytes it held show the pages that an
     /// earlier call has already faulted in.
-    pub(crate) fn reusing(mut buf: Vec<u8>) -> Self {
-        let (ready, ready_at) = (buf.len(), buf.as_ptr() as usize);
+    pub(crate) fn reusing(mut buf: Vec<u8>, written: usize) -> Self {
+        let (ready, ready_at) = (
+            buf.len().max(written).min(buf.capacity()),
+            buf.as_ptr() as usize,
+        );
         buf.clear();
         Capture {
             buf,
@@ -356,8 +367,8 @@ impl<'a> Pump<'a> {
     /// cleared, and its capacity (whose pages, as far as an earlier call
     /// wrote, are already faulted in) is read into before any growth.
     /// [`finish`](Pump::finish) gives it back.
-    pub(crate) fn reuse_stdout(&mut self, buf: Vec<u8>) {
-        self.out = Capture::reusing(buf);
+    pub(crate) fn reuse_stdout(&mut self, buf: Vec<u8>, written: usize) {
+        self.out = Capture::reusing(buf, written);
     }
 
     /// Moves bytes until every pipe is closed (`Ok(true)`) or `deadline`
@@ -730,7 +741,7 @@ mod tests {
         let old = vec![0xAA; 5_000_000];
         let (pointer, capacity) = (old.as_ptr(), old.capacity());
         let data: Vec<u8> = (0..3_000_000u32).map(|n| (n % 253) as u8).collect();
-        let out = capture_all(Capture::reusing(old), &data);
+        let out = capture_all(Capture::reusing(old, 0), &data);
         assert!(out == data);
         assert_eq!((out.as_ptr(), out.capacity()), (pointer, capacity));
     }

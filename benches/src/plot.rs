@@ -66,7 +66,12 @@ impl Scale {
         let max = values.iter().copied().reduce(f64::max)?;
         Some(match self {
             Scale::Linear => min.min(0.0)..if max > 0.0 { max * 1.05 } else { 1.0 },
-            Scale::Log10 => min / 1.6..(max * 1.6).max(min * 4.0),
+            // From a power of ten to a power of ten, so that the axis
+            // always has labelled ticks.
+            Scale::Log10 => {
+                let low = 10f64.powf((min / 1.3).log10().floor());
+                low..10f64.powf((max * 1.3).log10().ceil()).max(low * 10.0)
+            }
         })
     }
 }
@@ -497,6 +502,8 @@ mod tests {
         assert_eq!(short(0.001), "1.00e-3");
         assert_eq!(Scale::Linear.range([0.9, 2.0]), Some(0.0..2.1));
         assert_eq!(Scale::Log10.range([0.0, -1.0]), None, "nothing drawable");
+        assert_eq!(Scale::Log10.range([2.0, 3.0]), Some(1.0..10.0), "decades");
+        assert_eq!(Scale::Log10.range([2.0]), Some(1.0..10.0));
     }
 
     fn svg(name: &str, draw: impl FnOnce(&std::path::Path) -> anyhow::Result<()>) -> String {

@@ -1,14 +1,15 @@
 //! Medians, ranges and percentiles, all from hdrhistogram: latencies are
 //! recorded in nanoseconds into [`latency_histogram`]; any other values
 //! (rates, seconds, ratios) go through [`summarize`], which records them
-//! scaled so that the largest is about 10^12, and keeps hdrhistogram's
-//! three significant digits (0.1 %).
+//! scaled so that the largest is about 10^12 and returns, for the bucket
+//! hdrhistogram finds, the input value nearest to it: exact for odd
+//! counts, the mean of two such values for even ones.
 //!
 //! ```
 //! use ptm_benches::stats::{median, summarize};
 //!
 //! let s = summarize([3.0, 1.0, 2.0, f64::NAN]).expect("values");
-//! assert!((s.median - 2.0).abs() < 2e-3 && (s.max - 3.0).abs() < 3e-3);
+//! assert_eq!((s.median, s.min, s.max), (2.0, 1.0, 3.0));
 //! assert_eq!(median([]), None);
 //! ```
 
@@ -25,8 +26,8 @@ pub struct Summary {
     pub max: f64,
 }
 
-/// The summary of the finite, non-negative `values`, to three significant
-/// digits; `None` if there is none.
+/// The summary of the finite, non-negative `values` (others are left
+/// out); `None` if there is none.
 pub fn summarize(values: impl IntoIterator<Item = f64>) -> Option<Summary> {
     let values: Vec<f64> = values
         .into_iter()
@@ -38,12 +39,17 @@ pub fn summarize(values: impl IntoIterator<Item = f64>) -> Option<Summary> {
     for v in &values {
         histogram.saturating_record(((v * scale).round() as u64).max(1));
     }
+    // hdrhistogram finds the bucket; the value returned is the input
+    // nearest to that bucket's middle, so that a value that was measured
+    // comes back exactly (a ratio at a target's bar stays at the bar).
     let back = |recorded: u64| {
-        if largest > 0.0 {
-            histogram.median_equivalent(recorded) as f64 / scale
-        } else {
-            0.0
-        }
+        let approx = histogram.median_equivalent(recorded) as f64 / scale;
+        let distance = |v: &&f64| (**v - approx).abs();
+        values
+            .iter()
+            .min_by(|a, b| distance(a).total_cmp(&distance(b)))
+            .copied()
+            .unwrap_or(0.0)
     };
     // The k-th smallest recorded value (from 0).
     let nth = |k: u64| {
@@ -147,6 +153,9 @@ mod tests {
         );
         assert!(close(median([0.0, 0.0]), 0.0) || median([0.0, 0.0]) == Some(0.0));
         assert_eq!(median([]), None);
+        // Measured values come back exactly: a ratio at a bar stays there.
+        assert_eq!(median([0.8; 3]), Some(0.8));
+        assert_eq!(median([1e-9, 2e-9, 1e6]), Some(2e-9));
         let s = summarize([2.0, f64::INFINITY, 1.0, 7.0]).expect("values");
         assert!(close(Some(s.min), 1.0) && close(Some(s.max), 7.0) && close(Some(s.median), 2.0));
     }

@@ -188,6 +188,8 @@ mod tests {
 
     #[test]
     fn the_bar_itself_passes() {
+        let at_bar = Check::new(Target::at_least("x", 0.8), vec![0.8; 3]);
+        assert_eq!(at_bar.verdict(), Verdict::Met, "{:?}", at_bar.median());
         assert!(Target::at_least("x", 1.2).passes(1.2));
         assert!(Target::at_most("x", 1.05).passes(1.05));
         assert!(!Target::at_least("x", 1.2).passes(1.19));

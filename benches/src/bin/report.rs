@@ -166,8 +166,30 @@ struct Done {
     result: anyhow::Result<(String, Vec<Check>)>,
 }
 
+/// Marks every descriptor above stderr close-on-exec, as a program started
+/// normally has them: an inherited one that is not (some shells hand out
+/// such) makes ptm close it in each child, which makes std spawn with
+/// `fork` instead of `posix_spawn`, and the parent's pages then fault
+/// again after each spawn (the pipes experiment would measure that).
+fn close_inherited_descriptors_on_exec() -> anyhow::Result<()> {
+    use nix::libc::{fcntl, FD_CLOEXEC, F_SETFD};
+    let entries = fs::read_dir("/proc/self/fd").context("listing /proc/self/fd")?;
+    let fds: Vec<i32> = entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&fd| fd > 2)
+        .collect();
+    for fd in fds {
+        // SAFETY: `fcntl(F_SETFD)` only sets a flag of the descriptor
+        // number, touching no memory; the listing's own descriptor, closed
+        // since, fails with EBADF, which is ignored.
+        unsafe { fcntl(fd, F_SETFD, FD_CLOEXEC) };
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    close_inherited_descriptors_on_exec()?;
     let all = experiments::all();
     if args.list {
         for entry in &all {

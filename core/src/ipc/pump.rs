@@ -103,15 +103,15 @@ pub(crate) fn read_append(fd: BorrowedFd<'_>, buf: &mut Vec<u8>, max: usize) -> 
     Ok(read)
 }
 
-/// Asks the kernel to back `spare` with writable pages now
-/// (`MADV_POPULATE_WRITE`), so that writing it later takes no page fault.
-/// Returns false where that is not available (before Linux 5.14, not
 #[cfg(test)]
 thread_local! {
     /// How many bytes this thread asked to be populated (tests).
     pub(crate) static POPULATED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
+/// Asks the kernel to back `spare` with writable pages now
+/// (`MADV_POPULATE_WRITE`), so that writing it later takes no page fault.
+/// Returns false where that is not available (before Linux 5.14, not
 /// Linux): the pages are then faulted in by the write itself, as usual.
 fn populate_write(spare: &mut [std::mem::MaybeUninit<u8>]) -> bool {
     #[cfg(test)]

@@ -22,7 +22,7 @@ use std::fmt::Write as _;
 use std::io;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, RwLock};
 use std::thread::{self, JoinHandle};
@@ -38,7 +38,7 @@ use tokio::sync::mpsc as tokio_mpsc;
 use wasmi::{Engine, Linker, Module, Store, TypedFunc};
 
 use super::latency::percentiles;
-use super::roundtrip::{echo, waited, End, Partner, Variant};
+use super::roundtrip::{echo, waited, End, Partner, Reaped, Variant};
 use crate::harness::{distinct, interleave, name, Ctx, Experiment};
 use crate::memory::{group_pss_bytes, pss_bytes, rss_bytes};
 use crate::pin::Pinning::{self, Pinned, Split, Unpinned};
@@ -206,14 +206,15 @@ fn time(one: impl FnOnce() -> Result<()>) -> Result<Duration> {
 
 /// How a socket partner ends.
 enum Ending {
-    Child(Child),
+    Child(Reaped),
     Container(JoinHandle<ptm::Result<Output>>),
 }
 
 impl Ending {
     fn ended(&mut self) -> Result<bool> {
         Ok(match self {
-            Ending::Child(child) => child.try_wait()?.is_some(),
+            Ending::Child(Reaped(Some(child))) => child.try_wait()?.is_some(),
+            Ending::Child(Reaped(None)) => true,
             Ending::Container(waiter) => waiter.is_finished(),
         })
     }
@@ -221,7 +222,7 @@ impl Ending {
     /// Waits for it and checks its exit.
     fn wait(self) -> Result<()> {
         let waiter = match self {
-            Ending::Child(child) => return waited(child)(),
+            Ending::Child(mut child) => return child.0.take().map_or(Ok(()), |c| waited(c)()),
             Ending::Container(waiter) => waiter,
         };
         let output = waiter.join();
@@ -273,7 +274,7 @@ fn partner(level: Level, ctx: &Ctx) -> Result<Partner> {
         Ending::Container(waiter.spawn(move || container.output())?)
     } else {
         let mut command = ctx.partner("echo-socket", &[&utf8(&socket)?]);
-        Ending::Child(command.stdin(Stdio::null()).spawn()?)
+        Ending::Child(Reaped(Some(command.stdin(Stdio::null()).spawn()?)))
     };
     let start = Instant::now();
     let mut stream = loop {
@@ -285,7 +286,7 @@ fn partner(level: Level, ctx: &Ctx) -> Result<Partner> {
         let ended = ending.ended()?;
         if ended || start.elapsed() > Duration::from_secs(10) {
             let error = anyhow!("the echo partner did not connect (ended: {ended})");
-            if let (false, Ending::Child(child)) = (ended, &mut ending) {
+            if let (false, Ending::Child(Reaped(Some(child)))) = (ended, &mut ending) {
                 let _ = child.kill();
             }
             // Say why it ended, if it did.

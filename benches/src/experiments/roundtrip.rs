@@ -88,9 +88,26 @@ pub(crate) type End = Box<dyn FnOnce() -> anyhow::Result<()>>;
 /// closed), waits for the partner to end.
 pub(crate) struct Partner(pub(crate) Ping, pub(crate) End);
 
-/// Waits for `child` and checks that it succeeded.
-pub(crate) fn waited(mut child: Child) -> End {
+/// A partner process that is killed and reaped when dropped (on an error
+/// elsewhere), unless it was taken out to be waited for: no zombie and no
+/// stray partner outlives the experiment.
+pub(crate) struct Reaped(pub(crate) Option<Child>);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Waits for `child` and checks that it succeeded; dropped uncalled, kills
+/// and reaps it.
+pub(crate) fn waited(child: Child) -> End {
+    let mut child = Reaped(Some(child));
     Box::new(move || {
+        let mut child = child.0.take().context("the partner was waited for")?;
         let status = child.wait()?;
         ensure!(status.success(), "the partner process failed: {status}");
         Ok(())
@@ -419,5 +436,19 @@ mod tests {
         let gone = |_| anyhow::bail!("the other side is gone");
         let error = wait_for(&slot, |v| v == 8, gone).expect_err("it gives up");
         assert!(error.to_string().contains("gone"), "{error}");
+    }
+
+    /// A partner left behind by an error (its end never called) is killed
+    /// and reaped, not left running or as a zombie.
+    #[test]
+    fn a_dropped_partner_is_killed_and_reaped() {
+        let child = std::process::Command::new("sleep").arg("30").spawn();
+        let child = child.expect("sleep starts");
+        let proc_entry = format!("/proc/{}", child.id());
+        drop(super::waited(child));
+        assert!(
+            !std::path::Path::new(&proc_entry).exists(),
+            "{proc_entry} is still there"
+        );
     }
 }

@@ -540,6 +540,16 @@ mod tests {
             args.join(" "),
             "--rounds 3 --variants ptm,std --workers 2,4 --latch static --bytes 1048576"
         );
+        // A child parses them back into the same flags.
+        #[derive(clap::Parser)]
+        struct Child {
+            #[command(flatten)]
+            flags: Flags,
+        }
+        let parsed = <Child as clap::Parser>::try_parse_from(
+            std::iter::once("report".to_owned()).chain(args),
+        );
+        assert_eq!(parsed.expect("the child's arguments parse").flags, flags);
         let mut ctx = Ctx::quick(None);
         ctx.flags.variants = vec!["nothing".into()];
         let error = ctx

@@ -10,15 +10,10 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::bytes::sh;
 use common::within;
 use ptm::process::{Process, Signal};
 use ptm::Error;
-
-fn sh(script: &str) -> Command {
-    let mut cmd = Command::new("sh");
-    cmd.args(["-c", script]);
-    cmd
-}
 
 #[test]
 fn wait_reaps_and_every_later_wait_gives_the_same_status() {

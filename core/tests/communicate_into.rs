@@ -17,39 +17,10 @@ use ptm::ipc::{communicate_into, Finished};
 use ptm::{Error, Result};
 
 mod common;
+use common::bytes::{assert_same_bytes, random_bytes, sh};
 use common::{acting_as, assert_rerun_done, rerun, within, DONE};
 
 const MIB: usize = 1 << 20;
-
-/// `len` pseudo-random bytes (xorshift64*), a different sequence for each
-/// `stream`: a lost, duplicated or stale chunk shows.
-fn random_bytes(len: usize, stream: u64) -> Vec<u8> {
-    let mut state = stream.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut bytes = Vec::with_capacity(len + 8);
-    while bytes.len() < len {
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        bytes.extend_from_slice(&state.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
-    }
-    bytes.truncate(len);
-    bytes
-}
-
-/// `sh -c script`.
-fn sh(script: &str) -> Command {
-    let mut cmd = Command::new("sh");
-    cmd.args(["-c", script]);
-    cmd
-}
-
-/// Asserts two byte strings are equal without printing megabytes on failure.
-fn assert_same_bytes(what: &str, got: &[u8], want: &[u8]) {
-    assert_eq!(got.len(), want.len(), "{what}: length differs");
-    if let Some(at) = got.iter().zip(want).position(|(a, b)| a != b) {
-        panic!("{what}: first difference at byte {at}");
-    }
-}
 
 /// `communicate_into(cmd, input, buf, timeout)` under [`within`]; gives the
 /// buffer back beside the result.

@@ -22,6 +22,7 @@ use ptm::ipc::{communicate, Pipeline, PipelineOutput};
 use ptm::Error;
 
 mod common;
+use common::bytes::{assert_same_bytes, random_bytes, sh};
 use common::{within, LIMIT};
 
 /// How long a call that hit its timeout may take in all: far below the
@@ -30,36 +31,6 @@ use common::{within, LIMIT};
 const HANG_BOUND: Duration = Duration::from_secs(5);
 
 const MIB: usize = 1 << 20;
-
-/// `len` pseudo-random bytes (xorshift64*): every byte position matters, so a
-/// lost, duplicated or reordered chunk shows.
-fn random_bytes(len: usize, stream: u64) -> Vec<u8> {
-    let mut state = stream | 1;
-    let mut bytes = Vec::with_capacity(len + 8);
-    while bytes.len() < len {
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        bytes.extend_from_slice(&state.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
-    }
-    bytes.truncate(len);
-    bytes
-}
-
-/// `sh -c script`.
-fn sh(script: &str) -> Command {
-    let mut cmd = Command::new("sh");
-    cmd.args(["-c", script]);
-    cmd
-}
-
-/// Asserts two byte strings are equal without printing megabytes on failure.
-fn assert_same_bytes(what: &str, got: &[u8], want: &[u8]) {
-    assert_eq!(got.len(), want.len(), "{what}: length differs");
-    if let Some(at) = got.iter().zip(want).position(|(a, b)| a != b) {
-        panic!("{what}: first difference at byte {at}");
-    }
-}
 
 /// A number no other test (nor another run of this binary) uses, to make a
 /// `sleep` argument that identifies one test's processes in /proc.

@@ -8,6 +8,7 @@ use std::sync::Once;
 use std::thread;
 use std::time::Duration;
 
+pub mod bytes;
 pub mod pool;
 
 /// Installs, once per test binary, a panic hook that stays silent for the

@@ -62,7 +62,7 @@ pub struct Flags {
     /// (`captured`: an `Arc` each, `static`: none).
     #[arg(long, value_name = "HOW")]
     pub latch: Option<crate::designs::LatchJobs>,
-    /// Bytes per run, e.g. 256MiB (pipes, first-touch).
+    /// Pipes: bytes per run, e.g. 256MiB.
     #[arg(long, value_name = "SIZE", value_parser = crate::parse_size)]
     pub bytes: Option<usize>,
     /// Separate processes per experiment that runs in several.

@@ -6,8 +6,8 @@
 //! beside it (how the book's plots in `docs/src/benchmarks/` are drawn).
 //!
 //! ```text
-//! cargo run --release -p ptm-benches --bin report              # full: about 6 minutes
-//! cargo run --release -p ptm-benches --bin report -- --quick   # under 2 minutes
+//! cargo run --release -p ptm-benches --bin report              # full: about 11 minutes
+//! cargo run --release -p ptm-benches --bin report -- --quick   # about 2 minutes
 //! cargo run --release -p ptm-benches --bin report -- --quick --only pool,pipes --out /tmp/r
 //! cargo run --release -p ptm-benches --bin report -- --replot docs/src/benchmarks
 //! ```
@@ -23,7 +23,7 @@
 //! | `thread_spawn` | 5. spawn + join, `thread::scope` with one thread |
 //! | `thread_curves` | 5. n threads that sleep, spin or burn CPU |
 //! | `processes` | 6. spawn + wait of `/bin/true` |
-//! | `pipes` | 7. `communicate` through `cat` vs std vs a raw pipe |
+//! | `pipes` | 7. `communicate`, `communicate_into` through `cat` vs std vs a raw pipe |
 //! | `isolation` | 8. the isolation ladder: task, thread, Wasm, process, container |
 //! | `sleepers` | 9. 1,000 to 100,000 sleepers: threads, tokio tasks, pool jobs |
 //! | `exit_notice` | 10. how late a child's exit is noticed: pidfd, polling, waitpid |

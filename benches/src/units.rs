@@ -1,4 +1,4 @@
-//! Command-line units shared by the experiment binaries.
+//! Command-line units of `report`'s flags (`--bytes 256MiB`).
 
 /// "1GiB" as 1 << 30: a number of bytes with an optional binary unit (K,
 /// M, G or KiB, MiB, GiB), for clap's `value_parser`.
